@@ -1,0 +1,44 @@
+# Pinpoint: `make demo` runs one job end to end; `make test` runs every test. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
+
+.PHONY: setup demo test test-contracts test-python bench compile clean
+
+setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
+
+# torch is pinned to the CPU build first so the project's range installs nothing more (TOOLCHAIN.md).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+compile: .build/__local__.json
+.build/__local__.json: $(VENV)/.installed node_modules/.installed $(wildcard contracts/*.sol contracts/*/*.sol) ape-config.yaml
+	$(BIN)/ape compile
+	touch $@
+
+demo: setup
+	$(BIN)/python -m pinpoint.demo
+
+test: test-contracts test-python
+
+test-contracts: setup
+	$(BIN)/ape test tests/contracts
+
+test-python: setup
+	$(BIN)/python -m pytest -p no:ape_test tests --ignore=tests/contracts
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf .build .pinpoint bench/work

@@ -1,0 +1,121 @@
+"""Jobs: specs in, the indexed view of the market out, and the workers' signed reports."""
+
+from fastapi import APIRouter, Body, HTTPException, Request, status
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from backend.api.deps import SessionDep, StoreDep
+from backend.api.schemas import (
+    CheckpointReport,
+    JobPublic,
+    JobSummary,
+    SignedReport,
+    SpecAccepted,
+    VerdictReport,
+)
+from backend.models import Checkpoint, Job, Spec, Verdict
+from pinpoint.signing import report_signer
+from pinpoint.spec import SpecError, parse_spec
+
+router = APIRouter(tags=["jobs"])
+JOB_STATES = ("bidding", "running", "submitted", "finalized", "cancelled", "failed")
+
+
+@router.post("/jobs", response_model=SpecAccepted, status_code=status.HTTP_201_CREATED)
+def create_job(session: SessionDep, spec_body: dict = Body(description="A job spec (pinpoint.job/1)")) -> SpecAccepted:
+    """Validate a spec and store it content-addressed. Post the returned hash on chain to open the job."""
+    try:
+        spec = parse_spec(spec_body)
+    except SpecError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    spec_hash = spec.spec_hash()
+    created = session.get(Spec, spec_hash) is None
+    if created:
+        session.add(Spec(hash=spec_hash, body=spec.canonical_json().decode()))
+        session.commit()
+    return SpecAccepted(
+        spec_hash=spec_hash,
+        checkpoint_count=spec.checkpoint_count,
+        checkpoint_interval=spec.checkpoint_interval,
+        created=created,
+    )
+
+
+@router.get("/specs/{spec_hash}")
+def read_spec(spec_hash: str, session: SessionDep) -> Response:
+    """The spec's canonical JSON: its sha256 is the hash it is filed under."""
+    spec = session.get(Spec, spec_hash.lower())
+    if spec is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no spec {spec_hash}")
+    return Response(spec.body, media_type="application/json")
+
+
+@router.get("/jobs", response_model=list[JobSummary])
+def read_jobs(session: SessionDep, state: str | None = None, limit: int = 100) -> list[Job]:
+    query = select(Job).order_by(Job.id.desc()).limit(min(max(limit, 1), 1000))
+    if state is not None:
+        if state not in JOB_STATES:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"state must be one of {', '.join(JOB_STATES)}")
+        query = query.where(Job.state == state)
+    return list(session.scalars(query))
+
+
+def _job_or_404(session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id} (the indexer may not have seen it yet)")
+    return job
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+def read_job(job_id: int, session: SessionDep) -> JobPublic:
+    job = _job_or_404(session, job_id)
+    public = JobPublic.model_validate(job)
+    losses = [c.loss for c in job.checkpoints if c.loss is not None]
+    public.final_loss = losses[-1] if losses else None
+    return public
+
+
+def _signed_by(report: SignedReport, kind: str, job_id: int) -> str:
+    try:
+        return report_signer(kind, job_id, report.body, report.signature)
+    except Exception:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="signature does not recover to an address") from None
+
+
+@router.post("/jobs/{job_id}/checkpoints", response_model=dict)
+def create_checkpoint(job_id: int, report: SignedReport, session: SessionDep, store: StoreDep) -> dict:
+    """The job's solver reports a checkpoint it uploaded (signed by the solver's key)."""
+    job = _job_or_404(session, job_id)
+    signer = _signed_by(report, "checkpoints", job_id)
+    if job.solver is None or signer.lower() != job.solver.lower():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} is not the solver of job {job_id}")
+    body = CheckpointReport.model_validate(report.body)
+    if body.index > job.checkpoint_count:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"index {body.index} > checkpoint count {job.checkpoint_count}")
+    if body.step != body.index * job.checkpoint_interval:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"checkpoint {body.index} must be at step {body.index * job.checkpoint_interval}")
+    if not store.exists(body.artifact):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"artifact {body.artifact} not uploaded")
+    existing = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.index == body.index))
+    if existing is not None:
+        if (existing.state_hash, existing.artifact) != (body.state_hash, body.artifact):
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"checkpoint {body.index} was reported with another hash")
+        return {"created": False}
+    session.add(Checkpoint(job_id=job_id, **body.model_dump()))
+    session.commit()
+    return {"created": True}
+
+
+@router.post("/jobs/{job_id}/verdicts", response_model=dict)
+def create_verdict(job_id: int, report: SignedReport, session: SessionDep, request: Request) -> dict:
+    """A staked verifier reports the result of replaying one interval."""
+    _job_or_404(session, job_id)
+    signer = _signed_by(report, "verdicts", job_id)
+    staking = request.app.state.chain.staking.functions
+    if staking.freeStake(signer).call() + staking.lockedStake(signer).call() == 0:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} has no stake; only staked verifiers report")
+    body = VerdictReport.model_validate(report.body)
+    session.add(Verdict(job_id=job_id, verifier=signer, **body.model_dump()))
+    session.commit()
+    return {"created": True}

@@ -1,0 +1,88 @@
+"""Pydantic models of the REST API, per entity family."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SpecAccepted(BaseModel):
+    spec_hash: str = Field(description="bytes32 to post on chain as the job's spec hash")
+    checkpoint_count: int
+    checkpoint_interval: int
+    created: bool = Field(description="False when the same spec was stored before")
+
+
+class BidPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    solver: str
+    price: str
+    block_number: int
+
+
+class CheckpointPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    index: int
+    step: int
+    state_hash: str
+    artifact: str
+    loss: float | None
+
+
+class VerdictPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    verifier: str
+    interval: int
+    agrees: bool
+    detail: str
+    created_at: datetime
+
+
+class JobSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    state: str
+    spec_hash: str
+    submitter: str
+    solver: str | None
+    max_price: str
+    price: str | None
+    checkpoint_count: int
+    checkpoints_done: int
+
+
+class JobPublic(JobSummary):
+    required_stake: str
+    checkpoint_interval: int
+    bidding_deadline: int
+    execution_deadline: int | None
+    challenge_deadline: int | None
+    progress_root: str | None
+    final_root: str | None
+    solver_payout: str | None
+    submitter_refund: str | None
+    slashed: str | None
+    bids: list[BidPublic]
+    checkpoints: list[CheckpointPublic]
+    verdicts: list[VerdictPublic]
+    final_loss: float | None = Field(None, description="Mean training loss of the last reported interval")
+
+
+class SignedReport(BaseModel):
+    body: dict
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="EIP-191 signature of the report")
+
+
+class CheckpointReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int = Field(ge=0)
+    step: int = Field(ge=0)
+    state_hash: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    artifact: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    loss: float | None = None
+
+
+class VerdictReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    interval: int = Field(ge=0)
+    agrees: bool
+    detail: str = Field(max_length=2000)

@@ -1,0 +1,130 @@
+"""The chain indexer: turns contract events into rows.
+
+Restartable without losing or duplicating events: the next block to read is stored in the same
+transaction as the rows an event produced, and each event is keyed by (block, log index), so a range
+read twice is applied once. Celery tasks are sent only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.dispatch import Dispatcher
+from backend.models import Bid, ChainEvent, IndexerCursor, Job
+from pinpoint.chain import Chain, DecodedEvent
+
+log = logging.getLogger(__name__)
+MAX_RANGE = 2_000  # blocks per eth_getLogs call
+
+
+class Indexer:
+    def __init__(self, chain: Chain, sessions: sessionmaker[Session], dispatcher: Dispatcher | None, confirmations: int = 0):
+        self.chain = chain
+        self.sessions = sessions
+        self.dispatcher = dispatcher
+        self.confirmations = confirmations
+        self.start_block = int(chain.deployment.get("block", 0))
+
+    def poll_once(self) -> int:
+        """Apply the events of the next block range; returns how many new events were applied."""
+        head = self.chain.w3.eth.block_number - self.confirmations
+        follow_ups: list[Callable[[], None]] = []
+        applied = 0
+        with self.sessions() as session:
+            cursor = session.get(IndexerCursor, "market") or IndexerCursor(name="market", next_block=self.start_block)
+            if head < cursor.next_block:
+                return 0
+            to_block = min(head, cursor.next_block + MAX_RANGE - 1)
+            for event in self.chain.events(cursor.next_block, to_block):
+                seen = session.scalar(
+                    select(ChainEvent.id).where(
+                        ChainEvent.block_number == event.block_number, ChainEvent.log_index == event.log_index
+                    )
+                )
+                if seen:
+                    continue
+                session.add(
+                    ChainEvent(
+                        block_number=event.block_number,
+                        log_index=event.log_index,
+                        tx_hash=event.tx_hash,
+                        contract=event.contract,
+                        name=event.name,
+                        args={k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in event.args.items()},
+                    )
+                )
+                follow_ups += self.apply(session, event)
+                applied += 1
+            cursor.next_block = to_block + 1
+            session.merge(cursor)
+            session.commit()
+        if self.dispatcher is not None:
+            for send in follow_ups:
+                send()
+        return applied
+
+    def apply(self, session: Session, event: DecodedEvent) -> list[Callable[[], None]]:
+        """Project one event onto the job rows; returns the tasks to send once committed."""
+        a = event.args
+        if event.contract != "Market" or "jobId" not in a:
+            return []
+        job_id = int(a["jobId"])
+        if event.name == "JobPosted":
+            session.add(
+                Job(
+                    id=job_id,
+                    spec_hash=a["specHash"],
+                    submitter=a["submitter"],
+                    state="bidding",
+                    max_price=str(a["maxPrice"]),
+                    required_stake=str(a["requiredStake"]),
+                    checkpoint_count=a["checkpointCount"],
+                    checkpoint_interval=a["checkpointInterval"],
+                    bidding_deadline=a["biddingDeadline"],
+                    updated_block=event.block_number,
+                )
+            )
+            session.flush()
+            return []
+        job = session.get(Job, job_id)
+        if job is None:
+            log.warning("event %s for unknown job %s", event.name, job_id)
+            return []
+        job.updated_block = event.block_number
+        if event.name == "BidPlaced":
+            session.add(Bid(job_id=job_id, solver=a["solver"], price=str(a["price"]), block_number=event.block_number))
+        elif event.name == "JobAwarded":
+            job.state, job.solver, job.price = "running", a["solver"], str(a["price"])
+            job.execution_deadline = a["executionDeadline"]
+            if self.dispatcher is not None:
+                return [lambda: self.dispatcher.execute(job_id, a["solver"])]
+        elif event.name == "JobCancelled":
+            job.state = "cancelled"
+        elif event.name == "ProgressPosted":
+            job.checkpoints_done, job.progress_root = a["checkpointsDone"], a["progressRoot"]
+        elif event.name == "ResultSubmitted":
+            job.state, job.final_root, job.challenge_deadline = "submitted", a["finalRoot"], a["challengeDeadline"]
+            if self.dispatcher is not None:
+                return [lambda: self.dispatcher.verify(job_id)]
+        elif event.name == "JobFinalized":
+            job.state, job.solver_payout, job.submitter_refund = "finalized", str(a["solverPayout"]), str(a["submitterRefund"])
+        elif event.name == "SolverSlashed":
+            job.slashed = str(a["amount"])
+        elif event.name == "JobFailed":
+            job.state = "failed"
+        return []
+
+
+def run_forever(indexer: Indexer, interval: float, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            while indexer.poll_once():
+                pass
+        except Exception:  # the chain node may restart; keep going and say so
+            log.exception("indexer poll failed; retrying")
+        stop.wait(interval)

@@ -1,0 +1,115 @@
+"""Rows the coordinator keeps. Everything here can be rebuilt from chain events plus worker reports.
+
+Wei amounts are stored as decimal strings: they overflow 64-bit integers and SQLite has nothing wider.
+"""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.db import Base
+
+Address = String(42)
+Hash = String(66)
+Wei = String(78)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Spec(Base):
+    """A job spec, stored content-addressed by the hash of its canonical JSON."""
+
+    __tablename__ = "specs"
+    hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(Base):
+    """The market's view of one job, projected from its events."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    spec_hash: Mapped[str] = mapped_column(Hash, index=True)
+    submitter: Mapped[str] = mapped_column(Address)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    max_price: Mapped[str] = mapped_column(Wei)
+    required_stake: Mapped[str] = mapped_column(Wei)
+    checkpoint_count: Mapped[int] = mapped_column(Integer)
+    checkpoint_interval: Mapped[int] = mapped_column(Integer)
+    bidding_deadline: Mapped[int] = mapped_column(Integer)
+    solver: Mapped[str | None] = mapped_column(Address, default=None)
+    price: Mapped[str | None] = mapped_column(Wei, default=None)
+    execution_deadline: Mapped[int | None] = mapped_column(Integer, default=None)
+    checkpoints_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_root: Mapped[str | None] = mapped_column(Hash, default=None)
+    final_root: Mapped[str | None] = mapped_column(Hash, default=None)
+    challenge_deadline: Mapped[int | None] = mapped_column(Integer, default=None)
+    solver_payout: Mapped[str | None] = mapped_column(Wei, default=None)
+    submitter_refund: Mapped[str | None] = mapped_column(Wei, default=None)
+    slashed: Mapped[str | None] = mapped_column(Wei, default=None)
+    updated_block: Mapped[int] = mapped_column(Integer)
+
+    bids: Mapped[list["Bid"]] = relationship(order_by="Bid.id", cascade="all, delete-orphan")
+    checkpoints: Mapped[list["Checkpoint"]] = relationship(order_by="Checkpoint.index", cascade="all, delete-orphan")
+    verdicts: Mapped[list["Verdict"]] = relationship(order_by="Verdict.id", cascade="all, delete-orphan")
+
+
+class Bid(Base):
+    __tablename__ = "bids"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    solver: Mapped[str] = mapped_column(Address)
+    price: Mapped[str] = mapped_column(Wei)
+    block_number: Mapped[int] = mapped_column(Integer)
+
+
+class Checkpoint(Base):
+    """A checkpoint as its solver reported it (signed); verifiers check it against the on-chain root."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("job_id", "index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    state_hash: Mapped[str] = mapped_column(Hash)
+    artifact: Mapped[str] = mapped_column(Hash)
+    loss: Mapped[float | None] = mapped_column(Float, default=None)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Verdict(Base):
+    """A verifier's signed result of replaying one sampled interval."""
+
+    __tablename__ = "verdicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    verifier: Mapped[str] = mapped_column(Address)
+    interval: Mapped[int] = mapped_column(Integer)
+    agrees: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChainEvent(Base):
+    """Every event the indexer applied; the unique key makes re-reading a block range harmless."""
+
+    __tablename__ = "chain_events"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(Integer, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(Hash)
+    contract: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict] = mapped_column(JSON)
+
+
+class IndexerCursor(Base):
+    __tablename__ = "indexer_cursor"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_block: Mapped[int] = mapped_column(Integer)

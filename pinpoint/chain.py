@@ -1,0 +1,192 @@
+"""The contract bindings every service uses: web3.py over the deployment file that `ape run deploy` writes.
+
+`Chain` reads contract state, sends signed transactions (turning custom-error reverts into readable
+`ChainError`s) and decodes event logs. ape stays the operator and test tool; services only need web3.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector, keccak
+from web3 import Web3
+from web3._utils.events import get_event_data
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+CONTRACT_NAMES = ("Staking", "Market")
+
+
+class JobState(IntEnum):
+    """Mirror of `IMarket.JobState`."""
+
+    NONE = 0
+    BIDDING = 1
+    RUNNING = 2
+    SUBMITTED = 3
+    FINALIZED = 4
+    CANCELLED = 5
+    FAILED = 6
+
+
+class ChainError(RuntimeError):
+    """A transaction or call the chain refused; `reason` is the contract's custom error name when known."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+
+
+class DeploymentMissing(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    contract: str
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    log_index: int
+    tx_hash: str
+
+
+def load_deployment(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DeploymentMissing(f"no deployment file at {path}: run `ape run deploy` first") from None
+
+
+def _abi_type(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][5:]
+    return param["type"]
+
+
+def _error_selectors(abi: list[dict]) -> dict[bytes, str]:
+    return {
+        function_signature_to_4byte_selector(f"{e['name']}({','.join(_abi_type(i) for i in e['inputs'])})"): e["name"]
+        for e in abi
+        if e["type"] == "error"
+    }
+
+
+class Chain:
+    """One connection to the chain, optionally with a signing key."""
+
+    def __init__(self, rpc_url: str, deployment_file: Path, private_key: str | None = None):
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.deployment = load_deployment(deployment_file)
+        self.contracts = {
+            name: self.w3.eth.contract(address=Web3.to_checksum_address(info["address"]), abi=info["abi"])
+            for name, info in self.deployment["contracts"].items()
+        }
+        self.staking = self.contracts["Staking"]
+        self.market = self.contracts["Market"]
+        self._errors: dict[bytes, str] = {}
+        self._events: dict[bytes, tuple[str, dict]] = {}
+        for name, contract in self.contracts.items():
+            self._errors.update(_error_selectors(contract.abi))
+            for item in contract.abi:
+                if item["type"] == "event":
+                    signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                    self._events[keccak(text=signature)] = (name, item)
+        self.account = None
+        if private_key:
+            self.account = Account.from_key(private_key)
+            self.w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(self.account), layer=0)
+            self.w3.eth.default_account = self.account.address
+
+    @classmethod
+    def from_settings(cls, settings, private_key: str | None = None) -> "Chain":
+        """A client signing with `private_key`, else with the configured key."""
+        return cls(settings.rpc_url, settings.deployment_file, private_key or settings.private_key)
+
+    @property
+    def address(self) -> str:
+        if self.account is None:
+            raise ChainError("this chain client has no key; set PINPOINT_PRIVATE_KEY")
+        return self.account.address
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        fields = next(f for f in self.market.abi if f.get("name") == "getJob")["outputs"][0]["components"]
+        values = self.market.functions.getJob(job_id).call()
+        job = {f["name"]: v for f, v in zip(fields, values)}
+        job["state"] = JobState(job["state"])
+        for key in ("specHash", "progressRoot", "finalRoot"):
+            job[key] = "0x" + bytes(job[key]).hex()
+        return job
+
+    def now(self) -> int:
+        """The time the next block will at least have: an idle dev chain mines no blocks, so its latest
+        timestamp can lag the wall clock."""
+        return max(self.w3.eth.get_block("latest")["timestamp"], int(time.time()))
+
+    def balance(self, address: str) -> int:
+        return self.w3.eth.get_balance(Web3.to_checksum_address(address))
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def transact(self, contract: str, function: str, *args, value: int = 0, retries: int = 3) -> dict:
+        """Send a signed transaction and wait for it; raises ChainError naming the custom error on revert."""
+        fn = getattr(self.contracts[contract].functions, function)(*args)
+        for attempt in range(retries):
+            try:
+                tx_hash = fn.transact({"from": self.address, "value": value})
+                receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+                if receipt["status"] != 1:
+                    raise ChainError(f"{contract}.{function} reverted in tx {tx_hash.hex()}")
+                return receipt
+            except ContractCustomError as exc:
+                data = exc.data if isinstance(exc.data, str) else str(exc.args[0])
+                name = self._errors.get(bytes.fromhex(data.removeprefix("0x")[:8]), "unknown error")
+                raise ChainError(f"{contract}.{function} reverted: {name}", reason=name) from None
+            except ContractLogicError as exc:
+                raise ChainError(f"{contract}.{function} reverted: {exc}") from None
+            except ValueError as exc:
+                # Two processes sharing a key (daemon and Celery task) can race for a nonce: retry.
+                if "nonce" not in str(exc).lower() or attempt == retries - 1:
+                    raise ChainError(f"{contract}.{function} failed: {exc}") from None
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def post_job(self, spec_hash: str, checkpoint_count: int, checkpoint_interval: int, *, max_price: int,
+                 required_stake: int, bidding_seconds: int, execution_seconds: int, challenge_seconds: int) -> int:
+        """Post a job escrowing `max_price`; returns its id."""
+        receipt = self.transact(
+            "Market", "postJob", spec_hash, checkpoint_count, checkpoint_interval, required_stake,
+            bidding_seconds, execution_seconds, challenge_seconds, value=max_price,
+        )
+        return self.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def events(self, from_block: int, to_block: int) -> list[DecodedEvent]:
+        """All events of the deployed contracts in [from_block, to_block], in chain order."""
+        logs = self.w3.eth.get_logs(
+            {
+                "address": [c.address for c in self.contracts.values()],
+                "fromBlock": from_block,
+                "toBlock": to_block,
+            }
+        )
+        decoded = []
+        for log in logs:
+            contract, abi = self._events.get(bytes(log["topics"][0]), (None, None))
+            if abi is None:
+                continue
+            data = get_event_data(self.w3.codec, abi, log)
+            args = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in data["args"].items()}
+            decoded.append(
+                DecodedEvent(contract, data["event"], args, log["blockNumber"], log["logIndex"], log["transactionHash"].hex())
+            )
+        return decoded

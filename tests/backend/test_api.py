@@ -1,0 +1,115 @@
+"""The coordinator's REST API over a real chain and database: specs, artifacts, signed reports."""
+
+import hashlib
+import json
+import os
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.indexer import Indexer
+from pinpoint.chain import Chain
+from pinpoint.localnet import ANVIL_KEYS
+from pinpoint.settings import Settings
+from pinpoint.signing import sign_report
+from pinpoint.spec import example_mlp_spec
+from tests.backend.test_indexer import RecordingDispatcher, drain
+
+ETHER = 10**18
+
+
+@pytest.fixture
+def api(chain_stack, database_url, tmp_path):
+    settings = Settings(home=tmp_path, rpc_url=chain_stack.rpc_url, deployment_file=chain_stack.deployment_file,
+                        database_url=database_url)
+    with TestClient(create_app(settings, run_indexer=False)) as client:
+        yield client
+
+
+def digest(data: bytes) -> str:
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def test_createJob_storesSpecContentAddressed(api):
+    spec = example_mlp_spec()
+    response = api.post("/jobs", json=spec.model_dump(mode="json"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["spec_hash"] == spec.spec_hash() and body["created"] is True
+    assert body["checkpoint_count"] == spec.checkpoint_count
+    assert api.post("/jobs", json=spec.model_dump(mode="json")).json()["created"] is False
+    served = api.get(f"/specs/{body['spec_hash']}").content
+    assert digest(served) == body["spec_hash"]
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda s: s.update(steps=-1), "steps"),
+        (lambda s: s.update(colour="blue"), "colour"),
+        (lambda s: s["optimizer"].update(lr=100.0), "optimizer"),
+        (lambda s: s.update(checkpoint_interval=7), "checkpoint_interval"),
+    ],
+)
+def test_createJob_badSpec_saysWhatIsWrong(api, mutate, field):
+    spec = json.loads(json.dumps(example_mlp_spec().model_dump(mode="json")))
+    mutate(spec)
+    response = api.post("/jobs", json=spec)
+    assert response.status_code == 422
+    assert field in response.json()["detail"]
+
+
+def test_readSpec_unknown_is404(api):
+    assert api.get("/specs/0x" + "00" * 32).status_code == 404
+
+
+def test_artifacts_roundTrip_andHashChecked(api):
+    data = os.urandom(4096)
+    assert api.put(f"/artifacts/{digest(data)}", content=data).status_code == 201
+    assert api.get(f"/artifacts/{digest(data)}").content == data
+    wrong = api.put(f"/artifacts/{digest(b'other')}", content=data)
+    assert wrong.status_code == 422 and "hashes to" in wrong.json()["detail"]
+    assert api.get("/artifacts/../etc/passwd").status_code in (404, 422)
+    assert api.get("/artifacts/not-a-hash").status_code == 422
+    assert api.get(f"/artifacts/{digest(b'never uploaded')}").status_code == 404
+
+
+def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
+    submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[1])
+    solver = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[4])
+    if solver.staking.functions.freeStake(solver.address).call() < ETHER:
+        solver.transact("Staking", "deposit", value=ETHER)
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 4, max_price=ETHER // 10, required_stake=ETHER // 10,
+                                bidding_seconds=60, execution_seconds=600, challenge_seconds=60)
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    solver.w3.provider.make_request("evm_increaseTime", [61])
+    solver.transact("Market", "closeBidding", job_id)
+    drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
+
+    blob = os.urandom(256)
+    api.put(f"/artifacts/{digest(blob)}", content=blob)
+    body = {"index": 1, "step": 4, "state_hash": "0x" + "ab" * 32, "artifact": digest(blob), "loss": 0.5}
+
+    def report(key, body, kind="checkpoints"):
+        return api.post(f"/jobs/{job_id}/{kind}", json={"body": body, "signature": sign_report(key, kind, job_id, body)})
+
+    assert report(ANVIL_KEYS[4], body).json() == {"created": True}
+    assert report(ANVIL_KEYS[4], body).json() == {"created": False}  # idempotent
+    assert report(ANVIL_KEYS[1], body).status_code == 403  # not the solver
+    conflicting = dict(body, state_hash="0x" + "cd" * 32)
+    assert report(ANVIL_KEYS[4], conflicting).status_code == 409
+    assert report(ANVIL_KEYS[4], dict(body, index=2, step=5)).status_code == 422  # wrong step for the index
+    assert report(ANVIL_KEYS[4], dict(body, index=2, step=8, artifact="0x" + "00" * 32)).status_code == 422
+    forged = api.post(f"/jobs/{job_id}/checkpoints", json={"body": dict(body, index=2, step=8), "signature": sign_report(ANVIL_KEYS[4], "checkpoints", job_id, body)})
+    assert forged.status_code == 403  # a signature over other content recovers another address
+
+    verdict = {"interval": 0, "agrees": True, "detail": "replayed"}
+    assert report(ANVIL_KEYS[4], verdict, "verdicts").json() == {"created": True}  # staked
+    assert report("0x" + "11" * 32, verdict, "verdicts").status_code == 403  # no stake
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "running" and job["solver"] == solver.address
+    assert [c["index"] for c in job["checkpoints"]] == [1] and job["final_loss"] == 0.5
+    assert [v["verifier"] for v in job["verdicts"]] == [solver.address]
+    assert api.get("/jobs", params={"state": "nonsense"}).status_code == 422
+    assert job_id in [j["id"] for j in api.get("/jobs", params={"state": "running"}).json()]

@@ -1,0 +1,47 @@
+"""Fixtures shared by the service tests: a real Anvil chain with the contracts deployed by `ape run deploy`,
+a real Redis-protocol server, and databases (SQLite, and PostgreSQL where it answers)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+POSTGRES_URL = os.environ.get("PINPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def chain_stack(tmp_path_factory):
+    """Anvil + Valkey + deployed contracts, on free ports, for the whole session."""
+    from pinpoint.localnet import LocalStack, free_port
+
+    stack = LocalStack(tmp_path_factory.mktemp("stack"), chain_port=free_port(), api_port=free_port(), poll_seconds=0.3)
+    with stack:
+        stack.start_chain()
+        stack.start_redis()
+        stack.deploy()
+        yield stack
+
+
+def _postgres_database():
+    """A fresh database on the local PostgreSQL server, dropped afterwards; skips when none answers."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    name = f"pinpoint_test_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'coordinator.db'}"
+    else:
+        yield from _postgres_database()

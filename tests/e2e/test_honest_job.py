@@ -1,0 +1,60 @@
+"""One tiny training job through the real stack: Anvil, Valkey, the coordinator, Celery worker processes."""
+
+import time
+
+import pytest
+
+from pinpoint.chain import Chain, JobState
+from pinpoint.client import CoordinatorClient
+from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.merkle import checkpoint_tree
+from pinpoint.spec import example_mlp_spec
+
+ETHER = 10**18
+pytestmark = pytest.mark.e2e
+
+
+def wait_for(predicate, what, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
+    spec = example_mlp_spec()
+    max_price, required_stake = ETHER // 20, ETHER // 2
+    with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
+        stack.start_all(progress=lambda _: None)
+        chain = Chain(stack.rpc_url, stack.deployment_file)
+        submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+        solver = chain.w3.eth.account.from_key(ANVIL_KEYS[2]).address
+        api = CoordinatorClient(stack.api_url)
+
+        accepted = api.submit_spec(spec)
+        job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
+                                    max_price=max_price, required_stake=required_stake, bidding_seconds=4,
+                                    execution_seconds=600, challenge_seconds=6)
+
+        job = wait_for(lambda: (j := chain.job(job_id))["state"] == JobState.FINALIZED and j, "finalization",
+                       timeout=300)
+        view = wait_for(lambda: (v := api.job(job_id))["state"] == "finalized" and v["verdicts"] and v, "the index")
+
+        # The solver won, committed a root over every checkpoint, and the verifier's replay agreed.
+        assert job["solver"] == solver and job["checkpointsDone"] == spec.checkpoint_count
+        hashes = [bytes.fromhex(c["state_hash"][2:]) for c in view["checkpoints"]]
+        assert [c["index"] for c in view["checkpoints"]] == list(range(spec.checkpoint_count + 1))
+        assert checkpoint_tree(job_id, hashes, spec.checkpoint_interval).root == job["finalRoot"] == job["progressRoot"]
+        assert [v["agrees"] for v in view["verdicts"]] == [True]
+        assert view["final_loss"] < view["checkpoints"][1]["loss"]  # it learned something
+
+        # Payouts: the solver earns its bid, the submitter gets the rest of the escrow, the stake is free again.
+        assert int(view["solver_payout"]) == job["price"] > 0
+        assert int(view["submitter_refund"]) == max_price - job["price"]
+        staking = chain.staking.functions
+        assert staking.lockedStake(solver).call() == 0 and staking.freeStake(solver).call() >= required_stake
+        assert chain.market.functions.credits(submitter.address).call() == max_price - job["price"]
+        wait_for(lambda: chain.market.functions.credits(solver).call() == 0, "the solver to claim its pay")

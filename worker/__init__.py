@@ -1,0 +1,1 @@
+"""Pinpoint worker: the execution engine (`worker.engine`) and the daemon for GPU hosts."""

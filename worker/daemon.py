@@ -1,0 +1,111 @@
+"""The solver's market loop: keep enough stake, bid on jobs it can run, close auctions, collect pay.
+
+Job execution itself happens in the Celery worker (worker/tasks.py) that the coordinator dispatches to.
+Every decision not to bid is logged with its reason ("why no match").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import torch
+
+from pinpoint.chain import Chain, ChainError, JobState
+from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.spec import JobSpec
+from worker.pricing import PricePolicy
+
+log = logging.getLogger(__name__)
+
+
+def unsupported_reason(spec: JobSpec) -> str | None:
+    """Why this host cannot reproduce the job's execution profile, or None when it can."""
+    profile = spec.profile
+    if profile.torch_version != torch.__version__:
+        return f"needs torch {profile.torch_version}, this host has {torch.__version__}"
+    if profile.device == "cuda" and not torch.cuda.is_available():
+        return "needs a CUDA device"
+    return None
+
+
+def ensure_stake(chain: Chain, amount: int) -> None:
+    """Top the key's stake (free + locked) up to `amount`."""
+    staking = chain.staking.functions
+    held = staking.freeStake(chain.address).call() + staking.lockedStake(chain.address).call()
+    if held < amount:
+        chain.transact("Staking", "deposit", value=amount - held)
+        log.info("deposited %s wei of stake", amount - held)
+
+
+class SolverDaemon:
+    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, stake: int):
+        self.chain = chain
+        self.client = client
+        self.policy = policy
+        self.stake = stake
+        self.seen = 0  # highest job id looked at
+        self.watching: set[int] = set()  # jobs we bid on or won, until they end
+
+    def tick(self) -> None:
+        for job_id in range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1):
+            self.consider(job_id)
+            self.seen = job_id
+        for job_id in sorted(self.watching):
+            self.advance(job_id)
+        credit = self.chain.market.functions.credits(self.chain.address).call()
+        if credit:
+            self.chain.transact("Market", "claim")
+            log.info("claimed %s wei", credit)
+
+    def consider(self, job_id: int) -> None:
+        job = self.chain.job(job_id)
+        if job["state"] != JobState.BIDDING or self.chain.now() >= job["biddingDeadline"]:
+            return
+        try:
+            spec = self.client.spec(job["specHash"])
+        except CoordinatorError as exc:
+            log.info("job %s: no bid: spec unavailable (%s)", job_id, exc)
+            return
+        free = self.chain.staking.functions.freeStake(self.chain.address).call()
+        price = self.policy.bid_for(spec, job["maxPrice"])
+        reason = unsupported_reason(spec)
+        if reason is None and price is None:
+            reason = f"pays at most {job['maxPrice']} wei, our price is {self.policy.quote(spec)}"
+        if reason is None and free < job["requiredStake"]:
+            reason = f"needs {job['requiredStake']} wei of free stake, we have {free}"
+        if reason is not None:
+            log.info("job %s: no bid: %s", job_id, reason)
+            return
+        try:
+            self.chain.transact("Market", "bid", job_id, price)
+            self.watching.add(job_id)
+            log.info("job %s: bid %s wei", job_id, price)
+        except ChainError as exc:
+            log.info("job %s: bid refused: %s", job_id, exc.reason or exc)
+
+    def advance(self, job_id: int) -> None:
+        """Move a watched job along the deadlines that anyone may act on."""
+        job = self.chain.job(job_id)
+        now = self.chain.now()
+        try:
+            if job["state"] == JobState.BIDDING and now > job["biddingDeadline"]:
+                self.chain.transact("Market", "closeBidding", job_id)
+            elif job["state"] == JobState.SUBMITTED and now > job["challengeDeadline"]:
+                self.chain.transact("Market", "finalize", job_id)
+                log.info("job %s: finalized", job_id)
+            elif job["state"] in (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED) or (
+                job["state"] != JobState.BIDDING and job["solver"].lower() != self.chain.address.lower()
+            ):
+                self.watching.discard(job_id)
+        except ChainError as exc:  # another party acted first: harmless
+            log.info("job %s: %s", job_id, exc)
+
+    def run(self, poll_seconds: float, stop: threading.Event) -> None:
+        ensure_stake(self.chain, self.stake)
+        while not stop.is_set():
+            try:
+                self.tick()
+            except (ChainError, CoordinatorError, OSError) as exc:
+                log.warning("market loop: %s; retrying", exc)
+            stop.wait(poll_seconds)

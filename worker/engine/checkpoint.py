@@ -1,0 +1,116 @@
+"""Checkpoints: the whole training state as named tensors, its state hash, and safetensors bytes.
+
+Tensor names (everything needed to continue training, DESIGN.md Commitments):
+    model.<state_dict key>       parameters and persistent buffers
+    optim.<param_index>.<key>    optimizer state per parameter (e.g. exp_avg, exp_avg_sq, step)
+    rng.cpu                      torch CPU generator state (uint8); rng.cuda on CUDA hosts
+    cursor.step                  int64 scalar: optimizer steps taken (the data cursor: batches depend
+                                 only on (seed, step))
+
+Serialized with safetensors (never pickle); the metadata carries format, spec hash, index, step and the
+state hash, and `load_checkpoint` recomputes the hash from the tensors.
+
+    blob = save_checkpoint(checkpoint)
+    checkpoint = load_checkpoint(blob, expected_state_hash=leaf_hash)   # raises CheckpointHashMismatch
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+
+from worker.engine.state import state_hash
+
+FORMAT = "pinpoint.checkpoint/1"
+
+
+class CheckpointHashMismatch(ValueError):
+    """The checkpoint's tensors do not hash to the state hash it claims or the caller expects."""
+
+
+class CheckpointFormatError(ValueError):
+    """The bytes are not a pinpoint checkpoint."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Training state at `step`. `index` is step // checkpoint_interval on interval boundaries, else None
+    (mid-interval states appear when a dispute bisects the steps of one interval)."""
+
+    index: int | None
+    step: int
+    tensors: dict[str, torch.Tensor]
+    state_hash: bytes  # 32 bytes
+    spec_hash: str = ""
+
+    @property
+    def state_hash_hex(self) -> str:
+        """'0x' + hex: the bytes32 form used in Merkle leaves."""
+        return "0x" + self.state_hash.hex()
+
+
+def make_checkpoint(index: int | None, step: int, tensors: dict[str, torch.Tensor], spec_hash: str = "") -> Checkpoint:
+    """Wrap tensors (already snapshotted) into a Checkpoint, computing the state hash."""
+    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=state_hash(tensors), spec_hash=spec_hash)
+
+
+def save_checkpoint(checkpoint: Checkpoint) -> bytes:
+    """safetensors bytes with metadata {format, spec_hash, index, step, state_hash}."""
+    metadata = {
+        "format": FORMAT,
+        "spec_hash": checkpoint.spec_hash,
+        "index": "" if checkpoint.index is None else str(checkpoint.index),
+        "step": str(checkpoint.step),
+        "state_hash": checkpoint.state_hash_hex,
+    }
+    tensors = {name: t.detach().cpu().contiguous() for name, t in checkpoint.tensors.items()}
+    return safetensors_save(tensors, metadata=metadata)
+
+
+def read_metadata(blob: bytes) -> dict[str, str]:
+    """The safetensors header's `__metadata__` map (JSON; no tensor data is parsed)."""
+    if len(blob) < 8:
+        raise CheckpointFormatError("too short to be a safetensors file")
+    (size,) = struct.unpack("<Q", blob[:8])
+    if size > len(blob) - 8:
+        raise CheckpointFormatError("safetensors header length exceeds the data")
+    try:
+        header = json.loads(blob[8 : 8 + size])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointFormatError(f"bad safetensors header: {exc}") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict):
+        raise CheckpointFormatError("no __metadata__ in the safetensors header")
+    return metadata
+
+
+def load_checkpoint(blob: bytes, expected_state_hash: bytes | str | None = None) -> Checkpoint:
+    """Parse checkpoint bytes and recompute the state hash; raise CheckpointHashMismatch when it differs
+    from the hash in the metadata or from `expected_state_hash` (bytes, or '0x' hex from a Merkle leaf)."""
+    metadata = read_metadata(blob)
+    if metadata.get("format") != FORMAT:
+        raise CheckpointFormatError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
+    try:
+        tensors = safetensors_load(blob)
+    except Exception as exc:  # safetensors raises its own SafetensorError
+        raise CheckpointFormatError(f"bad safetensors data: {exc}") from None
+    actual = state_hash(tensors)
+    claimed = bytes.fromhex(metadata.get("state_hash", "").removeprefix("0x"))
+    if actual != claimed:
+        raise CheckpointHashMismatch(f"tensors hash to 0x{actual.hex()}, metadata claims 0x{claimed.hex()}")
+    if expected_state_hash is not None:
+        expected = (bytes.fromhex(expected_state_hash.removeprefix("0x"))
+                    if isinstance(expected_state_hash, str) else bytes(expected_state_hash))
+        if actual != expected:
+            raise CheckpointHashMismatch(f"tensors hash to 0x{actual.hex()}, expected 0x{expected.hex()}")
+    step = int(metadata["step"])
+    if "cursor.step" not in tensors or int(tensors["cursor.step"]) != step:
+        raise CheckpointFormatError(f"cursor.step does not match the metadata step {step}")
+    index = int(metadata["index"]) if metadata.get("index") else None
+    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=actual,
+                      spec_hash=metadata.get("spec_hash", ""))

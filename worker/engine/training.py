@@ -1,0 +1,210 @@
+"""Deterministic training: a Trainer runs a JobSpec and emits a checkpoint every `checkpoint_interval` steps.
+
+Same spec (including its execution profile) => same bytes => same state hashes, run to run and process to
+process. The batch of step s depends only on (spec.seed, s), so training can resume from any checkpoint.
+
+    trainer = Trainer(spec)
+    hashes = trainer.run(on_checkpoint=lambda checkpoint, loss: store(checkpoint))   # checkpoints 0..n
+    Trainer(spec, capture_checkpoints=False).run()                                   # same training, no hashing
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from pinpoint.spec import AdamWSpec, CharTransformerSpec, JobSpec, MLPSpec, SGDSpec
+from worker.engine.checkpoint import Checkpoint, make_checkpoint
+from worker.engine.datasets import Dataset, materialize
+from worker.engine.models import build_model
+
+OnCheckpoint = Callable[[Checkpoint, "float | None"], None]
+"""Called with each checkpoint and the mean training loss of the interval that ended there (None for 0)."""
+
+
+class ProfileMismatch(RuntimeError):
+    """This host cannot execute the spec's execution profile (torch version or device)."""
+
+
+def check_profile(spec: JobSpec) -> None:
+    """Refuse to run a job whose execution profile this host does not match."""
+    profile = spec.profile
+    if profile.torch_version != torch.__version__:
+        raise ProfileMismatch(
+            f"spec pins torch {profile.torch_version}, this host has torch {torch.__version__}: "
+            "results would not be comparable"
+        )
+    if profile.device == "cuda" and not torch.cuda.is_available():
+        raise ProfileMismatch("spec needs device 'cuda', but CUDA is not available on this host")
+
+
+def batch_seed(seed: int, step: int) -> int:
+    """Seed of the batch drawn at `step` (63 bits of sha256 over the job seed and the step)."""
+    digest = hashlib.sha256(f"pinpoint.batch/1:{seed}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class Trainer:
+    """Executes one training job; holds model, optimizer and the step cursor."""
+
+    def __init__(self, spec: JobSpec, *, capture_checkpoints: bool = True, dataset: Dataset | None = None):
+        """Set up determinism, materialize the dataset (checking its hash) and initialize from `spec.seed`.
+
+        `capture_checkpoints=False` trains identically but never snapshots or hashes (overhead benchmark).
+        """
+        check_profile(spec)
+        self.spec = spec
+        self.spec_hash = spec.spec_hash()
+        self.capture_checkpoints = capture_checkpoints
+        self.device = torch.device(spec.profile.device)
+        if self.device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
+        self._apply_profile()
+        self.data = dataset if dataset is not None else materialize(spec.dataset)
+        if isinstance(spec.model, CharTransformerSpec) and spec.model.context >= len(self.data.tokens):
+            raise ValueError(f"context {spec.model.context} must be shorter than the corpus ({len(self.data.tokens)})")
+        torch.manual_seed(spec.seed)
+        vocab_size = self.data.vocab_size if self.data.vocab is not None else None
+        self.model = build_model(spec.model, vocab_size=vocab_size).to(self.device)
+        self.optimizer = self._build_optimizer()
+        self._inputs, self._targets = self._device_data()
+        self.step = 0
+        self.interval_losses: list[float] = []
+
+    # ------------------------------------------------------------ setup
+
+    def _apply_profile(self) -> None:
+        """Process-global torch settings; reapplied before work in case another Trainer changed them."""
+        torch.set_num_threads(self.spec.profile.threads)
+        torch.use_deterministic_algorithms(self.spec.profile.deterministic)
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        opt, params = self.spec.optimizer, self.model.parameters()
+        foreach = self.device.type == "cuda"  # pinned, not left to torch's heuristics
+        if isinstance(opt, AdamWSpec):
+            return torch.optim.AdamW(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay,
+                                     eps=opt.eps, foreach=foreach)
+        if isinstance(opt, SGDSpec):
+            return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum, foreach=foreach)
+        raise TypeError(f"no optimizer registered for {type(opt).__name__}")
+
+    def _device_data(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if isinstance(self.spec.model, MLPSpec):
+            return self.data.features.to(self.device), self.data.labels.to(self.device)
+        return self.data.tokens.to(self.device), None
+
+    # ------------------------------------------------------------ one step
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of `step`, from a generator seeded by (seed, step) alone."""
+        g = torch.Generator().manual_seed(batch_seed(self.spec.seed, step))
+        B = self.spec.batch_size
+        if isinstance(self.spec.model, MLPSpec):
+            idx = torch.randint(0, len(self._inputs), (B,), generator=g).to(self.device)  # (B,)
+            return self._inputs[idx], self._targets[idx]  # (B, F), (B,)
+        T = self.spec.model.context
+        offsets = torch.randint(0, len(self._inputs) - T, (B,), generator=g).to(self.device)  # (B,)
+        windows = self._inputs.unfold(0, T + 1, 1)[offsets]  # (B, T+1)
+        return windows[:, :-1], windows[:, 1:]  # (B, T), (B, T)
+
+    def train_step(self) -> float:
+        """One optimizer step at the current cursor; returns the loss before the update."""
+        x, y = self.batch(self.step)
+        logits = self.model(x)  # (B, classes) or (B, T, vocab)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    # ------------------------------------------------------------ state
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """A snapshot (cloned, on CPU) of everything needed to continue: see worker.engine.checkpoint."""
+        tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        for index, state in self.optimizer.state_dict()["state"].items():
+            for key, value in state.items():
+                if value is None:
+                    continue  # e.g. SGD without momentum
+                value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+                tensors[f"optim.{index}.{key}"] = value.detach().cpu().clone()
+        tensors["rng.cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors["cursor.step"] = torch.tensor(self.step, dtype=torch.int64)
+        return tensors
+
+    def snapshot(self) -> Checkpoint:
+        """Checkpoint of the current state (index set only on interval boundaries)."""
+        interval = self.spec.checkpoint_interval
+        index = self.step // interval if self.step % interval == 0 else None
+        return make_checkpoint(index, self.step, self.state_tensors(), self.spec_hash)
+
+    def initial_checkpoint(self) -> Checkpoint:
+        """Checkpoint 0: the state right after initialization."""
+        if self.step != 0:
+            raise RuntimeError(f"already trained {self.step} steps")
+        return self.snapshot()
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from `checkpoint` (the tensors are copied; the checkpoint stays unchanged)."""
+        if checkpoint.spec_hash and checkpoint.spec_hash != self.spec_hash:
+            raise ValueError(f"checkpoint belongs to spec {checkpoint.spec_hash}, not {self.spec_hash}")
+        self._apply_profile()
+        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}}
+        optim_state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, tensor in checkpoint.tensors.items():
+            kind, _, rest = name.partition(".")
+            if kind == "optim":
+                index, _, key = rest.partition(".")
+                optim_state.setdefault(int(index), {})[key] = tensor.clone()
+            elif kind in groups:
+                groups[kind][rest] = tensor
+            else:
+                raise ValueError(f"unexpected checkpoint entry {name!r}")
+        self.model.load_state_dict(groups["model"], strict=True)
+        param_groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": param_groups})
+        torch.set_rng_state(groups["rng"]["cpu"].clone())
+        if self.device.type == "cuda" and "cuda" in groups["rng"]:
+            torch.cuda.set_rng_state(groups["rng"]["cuda"].clone(), self.device)
+        self.step = int(groups["cursor"]["step"])
+        if self.step != checkpoint.step:
+            raise ValueError(f"cursor.step {self.step} != checkpoint step {checkpoint.step}")
+
+    # ------------------------------------------------------------ loops
+
+    def train_until(self, step: int, on_checkpoint: OnCheckpoint | None = None) -> None:
+        """Train up to `step`, calling `on_checkpoint(checkpoint, mean interval loss)` at every interval end."""
+        if not self.step <= step <= self.spec.steps:
+            raise ValueError(f"cannot train from step {self.step} to {step} (job has {self.spec.steps} steps)")
+        self._apply_profile()
+        interval = self.spec.checkpoint_interval
+        losses: list[float] = []
+        while self.step < step:
+            losses.append(self.train_step())
+            if self.step % interval == 0:
+                mean_loss = sum(losses) / len(losses)
+                self.interval_losses.append(mean_loss)
+                losses = []
+                if self.capture_checkpoints and on_checkpoint is not None:
+                    on_checkpoint(self.snapshot(), mean_loss)
+
+    def run(self, on_checkpoint: OnCheckpoint | None = None) -> list[bytes]:
+        """The whole job from initialization: checkpoints 0..n go to `on_checkpoint`; returns their state hashes."""
+        hashes: list[bytes] = []
+
+        def collect(checkpoint: Checkpoint, loss: float | None) -> None:
+            hashes.append(checkpoint.state_hash)
+            if on_checkpoint is not None:
+                on_checkpoint(checkpoint, loss)
+
+        if self.capture_checkpoints:
+            collect(self.initial_checkpoint(), None)
+        self.train_until(self.spec.steps, collect)
+        return hashes
