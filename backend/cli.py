@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-indexer", action="store_true", help="serve the API only (another process indexes)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     uvicorn.run(create_app(run_indexer=not args.no_indexer), host=args.host, port=args.port, log_level="warning")
 
 

@@ -121,7 +121,7 @@ class LocalStack:
         anvil = shutil.which("anvil", path=str(NODE_BIN)) or shutil.which("anvil")
         if anvil is None:
             raise StackError("anvil not found: run `make setup` (npm install)")
-        process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1"])
+        process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1", "--silent"])
         wait_until(lambda: port_open(self.chain_port), "anvil", 30, process, log)
 
     def start_redis(self) -> None:
@@ -132,7 +132,7 @@ class LocalStack:
         wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
 
     def deploy(self, unbonding_delay: int = 60) -> dict:
-        env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT=str(self.deployment_file))
+        env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT_FILE=str(self.deployment_file))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / "deploy.log"
         with open(log, "wb") as out:
@@ -146,6 +146,11 @@ class LocalStack:
         import json
 
         return json.loads(self.deployment_file.read_text())
+
+    def mine_every_second(self) -> None:
+        """Switch Anvil from mining on demand to a block a second, as a real chain: deadlines are checked
+        against block time, which would otherwise stand still while nobody sends a transaction."""
+        httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_setIntervalMining", "params": [1]}).raise_for_status()
 
     def start_coordinator(self) -> None:
         process, log = self.spawn("coordinator", [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.api_port)])
@@ -164,6 +169,7 @@ class LocalStack:
         self.start_redis()
         progress("compiling and deploying the contracts (ape run deploy)")
         self.deploy()
+        self.mine_every_second()
         progress(f"starting the coordinator on {self.api_url}")
         self.start_coordinator()
         progress("starting a solver and a verifier (Celery workers)")
@@ -171,10 +177,10 @@ class LocalStack:
         self.start_worker("verifier", verifier_key)
 
     def stop(self) -> None:
+        """Stop in reverse start order, so nothing loses a service it still uses."""
         for _name, process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
-        for _name, process in reversed(self.processes):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -11,6 +11,12 @@ import pytest
 POSTGRES_URL = os.environ.get("PINPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def advance_time(w3, seconds: int) -> None:
+    """Move the chain's clock and mine a block, so calls and gas estimates see the new time."""
+    w3.provider.make_request("evm_increaseTime", [seconds])
+    w3.provider.make_request("evm_mine", [])
+
+
 @pytest.fixture(scope="session")
 def chain_stack(tmp_path_factory):
     """Anvil + Valkey + deployed contracts, on free ports, for the whole session."""

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stake", type=float, default=1.0, help="stake to keep deposited, in ether (default 1)")
     parser.add_argument("--min-price", type=float, default=PricePolicy.min_price / ETHER, help="solver: lowest bid, in ether")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role} %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role} %(levelname)s %(message)s", force=True)
 
     settings = get_settings()
     key = args.key or settings.private_key

@@ -98,8 +98,8 @@ class SolverDaemon:
                 job["state"] != JobState.BIDDING and job["solver"].lower() != self.chain.address.lower()
             ):
                 self.watching.discard(job_id)
-        except ChainError as exc:  # another party acted first: harmless
-            log.info("job %s: %s", job_id, exc)
+        except ChainError as exc:  # another party acted first, or the block clock lags ours: harmless
+            log.debug("job %s: %s", job_id, exc)
 
     def run(self, poll_seconds: float, stop: threading.Event) -> None:
         ensure_stake(self.chain, self.stake)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from backend.app import create_app
 from backend.indexer import Indexer
 from pinpoint.chain import Chain
+from tests.conftest import advance_time
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.settings import Settings
 from pinpoint.signing import sign_report
@@ -83,7 +84,7 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 4, max_price=ETHER // 10, required_stake=ETHER // 10,
                                 bidding_seconds=60, execution_seconds=600, challenge_seconds=60)
     solver.transact("Market", "bid", job_id, ETHER // 20)
-    solver.w3.provider.make_request("evm_increaseTime", [61])
+    advance_time(solver.w3, 61)
     solver.transact("Market", "closeBidding", job_id)
     drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
 

@@ -8,6 +8,7 @@ from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer
 from backend.models import Bid, ChainEvent, IndexerCursor, Job
 from pinpoint.chain import Chain
+from tests.conftest import advance_time
 from pinpoint.localnet import ANVIL_KEYS
 
 ETHER = 10**18
@@ -72,7 +73,7 @@ def test_indexer_appliesEachEventOnce_acrossRestarts(chain_stack, database_url):
         assert [b.price for b in s.get(Job, job_id).bids] == [str(ETHER // 20), str(ETHER // 40)]
     assert [x for x in dispatcher.sent if x[1] == job_id] == []  # nothing awarded yet
 
-    reader.w3.provider.make_request("evm_increaseTime", [3601])
+    advance_time(reader.w3, 3601)
     solver.transact("Market", "closeBidding", job_id)
     drain(Indexer(reader, sessions, dispatcher))
     with sessions() as s:

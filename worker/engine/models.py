@@ -8,7 +8,6 @@ never code a submitter sends. No dropout, so training consumes no random numbers
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pinpoint.spec import CharTransformerSpec, MLPSpec, ModelSpec

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+
+import {IStaking} from "./interfaces/IStaking.sol";
+
+/// @title Staking
+/// @notice ETH stake with free, locked and unbonding buckets; operators lock, unlock and slash.
+contract Staking is IStaking, Ownable, ReentrancyGuard {
+    /// @dev One account's stake, by bucket.
+    struct Stake {
+        uint256 free;
+        uint256 locked;
+        uint256 pending;
+        uint64 withdrawableAt;
+    }
+
+    /// @inheritdoc IStaking
+    uint64 public immutable unbondingDelay;
+
+    /// @inheritdoc IStaking
+    mapping(address operator => bool allowed) public isOperator;
+
+    mapping(address account => Stake) private _stakes;
+
+    /// @param unbondingDelay_ Seconds a withdrawal request waits before the stake can be withdrawn.
+    constructor(uint64 unbondingDelay_) Ownable(msg.sender) {
+        unbondingDelay = unbondingDelay_;
+    }
+
+    modifier onlyOperator() {
+        // INVARIANT: only contracts the owner trusts can move or take someone else's stake.
+        if (!isOperator[msg.sender]) revert NotOperator(msg.sender);
+        _;
+    }
+
+    /// @inheritdoc IStaking
+    function setOperator(address operator, bool allowed) external onlyOwner {
+        // INVARIANT: an operator is a real address.
+        if (operator == address(0)) revert ZeroAddress();
+        isOperator[operator] = allowed;
+        emit OperatorSet(operator, allowed);
+    }
+
+    /// @inheritdoc IStaking
+    function deposit() external payable {
+        // INVARIANT: a deposit adds stake.
+        if (msg.value == 0) revert ZeroAmount();
+        _stakes[msg.sender].free += msg.value;
+        emit Deposited(msg.sender, msg.value);
+    }
+
+    /// @inheritdoc IStaking
+    function requestWithdrawal(uint256 amount) external {
+        // INVARIANT: a request withdraws something.
+        if (amount == 0) revert ZeroAmount();
+        Stake storage stake = _stakes[msg.sender];
+        // INVARIANT: only free stake can leave; locked stake backs a commitment.
+        if (stake.free < amount) revert InsufficientFreeStake(stake.free, amount);
+        stake.free -= amount;
+        stake.pending += amount;
+        uint64 availableAt = uint64(block.timestamp) + unbondingDelay;
+        stake.withdrawableAt = availableAt;
+        emit WithdrawalRequested(msg.sender, amount, availableAt);
+    }
+
+    /// @inheritdoc IStaking
+    function withdraw() external nonReentrant {
+        Stake storage stake = _stakes[msg.sender];
+        uint256 amount = stake.pending;
+        // INVARIANT: there is something unbonding to withdraw.
+        if (amount == 0) revert NoPendingWithdrawal();
+        // INVARIANT: stake stays slashable-in-waiting for the whole unbonding delay.
+        if (block.timestamp < stake.withdrawableAt) revert WithdrawalNotReady(stake.withdrawableAt);
+        stake.pending = 0;
+        stake.withdrawableAt = 0;
+        emit Withdrawn(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
+    /// @inheritdoc IStaking
+    function lock(address account, uint256 amount) external onlyOperator {
+        // INVARIANT: a lock backs something.
+        if (amount == 0) revert ZeroAmount();
+        Stake storage stake = _stakes[account];
+        // INVARIANT: only free stake can be locked; locked stake is never counted twice.
+        if (stake.free < amount) revert InsufficientFreeStake(stake.free, amount);
+        stake.free -= amount;
+        stake.locked += amount;
+        emit StakeLocked(account, amount);
+    }
+
+    /// @inheritdoc IStaking
+    function unlock(address account, uint256 amount) external onlyOperator {
+        // INVARIANT: an unlock releases something.
+        if (amount == 0) revert ZeroAmount();
+        Stake storage stake = _stakes[account];
+        // INVARIANT: only stake that is locked can be released.
+        if (stake.locked < amount) revert InsufficientLockedStake(stake.locked, amount);
+        stake.locked -= amount;
+        stake.free += amount;
+        emit StakeUnlocked(account, amount);
+    }
+
+    /// @inheritdoc IStaking
+    function slash(address account, uint256 amount) external onlyOperator nonReentrant returns (uint256 slashed) {
+        // INVARIANT: a slash takes something.
+        if (amount == 0) revert ZeroAmount();
+        Stake storage stake = _stakes[account];
+        // INVARIANT: only locked stake (stake behind a broken commitment) can be slashed.
+        if (stake.locked < amount) revert InsufficientLockedStake(stake.locked, amount);
+        stake.locked -= amount;
+        emit StakeSlashed(account, amount, msg.sender);
+        Address.sendValue(payable(msg.sender), amount);
+        return amount;
+    }
+
+    /// @inheritdoc IStaking
+    function freeStake(address account) external view returns (uint256) {
+        return _stakes[account].free;
+    }
+
+    /// @inheritdoc IStaking
+    function lockedStake(address account) external view returns (uint256) {
+        return _stakes[account].locked;
+    }
+
+    /// @inheritdoc IStaking
+    function pendingWithdrawal(address account) external view returns (uint256) {
+        return _stakes[account].pending;
+    }
+
+    /// @inheritdoc IStaking
+    function withdrawableAt(address account) external view returns (uint64) {
+        return _stakes[account].withdrawableAt;
+    }
+}

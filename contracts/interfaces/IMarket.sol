@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IStaking} from "./IStaking.sol";
+
+/// @title IMarket
+/// @notice Jobs for ML compute: a submitter escrows the maximum price, staked solvers bid it down in a
+///         reverse auction, the winner runs the job, posts Merkle roots of its checkpoints and submits a
+///         final root; after a challenge window the solver is paid. Every waiting state has a deadline
+///         and an exit anyone can trigger, so no funds are ever stuck.
+/// @dev Windows are inclusive of their deadline: an action "before the deadline" is allowed while
+///      block.timestamp <= deadline, and the exit after it needs block.timestamp > deadline.
+///      Accounting invariant: address(this).balance == totalEscrow() + totalCredits().
+///      Money is pull-based: settlements credit accounts, `claim` pays them.
+interface IMarket {
+    /// @notice Lifecycle of a job. Bidding -> Running -> Submitted -> Finalized, with the exits
+    ///         Bidding -> Cancelled (no bids) and Running -> Failed (missed execution deadline).
+    enum JobState {
+        None,
+        Bidding,
+        Running,
+        Submitted,
+        Finalized,
+        Cancelled,
+        Failed
+    }
+
+    /// @notice One job. While Bidding, `solver` and `price` hold the current best bid.
+    struct Job {
+        address submitter;
+        address solver;
+        bytes32 specHash;
+        uint256 maxPrice;
+        uint256 price;
+        uint256 requiredStake;
+        uint64 checkpointCount;
+        uint64 checkpointInterval;
+        uint64 biddingDeadline;
+        uint64 executionDuration;
+        uint64 executionDeadline;
+        uint64 challengeDuration;
+        uint64 challengeDeadline;
+        uint64 checkpointsDone;
+        bytes32 progressRoot;
+        bytes32 finalRoot;
+        JobState state;
+    }
+
+    /// @notice The zero address was given where a contract address is required.
+    error ZeroAddress();
+    /// @notice The job spec hash is zero.
+    error EmptySpecHash();
+    /// @notice No ETH was sent to escrow the job's maximum price.
+    error NoEscrow();
+    /// @notice The job has no checkpoints.
+    error ZeroCheckpointCount();
+    /// @notice The job's checkpoint interval is zero steps.
+    error ZeroCheckpointInterval();
+    /// @notice The job requires no stake from its solver.
+    error ZeroRequiredStake();
+    /// @notice The bidding window has zero length.
+    error ZeroBiddingDuration();
+    /// @notice The execution window has zero length.
+    error ZeroExecutionDuration();
+    /// @notice The challenge window has zero length.
+    error ZeroChallengeDuration();
+    /// @notice No job has this id.
+    error UnknownJob(uint256 jobId);
+    /// @notice The job is not in the state the action needs.
+    error WrongJobState(JobState expected, JobState actual);
+    /// @notice The bidding window ended at `deadline`.
+    error BiddingClosed(uint64 deadline);
+    /// @notice The bidding window is open until `deadline`.
+    error BiddingOpen(uint64 deadline);
+    /// @notice A bid price of zero.
+    error ZeroPrice();
+    /// @notice The bid asks more than the escrowed maximum price.
+    error BidTooHigh(uint256 price, uint256 maxPrice);
+    /// @notice The bid is not strictly lower than the current best bid.
+    error BidNotLower(uint256 price, uint256 bestPrice);
+    /// @notice The bidder's free stake does not cover the job's required stake.
+    error InsufficientStake(uint256 freeStake, uint256 requiredStake);
+    /// @notice The caller is not the job's solver.
+    error NotSolver(address caller);
+    /// @notice The execution window ended at `deadline`.
+    error ExecutionClosed(uint64 deadline);
+    /// @notice The execution window is open until `deadline`.
+    error ExecutionOpen(uint64 deadline);
+    /// @notice The challenge window is open until `deadline`.
+    error ChallengeOpen(uint64 deadline);
+    /// @notice A Merkle root of zero.
+    error EmptyRoot();
+    /// @notice Progress must strictly increase.
+    error ProgressNotIncreasing(uint64 checkpointsDone, uint64 previous);
+    /// @notice Progress cannot exceed the job's checkpoint count.
+    error TooManyCheckpoints(uint64 checkpointsDone, uint64 checkpointCount);
+    /// @notice The caller has no credit to claim.
+    error NothingToClaim();
+    /// @notice Only the staking contract sends ETH to the market (slashed stake).
+    error UnexpectedSender(address sender);
+
+    event JobPosted(
+        uint256 indexed jobId,
+        address indexed submitter,
+        bytes32 specHash,
+        uint256 maxPrice,
+        uint256 requiredStake,
+        uint64 checkpointCount,
+        uint64 checkpointInterval,
+        uint64 biddingDeadline
+    );
+    event BidPlaced(uint256 indexed jobId, address indexed solver, uint256 price);
+    event JobAwarded(uint256 indexed jobId, address indexed solver, uint256 price, uint64 executionDeadline);
+    event JobCancelled(uint256 indexed jobId);
+    event ProgressPosted(uint256 indexed jobId, uint64 checkpointsDone, bytes32 progressRoot);
+    event ResultSubmitted(uint256 indexed jobId, bytes32 finalRoot, uint64 challengeDeadline);
+    event JobFinalized(uint256 indexed jobId, uint256 solverPayout, uint256 submitterRefund);
+    event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 amount);
+    event JobFailed(uint256 indexed jobId);
+    event Claimed(address indexed account, uint256 amount);
+
+    /// @notice Posts a job; msg.value is escrowed as the maximum price. Bidding opens at once.
+    /// @param specHash Hash of the declarative job spec (served by the coordinator, checked by everyone).
+    /// @param checkpointCount Number of checkpoints after the initial state (leaves 0..checkpointCount).
+    /// @param checkpointInterval Training steps between consecutive checkpoints.
+    /// @param requiredStake Stake the winning solver must have locked while it holds the job.
+    /// @param biddingDuration Seconds bidding stays open.
+    /// @param executionDuration Seconds the solver has, from the award, to submit its result.
+    /// @param challengeDuration Seconds the result can be challenged before it finalizes.
+    /// @return jobId The new job's id; ids start at 1.
+    function postJob(
+        bytes32 specHash,
+        uint64 checkpointCount,
+        uint64 checkpointInterval,
+        uint256 requiredStake,
+        uint64 biddingDuration,
+        uint64 executionDuration,
+        uint64 challengeDuration
+    ) external payable returns (uint256 jobId);
+
+    /// @notice Bids `price` for the job (reverse auction). The bid becomes the best bid only if it is
+    ///         strictly lower than the current best: on a tie, the earlier bid keeps the job.
+    /// @dev The market locks the new best bidder's required stake and unlocks the displaced bidder's,
+    ///      so only the current best bidder has stake locked and the award cannot fail for lack of
+    ///      stake. A best bidder lowering its own bid keeps its single lock.
+    function bid(uint256 jobId, uint256 price) external;
+
+    /// @notice After the bidding deadline: awards the job to the best bid (-> Running) or, with no bids,
+    ///         cancels it and credits the submitter its escrow (-> Cancelled). Anyone may call.
+    function closeBidding(uint256 jobId) external;
+
+    /// @notice The solver commits to the Merkle root over its first `checkpointsDone` checkpoints.
+    function postProgress(uint256 jobId, uint64 checkpointsDone, bytes32 progressRoot) external;
+
+    /// @notice The solver commits to the Merkle root over all checkpoints; opens the challenge window.
+    function submitResult(uint256 jobId, bytes32 finalRoot) external;
+
+    /// @notice After the challenge window: credits the solver its price and the submitter the rest of
+    ///         the escrow, and unlocks the solver's stake. Anyone may call.
+    function finalize(uint256 jobId) external;
+
+    /// @notice After a missed execution deadline: slashes the solver's required stake and credits it,
+    ///         with the full escrow, to the submitter. Anyone may call.
+    function reportMissedDeadline(uint256 jobId) external;
+
+    /// @notice Pays the caller its whole credit.
+    function claim() external;
+
+    /// @notice The staking contract whose stake backs bids.
+    function staking() external view returns (IStaking);
+
+    /// @notice Credit `account` can claim.
+    function credits(address account) external view returns (uint256);
+
+    /// @notice The job with id `jobId` (all zero, state None, if there is none).
+    function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice Number of jobs posted; also the id of the latest one.
+    function jobCount() external view returns (uint256);
+
+    /// @notice Sum of the escrow of all jobs not yet settled.
+    function totalEscrow() external view returns (uint256);
+
+    /// @notice Sum of all unclaimed credits.
+    function totalCredits() external view returns (uint256);
+
+    /// @notice Whether (index, step, stateHash) is a checkpoint under the job's final root.
+    /// @dev Leaf: keccak256(bytes.concat(keccak256(abi.encode(jobId, index, step, stateHash)))), the
+    ///      OpenZeppelin StandardMerkleTree leaf for types ["uint256","uint256","uint256","bytes32"].
+    ///      False unless index <= checkpointCount and step == index * checkpointInterval.
+    function verifyCheckpoint(uint256 jobId, uint256 index, uint256 step, bytes32 stateHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+
+    /// @notice The Merkle leaf of checkpoint `index` of job `jobId`.
+    function checkpointLeaf(uint256 jobId, uint256 index, uint256 step, bytes32 stateHash)
+        external
+        pure
+        returns (bytes32);
+}

@@ -1,0 +1,71 @@
+"""Deploy Staking and Market, make the market a staking operator, and write the deployment file.
+
+    # a throwaway anvil that ape starts and stops (dry run):
+    ape run deploy --network ethereum:local:foundry
+    # onto an anvil already running at 127.0.0.1:8545 (ape connects to it and leaves it running):
+    APE_FOUNDRY_HOST=http://127.0.0.1:8545 ape run deploy --network ethereum:local:foundry
+    # any other network: ape run deploy --network <ecosystem:network:provider> --account <alias>
+
+The deployment file (PINPOINT_DEPLOYMENT_FILE, default $PINPOINT_HOME/deployment.json; see pinpoint/settings.py) is the only thing the
+coordinator and workers read: {"chain_id", "block", "contracts": {"Staking": {"address", "abi"}, "Market": ...}}.
+"""
+
+import json
+from pathlib import Path
+
+import click
+from ape import accounts, project
+from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+
+from pinpoint.settings import get_settings
+
+def deployment_path() -> Path:
+    return Path(get_settings().deployment_file)
+
+
+def _abi(contract) -> list:
+    return [entry.model_dump(mode="json", by_alias=True) for entry in contract.contract_type.abi]
+
+
+def deployer(cli_ctx, network, account):
+    """The given account; on a local network test account 0 when none is given."""
+    if account is None:
+        if not cli_ctx.provider.network.is_local:
+            raise click.UsageError("give --account on a non-local network")
+        return accounts.test_accounts[0]
+    if not cli_ctx.provider.network.is_local:
+        click.confirm(f"Deploy from {account.address} on {network}?", abort=True)
+    return account
+
+
+@click.command(cls=ConnectedProviderCommand)
+@ape_cli_context()
+@network_option()
+@account_option(prompt=False)
+@click.option(
+    "--unbonding-delay",
+    type=int,
+    default=24 * 3600,
+    show_default=True,
+    help="Seconds between a withdrawal request and the withdrawal.",
+)
+def cli(cli_ctx, network, account, unbonding_delay):
+    """Deploy Staking and Market and write the deployment file."""
+    account = deployer(cli_ctx, network, account)
+    staking = account.deploy(project.Staking, unbonding_delay)
+    market = account.deploy(project.Market, staking)
+    staking.setOperator(market, True, sender=account)
+    deploy_block = staking.creation_metadata.block
+
+    deployment = {
+        "chain_id": cli_ctx.provider.chain_id,
+        "block": deploy_block,
+        "contracts": {
+            "Staking": {"address": staking.address, "abi": _abi(staking)},
+            "Market": {"address": market.address, "abi": _abi(market)},
+        },
+    }
+    path = deployment_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(deployment, indent=2) + "\n")
+    cli_ctx.logger.success(f"Staking {staking.address}, Market {market.address} (block {deploy_block}) -> {path}")

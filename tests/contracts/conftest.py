@@ -1,0 +1,57 @@
+"""Fixtures for the contract tests (run with `ape test tests/contracts`; ape starts its own anvil).
+
+Contracts are deployed once per session; ape's isolation snapshots the chain around each test.
+"""
+
+import pytest
+from market_helpers import REQUIRED_STAKE, UNBONDING_DELAY, JobFactory
+
+
+@pytest.fixture(scope="session")
+def owner(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def submitter(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def solver(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def solver2(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def staking(project, owner):
+    return owner.deploy(project.Staking, UNBONDING_DELAY)
+
+
+@pytest.fixture(scope="session")
+def market(project, owner, staking):
+    market = owner.deploy(project.Market, staking)
+    staking.setOperator(market, True, sender=owner)
+    return market
+
+
+@pytest.fixture
+def staked(staking, solver, solver2):
+    """Solvers with enough free stake for two jobs each (per test: session-scoped state would leak)."""
+    for account in (solver, solver2):
+        staking.deposit(sender=account, value=2 * REQUIRED_STAKE)
+    return (solver, solver2)
+
+
+@pytest.fixture(scope="session")
+def jobs(market, submitter, chain):
+    return JobFactory(market, submitter, chain)
