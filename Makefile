@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# `npm ci` rejects this lock file: npm leaves the other platforms' optional Foundry binaries out of it.
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 compile: .build/__local__.json

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 
-import torch
-
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.spec import JobSpec
+from worker.engine.training import ProfileMismatch, check_profile
 from worker.pricing import PricePolicy
 
 log = logging.getLogger(__name__)
@@ -21,11 +20,10 @@ log = logging.getLogger(__name__)
 
 def unsupported_reason(spec: JobSpec) -> str | None:
     """Why this host cannot reproduce the job's execution profile, or None when it can."""
-    profile = spec.profile
-    if profile.torch_version != torch.__version__:
-        return f"needs torch {profile.torch_version}, this host has {torch.__version__}"
-    if profile.device == "cuda" and not torch.cuda.is_available():
-        return "needs a CUDA device"
+    try:
+        check_profile(spec)
+    except ProfileMismatch as exc:
+        return str(exc)
     return None
 
 

@@ -1,0 +1,180 @@
+"""`make bench`: measures what Pinpoint costs, side by side in one run, and writes
+`bench/results.json` (machine-readable) and `BENCHMARKS.md` (a summary for people).
+
+    python -m bench.run [--repeats 5]
+
+- gas of every market transaction, on a real Anvil chain with the deployed contracts;
+- the time overhead of commitments (checkpoint snapshot + state hash + safetensors + Merkle root) over
+  the same training without them, alternating the two variants and taking medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pinpoint.chain import Chain
+from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.merkle import checkpoint_tree
+from pinpoint.spec import example_mlp_spec, example_transformer_spec
+from worker.engine.checkpoint import save_checkpoint
+from worker.engine.training import Trainer
+
+HERE = Path(__file__).parent
+ETHER = 10**18
+
+
+def measure_gas() -> dict[str, int]:
+    """Gas used by each market transaction along the honest path and the two exits."""
+    with LocalStack(Path(tempfile.mkdtemp(prefix="pinpoint-bench-")), chain_port=free_port(), api_port=free_port()) as stack:
+        stack.start_chain()
+        stack.deploy()
+        submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+        solver = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[2])
+        w3 = submitter.w3
+
+        def advance(seconds: int) -> None:
+            w3.provider.make_request("evm_increaseTime", [seconds])
+            w3.provider.make_request("evm_mine", [])
+
+        def gas(receipt) -> int:
+            return receipt["gasUsed"]
+
+        spec_hash = "0x" + os.urandom(32).hex()
+        terms = dict(max_price=ETHER // 10, required_stake=ETHER // 2, bidding_seconds=60, execution_seconds=600,
+                     challenge_seconds=60)
+        result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=2 * ETHER))}
+        receipt = submitter.transact("Market", "postJob", spec_hash, 8, 8, terms["required_stake"], 60, 600, 60,
+                                     value=terms["max_price"])
+        result["Market.postJob"] = gas(receipt)
+        job_id = submitter.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+        result["Market.bid (first)"] = gas(solver.transact("Market", "bid", job_id, ETHER // 20))
+        result["Market.bid (lowering own bid)"] = gas(solver.transact("Market", "bid", job_id, ETHER // 25))
+        advance(61)
+        result["Market.closeBidding (award)"] = gas(solver.transact("Market", "closeBidding", job_id))
+        hashes = [os.urandom(32) for _ in range(9)]
+        progress = [gas(solver.transact("Market", "postProgress", job_id, i, checkpoint_tree(job_id, hashes[: i + 1], 8).root))
+                    for i in range(1, 9)]
+        result["Market.postProgress (progress root)"] = round(statistics.mean(progress))
+        result["Market.submitResult"] = gas(solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, hashes, 8).root))
+        advance(61)
+        result["Market.finalize"] = gas(solver.transact("Market", "finalize", job_id))
+        result["Market.claim"] = gas(solver.transact("Market", "claim"))
+
+        unbid = submitter.post_job(spec_hash, 8, 8, **terms)
+        advance(61)
+        result["Market.closeBidding (no bids: cancel)"] = gas(submitter.transact("Market", "closeBidding", unbid))
+        silent = submitter.post_job(spec_hash, 8, 8, **terms)
+        solver.transact("Market", "bid", silent, ETHER // 20)
+        advance(61)
+        solver.transact("Market", "closeBidding", silent)
+        advance(601)
+        result["Market.reportMissedDeadline (slash)"] = gas(submitter.transact("Market", "reportMissedDeadline", silent))
+        return result
+
+
+def commitment_overhead(spec, repeats: int) -> dict:
+    """Training with checkpoints committed (snapshot, state hash, safetensors bytes, Merkle root) vs without."""
+    job_id = 1
+
+    def with_commitments() -> float:
+        trainer = Trainer(spec)
+        hashes: list[bytes] = []
+
+        def commit(checkpoint, _loss):
+            save_checkpoint(checkpoint)
+            hashes.append(checkpoint.state_hash)
+            checkpoint_tree(job_id, hashes, spec.checkpoint_interval).root
+
+        start = time.perf_counter()
+        trainer.run(on_checkpoint=commit)
+        return time.perf_counter() - start
+
+    def without() -> float:
+        trainer = Trainer(spec, capture_checkpoints=False)
+        start = time.perf_counter()
+        trainer.run()
+        return time.perf_counter() - start
+
+    with_commitments(), without()  # warm-up: allocator, caches, lazy imports
+    plain, committed = [], []
+    for _ in range(repeats):  # alternate, so drift on a shared machine hits both sides alike
+        plain.append(without())
+        committed.append(with_commitments())
+    base, full = statistics.median(plain), statistics.median(committed)
+    return {
+        "model": spec.model.name,
+        "steps": spec.steps,
+        "checkpoint_interval": spec.checkpoint_interval,
+        "train_seconds_median": round(base, 4),
+        "train_with_commitments_seconds_median": round(full, 4),
+        "overhead_ratio": round(full / base, 4),
+        "overhead_percent": round(100 * (full / base - 1), 2),
+        "repeats": repeats,
+    }
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {results['machine']['platform']} ({results['machine']['cpus']} CPUs), "
+        f"torch {results['machine']['torch']}, {results['machine']['date']}. Machine-readable: `bench/results.json`.",
+        "",
+        "## Gas per market transaction (Anvil, Solidity 0.8.28)",
+        "",
+        "| transaction | gas |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {name} | {gas:,} |" for name, gas in results["gas"].items()]
+    lines += [
+        "",
+        "## Commitment overhead",
+        "",
+        "Same training with and without committing every checkpoint (snapshot + canonical state hash +",
+        "safetensors serialization + Merkle root over all checkpoints so far), alternated, medians.",
+        "",
+        "| model | steps | checkpoint every | train (s) | with commitments (s) | overhead |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in results["commitment_overhead"]:
+        lines.append(
+            f"| {row['model']} | {row['steps']} | {row['checkpoint_interval']} | {row['train_seconds_median']:.3f} | "
+            f"{row['train_with_commitments_seconds_median']:.3f} | {row['overhead_percent']:+.1f}% |"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="alternating repetitions per variant")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    print("measuring gas on Anvil ...", flush=True)
+    gas = measure_gas()
+    print("measuring commitment overhead ...", flush=True)
+    overhead = [
+        commitment_overhead(example_mlp_spec(steps=512, checkpoint_interval=64), args.repeats),
+        commitment_overhead(example_transformer_spec(steps=256, checkpoint_interval=32), args.repeats),
+    ]
+    results = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                    "date": time.strftime("%Y-%m-%d")},
+        "gas": gas,
+        "commitment_overhead": overhead,
+    }
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_markdown(results, HERE.parent / "BENCHMARKS.md")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
