@@ -12,10 +12,9 @@ from fastapi import FastAPI
 from backend.api.routes import artifacts, jobs
 from backend.artifacts import ArtifactStore
 from backend.db import make_engine, migrate, session_factory
-from backend.dispatch import Dispatcher
 from backend.indexer import Indexer, run_forever
 from pinpoint.chain import Chain
-from pinpoint.queue import make_celery
+from pinpoint.queue import Dispatcher, make_celery
 from pinpoint.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

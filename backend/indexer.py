@@ -14,9 +14,9 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.dispatch import Dispatcher
 from backend.models import Bid, ChainEvent, IndexerCursor, Job
 from pinpoint.chain import Chain, DecodedEvent
+from pinpoint.queue import Dispatcher
 
 log = logging.getLogger(__name__)
 MAX_RANGE = 2_000  # blocks per eth_getLogs call

@@ -7,6 +7,7 @@ worker processes. Every process logs to `<home>/logs/` and is stopped on exit, o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -143,8 +144,6 @@ class LocalStack:
             )
         if result.returncode != 0 or not self.deployment_file.exists():
             raise StackError(f"ape run deploy failed:\n{log.read_text()[-3000:]}")
-        import json
-
         return json.loads(self.deployment_file.read_text())
 
     def mine_every_second(self) -> None:
@@ -161,8 +160,16 @@ class LocalStack:
         process, _ = self.spawn(name or role, [sys.executable, "-m", "worker.cli", role, "--stake", str(stake_ether)], env)
         return process
 
+    def reset_state(self) -> None:
+        """Forget what a previous run left: the chain starts empty, so its index and artifacts must too."""
+        for name in ("coordinator.db", "coordinator.db-wal", "coordinator.db-shm", "deployment.json"):
+            (self.home / name).unlink(missing_ok=True)
+        shutil.rmtree(self.home / "artifacts", ignore_errors=True)
+        shutil.rmtree(self.logs, ignore_errors=True)
+
     def start_all(self, solver_key: str = ANVIL_KEYS[2], verifier_key: str = ANVIL_KEYS[3], progress=print) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        self.reset_state()
         progress(f"starting anvil on {self.rpc_url}")
         self.start_chain()
         progress(f"starting the embedded Redis-protocol server on {self.redis_url}" if not self.external_redis else f"using Redis at {self.redis_url}")

@@ -27,3 +27,16 @@ def make_celery(redis_url: str) -> Celery:
         result_serializer="json",
     )
     return app
+
+
+class Dispatcher:
+    """Sends tasks by name with the job id only; workers re-read everything from the chain."""
+
+    def __init__(self, app: Celery):
+        self.app = app
+
+    def execute(self, job_id: int, solver: str) -> None:
+        self.app.send_task(EXECUTE_JOB, args=[job_id], queue=solver_queue(solver))
+
+    def verify(self, job_id: int) -> None:
+        self.app.send_task(VERIFY_JOB, args=[job_id], queue=VERIFIER_QUEUE)

@@ -16,7 +16,7 @@ from eth_account import Account
 
 from pinpoint.chain import Chain
 from pinpoint.client import CoordinatorClient
-from pinpoint.queue import VERIFIER_QUEUE, solver_queue
+from pinpoint.queue import VERIFIER_QUEUE, Dispatcher, make_celery, solver_queue
 from pinpoint.settings import get_settings
 from worker.daemon import SolverDaemon, ensure_stake
 from worker.pricing import PricePolicy
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.role == "solver":
             policy = PricePolicy(min_price=int(args.min_price * ETHER))
             client = CoordinatorClient(settings.coordinator_url, key)
-            SolverDaemon(chain, client, policy, int(args.stake * ETHER)).run(settings.poll_seconds, stop)
+            dispatcher = Dispatcher(make_celery(settings.redis_url))
+            SolverDaemon(chain, client, policy, int(args.stake * ETHER), dispatcher).run(settings.poll_seconds, stop)
         else:
             ensure_stake(chain, int(args.stake * ETHER))
             while not stop.is_set() and celery.poll() is None:

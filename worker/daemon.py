@@ -11,6 +11,7 @@ import threading
 
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.queue import Dispatcher
 from pinpoint.spec import JobSpec
 from worker.engine.training import ProfileMismatch, check_profile
 from worker.pricing import PricePolicy
@@ -37,8 +38,10 @@ def ensure_stake(chain: Chain, amount: int) -> None:
 
 
 class SolverDaemon:
-    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, stake: int):
+    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, stake: int,
+                 dispatcher: Dispatcher | None = None):
         self.chain = chain
+        self.dispatcher = dispatcher
         self.client = client
         self.policy = policy
         self.stake = stake
@@ -58,6 +61,13 @@ class SolverDaemon:
 
     def consider(self, job_id: int) -> None:
         job = self.chain.job(job_id)
+        if job["solver"].lower() == self.chain.address.lower() and job["state"] in (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED):
+            self.watching.add(job_id)  # ours from before a restart: see it through
+            if job["state"] == JobState.RUNNING and self.dispatcher is not None:
+                # Its task may have died with us; running it again resumes from the last committed checkpoint.
+                self.dispatcher.execute(job_id, self.chain.address)
+                log.info("job %s: resuming the execution of an awarded job", job_id)
+            return
         if job["state"] != JobState.BIDDING or self.chain.now() >= job["biddingDeadline"]:
             return
         try:

@@ -5,8 +5,8 @@ Tasks take a job id, re-read everything from the chain, and are safe to run twic
 
 from functools import lru_cache
 
-from pinpoint.chain import Chain
-from pinpoint.client import CoordinatorClient
+from pinpoint.chain import Chain, ChainError
+from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import EXECUTE_JOB, VERIFY_JOB, make_celery
 from pinpoint.settings import get_settings
 
@@ -24,14 +24,19 @@ def _client() -> CoordinatorClient:
     return CoordinatorClient(settings.coordinator_url, settings.private_key)
 
 
-@app.task(name=EXECUTE_JOB)
+# Transient failures (coordinator or chain unreachable) are retried; a retry resumes from the last
+# committed checkpoint, so no work is repeated.
+RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError), retry_backoff=2, retry_backoff_max=60, max_retries=8)
+
+
+@app.task(name=EXECUTE_JOB, **RETRY)
 def execute_job(job_id: int) -> str:
     from worker.solver import SolverRun  # torch loads only in worker processes
 
     return SolverRun(job_id, _chain(), _client()).execute()
 
 
-@app.task(name=VERIFY_JOB)
+@app.task(name=VERIFY_JOB, **RETRY)
 def verify_job(job_id: int) -> dict | None:
     from worker.verifier import VerifierRun
 

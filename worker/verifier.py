@@ -15,7 +15,11 @@ from eth_utils import keccak
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.merkle import checkpoint_tree
-from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
+from worker.engine.checkpoint import (
+    CheckpointFormatError,
+    CheckpointHashMismatch,
+    load_checkpoint,
+)
 from worker.engine.replay import replay_interval
 from worker.solver import check_spec_matches
 

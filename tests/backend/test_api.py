@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 from backend.app import create_app
 from backend.indexer import Indexer
 from pinpoint.chain import Chain
-from tests.conftest import advance_time
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.settings import Settings
 from pinpoint.signing import sign_report
 from pinpoint.spec import example_mlp_spec
 from tests.backend.test_indexer import RecordingDispatcher, drain
+from tests.conftest import advance_time
 
 ETHER = 10**18
 

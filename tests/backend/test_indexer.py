@@ -8,8 +8,8 @@ from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer
 from backend.models import Bid, ChainEvent, IndexerCursor, Job
 from pinpoint.chain import Chain
-from tests.conftest import advance_time
 from pinpoint.localnet import ANVIL_KEYS
+from tests.conftest import advance_time
 
 ETHER = 10**18
 

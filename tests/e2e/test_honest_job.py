@@ -1,7 +1,5 @@
 """One tiny training job through the real stack: Anvil, Valkey, the coordinator, Celery worker processes."""
 
-import time
-
 import pytest
 
 from pinpoint.chain import Chain, JobState
@@ -9,19 +7,10 @@ from pinpoint.client import CoordinatorClient
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import example_mlp_spec
+from tests.e2e.waiting import wait_for
 
 ETHER = 10**18
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(predicate, what, timeout=240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):

@@ -1,0 +1,33 @@
+"""The solver's price policy and match reasons, and the verifier's interval draw."""
+
+from pinpoint.spec import example_mlp_spec, example_transformer_spec
+from worker.daemon import unsupported_reason
+from worker.pricing import PricePolicy
+from worker.verifier import sample_interval
+
+
+def test_quote_growsWithWork_andHasAFloor():
+    policy = PricePolicy(min_price=10**15, wei_per_unit=10**6)
+    small, large = example_mlp_spec(steps=64), example_mlp_spec(steps=6400)
+    assert policy.quote(large) > policy.quote(small) >= 10**15
+    assert PricePolicy(min_price=7, wei_per_unit=0).quote(small) == 7
+
+
+def test_bidFor_staysOut_whenTheJobPaysTooLittle():
+    policy = PricePolicy(min_price=10**15)
+    spec = example_transformer_spec()
+    assert policy.bid_for(spec, max_price=policy.quote(spec)) == policy.quote(spec)
+    assert policy.bid_for(spec, max_price=policy.quote(spec) - 1) is None
+
+
+def test_unsupportedReason_namesTheTorchVersionMismatch():
+    assert unsupported_reason(example_mlp_spec()) is None
+    reason = unsupported_reason(example_mlp_spec(profile={"torch_version": "1.0.0"}))
+    assert reason is not None and "1.0.0" in reason
+
+
+def test_sampleInterval_isInRange_reproducible_andDependsOnTheBlockHash():
+    draws = {sample_interval(7, bytes([b]) * 32, 16) for b in range(64)}
+    assert draws <= set(range(16)) and len(draws) > 8  # spread over the intervals
+    assert sample_interval(7, b"\x01" * 32, 16) == sample_interval(7, b"\x01" * 32, 16)
+    assert {sample_interval(j, b"\x01" * 32, 1000) for j in range(5)} != {sample_interval(0, b"\x01" * 32, 1000)}
