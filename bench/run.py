@@ -155,15 +155,15 @@ def write_markdown(results: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="alternating repetitions per variant")
+    parser.add_argument("--repeats", type=int, default=7, help="alternating repetitions per variant")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print("measuring gas on Anvil ...", flush=True)
     gas = measure_gas()
     print("measuring commitment overhead ...", flush=True)
     overhead = [
-        commitment_overhead(example_mlp_spec(steps=512, checkpoint_interval=64), args.repeats),
-        commitment_overhead(example_transformer_spec(steps=256, checkpoint_interval=32), args.repeats),
+        commitment_overhead(example_mlp_spec(steps=2048, checkpoint_interval=64), args.repeats),
+        commitment_overhead(example_transformer_spec(steps=768, checkpoint_interval=64), args.repeats),
     ]
     results = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,

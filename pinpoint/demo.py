@@ -98,7 +98,7 @@ def plot_loss(view: dict, path: Path) -> Path | None:
     return path
 
 
-def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, balances_before: dict) -> None:
+def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts: dict, balances_before: dict) -> None:
     job = chain.job(job_id)
     staking = chain.staking.functions
     print("\n=== summary ===")
@@ -111,10 +111,12 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, balances
     print(f"  solver paid    {eth(view['solver_payout'])} (bid {eth(job['price'])})")
     print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
     print(f"  final loss     {view['final_loss']:.4f}" if view["final_loss"] is not None else "  final loss     -")
-    for role, address in (("submitter", ANVIL_KEYS[1]), ("solver", ANVIL_KEYS[2]), ("verifier", ANVIL_KEYS[3])):
-        account = chain.w3.eth.account.from_key(address).address
-        print(f"  {role:<10} stake free {eth(staking.freeStake(account).call())}, locked {eth(staking.lockedStake(account).call())}, "
-              f"balance change {(chain.balance(account) - balances_before[role]) / ETHER:+.6f} ETH (gas included)")
+    print("  accounts       wallet change   + stake held now  = net, gas included")
+    for role, account in accounts.items():
+        free, locked = staking.freeStake(account).call(), staking.lockedStake(account).call()
+        wallet = chain.balance(account) - balances_before[role]
+        print(f"    {role:<10} {wallet / ETHER:+13.6f} ETH  {(free + locked) / ETHER:+11.6f} ETH"
+              f"{' (locked ' + eth(locked) + ')' if locked else ''}  {(wallet + free + locked) / ETHER:+.6f} ETH")
     plot = plot_loss(view, stack.home / f"job-{job_id}-loss.png")
     if plot:
         print(f"  loss curve     {plot}")
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             view = follow(stack, job_id, chain, args.timeout)
             if submitter.market.functions.credits(submitter.address).call():
                 submitter.transact("Market", "claim")
-            summarize(stack, job_id, chain, view, before)
+            summarize(stack, job_id, chain, view, accounts, before)
             print(f"\nlogs: {stack.logs}")
             return 0 if view["state"] == "finalized" else 1
     except KeyboardInterrupt:
