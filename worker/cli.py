@@ -1,7 +1,8 @@
 """`pinpoint-worker solver|verifier`: one command starts a worker host for one key.
 
 It stakes if needed, starts a Celery worker process on the key's queue (a solver's own queue, or the
-shared verifier queue) and, for a solver, runs the market loop that bids, closes auctions and collects.
+shared verifier queue) and runs a loop: for a solver, the market loop that bids, closes auctions and
+collects; for a verifier, the keeper that triggers every exit whose deadline has passed.
 """
 
 import argparse
@@ -14,11 +15,12 @@ import threading
 
 from eth_account import Account
 
-from pinpoint.chain import Chain
+from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient
 from pinpoint.queue import VERIFIER_QUEUE, Dispatcher, make_celery, solver_queue
 from pinpoint.settings import get_settings
 from worker.daemon import SolverDaemon, ensure_stake
+from worker.keeper import Keeper
 from worker.pricing import PricePolicy
 
 ETHER = 10**18
@@ -64,7 +66,12 @@ def main(argv: list[str] | None = None) -> None:
             SolverDaemon(chain, client, policy, int(args.stake * ETHER), dispatcher).run(settings.poll_seconds, stop)
         else:
             ensure_stake(chain, int(args.stake * ETHER))
+            keeper = Keeper(chain)
             while not stop.is_set() and celery.poll() is None:
+                try:
+                    keeper.tick()
+                except (ChainError, OSError) as exc:
+                    logging.warning("keeper: %s; retrying", exc)
                 stop.wait(settings.poll_seconds)
     except KeyboardInterrupt:
         pass

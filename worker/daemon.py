@@ -14,6 +14,7 @@ from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher
 from pinpoint.spec import JobSpec
 from worker.engine.training import ProfileMismatch, check_profile
+from worker.keeper import OPEN_STATES, due_exit
 from worker.pricing import PricePolicy
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class SolverDaemon:
 
     def consider(self, job_id: int) -> None:
         job = self.chain.job(job_id)
-        if job["solver"].lower() == self.chain.address.lower() and job["state"] in (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED):
+        if job["solver"].lower() == self.chain.address.lower() and job["state"] in OPEN_STATES:
             self.watching.add(job_id)  # ours from before a restart: see it through
             if job["state"] == JobState.RUNNING and self.dispatcher is not None:
                 # Its task may have died with us; running it again resumes from the last committed checkpoint.
@@ -95,19 +96,17 @@ class SolverDaemon:
     def advance(self, job_id: int) -> None:
         """Move a watched job along the deadlines that anyone may act on."""
         job = self.chain.job(job_id)
-        now = self.chain.now()
-        try:
-            if job["state"] == JobState.BIDDING and now > job["biddingDeadline"]:
-                self.chain.transact("Market", "closeBidding", job_id)
-            elif job["state"] == JobState.SUBMITTED and now > job["challengeDeadline"]:
-                self.chain.transact("Market", "finalize", job_id)
-                log.info("job %s: finalized", job_id)
-            elif job["state"] in (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED) or (
-                job["state"] != JobState.BIDDING and job["solver"].lower() != self.chain.address.lower()
-            ):
-                self.watching.discard(job_id)
-        except ChainError as exc:  # another party acted first, or the block clock lags ours: harmless
-            log.debug("job %s: %s", job_id, exc)
+        ours = job["solver"].lower() == self.chain.address.lower()
+        if job["state"] not in OPEN_STATES or (job["state"] != JobState.BIDDING and not ours):
+            self.watching.discard(job_id)
+            return
+        action = due_exit(job, self.chain.now())
+        if action in ("closeBidding", "finalize"):  # never report ourselves
+            try:
+                self.chain.transact("Market", action, job_id)
+                log.info("job %s: %s", job_id, action)
+            except ChainError as exc:  # another party acted first, or the block clock lags ours: harmless
+                log.debug("job %s: %s", job_id, exc)
 
     def run(self, poll_seconds: float, stop: threading.Event) -> None:
         ensure_stake(self.chain, self.stake)

@@ -1,0 +1,56 @@
+"""Deadline keeping: the exits anyone may trigger once a deadline has passed, so no funds sit stuck.
+
+An auction past its deadline is closed (awarded, or cancelled with a refund); a solver past its execution
+deadline is reported (its stake goes to the submitter); a result past its challenge window is finalized.
+Verifier hosts run a Keeper for every job; solvers use `due_exit` for their own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pinpoint.chain import Chain, ChainError, JobState
+
+log = logging.getLogger(__name__)
+
+OPEN_STATES = (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED)
+
+
+def due_exit(job: dict, now: int) -> str | None:
+    """The Market function that moves `job` on at time `now`, or None while it is inside its window."""
+    if job["state"] == JobState.BIDDING and now > job["biddingDeadline"]:
+        return "closeBidding"
+    if job["state"] == JobState.RUNNING and now > job["executionDeadline"]:
+        return "reportMissedDeadline"
+    if job["state"] == JobState.SUBMITTED and now > job["challengeDeadline"]:
+        return "finalize"
+    return None
+
+
+class Keeper:
+    def __init__(self, chain: Chain):
+        self.chain = chain
+        self.seen = 0
+        self.open: set[int] = set()
+
+    def tick(self) -> list[tuple[int, str]]:
+        """Trigger every due exit; returns what was done."""
+        job_count = self.chain.market.functions.jobCount().call()
+        self.open.update(range(self.seen + 1, job_count + 1))
+        self.seen = job_count
+        done, now = [], self.chain.now()
+        for job_id in sorted(self.open):
+            job = self.chain.job(job_id)
+            if job["state"] not in OPEN_STATES:
+                self.open.discard(job_id)
+                continue
+            action = due_exit(job, now)
+            if action is None:
+                continue
+            try:
+                self.chain.transact("Market", action, job_id)
+                done.append((job_id, action))
+                log.info("job %s: %s (deadline passed)", job_id, action)
+            except ChainError as exc:  # someone else acted first, or the block clock lags ours
+                log.debug("job %s: %s", job_id, exc)
+        return done
