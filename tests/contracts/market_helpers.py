@@ -12,6 +12,8 @@ EXECUTION_DURATION = 3600
 CHALLENGE_DURATION = 1800
 SPEC_HASH = bytes.fromhex("11" * 32)
 ROOT = bytes.fromhex("22" * 32)
+ZERO32 = b"\x00" * 32
+PRICE = MAX_PRICE // 2  # a bid price strictly inside (0, MAX_PRICE]
 
 # JobState enum values, as in IMarket.
 NONE, BIDDING, RUNNING, SUBMITTED, FINALIZED, CANCELLED, FAILED = range(7)

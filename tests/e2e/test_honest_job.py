@@ -1,12 +1,17 @@
 """One tiny training job through the real stack: Anvil, Valkey, the coordinator, Celery worker processes."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
-from pinpoint.spec import example_mlp_spec
+from pinpoint.spec import example_mlp_spec, parse_spec
 from tests.e2e.waiting import wait_for
 
 ETHER = 10**18
@@ -23,10 +28,16 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         solver = chain.w3.eth.account.from_key(ANVIL_KEYS[2]).address
         api = CoordinatorClient(stack.api_url)
 
-        accepted = api.submit_spec(spec)
-        job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
-                                    max_price=max_price, required_stake=required_stake, bidding_seconds=4,
-                                    execution_seconds=600, challenge_seconds=6)
+        # The submitter's path, through its command line: an example spec, then submit.
+        cli = [str(Path(sys.executable).parent / "pinpoint-job"), "--key", ANVIL_KEYS[1]]
+        spec_file = tmp_path / "job.json"
+        spec_file.write_text(subprocess.run(cli + ["example", "mlp"], check=True, capture_output=True, text=True).stdout)
+        assert parse_spec(spec_file.read_bytes()) == spec
+        submitted = subprocess.run(cli + ["submit", str(spec_file), "--max-price", "0.05", "--stake", "0.5",
+                                          "--bidding", "4", "--execution", "600", "--challenge", "6"],
+                                   env=stack.env, capture_output=True, text=True)
+        assert submitted.returncode == 0, submitted.stderr
+        job_id = json.loads(submitted.stdout)["job_id"]
 
         job = wait_for(lambda: (j := chain.job(job_id))["state"] == JobState.FINALIZED and j, "finalization",
                        timeout=300)
@@ -46,4 +57,9 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         staking = chain.staking.functions
         assert staking.lockedStake(solver).call() == 0 and staking.freeStake(solver).call() >= required_stake
         assert chain.market.functions.credits(submitter.address).call() == max_price - job["price"]
+        status = subprocess.run(cli + ["status", str(job_id)], env=stack.env, capture_output=True, text=True, check=True)
+        assert "finalized" in status.stdout and "agrees" in status.stdout
+        claimed = subprocess.run(cli + ["claim"], env=stack.env, capture_output=True, text=True, check=True)
+        assert claimed.stdout.startswith("claimed")
+        assert chain.market.functions.credits(submitter.address).call() == 0
         wait_for(lambda: chain.market.functions.credits(solver).call() == 0, "the solver to claim its pay")
