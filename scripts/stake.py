@@ -10,11 +10,14 @@ APE_FOUNDRY_HOST=http://127.0.0.1:8545 to act on an anvil that is already runnin
 """
 
 import json
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import click
 from ape import Contract, accounts
 from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+from ape.exceptions import ContractLogicError
 
 from pinpoint.settings import get_settings
 
@@ -34,6 +37,35 @@ def to_wei(ether: str) -> int:
     if wei <= 0 or wei != wei.to_integral_value():
         raise click.BadParameter(f"{ether} is not a positive amount of ether (at most 18 decimals)")
     return int(wei)
+
+
+def ether(wei: int) -> str:
+    return f"{Decimal(wei) / WEI_PER_ETHER} ETH"
+
+
+def unix_time(seconds: int) -> str:
+    return f"{seconds} ({datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M:%S} UTC)"
+
+
+# Why the Staking contract refused, in words, by custom error (see contracts/interfaces/IStaking.sol).
+EXPLANATIONS = {
+    "WithdrawalNotReady": lambda e: f"the unbonding delay has not passed: withdrawable at {unix_time(e['availableAt'])}",
+    "NoPendingWithdrawal": lambda e: "nothing is unbonding: run `ape run stake request-withdrawal AMOUNT` first",
+    "InsufficientFreeStake": lambda e: f"only {ether(e['available'])} of free stake, {ether(e['requested'])} needed",
+}
+
+
+@contextmanager
+def explained(action: str):
+    """Turn a revert into one readable line (the error's name and why) instead of a Python traceback."""
+    try:
+        yield
+    except ContractLogicError as err:
+        name = getattr(err, "name", None)
+        inputs = getattr(err, "inputs", {})
+        detail = f"{name}({', '.join(f'{k}={v}' for k, v in inputs.items())})" if name else str(err)
+        why = EXPLANATIONS.get(name)
+        raise click.ClickException(f"{action} reverted with {detail}" + (f": {why(inputs)}" if why else "")) from None
 
 
 def signer(cli_ctx, account):
@@ -61,11 +93,10 @@ def show(cli_ctx, network, account, address):
     """Show free, locked and pending stake."""
     staking = staking_contract()
     who = address or signer(cli_ctx, account).address
-    fmt = lambda wei: f"{Decimal(wei) / WEI_PER_ETHER} ETH"  # noqa: E731
     click.echo(f"account:           {who}")
-    click.echo(f"free stake:        {fmt(staking.freeStake(who))}")
-    click.echo(f"locked stake:      {fmt(staking.lockedStake(who))}")
-    click.echo(f"pending:           {fmt(staking.pendingWithdrawal(who))}")
+    click.echo(f"free stake:        {ether(staking.freeStake(who))}")
+    click.echo(f"locked stake:      {ether(staking.lockedStake(who))}")
+    click.echo(f"pending:           {ether(staking.pendingWithdrawal(who))}")
     click.echo(f"withdrawable at:   {staking.withdrawableAt(who)} (unix time)")
 
 
@@ -76,7 +107,8 @@ def show(cli_ctx, network, account, address):
 @click.argument("amount")
 def deposit(cli_ctx, network, account, amount):
     """Deposit AMOUNT ether as free stake."""
-    staking_contract().deposit(sender=signer(cli_ctx, account), value=to_wei(amount))
+    with explained("deposit"):
+        staking_contract().deposit(sender=signer(cli_ctx, account), value=to_wei(amount))
     cli_ctx.logger.success(f"deposited {amount} ETH")
 
 
@@ -89,7 +121,8 @@ def request_withdrawal(cli_ctx, network, account, amount):
     """Start unbonding AMOUNT ether of free stake (restarts the clock for all pending stake)."""
     staking = staking_contract()
     sender = signer(cli_ctx, account)
-    staking.requestWithdrawal(to_wei(amount), sender=sender)
+    with explained("request-withdrawal"):
+        staking.requestWithdrawal(to_wei(amount), sender=sender)
     cli_ctx.logger.success(f"requested {amount} ETH; withdrawable at {staking.withdrawableAt(sender)}")
 
 
@@ -99,5 +132,6 @@ def request_withdrawal(cli_ctx, network, account, amount):
 @account_option(prompt=False)
 def withdraw(cli_ctx, network, account):
     """Withdraw all pending stake once its unbonding delay has passed."""
-    staking_contract().withdraw(sender=signer(cli_ctx, account))
+    with explained("withdraw"):
+        staking_contract().withdraw(sender=signer(cli_ctx, account))
     cli_ctx.logger.success("withdrawn")

@@ -1,0 +1,38 @@
+"""Every cheat deviates exactly after its step, and a cheater can replay its own trajectory consistently
+(it must, to answer bisection questions)."""
+
+import pytest
+
+from pinpoint.spec import example_mlp_spec
+from worker.cheats import CHEATS, Cheat, make_trainer
+
+
+def trajectory(trainer, steps):
+    hashes = [trainer.snapshot().state_hash]
+    for _ in range(steps):
+        trainer.train_step()
+        hashes.append(trainer.snapshot().state_hash)
+    return hashes
+
+
+@pytest.mark.parametrize("name", sorted(CHEATS))
+def test_cheat_deviatesAtItsStep_andReplaysConsistently(name):
+    spec = example_mlp_spec(steps=16, checkpoint_interval=8)
+    honest = trajectory(make_trainer(spec), 12)
+    cheat = Cheat(name, 5)
+    cheated = trajectory(make_trainer(spec, cheat), 12)
+    assert cheated[:6] == honest[:6]  # identical up to the state at step 5
+    assert cheated[6] != honest[6]  # step 5 -> 6 is the lie
+    resumed = make_trainer(spec, cheat)
+    start = make_trainer(spec, cheat)
+    start.train_until(3)
+    resumed.restore(start.snapshot())
+    assert trajectory(resumed, 9) == cheated[3:]
+
+
+def test_parse_explainsWhatIsWrong():
+    assert Cheat.parse("other_lr@7") == Cheat("other_lr", 7)
+    with pytest.raises(ValueError, match="unknown cheat"):
+        Cheat.parse("bribe@1")
+    with pytest.raises(ValueError, match="needs a step"):
+        Cheat.parse("other_lr")

@@ -1,0 +1,83 @@
+"""Ways a solver can cheat, for tests and the dispute demo (`pinpoint-worker solver --cheat NAME@STEP`).
+
+Each cheat deviates from honest training at one step and stays consistent afterwards: the cheating solver
+answers every bisection question from its own (wrong) trajectory, as a real cheater would have to. None of
+them is special-cased anywhere: the dispute game catches any deviation, because the referee re-executes
+the one step where the solver's claimed state stops following from the agreed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pinpoint.spec import JobSpec
+from worker.engine.training import Trainer
+
+CHEATS = {
+    "skip_steps": "skip the optimizer update for three steps (claim the work without doing it)",
+    "perturb_once": "scale every weight by 1.001 once, after the update",
+    "other_lr": "train with twice the learning rate from that step on",
+    "other_data": "train on batches other than the spec's from that step on",
+    "stale_optimizer": "halve the optimizer's running state once (a cheat in state nobody looks at)",
+}
+
+
+@dataclass(frozen=True)
+class Cheat:
+    name: str
+    step: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Cheat":
+        """'perturb_once@5' -> Cheat('perturb_once', 5)."""
+        name, _, step = text.partition("@")
+        if name not in CHEATS:
+            raise ValueError(f"unknown cheat {name!r}; known: {', '.join(CHEATS)}")
+        if not step.isdigit():
+            raise ValueError(f"cheat needs a step, e.g. {name}@5")
+        return cls(name, int(step))
+
+
+class CheatingTrainer(Trainer):
+    """A Trainer that deviates from the spec as its cheat says, deterministically."""
+
+    def __init__(self, spec: JobSpec, cheat: Cheat):
+        super().__init__(spec)
+        self.cheat = cheat
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+
+    def batch(self, step: int):
+        if self.cheat.name == "other_data" and step >= self.cheat.step:
+            return super().batch(step + 1_000_003)
+        return super().batch(step)
+
+    def train_step(self) -> float:
+        step, cheat = self.step, self.cheat
+        if cheat.name == "skip_steps" and cheat.step <= step < cheat.step + 3:
+            with torch.no_grad():
+                x, y = self.batch(step)
+                logits = self.model(x)
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+            self.step += 1
+            return loss.item()
+        if cheat.name == "other_lr":
+            factor = 2.0 if step >= cheat.step else 1.0
+            for group, lr in zip(self.optimizer.param_groups, self.base_lrs):
+                group["lr"] = lr * factor
+        loss = super().train_step()
+        if step == cheat.step and cheat.name == "perturb_once":
+            with torch.no_grad():
+                for parameter in self.model.parameters():
+                    parameter.mul_(1.001)
+        if step == cheat.step and cheat.name == "stale_optimizer":
+            for state in self.optimizer.state.values():
+                for value in state.values():
+                    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.dim() > 0:
+                        value.mul_(0.5)
+        return loss
+
+
+def make_trainer(spec: JobSpec, cheat: Cheat | None = None) -> Trainer:
+    return Trainer(spec) if cheat is None else CheatingTrainer(spec, cheat)
