@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: setup demo test test-contracts test-python bench compile clean
+.PHONY: setup demo demo-dispute demo-false-challenge test test-contracts test-python bench compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -29,6 +29,14 @@ compile: .build/__local__.json
 
 demo: setup
 	$(BIN)/python -m pinpoint.demo
+
+# A solver that cheats once (scales its weights after step 13): disputed, pinpointed to that step, slashed.
+demo-dispute: setup
+	$(BIN)/python -m pinpoint.demo --cheat perturb_once@13
+
+# A verifier that challenges honest work: the solver wins the dispute and the challenger's bond.
+demo-false-challenge: setup
+	$(BIN)/python -m pinpoint.demo --false-challenge
 
 test: test-contracts test-python
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.models import Bid, ChainEvent, IndexerCursor, Job
+from backend.models import Bid, ChainEvent, Dispute, IndexerCursor, Job
 from pinpoint.chain import Chain, DecodedEvent
 from pinpoint.queue import Dispatcher
 
@@ -69,7 +69,10 @@ class Indexer:
         return applied
 
     def apply(self, session: Session, event: DecodedEvent) -> list[Callable[[], None]]:
-        """Project one event onto the job rows; returns the tasks to send once committed."""
+        """Project one event onto the rows; returns the tasks to send once committed."""
+        if event.contract == "DisputeGame":
+            self.apply_dispute(session, event)
+            return []
         a = event.args
         if event.contract != "Market" or "jobId" not in a:
             return []
@@ -117,7 +120,33 @@ class Indexer:
             job.slashed = str(a["amount"])
         elif event.name == "JobFailed":
             job.state = "failed"
+        elif event.name == "JobDisputed":
+            job.state = "disputed"
+        elif event.name == "DisputeSettled":
+            job.state = "submitted" if a["solverWon"] else "slashed"
+            if a["solverWon"]:  # the window the dispute interrupted starts again
+                job.challenge_deadline = self.chain.job(job_id)["challengeDeadline"]
         return []
+
+    def apply_dispute(self, session: Session, event: DecodedEvent) -> None:
+        a = event.args
+        if event.name == "DisputeOpened":
+            session.add(Dispute(id=a["disputeId"], job_id=a["jobId"], challenger=a["challenger"], lo=a["lo"],
+                                hi=a["hi"], phase="reveal" if a["hi"] - a["lo"] > 1 else "serve"))
+            session.flush()
+            return
+        dispute = session.get(Dispute, a["disputeId"]) if "disputeId" in a else None
+        if dispute is None:
+            return
+        if event.name == "MidpointRevealed":
+            dispute.phase = "respond"
+        elif event.name == "Responded":
+            dispute.lo, dispute.hi, dispute.rounds = a["lo"], a["hi"], dispute.rounds + 1
+            dispute.phase = "serve" if dispute.hi - dispute.lo == 1 else "reveal"
+        elif event.name == "StateServed":
+            dispute.phase = "adjudicating"
+        elif event.name == "DisputeResolved":
+            dispute.phase, dispute.solver_won = "resolved", a["solverWon"]
 
 
 def run_forever(indexer: Indexer, interval: float, stop: threading.Event) -> None:

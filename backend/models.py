@@ -66,6 +66,7 @@ class Job(Base):
     bids: Mapped[list["Bid"]] = relationship(order_by="Bid.id", cascade="all, delete-orphan")
     checkpoints: Mapped[list["Checkpoint"]] = relationship(order_by="Checkpoint.index", cascade="all, delete-orphan")
     verdicts: Mapped[list["Verdict"]] = relationship(order_by="Verdict.id", cascade="all, delete-orphan")
+    disputes: Mapped[list["Dispute"]] = relationship(order_by="Dispute.id", cascade="all, delete-orphan")
 
 
 class Bid(Base):
@@ -103,6 +104,20 @@ class Verdict(Base):
     agrees: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Dispute(Base):
+    """A bisection game over one of the job's intervals, as its events tell it."""
+
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    challenger: Mapped[str] = mapped_column(Address)
+    lo: Mapped[int] = mapped_column(Integer)
+    hi: Mapped[int] = mapped_column(Integer)
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    phase: Mapped[str] = mapped_column(String(16))
+    solver_won: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
 
 class ChainEvent(Base):

@@ -4,6 +4,7 @@
     python -m bench.run [--repeats 5]
 
 - gas of every market transaction, on a real Anvil chain with the deployed contracts;
+- gas per dispute move, and total gas, rounds and wall time of complete disputes (bench/disputes.py);
 - the time overhead of commitments (checkpoint snapshot + state hash + safetensors + Merkle root) over
   the same training without them, alternating the two variants and taking medians.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from bench.disputes import measure_disputes
 from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
@@ -137,6 +139,23 @@ def write_markdown(results: dict, path: Path) -> None:
     lines += [f"| {name} | {gas:,} |" for name, gas in results["gas"].items()]
     lines += [
         "",
+        "## Disputes",
+        "",
+        "Complete disputes on Anvil with synthetic state hashes (the bisection does not care what a state is):",
+        "a cheating solver, an honest challenger, a referee answering the last step.",
+        "",
+        "| interval (steps) | rounds | total gas | wall time (s) | cheated at step | pinpointed step |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {g['interval_steps']:,} | {g['rounds']} | {g['total_gas']:,} | {g['wall_seconds']:.2f} | "
+        f"{g['cheated_at_step']} | {g['pinpointed_step']} |"
+        for g in results["disputes"]["games"]
+    ]
+    lines += ["", "| dispute move | mean gas |", "| --- | ---: |"]
+    lines += [f"| {move} | {gas:,} |" for move, gas in results["disputes"]["gas_per_move"].items()]
+    lines += [
+        "",
         "## Commitment overhead",
         "",
         "Same training with and without committing every checkpoint (snapshot + canonical state hash +",
@@ -160,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     print("measuring gas on Anvil ...", flush=True)
     gas = measure_gas()
+    print("playing disputes on Anvil ...", flush=True)
+    disputes = measure_disputes()
     print("measuring commitment overhead ...", flush=True)
     overhead = [
         commitment_overhead(example_mlp_spec(steps=2048, checkpoint_interval=64), args.repeats),
@@ -169,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d")},
         "gas": gas,
+        "disputes": disputes,
         "commitment_overhead": overhead,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -11,8 +12,11 @@ import {IStaking} from "./interfaces/IStaking.sol";
 /// @title Market
 /// @notice Job escrow, reverse-auction bidding, checkpoint commitments and settlement.
 /// @dev Must be an operator of `staking`. Settlement goes through the internal helpers `_payOut`,
-///      `_slashSolver`, `_releaseEscrow` and `_credit`, which the dispute game's resolution will reuse.
-contract Market is IMarket, ReentrancyGuard {
+///      `_slashSolver`, `_releaseEscrow` and `_credit`, which the dispute game's resolution reuses.
+contract Market is IMarket, Ownable, ReentrancyGuard {
+    /// @inheritdoc IMarket
+    uint256 public constant CHALLENGER_REWARD_BPS = 5_000;
+
     /// @inheritdoc IMarket
     IStaking public immutable staking;
 
@@ -28,13 +32,22 @@ contract Market is IMarket, ReentrancyGuard {
     /// @inheritdoc IMarket
     mapping(address account => uint256 amount) public credits;
 
+    /// @inheritdoc IMarket
+    address public disputeGame;
+
     mapping(uint256 jobId => Job) private _jobs;
 
     /// @param staking_ The staking contract; the market must be set as its operator.
-    constructor(IStaking staking_) {
+    constructor(IStaking staking_) Ownable(msg.sender) {
         // INVARIANT: bids are always backed by a real staking contract.
         if (address(staking_) == address(0)) revert ZeroAddress();
         staking = staking_;
+    }
+
+    modifier onlyDisputeGame() {
+        // INVARIANT: only the dispute game, which proved its verdict step by step, moves a job into or out of Disputed.
+        if (msg.sender != disputeGame) revert NotDisputeGame(msg.sender);
+        _;
     }
 
     /// @notice Receives slashed stake from the staking contract; it is credited in the same transaction.
@@ -189,6 +202,46 @@ contract Market is IMarket, ReentrancyGuard {
         totalCredits -= amount;
         emit Claimed(msg.sender, amount);
         Address.sendValue(payable(msg.sender), amount);
+    }
+
+    /// @inheritdoc IMarket
+    function setDisputeGame(address game) external onlyOwner {
+        // INVARIANT: the game is a real contract address.
+        if (game == address(0)) revert ZeroAddress();
+        // INVARIANT: the rules of disputes never change under a running job.
+        if (disputeGame != address(0)) revert DisputeGameAlreadySet(disputeGame);
+        disputeGame = game;
+        emit DisputeGameSet(game);
+    }
+
+    /// @inheritdoc IMarket
+    function openDispute(uint256 jobId) external onlyDisputeGame {
+        Job storage job = _jobIn(jobId, JobState.Submitted);
+        // INVARIANT: a result can be challenged until its challenge deadline, inclusive.
+        if (block.timestamp > job.challengeDeadline) revert ChallengeClosed(job.challengeDeadline);
+        job.challengeTimeLeft = job.challengeDeadline - uint64(block.timestamp);
+        job.state = JobState.Disputed;
+        emit JobDisputed(jobId);
+    }
+
+    /// @inheritdoc IMarket
+    function resolveDispute(uint256 jobId, bool solverWins, address challenger) external onlyDisputeGame {
+        Job storage job = _jobIn(jobId, JobState.Disputed);
+        if (solverWins) {
+            // A lost challenge must not shorten the window other verifiers have: give back what was left.
+            job.challengeDeadline = uint64(block.timestamp) + job.challengeTimeLeft;
+            job.challengeTimeLeft = 0;
+            job.state = JobState.Submitted;
+            emit DisputeSettled(jobId, true);
+            return;
+        }
+        job.state = JobState.Slashed;
+        uint256 slashed = _slashSolver(jobId, job);
+        uint256 challengerReward = slashed * CHALLENGER_REWARD_BPS / 10_000;
+        _releaseEscrow(job);
+        _credit(challenger, challengerReward);
+        _credit(job.submitter, job.maxPrice + slashed - challengerReward);
+        emit DisputeSettled(jobId, false);
     }
 
     /// @inheritdoc IMarket

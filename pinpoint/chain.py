@@ -20,7 +20,6 @@ from web3._utils.events import get_event_data
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
-CONTRACT_NAMES = ("Staking", "Market")
 
 
 class JobState(IntEnum):
@@ -33,6 +32,19 @@ class JobState(IntEnum):
     FINALIZED = 4
     CANCELLED = 5
     FAILED = 6
+    DISPUTED = 7
+    SLASHED = 8
+
+
+class Phase(IntEnum):
+    """Mirror of `IDisputeGame.Phase`."""
+
+    NONE = 0
+    REVEAL = 1
+    RESPOND = 2
+    SERVE = 3
+    ADJUDICATING = 4
+    RESOLVED = 5
 
 
 class ChainError(RuntimeError):
@@ -90,6 +102,8 @@ class Chain:
         }
         self.staking = self.contracts["Staking"]
         self.market = self.contracts["Market"]
+        self.game = self.contracts.get("DisputeGame")
+        self.court = self.contracts.get("RefereeCourt")
         self._errors: dict[bytes, str] = {}
         self._events: dict[bytes, tuple[str, dict]] = {}
         for name, contract in self.contracts.items():
@@ -118,13 +132,23 @@ class Chain:
     # --- reads -------------------------------------------------------------------------------------
 
     def job(self, job_id: int) -> dict[str, Any]:
-        fields = next(f for f in self.market.abi if f.get("name") == "getJob")["outputs"][0]["components"]
-        values = self.market.functions.getJob(job_id).call()
-        job = {f["name"]: v for f, v in zip(fields, values)}
+        job = self.struct("Market", "getJob", job_id)
         job["state"] = JobState(job["state"])
-        for key in ("specHash", "progressRoot", "finalRoot"):
-            job[key] = "0x" + bytes(job[key]).hex()
         return job
+
+    def struct(self, contract: str, function: str, *args) -> dict[str, Any]:
+        """Call a view returning one struct, as a dict keyed by field name (bytes32 as 0x-hex)."""
+        fn_abi = next(f for f in self.contracts[contract].abi if f.get("name") == function)
+        values = getattr(self.contracts[contract].functions, function)(*args).call()
+        return {
+            f["name"]: "0x" + bytes(v).hex() if f["type"] == "bytes32" else v
+            for f, v in zip(fn_abi["outputs"][0]["components"], values)
+        }
+
+    def dispute(self, dispute_id: int) -> dict[str, Any]:
+        dispute = self.struct("DisputeGame", "getDispute", dispute_id)
+        dispute["phase"] = Phase(dispute["phase"])
+        return dispute
 
     def now(self) -> int:
         """The time the next block will at least have: an idle dev chain mines no blocks, so its latest
@@ -167,6 +191,17 @@ class Chain:
             bidding_seconds, execution_seconds, challenge_seconds, value=max_price,
         )
         return self.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+
+    def claim_credits(self) -> int:
+        """Withdraw this key's credit from every contract that pays out (market, dispute game, court)."""
+        total = 0
+        for name in ("Market", "DisputeGame", "RefereeCourt"):
+            contract = self.contracts.get(name)
+            credit = contract.functions.credits(self.address).call() if contract is not None else 0
+            if credit:
+                self.transact(name, "claim")
+                total += credit
+        return total
 
     # --- events ------------------------------------------------------------------------------------
 

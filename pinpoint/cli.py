@@ -81,12 +81,8 @@ def status(args, settings) -> int:
 
 def claim(args, settings) -> int:
     chain = Chain.from_settings(settings, private_key=args.key)
-    credit = chain.market.functions.credits(chain.address).call()
-    if not credit:
-        print(f"nothing to claim for {chain.address}")
-        return 0
-    chain.transact("Market", "claim")
-    print(f"claimed {show(credit)} to {chain.address}")
+    claimed = chain.claim_credits()
+    print(f"claimed {show(claimed)} to {chain.address}" if claimed else f"nothing to claim for {chain.address}")
     return 0
 
 

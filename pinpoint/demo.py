@@ -1,10 +1,12 @@
-"""`make demo`: one honest training job through the whole product on this machine.
+"""`make demo`: one training job through the whole product on this machine.
 
-Starts a local chain, an embedded Redis-protocol server, the coordinator, a solver and a verifier;
-submits a small training job through the REST API, escrows its payment on chain, shows progress while
-it trains, and ends with a summary: job state, on-chain roots, verdict, payouts, stakes, final loss.
+Starts a local chain, an embedded Redis-protocol server, the coordinator, a solver, a verifier and a
+referee; submits a small training job through the REST API, escrows its payment on chain, shows progress
+while it trains, and ends with a summary: job state, on-chain roots, verdicts, disputes, payouts, stakes.
 
-    python -m pinpoint.demo [--model mlp|char_transformer] [--home .pinpoint/demo]
+    python -m pinpoint.demo                     # an honest solver: verified, finalized, paid
+    python -m pinpoint.demo --cheat perturb_once@13   # a cheating solver: disputed, pinpointed, slashed
+    python -m pinpoint.demo --false-challenge   # a lying verifier: the honest solver wins its bond
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
 from pinpoint.spec import example_mlp_spec, example_transformer_spec
 
 ETHER = 10**18
+ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED)
 MAX_PRICE = ETHER // 20  # escrowed by the submitter
 REQUIRED_STAKE = ETHER // 2
 
@@ -50,7 +53,7 @@ def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: i
 def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float) -> dict:
     """Print the job's progress until it is finalized (or ends otherwise); returns the coordinator's view."""
     client = CoordinatorClient(stack.api_url)
-    shown_state, shown_checkpoints, shown_verdicts = None, -1, 0
+    shown_state, shown_checkpoints, shown_verdicts, shown_disputes = None, -1, 0, {}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         on_chain = chain.job(job_id)
@@ -73,7 +76,13 @@ def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float) -> dict
                 print(f"  verifier {verdict['verifier'][:10]}… interval {verdict['interval']}: "
                       f"{'agrees' if verdict['agrees'] else 'DISAGREES'} ({verdict['detail']})")
             shown_verdicts = len(view["verdicts"])
-            if on_chain["state"] in (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED) and view["state"] == state:
+            for d in view["disputes"]:
+                line = (f"  dispute {d['id']}: steps {d['lo']}..{d['hi']} after {d['rounds']} rounds, {d['phase']}"
+                        + ("" if d["solver_won"] is None else f": {'solver' if d['solver_won'] else 'challenger'} wins"))
+                if shown_disputes.get(d["id"]) != line:
+                    print(line)
+                    shown_disputes[d["id"]] = line
+            if on_chain["state"] in ENDED and view["state"] == state:
                 return view
         time.sleep(0.5)
     raise StackError(f"job {job_id} did not finish within {timeout:.0f} s (logs in {stack.logs})")
@@ -108,6 +117,11 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts
     print(f"  final root     {job['finalRoot']}")
     for v in view["verdicts"]:
         print(f"  verdict        interval {v['interval']}: {'agrees' if v['agrees'] else 'disagrees'} ({v['verifier']})")
+    for d in view["disputes"]:
+        winner = "solver (the challenger's bond goes to it)" if d["solver_won"] else "challenger (the solver is slashed)"
+        print(f"  dispute {d['id']}      pinpointed step {d['lo']} -> {d['hi']} in {d['rounds']} rounds; winner: {winner}")
+    if view["slashed"]:
+        print(f"  slashed        {eth(view['slashed'])} of the solver's stake (half to the challenger, half to the submitter)")
     print(f"  solver paid    {eth(view['solver_payout'])} (bid {eth(job['price'])})")
     print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
     print(f"  final loss     {view['final_loss']:.4f}" if view["final_loss"] is not None else "  final loss     -")
@@ -129,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chain-port", type=int, default=8545)
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--timeout", type=float, default=480, help="seconds to wait for the job")
+    scenario = parser.add_mutually_exclusive_group()
+    scenario.add_argument("--cheat", metavar="NAME@STEP", help="the solver cheats, e.g. perturb_once@13 (see worker/cheats.py)")
+    scenario.add_argument("--false-challenge", action="store_true", help="the verifier challenges honest work")
     args = parser.parse_args(argv)
 
     spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
@@ -136,18 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stack:
             print("== starting a local Pinpoint")
-            stack.start_all(progress=lambda msg: print(f"  {msg}"))
+            solver_options = ("--cheat", args.cheat) if args.cheat else ()
+            # A verifier that replays every interval finds any cheat; sampling is the next step's economics.
+            verifier_options = ("--samples", "1000") + (("--lie",) if args.false_challenge else ())
+            stack.start_all(solver_options, verifier_options, progress=lambda msg: print(f"  {msg}"))
             chain = Chain(stack.rpc_url, stack.deployment_file)
-            accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3))}
+            accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address
+                        for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3), ("referee", 4))}
             before = {role: chain.balance(a) for role, a in accounts.items()}
             print(f"== submitting a {args.model} training job: {spec.steps} steps, checkpoint every {spec.checkpoint_interval}")
-            job_id, submitter = post_job(stack, spec, bidding_seconds=6, challenge_seconds=8)
+            job_id, submitter = post_job(stack, spec, bidding_seconds=6, challenge_seconds=20)
             view = follow(stack, job_id, chain, args.timeout)
-            if submitter.market.functions.credits(submitter.address).call():
-                submitter.transact("Market", "claim")
+            for key in (ANVIL_KEYS[1], ANVIL_KEYS[3]):  # the submitter and the verifier collect what they are owed
+                Chain(stack.rpc_url, stack.deployment_file, key).claim_credits()
             summarize(stack, job_id, chain, view, accounts, before)
             print(f"\nlogs: {stack.logs}")
-            return 0 if view["state"] == "finalized" else 1
+            expected = "slashed" if args.cheat else "finalized"
+            return 0 if view["state"] == expected else 1
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every process")
         return 130

@@ -155,9 +155,11 @@ class LocalStack:
         process, log = self.spawn("coordinator", [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.api_port)])
         wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200, "coordinator", 60, process, log)
 
-    def start_worker(self, role: str, key: str, name: str | None = None, stake_ether: float = 1.0) -> subprocess.Popen:
+    def start_worker(self, role: str, key: str, *options: str, name: str | None = None,
+                     stake_ether: float = 1.0) -> subprocess.Popen:
         env = dict(self.env, PINPOINT_PRIVATE_KEY=key)
-        process, _ = self.spawn(name or role, [sys.executable, "-m", "worker.cli", role, "--stake", str(stake_ether)], env)
+        command = [sys.executable, "-m", "worker.cli", role, "--stake", str(stake_ether), *options]
+        process, _ = self.spawn(name or role, command, env)
         return process
 
     def reset_state(self) -> None:
@@ -167,7 +169,9 @@ class LocalStack:
         shutil.rmtree(self.home / "artifacts", ignore_errors=True)
         shutil.rmtree(self.logs, ignore_errors=True)
 
-    def start_all(self, solver_key: str = ANVIL_KEYS[2], verifier_key: str = ANVIL_KEYS[3], progress=print) -> None:
+    def start_all(self, solver_options: tuple[str, ...] = (), verifier_options: tuple[str, ...] = (),
+                  progress=print) -> None:
+        """Chain, Redis, contracts, coordinator, and one solver, verifier and referee (Anvil keys 2, 3, 4)."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.reset_state()
         progress(f"starting anvil on {self.rpc_url}")
@@ -179,9 +183,27 @@ class LocalStack:
         self.mine_every_second()
         progress(f"starting the coordinator on {self.api_url}")
         self.start_coordinator()
-        progress("starting a solver and a verifier (Celery workers)")
-        self.start_worker("solver", solver_key)
-        self.start_worker("verifier", verifier_key)
+        progress("starting a solver and a verifier (Celery workers) and a referee")
+        workers = [self.start_worker("solver", ANVIL_KEYS[2], *solver_options),
+                   self.start_worker("verifier", ANVIL_KEYS[3], *verifier_options),
+                   self.start_worker("referee", ANVIL_KEYS[4], stake_ether=0.1)]
+        self.wait_for_workers(workers)
+
+    def wait_for_workers(self, workers: list[subprocess.Popen], timeout: float = 120) -> None:
+        """Until the solver and verifier have staked and the referee has registered: then they are live."""
+        from pinpoint.chain import Chain
+
+        chain = Chain(self.rpc_url, self.deployment_file)
+        solver, verifier, referee = (chain.w3.eth.account.from_key(k).address for k in ANVIL_KEYS[2:5])
+
+        def ready() -> bool:
+            for process in workers:
+                if process.poll() is not None:
+                    raise StackError(f"a worker exited with {process.returncode}; see {self.logs}")
+            staked = chain.staking.functions.freeStake
+            return bool(staked(solver).call() and staked(verifier).call() and chain.court.functions.isReferee(referee).call())
+
+        wait_until(ready, "workers", timeout)
 
     def stop(self) -> None:
         """Stop in reverse start order, so nothing loses a service it still uses."""

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     private_key: str | None = Field(None, description="The worker's key (solver or verifier role).")
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
+    verify_samples: int = Field(1, ge=1, description="Intervals a verifier replays per job.")
+    cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
+    lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_unsafe(self) -> "Settings":
@@ -37,8 +40,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.home / 'coordinator.db'}"
         if self.artifact_dir is None:
             self.artifact_dir = self.home / "artifacts"
-        if self.environment != "development" and self.private_key and self.private_key.lower() == ANVIL_KEY_0:
-            raise ValueError("PINPOINT_PRIVATE_KEY is Anvil's public development key; refuse outside development")
+        if self.environment != "development":
+            if self.private_key and self.private_key.lower() == ANVIL_KEY_0:
+                raise ValueError("PINPOINT_PRIVATE_KEY is Anvil's public development key; refused outside development")
+            if self.cheat or self.lying_verifier:
+                raise ValueError("PINPOINT_CHEAT and PINPOINT_LYING_VERIFIER are for tests and demos only")
         return self
 
 

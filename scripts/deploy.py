@@ -1,4 +1,6 @@
-"""Deploy Staking and Market, make the market a staking operator, and write the deployment file.
+"""Deploy Staking, Market, RefereeCourt and DisputeGame, wire them, and write the deployment file.
+
+Wiring: the market is a staking operator; the game is the market's dispute game and the court's game.
 
     # a throwaway anvil that ape starts and stops (dry run):
     ape run deploy --network ethereum:local:foundry
@@ -7,20 +9,37 @@
     # any other network: ape run deploy --network <ecosystem:network:provider> --account <alias>
 
 The deployment file (PINPOINT_DEPLOYMENT_FILE, default $PINPOINT_HOME/deployment.json; see pinpoint/settings.py) is the only thing the
-coordinator and workers read: {"chain_id", "block", "contracts": {"Staking": {"address", "abi"}, "Market": ...}}.
+coordinator and workers read: {"chain_id", "block", "contracts": {"Staking": {"address", "abi"}, "Market": ..., "RefereeCourt": ...,
+"DisputeGame": ...}}; "block" is the block of the first deployment (where an indexer starts).
 """
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import click
 from ape import accounts, project
-from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
+from ape.cli import (
+    ConnectedProviderCommand,
+    account_option,
+    ape_cli_context,
+    network_option,
+)
 
 from pinpoint.settings import get_settings
 
+WEI_PER_ETHER = 10**18
+
+
 def deployment_path() -> Path:
     return Path(get_settings().deployment_file)
+
+
+def to_wei(ether: Decimal) -> int:
+    wei = ether * WEI_PER_ETHER
+    if wei <= 0 or wei != wei.to_integral_value():
+        raise click.BadParameter(f"{ether} is not a positive amount of ether (at most 18 decimals)")
+    return int(wei)
 
 
 def _abi(contract) -> list:
@@ -49,12 +68,24 @@ def deployer(cli_ctx, network, account):
     show_default=True,
     help="Seconds between a withdrawal request and the withdrawal.",
 )
-def cli(cli_ctx, network, account, unbonding_delay):
-    """Deploy Staking and Market and write the deployment file."""
+@click.option("--challenge-bond", type=Decimal, default=Decimal("0.1"), show_default=True,
+              help="Ether a challenger posts to open a dispute (goes to the winner).")
+@click.option("--clock", type=int, default=24 * 3600, show_default=True,
+              help="Seconds on each party's chess clock in a dispute.")
+@click.option("--referee-bond", type=Decimal, default=Decimal("0.1"), show_default=True,
+              help="Least ether a referee registers with (lost if it stays silent when drawn).")
+@click.option("--answer-window", type=int, default=3600, show_default=True,
+              help="Seconds a drawn referee has to answer.")
+def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window):
+    """Deploy Staking, Market, RefereeCourt and DisputeGame and write the deployment file."""
     account = deployer(cli_ctx, network, account)
     staking = account.deploy(project.Staking, unbonding_delay)
     market = account.deploy(project.Market, staking)
+    court = account.deploy(project.RefereeCourt, to_wei(referee_bond), answer_window)
+    game = account.deploy(project.DisputeGame, market, court, to_wei(challenge_bond), clock)
     staking.setOperator(market, True, sender=account)
+    market.setDisputeGame(game, sender=account)
+    court.setGame(game, sender=account)
     deploy_block = staking.creation_metadata.block
 
     deployment = {
@@ -63,9 +94,14 @@ def cli(cli_ctx, network, account, unbonding_delay):
         "contracts": {
             "Staking": {"address": staking.address, "abi": _abi(staking)},
             "Market": {"address": market.address, "abi": _abi(market)},
+            "RefereeCourt": {"address": court.address, "abi": _abi(court)},
+            "DisputeGame": {"address": game.address, "abi": _abi(game)},
         },
     }
     path = deployment_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(deployment, indent=2) + "\n")
-    cli_ctx.logger.success(f"Staking {staking.address}, Market {market.address} (block {deploy_block}) -> {path}")
+    cli_ctx.logger.success(
+        f"Staking {staking.address}, Market {market.address}, RefereeCourt {court.address}, "
+        f"DisputeGame {game.address} (block {deploy_block}) -> {path}"
+    )

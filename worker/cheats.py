@@ -8,7 +8,9 @@ the one step where the solver's claimed state stops following from the agreed on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -81,3 +83,8 @@ class CheatingTrainer(Trainer):
 
 def make_trainer(spec: JobSpec, cheat: Cheat | None = None) -> Trainer:
     return Trainer(spec) if cheat is None else CheatingTrainer(spec, cheat)
+
+
+def trainer_factory(cheat: str | None) -> Callable[[JobSpec], Trainer]:
+    """What a host trains with: honest, unless a cheat is configured (PINPOINT_CHEAT, tests and demos only)."""
+    return partial(make_trainer, cheat=Cheat.parse(cheat) if cheat else None)

@@ -1,8 +1,10 @@
 """`pinpoint-worker solver|verifier`: one command starts a worker host for one key.
 
-It stakes if needed, starts a Celery worker process on the key's queue (a solver's own queue, or the
-shared verifier queue) and runs a loop: for a solver, the market loop that bids, closes auctions and
-collects; for a verifier, the keeper that triggers every exit whose deadline has passed.
+It stakes if needed and, for solvers and verifiers, starts a Celery worker process on the key's queue (a
+solver's own queue, or the shared verifier queue); then it runs the host's loop:
+- solver: the market loop (bid, close auctions, collect) and its side of any dispute against it;
+- verifier: the keeper (every exit whose deadline passed) and its side of the disputes it opened;
+- referee: registers a bond with the court and re-executes the single steps it is drawn for.
 """
 
 import argparse
@@ -12,25 +14,40 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 
 from eth_account import Account
 
 from pinpoint.chain import Chain, ChainError
-from pinpoint.client import CoordinatorClient
+from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import VERIFIER_QUEUE, Dispatcher, make_celery, solver_queue
-from pinpoint.settings import get_settings
+from pinpoint.settings import Settings
+from worker.cheats import CHEATS, Cheat, trainer_factory
 from worker.daemon import SolverDaemon, ensure_stake
+from worker.disputes import DisputePlayer
 from worker.keeper import Keeper
 from worker.pricing import PricePolicy
+from worker.referee import Referee
 
 ETHER = 10**18
 
 
-def start_celery(queue: str, name: str, private_key: str) -> subprocess.Popen:
-    env = dict(os.environ, PINPOINT_PRIVATE_KEY=private_key)
+def start_celery(queue: str, name: str, env: dict[str, str]) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "worker.tasks", "worker", "-Q", queue, "-n", f"{name}@%h",
                "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
-    return subprocess.Popen(command, env=env)
+    return subprocess.Popen(command, env=dict(os.environ, **env))
+
+
+def run_loop(tickers: list[Callable[[], None]], poll_seconds: float, stop: threading.Event,
+             celery: subprocess.Popen | None) -> None:
+    """Tick every role until stopped (or until our Celery worker dies); transient errors are retried."""
+    while not stop.is_set() and (celery is None or celery.poll() is None):
+        for tick in tickers:
+            try:
+                tick()
+            except (ChainError, CoordinatorError, OSError) as exc:
+                logging.warning("%s: %s; retrying", getattr(tick, "__qualname__", tick), exc)
+        stop.wait(poll_seconds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,48 +56,63 @@ def main(argv: list[str] | None = None) -> None:
         description="Run a Pinpoint worker host for one key. Chain, coordinator and Redis come from PINPOINT_* "
         "settings (see pinpoint/settings.py).",
     )
-    parser.add_argument("role", choices=["solver", "verifier"], help="what this host does")
+    parser.add_argument("role", choices=["solver", "verifier", "referee"], help="what this host does")
     parser.add_argument("--key", default=None, help="private key (default: PINPOINT_PRIVATE_KEY)")
-    parser.add_argument("--stake", type=float, default=1.0, help="stake to keep deposited, in ether (default 1)")
+    parser.add_argument("--stake", type=float, default=1.0, help="stake (referee: bond) to keep, in ether (default 1)")
     parser.add_argument("--min-price", type=float, default=PricePolicy.min_price / ETHER, help="solver: lowest bid, in ether")
+    parser.add_argument("--samples", type=int, default=None, help="verifier: intervals to replay per job")
+    parser.add_argument("--cheat", default=None, help=f"solver, tests and demos only: NAME@STEP, NAME one of {', '.join(CHEATS)}")
+    parser.add_argument("--lie", action="store_true", help="verifier, tests and demos only: challenge honest work")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role} %(levelname)s %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
-    settings = get_settings()
-    key = args.key or settings.private_key
-    if not key:
+    overrides = {"private_key": args.key, "cheat": args.cheat, "verify_samples": args.samples,
+                 "lying_verifier": args.lie or None}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if not settings.private_key:
         parser.error("a key is needed: --key or PINPOINT_PRIVATE_KEY")
-    address = Account.from_key(key).address
-    chain = Chain.from_settings(settings, private_key=key)
+    if settings.cheat:
+        Cheat.parse(settings.cheat)  # refuse a malformed cheat before starting anything
+    address = Account.from_key(settings.private_key).address
+    chain = Chain.from_settings(settings)
+    client = CoordinatorClient(settings.coordinator_url, settings.private_key)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stake = int(args.stake * ETHER)
 
-    queue = solver_queue(address) if args.role == "solver" else VERIFIER_QUEUE
-    celery = start_celery(queue, f"{args.role}-{address[:10]}", key)
-    logging.info("%s %s consumes %s", args.role, address, queue)
+    celery = None
+    if args.role != "referee":
+        queue = solver_queue(address) if args.role == "solver" else VERIFIER_QUEUE
+        env = {"PINPOINT_PRIVATE_KEY": settings.private_key, "PINPOINT_VERIFY_SAMPLES": str(settings.verify_samples),
+               "PINPOINT_LYING_VERIFIER": str(settings.lying_verifier).lower(), "PINPOINT_CHEAT": settings.cheat or ""}
+        celery = start_celery(queue, f"{args.role}-{address[:10]}", env)
+        logging.info("%s %s consumes %s", args.role, address, queue)
     try:
         if args.role == "solver":
-            policy = PricePolicy(min_price=int(args.min_price * ETHER))
-            client = CoordinatorClient(settings.coordinator_url, key)
-            dispatcher = Dispatcher(make_celery(settings.redis_url))
-            SolverDaemon(chain, client, policy, int(args.stake * ETHER), dispatcher).run(settings.poll_seconds, stop)
+            ensure_stake(chain, stake)
+            daemon = SolverDaemon(chain, client, PricePolicy(min_price=int(args.min_price * ETHER)),
+                                  Dispatcher(make_celery(settings.redis_url)))
+            player = DisputePlayer(chain, client, trainer_factory(settings.cheat))
+            tickers = [daemon.tick, player.tick]
+        elif args.role == "verifier":
+            ensure_stake(chain, stake)
+            player = DisputePlayer(chain, client, trainer_factory(None), lie=settings.lying_verifier)
+            tickers = [Keeper(chain).tick, player.tick]
         else:
-            ensure_stake(chain, int(args.stake * ETHER))
-            keeper = Keeper(chain)
-            while not stop.is_set() and celery.poll() is None:
-                try:
-                    keeper.tick()
-                except (ChainError, OSError) as exc:
-                    logging.warning("keeper: %s; retrying", exc)
-                stop.wait(settings.poll_seconds)
+            referee = Referee(chain, client)
+            referee.register(stake)
+            tickers = [referee.tick]
+        run_loop(tickers, settings.poll_seconds, stop, celery)
     except KeyboardInterrupt:
         pass
     finally:
-        celery.terminate()
-        try:
-            celery.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            celery.kill()
+        if celery is not None:
+            celery.terminate()
+            try:
+                celery.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                celery.kill()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Every decision not to bid is logged with its reason ("why no match").
 from __future__ import annotations
 
 import logging
-import threading
 
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
@@ -39,13 +38,11 @@ def ensure_stake(chain: Chain, amount: int) -> None:
 
 
 class SolverDaemon:
-    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, stake: int,
-                 dispatcher: Dispatcher | None = None):
+    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, dispatcher: Dispatcher | None = None):
         self.chain = chain
         self.dispatcher = dispatcher
         self.client = client
         self.policy = policy
-        self.stake = stake
         self.seen = 0  # highest job id looked at
         self.watching: set[int] = set()  # jobs we bid on or won, until they end
 
@@ -55,10 +52,9 @@ class SolverDaemon:
             self.seen = job_id
         for job_id in sorted(self.watching):
             self.advance(job_id)
-        credit = self.chain.market.functions.credits(self.chain.address).call()
-        if credit:
-            self.chain.transact("Market", "claim")
-            log.info("claimed %s wei", credit)
+        claimed = self.chain.claim_credits()
+        if claimed:
+            log.info("claimed %s wei", claimed)
 
     def consider(self, job_id: int) -> None:
         job = self.chain.job(job_id)
@@ -107,12 +103,3 @@ class SolverDaemon:
                 log.info("job %s: %s", job_id, action)
             except ChainError as exc:  # another party acted first, or the block clock lags ours: harmless
                 log.debug("job %s: %s", job_id, exc)
-
-    def run(self, poll_seconds: float, stop: threading.Event) -> None:
-        ensure_stake(self.chain, self.stake)
-        while not stop.is_set():
-            try:
-                self.tick()
-            except (ChainError, CoordinatorError, OSError) as exc:
-                log.warning("market loop: %s; retrying", exc)
-            stop.wait(poll_seconds)

@@ -13,7 +13,7 @@ from pinpoint.chain import Chain, ChainError, JobState
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED)
+OPEN_STATES = (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
 
 
 def due_exit(job: dict, now: int) -> str | None:

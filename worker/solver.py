@@ -13,6 +13,7 @@ from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import JobSpec
+from worker.disputes import TrainerFactory
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
 
@@ -34,10 +35,11 @@ def check_spec_matches(spec: JobSpec, job: dict) -> None:
 class SolverRun:
     """Executes one awarded job for the solver whose key `chain` holds."""
 
-    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient):
+    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory = Trainer):
         self.job_id = job_id
         self.chain = chain
         self.client = client
+        self.trainer = trainer  # what this solver really runs (a cheat, in tests and demos)
 
     def execute(self) -> str:
         job = self.chain.job(self.job_id)
@@ -47,7 +49,7 @@ class SolverRun:
             return f"job {self.job_id} is {job['state'].name.lower()}; nothing to run"
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
-        trainer = Trainer(spec)
+        trainer = self.trainer(spec)
         self.state_hashes: list[bytes] = []
         start = self._resume_point(job, trainer)
         if start is None:

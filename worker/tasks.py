@@ -31,14 +31,16 @@ RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError), retry_backof
 
 @app.task(name=EXECUTE_JOB, **RETRY)
 def execute_job(job_id: int) -> str:
+    from worker.cheats import trainer_factory
     from worker.solver import SolverRun  # torch loads only in worker processes
 
-    return SolverRun(job_id, _chain(), _client()).execute()
+    return SolverRun(job_id, _chain(), _client(), trainer_factory(get_settings().cheat)).execute()
 
 
 @app.task(name=VERIFY_JOB, **RETRY)
 def verify_job(job_id: int) -> dict | None:
     from worker.verifier import VerifierRun
 
-    verdict = VerifierRun(job_id, _chain(), _client()).verify()
+    settings = get_settings()
+    verdict = VerifierRun(job_id, _chain(), _client(), settings.verify_samples, settings.lying_verifier).verify()
     return None if verdict is None else verdict.__dict__

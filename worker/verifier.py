@@ -15,6 +15,7 @@ from eth_utils import keccak
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.merkle import checkpoint_tree
+from worker.disputes import open_challenge
 from worker.engine.checkpoint import (
     CheckpointFormatError,
     CheckpointHashMismatch,
@@ -33,17 +34,28 @@ class Verdict:
     detail: str
 
 
-def sample_interval(job_id: int, block_hash: bytes, checkpoint_count: int) -> int:
-    """The interval to replay: unpredictable to the solver, reproducible by anyone."""
+def sample_intervals(job_id: int, block_hash: bytes, checkpoint_count: int, samples: int) -> list[int]:
+    """The intervals to replay: unpredictable to the solver, reproducible by anyone, without repeats."""
+    if samples >= checkpoint_count:
+        return list(range(checkpoint_count))
     seed = keccak(block_hash + job_id.to_bytes(32, "big"))
-    return int.from_bytes(seed, "big") % checkpoint_count
+    chosen: list[int] = []
+    counter = 0
+    while len(chosen) < samples:
+        draw = int.from_bytes(keccak(seed + counter.to_bytes(32, "big")), "big") % checkpoint_count
+        counter += 1
+        if draw not in chosen:
+            chosen.append(draw)
+    return chosen
 
 
 class VerifierRun:
-    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient):
+    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, samples: int = 1, lie: bool = False):
         self.job_id = job_id
         self.chain = chain
         self.client = client
+        self.samples = samples
+        self.lie = lie  # challenges honest work: for tests and demos of false challenges
 
     def verify(self) -> Verdict | None:
         job = self.chain.job(self.job_id)
@@ -52,33 +64,40 @@ class VerifierRun:
             return None
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
-        interval = sample_interval(self.job_id, bytes(self.chain.w3.eth.get_block("latest")["hash"]), spec.checkpoint_count)
-        verdict = self._check(job, spec, interval)
+        block_hash = bytes(self.chain.w3.eth.get_block("latest")["hash"])
+        for interval in sample_intervals(self.job_id, block_hash, spec.checkpoint_count, self.samples):
+            verdict, hashes, replayed = self._check(job, spec, interval)
+            if self.lie and replayed is not None:
+                verdict, replayed = Verdict(interval, False, "(lying verifier) disagrees with everything"), keccak(replayed)
+            if not verdict.agrees:
+                break
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
-        log.info("job %s interval %s: %s (%s)", self.job_id, interval, "agrees" if verdict.agrees else "DISAGREES", verdict.detail)
+        log.info("job %s interval %s: %s (%s)", self.job_id, verdict.interval, "agrees" if verdict.agrees else "DISAGREES", verdict.detail)
+        if not verdict.agrees and replayed is not None and self.chain.game is not None:
+            open_challenge(self.chain, self.job_id, verdict.interval, hashes, spec.checkpoint_interval, replayed)
         return verdict
 
-    def _check(self, job: dict, spec, interval: int) -> Verdict:
+    def _check(self, job: dict, spec, interval: int) -> tuple[Verdict, list[bytes], bytes | None]:
+        """The verdict on one interval, the committed hashes, and our replayed end state (None if not replayed)."""
         reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
         if set(reported) != set(range(spec.checkpoint_count + 1)):
-            return Verdict(interval, False, "the solver did not publish every checkpoint")
+            return Verdict(interval, False, "the solver did not publish every checkpoint"), [], None
         hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
         tree = checkpoint_tree(self.job_id, hashes, spec.checkpoint_interval)
         if tree.root != job["finalRoot"]:
-            return Verdict(interval, False, "published checkpoints do not rebuild the committed final root")
+            return Verdict(interval, False, "published checkpoints do not rebuild the committed final root"), hashes, None
         end = interval + 1
         if not self.chain.market.functions.verifyCheckpoint(
             self.job_id, end, end * spec.checkpoint_interval, hashes[end], tree.get_proof(end)
         ).call():
-            return Verdict(interval, False, f"the contract rejects the proof of checkpoint {end}")
+            return Verdict(interval, False, f"the contract rejects the proof of checkpoint {end}"), hashes, None
         try:
             blob = self.client.download_artifact(reported[interval]["artifact"])
             start = load_checkpoint(blob, expected_state_hash=hashes[interval])
         except (CheckpointHashMismatch, CheckpointFormatError) as exc:
-            return Verdict(interval, False, f"checkpoint {interval} bytes do not match its committed leaf: {exc}")
+            return Verdict(interval, False, f"checkpoint {interval} bytes do not match its committed leaf: {exc}"), hashes, None
         replayed = replay_interval(spec, start)
         if replayed.state_hash != hashes[end]:
-            return Verdict(
-                interval, False, f"replayed checkpoint {end} hashes to 0x{replayed.state_hash.hex()}, committed 0x{hashes[end].hex()}"
-            )
-        return Verdict(interval, True, f"replayed steps {start.step}..{replayed.step}: state hash matches")
+            detail = f"replayed checkpoint {end} hashes to 0x{replayed.state_hash.hex()}, committed 0x{hashes[end].hex()}"
+            return Verdict(interval, False, detail), hashes, replayed.state_hash
+        return Verdict(interval, True, f"replayed steps {start.step}..{replayed.step}: state hash matches"), hashes, replayed.state_hash

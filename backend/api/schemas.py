@@ -37,6 +37,17 @@ class VerdictPublic(BaseModel):
     created_at: datetime
 
 
+class DisputePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    challenger: str
+    lo: int = Field(description="step of the state both sides agree on")
+    hi: int = Field(description="step of the solver's disputed claim")
+    rounds: int
+    phase: str
+    solver_won: bool | None
+
+
 class JobSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -64,6 +75,7 @@ class JobPublic(JobSummary):
     bids: list[BidPublic]
     checkpoints: list[CheckpointPublic]
     verdicts: list[VerdictPublic]
+    disputes: list[DisputePublic]
     final_loss: float | None = Field(None, description="Mean training loss of the last reported interval")
 
 

@@ -12,9 +12,13 @@ import {IStaking} from "./IStaking.sol";
 ///      block.timestamp <= deadline, and the exit after it needs block.timestamp > deadline.
 ///      Accounting invariant: address(this).balance == totalEscrow() + totalCredits().
 ///      Money is pull-based: settlements credit accounts, `claim` pays them.
+///      A submitted result can be disputed inside its challenge window through the dispute game (set once
+///      by the owner): Submitted -> Disputed -> Submitted (solver won, window given back) or Slashed.
 interface IMarket {
     /// @notice Lifecycle of a job. Bidding -> Running -> Submitted -> Finalized, with the exits
-    ///         Bidding -> Cancelled (no bids) and Running -> Failed (missed execution deadline).
+    ///         Bidding -> Cancelled (no bids), Running -> Failed (missed execution deadline) and
+    ///         Submitted -> Disputed -> Slashed (the dispute game proved a checkpoint wrong). A dispute the
+    ///         solver wins returns the job to Submitted with the rest of its challenge window.
     enum JobState {
         None,
         Bidding,
@@ -22,7 +26,9 @@ interface IMarket {
         Submitted,
         Finalized,
         Cancelled,
-        Failed
+        Failed,
+        Disputed,
+        Slashed
     }
 
     /// @notice One job. While Bidding, `solver` and `price` hold the current best bid.
@@ -44,6 +50,8 @@ interface IMarket {
         bytes32 progressRoot;
         bytes32 finalRoot;
         JobState state;
+        /// @dev Seconds of the challenge window that were left when the current dispute opened.
+        uint64 challengeTimeLeft;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -98,6 +106,12 @@ interface IMarket {
     error NothingToClaim();
     /// @notice Only the staking contract sends ETH to the market (slashed stake).
     error UnexpectedSender(address sender);
+    /// @notice The dispute game can be set only once.
+    error DisputeGameAlreadySet(address game);
+    /// @notice The caller is not the dispute game.
+    error NotDisputeGame(address caller);
+    /// @notice The challenge window ended at `deadline`.
+    error ChallengeClosed(uint64 deadline);
 
     event JobPosted(
         uint256 indexed jobId,
@@ -118,6 +132,10 @@ interface IMarket {
     event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 amount);
     event JobFailed(uint256 indexed jobId);
     event Claimed(address indexed account, uint256 amount);
+    event DisputeGameSet(address indexed game);
+    event JobDisputed(uint256 indexed jobId);
+    /// @notice A dispute over the job ended: the solver won (job back to Submitted) or was slashed.
+    event DisputeSettled(uint256 indexed jobId, bool solverWon);
 
     /// @notice Posts a job; msg.value is escrowed as the maximum price. Bidding opens at once.
     /// @param specHash Hash of the declarative job spec (served by the coordinator, checked by everyone).
@@ -166,6 +184,28 @@ interface IMarket {
     /// @notice Pays the caller its whole credit.
     function claim() external;
 
+    /// @notice Sets the dispute game, once. Owner only.
+    function setDisputeGame(address game) external;
+
+    /// @notice The game moves a Submitted job, inside its challenge window, to Disputed and stores the
+    ///         seconds of the window left (`challengeTimeLeft`). Dispute game only.
+    function openDispute(uint256 jobId) external;
+
+    /// @notice Ends the dispute over a Disputed job. Dispute game only.
+    ///         Solver won: back to Submitted, with `challengeDeadline = now + challengeTimeLeft`, so a
+    ///         frivolous challenge cannot eat the window of other verifiers.
+    ///         Solver lost: its required stake is slashed; `challenger` is credited
+    ///         slashed * CHALLENGER_REWARD_BPS / 10_000 and the submitter the rest of the stake plus the
+    ///         whole escrow (maxPrice); -> Slashed.
+    function resolveDispute(uint256 jobId, bool solverWins, address challenger) external;
+
+    /// @notice The share of a slashed stake, in basis points, paid to the challenger who proved the fault
+    ///         (5_000: half; the harmed submitter gets the other half on top of its whole escrow).
+    function CHALLENGER_REWARD_BPS() external view returns (uint256);
+
+    /// @notice The dispute game allowed to open and resolve disputes (zero until set).
+    function disputeGame() external view returns (address);
+
     /// @notice The staking contract whose stake backs bids.
     function staking() external view returns (IStaking);
 
@@ -178,7 +218,7 @@ interface IMarket {
     /// @notice Number of jobs posted; also the id of the latest one.
     function jobCount() external view returns (uint256);
 
-    /// @notice Sum of the escrow of all jobs not yet settled.
+    /// @notice Sum of the escrow of all jobs not yet settled (Bidding, Running, Submitted, Disputed).
     function totalEscrow() external view returns (uint256);
 
     /// @notice Sum of all unclaimed credits.

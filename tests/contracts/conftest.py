@@ -4,6 +4,7 @@ Contracts are deployed once per session; ape's isolation snapshots the chain aro
 """
 
 import pytest
+from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, REFEREE_BOND
 from market_helpers import REQUIRED_STAKE, UNBONDING_DELAY, JobFactory
 
 
@@ -55,3 +56,38 @@ def staked(staking, solver, solver2):
 @pytest.fixture(scope="session")
 def jobs(market, submitter, chain):
     return JobFactory(market, submitter, chain)
+
+
+# --- disputes -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def challenger(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def referees(accounts):
+    return accounts[6:9]
+
+
+@pytest.fixture(scope="session")
+def court(project, owner):
+    return owner.deploy(project.RefereeCourt, REFEREE_BOND, ANSWER_WINDOW)
+
+
+@pytest.fixture(scope="session")
+def game(project, owner, market, court):
+    """The dispute game, wired: the market's dispute game and the court's game."""
+    game = owner.deploy(project.DisputeGame, market, court, CHALLENGE_BOND, CLOCK)
+    market.setDisputeGame(game, sender=owner)
+    court.setGame(game, sender=owner)
+    return game
+
+
+@pytest.fixture
+def seated(court, referees):
+    """Three registered referees (per test)."""
+    for referee in referees:
+        court.register(sender=referee, value=REFEREE_BOND)
+    return referees

@@ -3,7 +3,7 @@
 from pinpoint.spec import example_mlp_spec, example_transformer_spec
 from worker.daemon import unsupported_reason
 from worker.pricing import PricePolicy
-from worker.verifier import sample_interval
+from worker.verifier import sample_intervals
 
 
 def test_quote_growsWithWork_andHasAFloor():
@@ -26,8 +26,10 @@ def test_unsupportedReason_namesTheTorchVersionMismatch():
     assert reason is not None and "1.0.0" in reason
 
 
-def test_sampleInterval_isInRange_reproducible_andDependsOnTheBlockHash():
-    draws = {sample_interval(7, bytes([b]) * 32, 16) for b in range(64)}
+def test_sampleIntervals_areInRange_distinct_reproducible_andDependOnTheBlockHash():
+    draws = {sample_intervals(7, bytes([b]) * 32, 16, 1)[0] for b in range(64)}
     assert draws <= set(range(16)) and len(draws) > 8  # spread over the intervals
-    assert sample_interval(7, b"\x01" * 32, 16) == sample_interval(7, b"\x01" * 32, 16)
-    assert {sample_interval(j, b"\x01" * 32, 1000) for j in range(5)} != {sample_interval(0, b"\x01" * 32, 1000)}
+    three = sample_intervals(7, b"\x01" * 32, 16, 3)
+    assert len(set(three)) == 3 and three == sample_intervals(7, b"\x01" * 32, 16, 3)
+    assert sample_intervals(7, b"\x02" * 32, 1000, 3) != sample_intervals(7, b"\x01" * 32, 1000, 3)
+    assert sample_intervals(7, b"\x01" * 32, 4, 9) == [0, 1, 2, 3]  # more samples than intervals: all

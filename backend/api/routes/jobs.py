@@ -18,7 +18,7 @@ from pinpoint.signing import report_signer
 from pinpoint.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["jobs"])
-JOB_STATES = ("bidding", "running", "submitted", "finalized", "cancelled", "failed")
+JOB_STATES = ("bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed")
 
 
 @router.post("/jobs", response_model=SpecAccepted, status_code=status.HTTP_201_CREATED)

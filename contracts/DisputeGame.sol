@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+
+import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
+import {IMarket} from "./interfaces/IMarket.sol";
+import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
+
+/// @title DisputeGame
+/// @notice Bisection over the steps between two checkpoints, then one step adjudicated by the step
+///         verifier; chess clocks so that no dispute can stall; the loser's bond goes to the winner.
+///         Every state has an exit: the parties' clocks (`claimTimeout`), the verifier's answer
+///         (`stepVerified`), or its no-verdict exit (`stepUnresolved`, no winner, bond back).
+/// @dev Must be the market's dispute game and the step verifier's game.
+contract DisputeGame is IDisputeGame, ReentrancyGuard {
+    /// @inheritdoc IDisputeGame
+    IMarket public immutable market;
+
+    /// @inheritdoc IDisputeGame
+    IStepVerifier public immutable stepVerifier;
+
+    /// @inheritdoc IDisputeGame
+    uint256 public immutable challengeBond;
+
+    /// @inheritdoc IDisputeGame
+    uint64 public immutable clockDuration;
+
+    /// @inheritdoc IDisputeGame
+    uint256 public disputeCount;
+
+    /// @inheritdoc IDisputeGame
+    uint256 public totalBonds;
+
+    /// @inheritdoc IDisputeGame
+    uint256 public totalCredits;
+
+    /// @inheritdoc IDisputeGame
+    mapping(address account => uint256 amount) public credits;
+
+    /// @inheritdoc IDisputeGame
+    mapping(uint256 jobId => uint256 disputeId) public activeDispute;
+
+    mapping(uint256 disputeId => Dispute) private _disputes;
+
+    /// @param market_ The market whose results are disputed; this game must be set as its dispute game.
+    /// @param stepVerifier_ Adjudicates the final single step.
+    /// @param challengeBond_ Wei a challenger posts, exactly; it goes to the winner.
+    /// @param clockDuration_ Seconds on each party's chess clock.
+    constructor(IMarket market_, IStepVerifier stepVerifier_, uint256 challengeBond_, uint64 clockDuration_) {
+        // INVARIANT: the game acts on a real market and a real step verifier.
+        if (address(market_) == address(0) || address(stepVerifier_) == address(0)) revert ZeroAddress();
+        // INVARIANT: a challenge always risks something, so challenging honest solvers has a price.
+        if (challengeBond_ == 0) revert ZeroChallengeBond();
+        // INVARIANT: each party gets time to move.
+        if (clockDuration_ == 0) revert ZeroClockDuration();
+        market = market_;
+        stepVerifier = stepVerifier_;
+        challengeBond = challengeBond_;
+        clockDuration = clockDuration_;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function challenge(
+        uint256 jobId,
+        uint64 index,
+        bytes32 agreedHash,
+        bytes32[] calldata agreedProof,
+        bytes32 solverHash,
+        bytes32[] calldata solverProof,
+        bytes32 challengerHash
+    ) external payable returns (uint256 disputeId) {
+        // INVARIANT: bonds match exactly, so the ledger always equals the balance.
+        if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
+        disputeId = ++disputeCount;
+        Dispute storage d = _disputes[disputeId];
+        _openInterval(d, jobId, index, agreedHash, agreedProof, solverHash, solverProof);
+        // INVARIANT: a dispute needs a disagreement.
+        if (challengerHash == solverHash) revert NoDisagreement();
+        d.challenger = msg.sender;
+        d.solverClock = clockDuration;
+        d.challengerClock = clockDuration;
+        d.turnStart = uint64(block.timestamp);
+        d.phase = d.hi - d.lo > 1 ? Phase.Reveal : Phase.Serve;
+        activeDispute[jobId] = disputeId;
+        totalBonds += msg.value;
+        emit DisputeOpened(disputeId, jobId, msg.sender, d.lo, d.hi, challengerHash);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function reveal(uint256 disputeId, bytes32 midHash) external {
+        Dispute storage d = _move(disputeId, Phase.Reveal);
+        uint64 mid = (d.lo + d.hi) / 2;
+        d.midHash = midHash;
+        d.phase = Phase.Respond;
+        emit MidpointRevealed(disputeId, mid, midHash);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function respond(uint256 disputeId, bool agree) external {
+        Dispute storage d = _move(disputeId, Phase.Respond);
+        uint64 mid = (d.lo + d.hi) / 2;
+        // Keep the invariant: agreed at lo, disputed at hi.
+        if (agree) {
+            d.lo = mid;
+            d.loHash = d.midHash;
+        } else {
+            d.hi = mid;
+            d.hiHash = d.midHash;
+        }
+        d.midHash = bytes32(0);
+        d.phase = d.hi - d.lo == 1 ? Phase.Serve : Phase.Reveal;
+        emit Responded(disputeId, agree, d.lo, d.hi);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function serveState(uint256 disputeId, bytes32 preStateArtifact) external {
+        Dispute storage d = _move(disputeId, Phase.Serve);
+        // INVARIANT: the solver names the bytes it serves.
+        if (preStateArtifact == bytes32(0)) revert EmptyArtifact();
+        d.preStateArtifact = preStateArtifact;
+        d.phase = Phase.Adjudicating;
+        uint256 requestId =
+            stepVerifier.requestStep(disputeId, d.jobId, d.lo, d.loHash, preStateArtifact, d.solver, d.challenger);
+        d.requestId = requestId;
+        emit StateServed(disputeId, d.lo, preStateArtifact, requestId);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function stepVerified(uint256 disputeId, bytes32 postStateHash) external {
+        // INVARIANT: only the step verifier adjudicates the step.
+        if (msg.sender != address(stepVerifier)) revert NotStepVerifier(msg.sender);
+        Dispute storage d = _disputeIn(disputeId, Phase.Adjudicating);
+        // A zero answer means the solver did not serve its pre-state: the solver loses.
+        _resolve(disputeId, d, postStateHash != bytes32(0) && postStateHash == d.hiHash);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function stepUnresolved(uint256 disputeId) external {
+        // INVARIANT: only the step verifier can say it cannot adjudicate.
+        if (msg.sender != address(stepVerifier)) revert NotStepVerifier(msg.sender);
+        Dispute storage d = _disputeIn(disputeId, Phase.Adjudicating);
+        d.phase = Phase.Resolved;
+        d.abandoned = true;
+        delete activeDispute[d.jobId];
+        totalBonds -= challengeBond;
+        // INVARIANT: without a verdict nobody loses anything: the bond goes back to the challenger and the
+        // market is told the solver won (no slash; the job gets its remaining challenge window back).
+        _credit(d.challenger, challengeBond);
+        market.resolveDispute(d.jobId, true, d.challenger);
+        emit DisputeAbandoned(disputeId, d.jobId);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function claimTimeout(uint256 disputeId) external {
+        Dispute storage d = _disputes[disputeId];
+        if (d.phase == Phase.None) revert UnknownDispute(disputeId);
+        (address mover, uint64 clock) = _turn(d);
+        // INVARIANT: only a running clock can run out (the step verifier has its own deadlines).
+        if (mover == address(0)) revert NoClockRunning(d.phase);
+        uint64 elapsed = uint64(block.timestamp) - d.turnStart;
+        // INVARIANT: a party loses on time only once its whole clock is used up.
+        if (elapsed <= clock) revert ClockNotExpired(clock - elapsed);
+        _resolve(disputeId, d, mover == d.challenger);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function claim() external nonReentrant {
+        uint256 amount = credits[msg.sender];
+        // INVARIANT: a claim pays something.
+        if (amount == 0) revert NothingToClaim();
+        credits[msg.sender] = 0;
+        totalCredits -= amount;
+        emit Claimed(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function getDispute(uint256 disputeId) external view returns (Dispute memory) {
+        return _disputes[disputeId];
+    }
+
+    /// @inheritdoc IDisputeGame
+    function midpoint(uint256 disputeId) external view returns (uint64) {
+        Dispute storage d = _disputes[disputeId];
+        return (d.lo + d.hi) / 2;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function clocks(uint256 disputeId) external view returns (uint64 solverLeft, uint64 challengerLeft) {
+        Dispute storage d = _disputes[disputeId];
+        (solverLeft, challengerLeft) = (d.solverClock, d.challengerClock);
+        (address mover, uint64 clock) = _turn(d);
+        if (mover == address(0)) return (solverLeft, challengerLeft);
+        uint64 elapsed = uint64(block.timestamp) - d.turnStart;
+        uint64 left = elapsed >= clock ? 0 : clock - elapsed;
+        if (mover == d.solver) solverLeft = left;
+        else challengerLeft = left;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function maxRounds(uint64 steps) public pure returns (uint64 rounds) {
+        while ((uint256(1) << rounds) < steps) ++rounds;
+    }
+
+    /// @dev Opens the job's dispute in the market and fills `d` with the interval between checkpoints
+    ///      `index` (agreed) and `index + 1` (disputed), both proven against the solver's final root.
+    function _openInterval(
+        Dispute storage d,
+        uint256 jobId,
+        uint64 index,
+        bytes32 agreedHash,
+        bytes32[] calldata agreedProof,
+        bytes32 solverHash,
+        bytes32[] calldata solverProof
+    ) internal {
+        IMarket.Job memory job = market.getJob(jobId);
+        // INVARIANT: a solver cannot dispute (and so delay) its own result.
+        if (msg.sender == job.solver) revert SolverCannotChallenge();
+        // INVARIANT: only a Submitted job inside its challenge window is disputed, one dispute at a time.
+        market.openDispute(jobId);
+        // INVARIANT: the disputed checkpoint index + 1 exists.
+        if (index >= job.checkpointCount) revert IndexOutOfRange(index, job.checkpointCount);
+        uint64 lo = index * job.checkpointInterval;
+        uint64 hi = lo + job.checkpointInterval;
+        // INVARIANT: both ends of the interval are the solver's own commitments.
+        if (!market.verifyCheckpoint(jobId, index, lo, agreedHash, agreedProof)) revert BadAgreedProof();
+        if (!market.verifyCheckpoint(jobId, index + 1, hi, solverHash, solverProof)) revert BadDisputedProof();
+        d.jobId = jobId;
+        d.solver = job.solver;
+        d.lo = lo;
+        d.hi = hi;
+        d.loHash = agreedHash;
+        d.hiHash = solverHash;
+    }
+
+    /// @dev The dispute, which must exist and be in `expected`; the caller must be the party to move and
+    ///      within its clock, which is charged the time since `turnStart`; the next turn starts now.
+    function _move(uint256 disputeId, Phase expected) internal returns (Dispute storage d) {
+        d = _disputeIn(disputeId, expected);
+        (address mover, uint64 clock) = _turn(d);
+        // INVARIANT: the parties move in turn: the solver reveals and serves, the challenger responds.
+        if (msg.sender != mover) revert NotYourTurn(mover);
+        uint64 elapsed = uint64(block.timestamp) - d.turnStart;
+        // INVARIANT: a move counts only within the mover's clock; after it the other party has won.
+        if (elapsed > clock) revert ClockExpired();
+        if (mover == d.solver) d.solverClock = clock - elapsed;
+        else d.challengerClock = clock - elapsed;
+        d.turnStart = uint64(block.timestamp);
+    }
+
+    /// @dev The dispute, which must exist and be in phase `expected`.
+    function _disputeIn(uint256 disputeId, Phase expected) internal view returns (Dispute storage d) {
+        d = _disputes[disputeId];
+        // INVARIANT: moves apply only to disputes that were opened.
+        if (d.phase == Phase.None) revert UnknownDispute(disputeId);
+        // INVARIANT: each move is valid in exactly one phase.
+        if (d.phase != expected) revert WrongPhase(expected, d.phase);
+    }
+
+    /// @dev The party whose clock runs now and its clock as of turnStart (zero address: no clock runs).
+    function _turn(Dispute storage d) internal view returns (address mover, uint64 clock) {
+        if (d.phase == Phase.Reveal || d.phase == Phase.Serve) return (d.solver, d.solverClock);
+        if (d.phase == Phase.Respond) return (d.challenger, d.challengerClock);
+        return (address(0), 0);
+    }
+
+    /// @dev Ends the dispute: the bond goes to the winner and the market settles the job.
+    function _resolve(uint256 disputeId, Dispute storage d, bool solverWins) internal {
+        d.phase = Phase.Resolved;
+        d.solverWon = solverWins;
+        delete activeDispute[d.jobId];
+        totalBonds -= challengeBond;
+        _credit(solverWins ? d.solver : d.challenger, challengeBond);
+        market.resolveDispute(d.jobId, solverWins, d.challenger);
+        emit DisputeResolved(disputeId, d.jobId, solverWins);
+    }
+
+    /// @dev Adds `amount` to what `account` can claim.
+    function _credit(address account, uint256 amount) internal {
+        credits[account] += amount;
+        totalCredits += amount;
+    }
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IMarket} from "./IMarket.sol";
+import {IStepVerifier} from "./IStepVerifier.sol";
+
+/// @title IDisputeGame
+/// @notice Proves a wrong checkpoint without replaying the job. The challenger names checkpoint `index`,
+///         which it agrees with, and checkpoint `index + 1`, which it disputes (both proven against the
+///         solver's final root); the parties bisect the steps in between (the solver reveals the state hash
+///         at the midpoint, the challenger agrees or disagrees) until one step is left; the solver serves
+///         its state before that step and the step verifier computes the true state after it. The solver
+///         wins iff that equals its claim. Each party has a chess clock; running out loses.
+/// @dev Bisection invariant: the parties agree on `loHash` at step `lo` and disagree on step `hi`, where
+///      the solver claims `hiHash`. Each round halves hi - lo, so a game takes at most ceil(log2(interval))
+///      rounds. The challenger's bond goes to the winner: back to an honest challenger (which is also paid
+///      half the slashed stake by the market), or to the solver it wrongly challenged.
+///      Every state has an exit: Reveal/Respond/Serve end by `claimTimeout`; Adjudicating ends by the step
+///      verifier's answer (`stepVerified`) or, when it cannot answer (no referee can be drawn), by
+///      `stepUnresolved`: no winner, the bond back to the challenger, nobody slashed.
+///      Accounting invariant: address(this).balance == totalBonds() + totalCredits().
+interface IDisputeGame {
+    /// @notice Where a dispute stands. Reveal: the solver's move; Respond: the challenger's; Serve: the
+    ///         solver's (one step left); Adjudicating: the step verifier's.
+    enum Phase {
+        None,
+        Reveal,
+        Respond,
+        Serve,
+        Adjudicating,
+        Resolved
+    }
+
+    /// @notice One dispute. lo/hi are step numbers; the clocks are the seconds each party has left as of
+    ///         `turnStart` (the clock of the party whose turn it is runs from there).
+    struct Dispute {
+        uint256 jobId;
+        address solver;
+        address challenger;
+        uint64 lo;
+        uint64 hi;
+        /// @dev The state hash both parties agree on at step `lo`.
+        bytes32 loHash;
+        /// @dev The solver's claimed state hash at step `hi`.
+        bytes32 hiHash;
+        /// @dev The state hash the solver revealed at the midpoint (Respond phase).
+        bytes32 midHash;
+        uint64 solverClock;
+        uint64 challengerClock;
+        uint64 turnStart;
+        Phase phase;
+        bool solverWon;
+        /// @dev sha256 of the safetensors bytes of the solver's state at step `lo` (Serve phase).
+        bytes32 preStateArtifact;
+        /// @dev The step verifier's request id (Adjudicating phase).
+        uint256 requestId;
+        /// @dev Resolved with no winner: the step verifier could not adjudicate (`stepUnresolved`);
+        ///      solverWon is false but the solver was not slashed.
+        bool abandoned;
+    }
+
+    /// @notice The zero address was given where a contract address is required.
+    error ZeroAddress();
+    /// @notice The challenge bond must be positive.
+    error ZeroChallengeBond();
+    /// @notice The parties' clocks must have a length.
+    error ZeroClockDuration();
+    /// @notice A challenge must send exactly the challenge bond.
+    error WrongBond(uint256 sent, uint256 required);
+    /// @notice The solver cannot challenge its own result.
+    error SolverCannotChallenge();
+    /// @notice The disputed checkpoint `index + 1` must exist: index < checkpointCount.
+    error IndexOutOfRange(uint64 index, uint64 checkpointCount);
+    /// @notice The agreed checkpoint `index` is not under the solver's final root.
+    error BadAgreedProof();
+    /// @notice The disputed checkpoint `index + 1` is not under the solver's final root.
+    error BadDisputedProof();
+    /// @notice The challenger's hash equals the solver's: there is nothing to dispute.
+    error NoDisagreement();
+    /// @notice No dispute has this id.
+    error UnknownDispute(uint256 disputeId);
+    /// @notice The move belongs to another phase.
+    error WrongPhase(Phase expected, Phase actual);
+    /// @notice The move is `expected`'s to make.
+    error NotYourTurn(address expected);
+    /// @notice The mover's clock ran out: anyone can now claim the timeout.
+    error ClockExpired();
+    /// @notice The clock of the party to move still has `remaining` seconds.
+    error ClockNotExpired(uint64 remaining);
+    /// @notice No party's clock runs in this phase (Adjudicating waits on the step verifier).
+    error NoClockRunning(Phase phase);
+    /// @notice The served artifact id is zero.
+    error EmptyArtifact();
+    /// @notice The caller is not the step verifier.
+    error NotStepVerifier(address caller);
+    /// @notice The caller has no credit to claim.
+    error NothingToClaim();
+
+    event DisputeOpened(
+        uint256 indexed disputeId,
+        uint256 indexed jobId,
+        address indexed challenger,
+        uint64 lo,
+        uint64 hi,
+        bytes32 challengerHash
+    );
+    event MidpointRevealed(uint256 indexed disputeId, uint64 step, bytes32 stateHash);
+    event Responded(uint256 indexed disputeId, bool agree, uint64 lo, uint64 hi);
+    event StateServed(uint256 indexed disputeId, uint64 step, bytes32 preStateArtifact, uint256 requestId);
+    event DisputeResolved(uint256 indexed disputeId, uint256 indexed jobId, bool solverWon);
+    event Claimed(address indexed account, uint256 amount);
+    /// @notice The step verifier could not adjudicate: the dispute ended with no winner (bond back to the
+    ///         challenger, the job back to Submitted with the rest of its challenge window).
+    event DisputeAbandoned(uint256 indexed disputeId, uint256 indexed jobId);
+
+    /// @notice Opens a dispute over checkpoint `index + 1` of a Submitted job, inside its challenge window,
+    ///         with msg.value == challengeBond. The job moves to Disputed (one dispute per job at a time).
+    /// @param index The last checkpoint the challenger agrees with (0 = the initial state).
+    /// @param agreedHash The solver's state hash at checkpoint `index`, with its proof against the final root.
+    /// @param solverHash The solver's state hash at checkpoint `index + 1`, with its proof.
+    /// @param challengerHash The challenger's (different) state hash at checkpoint `index + 1`.
+    function challenge(
+        uint256 jobId,
+        uint64 index,
+        bytes32 agreedHash,
+        bytes32[] calldata agreedProof,
+        bytes32 solverHash,
+        bytes32[] calldata solverProof,
+        bytes32 challengerHash
+    ) external payable returns (uint256 disputeId);
+
+    /// @notice The solver reveals its state hash at `midpoint(disputeId)`. Phase Reveal, within its clock.
+    function reveal(uint256 disputeId, bytes32 midHash) external;
+
+    /// @notice The challenger agrees (lo = mid) or disagrees (hi = mid) with the revealed midpoint.
+    ///         Phase Respond, within its clock. One step left -> Serve, else -> Reveal.
+    function respond(uint256 disputeId, bool agree) external;
+
+    /// @notice The solver names the artifact holding its state at step `lo` (uploaded to the artifact
+    ///         store) and the step goes to the step verifier. Phase Serve, within its clock.
+    function serveState(uint256 disputeId, bytes32 preStateArtifact) external;
+
+    /// @notice The step verifier's answer: the solver wins iff postStateHash != 0 && == hiHash.
+    function stepVerified(uint256 disputeId, bytes32 postStateHash) external;
+
+    /// @notice The step verifier's exit when it cannot answer (v1: no referee other than the parties exists):
+    ///         the dispute is Resolved with `abandoned` set and no winner. The challenger's bond is credited
+    ///         back to it, and the market treats the job as if the solver had won (nobody is slashed without
+    ///         a verdict; the job returns to Submitted with the challenge window it had left, so another
+    ///         challenger can try once the step verifier can answer). Step verifier only, phase Adjudicating.
+    function stepUnresolved(uint256 disputeId) external;
+
+    /// @notice When the party to move (solver in Reveal/Serve, challenger in Respond) has used up its
+    ///         clock, the other party wins. Anyone may call.
+    function claimTimeout(uint256 disputeId) external;
+
+    /// @notice Pays the caller its whole credit.
+    function claim() external;
+
+    function market() external view returns (IMarket);
+
+    function stepVerifier() external view returns (IStepVerifier);
+
+    /// @notice The bond a challenger posts, exactly.
+    function challengeBond() external view returns (uint256);
+
+    /// @notice Seconds on each party's clock when a dispute opens.
+    function clockDuration() external view returns (uint64);
+
+    function getDispute(uint256 disputeId) external view returns (Dispute memory);
+
+    /// @notice Number of disputes; also the id of the latest one (ids start at 1).
+    function disputeCount() external view returns (uint256);
+
+    /// @notice The open dispute over `jobId` (0 if none).
+    function activeDispute(uint256 jobId) external view returns (uint256 disputeId);
+
+    /// @notice The step the solver reveals next: (lo + hi) / 2.
+    function midpoint(uint256 disputeId) external view returns (uint64);
+
+    /// @notice Seconds each party has left now, counting the running turn.
+    function clocks(uint256 disputeId) external view returns (uint64 solverLeft, uint64 challengerLeft);
+
+    function credits(address account) external view returns (uint256);
+
+    function totalBonds() external view returns (uint256);
+
+    function totalCredits() external view returns (uint256);
+
+    /// @notice Most bisection rounds a dispute over `steps` steps can take: ceil(log2(steps)).
+    function maxRounds(uint64 steps) external pure returns (uint64);
+}

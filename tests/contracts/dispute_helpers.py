@@ -1,0 +1,163 @@
+"""Toy step function, trajectories, actors and a game driver shared by the dispute tests.
+
+The toy "training": state_{s+1} = keccak(abi.encode(state_s, s)); a state is its own hash. An artifact is
+the "safetensors bytes" of a state, stored by its id in an in-memory artifact store.
+"""
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from eth_abi import encode
+from eth_utils import keccak
+from market_helpers import REQUIRED_STAKE, ZERO32
+
+from pinpoint.merkle import checkpoint_tree
+
+CHALLENGE_BOND = 10**17
+CLOCK = 3600
+REFEREE_BOND = 10**17
+ANSWER_WINDOW = 600
+CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
+
+# IDisputeGame.Phase values.
+P_NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
+# IMarket.JobState values added for disputes.
+DISPUTED, SLASHED = 7, 8
+
+
+def toy_step(state: bytes, step: int) -> bytes:
+    return keccak(encode(["bytes32", "uint256"], [state, step]))
+
+
+def trajectory(initial: bytes, steps: int, deviate_at: int | None = None, wrong: bytes | None = None) -> list[bytes]:
+    """States at steps 0..steps. With `deviate_at`, the state at that step is `wrong` (a cheater's fault)
+    and every later state follows consistently from it."""
+    states = [initial]
+    for s in range(steps):
+        states.append(wrong if s + 1 == deviate_at else toy_step(states[-1], s))
+    return states
+
+
+def artifact_id(state: bytes) -> bytes:
+    return keccak(b"safetensors:" + state)
+
+
+def max_rounds(steps: int) -> int:
+    return math.ceil(math.log2(steps)) if steps > 1 else 0
+
+
+@dataclass
+class ProvenJob:
+    """A submitted job whose final root commits to `claimed` (the solver's states) at every checkpoint."""
+
+    job_id: int
+    count: int
+    interval: int
+    claimed: list[bytes]
+    tree: object = None
+
+    def checkpoint(self, index: int) -> tuple[bytes, list[str]]:
+        return self.claimed[index * self.interval], self.tree.get_proof(index)
+
+    def challenge_args(self, index: int, challenger_hash: bytes) -> list:
+        agreed, agreed_proof = self.checkpoint(index)
+        disputed, disputed_proof = self.checkpoint(index + 1)
+        return [self.job_id, index, agreed, agreed_proof, disputed, disputed_proof, challenger_hash]
+
+
+def submit_proven(jobs, market, solver, claimed: list[bytes], count: int, interval: int) -> ProvenJob:
+    """Awards a job to `solver` and submits the root over its claimed states at the checkpoints."""
+    job_id = jobs.awarded(solver, checkpointCount=count, checkpointInterval=interval)
+    job = ProvenJob(job_id, count, interval, claimed)
+    job.tree = checkpoint_tree(job_id, [claimed[i * interval] for i in range(count + 1)], interval)
+    market.submitResult(job_id, job.tree.root, sender=solver)
+    return job
+
+
+# --- actors -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Solver:
+    """Reveals from `states` and serves its state at lo. `arbitrary` (with an rng) sometimes reveals
+    random or true hashes and sometimes serves an artifact nobody can download."""
+
+    account: object
+    states: list[bytes]
+    store: dict
+    rng: random.Random | None = None
+    truth: list[bytes] | None = None
+
+    def reveal(self, step: int) -> bytes:
+        if self.rng is None:
+            return self.states[step]
+        return self.rng.choice([self.states[step], self.truth[step], self.rng.randbytes(32)])
+
+    def serve(self, step: int) -> bytes:
+        if self.rng is not None and self.rng.random() < 0.3:
+            return self.rng.randbytes(32)
+        state = self.states[step]
+        self.store[artifact_id(state)] = state
+        return artifact_id(state)
+
+
+@dataclass
+class Challenger:
+    """Agrees iff the revealed hash is the truth; `mode` "random" / "agree" / "disagree" ignores the truth."""
+
+    account: object
+    truth: list[bytes]
+    mode: str = "honest"
+    rng: random.Random = field(default_factory=random.Random)
+
+    def agrees(self, step: int, state_hash: bytes) -> bool:
+        if self.mode == "honest":
+            return state_hash == self.truth[step]
+        if self.mode == "random":
+            return self.rng.random() < 0.5
+        return self.mode == "agree"
+
+
+def referee_answer(store: dict, request) -> bytes:
+    """An honest referee: downloads the served pre-state, checks it is the agreed one, runs one step."""
+    state = store.get(bytes(request.preStateArtifact))
+    if state is None or state != bytes(request.preStateHash):
+        return ZERO32
+    return toy_step(state, request.step)
+
+
+def adjudicate(chain, court, referees, store, request_id, keeper) -> object:
+    """Draws a referee (on the next block) and has it answer honestly."""
+    chain.mine(1)
+    court.draw(request_id, sender=keeper)
+    request = court.getRequest(request_id)
+    referee = next(r for r in referees if r.address == request.referee)
+    return court.submitStep(request_id, referee_answer(store, request), sender=referee)
+
+
+def play(chain, game, court, dispute_id, solver: Solver, challenger: Challenger, referees, keeper) -> int:
+    """Plays the dispute to the end with these actors; returns the number of bisection rounds."""
+    rounds = 0
+    while True:
+        d = game.getDispute(dispute_id)
+        if d.phase == REVEAL:
+            game.reveal(dispute_id, solver.reveal(game.midpoint(dispute_id)), sender=solver.account)
+        elif d.phase == RESPOND:
+            mid = game.midpoint(dispute_id)
+            game.respond(dispute_id, challenger.agrees(mid, bytes(d.midHash)), sender=challenger.account)
+            rounds += 1
+        elif d.phase == SERVE:
+            game.serveState(dispute_id, solver.serve(d.lo), sender=solver.account)
+        elif d.phase == ADJUDICATING:
+            adjudicate(chain, court, referees, solver.store, d.requestId, keeper)
+        else:
+            return rounds
+
+
+def assert_ledgers(market, game, court):
+    """Every contract's balance equals its ledger."""
+    assert market.balance == market.totalEscrow() + market.totalCredits()
+    assert game.balance == game.totalBonds() + game.totalCredits()
+    assert court.balance == court.totalBonds() + court.totalCredits()
+

@@ -1,0 +1,128 @@
+"""Market's side of disputes: setting the game once, and openDispute / resolveDispute, which only the game
+calls. Here the "game" is a plain test account, so each hook is exercised on its own."""
+
+import ape
+import pytest
+from dispute_helpers import CHALLENGER_REWARD, DISPUTED, SLASHED
+from market_helpers import (
+    MAX_PRICE,
+    REQUIRED_STAKE,
+    RUNNING,
+    SUBMITTED,
+    JobFactory,
+    logs,
+)
+
+
+@pytest.fixture(scope="session")
+def referee_game(accounts):
+    """The account that plays the dispute game for the bare market."""
+    return accounts[9]
+
+
+@pytest.fixture(scope="session")
+def bare_market(project, owner, staking, referee_game):
+    market = owner.deploy(project.Market, staking)
+    staking.setOperator(market, True, sender=owner)
+    market.setDisputeGame(referee_game, sender=owner)
+    return market
+
+
+@pytest.fixture(scope="session")
+def bare_jobs(bare_market, submitter, chain):
+    return JobFactory(bare_market, submitter, chain)
+
+
+@pytest.fixture
+def disputed(bare_market, bare_jobs, staked, solver, referee_game):
+    job_id = bare_jobs.submitted(solver)
+    bare_market.openDispute(job_id, sender=referee_game)
+    return job_id
+
+
+def test_setDisputeGame_setsOnce(project, owner, staking, stranger):
+    market = owner.deploy(project.Market, staking)
+    assert market.disputeGame() == "0x" + "00" * 20
+    with ape.reverts(market.OwnableUnauthorizedAccount, account=stranger):
+        market.setDisputeGame(stranger, sender=stranger)
+    with ape.reverts(market.ZeroAddress):
+        market.setDisputeGame("0x" + "00" * 20, sender=owner)
+    tx = market.setDisputeGame(stranger, sender=owner)
+    assert market.disputeGame() == stranger
+    assert logs(tx, market.DisputeGameSet) == [market.DisputeGameSet(stranger)]
+    with ape.reverts(market.DisputeGameAlreadySet, game=stranger):
+        market.setDisputeGame(owner, sender=owner)
+
+
+def test_challengerReward_isHalfTheStake(bare_market):
+    assert bare_market.CHALLENGER_REWARD_BPS() == 5_000
+
+
+def test_openDispute_storesTimeLeft(bare_market, bare_jobs, staked, solver, referee_game, chain):
+    job_id = bare_jobs.submitted(solver)
+    deadline = bare_market.getJob(job_id).challengeDeadline
+    chain.pending_timestamp = deadline - 700
+    tx = bare_market.openDispute(job_id, sender=referee_game)
+    job = bare_market.getJob(job_id)
+    assert (job.state, job.challengeTimeLeft) == (DISPUTED, 700)
+    assert logs(tx, bare_market.JobDisputed) == [bare_market.JobDisputed(job_id)]
+
+
+def test_openDispute_atDeadline_leavesNoTime(bare_market, bare_jobs, staked, solver, referee_game, chain):
+    job_id = bare_jobs.submitted(solver)
+    chain.pending_timestamp = bare_market.getJob(job_id).challengeDeadline
+    bare_market.openDispute(job_id, sender=referee_game)
+    assert bare_market.getJob(job_id).challengeTimeLeft == 0
+
+
+def test_openDispute_guards_revert(bare_market, bare_jobs, staked, solver, solver2, referee_game, stranger):
+    job_id = bare_jobs.submitted(solver)
+    with ape.reverts(bare_market.NotDisputeGame, caller=stranger):
+        bare_market.openDispute(job_id, sender=stranger)
+    with ape.reverts(bare_market.UnknownJob, jobId=job_id + 1):
+        bare_market.openDispute(job_id + 1, sender=referee_game)
+    running = bare_jobs.awarded(solver2)
+    with ape.reverts(bare_market.WrongJobState, expected=SUBMITTED, actual=RUNNING):
+        bare_market.openDispute(running, sender=referee_game)
+    deadline = bare_market.getJob(job_id).challengeDeadline
+    bare_jobs.after(deadline)
+    with ape.reverts(bare_market.ChallengeClosed, deadline=deadline):
+        bare_market.openDispute(job_id, sender=referee_game)
+
+
+def test_disputedJob_cannotBeFinalized(bare_market, bare_jobs, disputed, stranger):
+    bare_jobs.after(bare_market.getJob(disputed).challengeDeadline)
+    with ape.reverts(bare_market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
+        bare_market.finalize(disputed, sender=stranger)
+
+
+def test_resolveDispute_guards_revert(bare_market, bare_jobs, disputed, solver, solver2, referee_game, stranger):
+    with ape.reverts(bare_market.NotDisputeGame, caller=stranger):
+        bare_market.resolveDispute(disputed, False, stranger, sender=stranger)
+    submitted = bare_jobs.submitted(solver2)
+    with ape.reverts(bare_market.WrongJobState, expected=DISPUTED, actual=SUBMITTED):
+        bare_market.resolveDispute(submitted, True, stranger, sender=referee_game)
+
+
+def test_resolveDispute_solverWins_givesWindowBack(bare_market, disputed, referee_game, stranger, chain):
+    time_left = bare_market.getJob(disputed).challengeTimeLeft
+    chain.pending_timestamp += 5000  # the dispute outlasted the original window
+    tx = bare_market.resolveDispute(disputed, True, stranger, sender=referee_game)
+    job = bare_market.getJob(disputed)
+    assert (job.state, job.challengeDeadline, job.challengeTimeLeft) == (SUBMITTED, tx.timestamp + time_left, 0)
+    assert logs(tx, bare_market.DisputeSettled) == [bare_market.DisputeSettled(disputed, True)]
+    assert bare_market.totalEscrow() == MAX_PRICE
+
+
+def test_resolveDispute_solverLoses_splitsStake(bare_market, staking, disputed, solver, submitter, referee_game,
+                                                stranger):
+    tx = bare_market.resolveDispute(disputed, False, stranger, sender=referee_game)
+    assert bare_market.getJob(disputed).state == SLASHED
+    assert bare_market.credits(stranger) == CHALLENGER_REWARD
+    assert bare_market.credits(submitter) == MAX_PRICE + REQUIRED_STAKE - CHALLENGER_REWARD
+    assert (bare_market.totalEscrow(), staking.lockedStake(solver)) == (0, 0)
+    assert bare_market.balance == bare_market.totalCredits() == MAX_PRICE + REQUIRED_STAKE
+    assert logs(tx, bare_market.SolverSlashed) == [bare_market.SolverSlashed(disputed, solver, REQUIRED_STAKE)]
+    assert logs(tx, bare_market.DisputeSettled) == [bare_market.DisputeSettled(disputed, False)]
+    with ape.reverts(bare_market.WrongJobState, expected=DISPUTED, actual=SLASHED):
+        bare_market.resolveDispute(disputed, False, stranger, sender=referee_game)

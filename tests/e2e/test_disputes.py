@@ -1,0 +1,72 @@
+"""Disputes end to end on the real stack: every cheating strategy is pinpointed to its step and slashed,
+and an honest solver challenged falsely keeps its stake and earns the challenger's bond."""
+
+import math
+
+import pytest
+
+from pinpoint.chain import Chain, JobState
+from pinpoint.client import CoordinatorClient
+from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.spec import example_mlp_spec
+from tests.e2e.waiting import wait_for
+from worker.cheats import CHEATS
+
+ETHER = 10**18
+MAX_PRICE, STAKE = ETHER // 20, ETHER // 2
+pytestmark = pytest.mark.e2e
+
+
+def run_job(stack: LocalStack, spec, solver_options=(), verifier_options=()):
+    stack.start_all(solver_options, ("--samples", "1000", *verifier_options), progress=lambda _: None)
+    submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+    api = CoordinatorClient(stack.api_url)
+    accepted = api.submit_spec(spec)
+    job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
+                                max_price=MAX_PRICE, required_stake=STAKE, bidding_seconds=4,
+                                execution_seconds=600, challenge_seconds=30)
+    ended = (JobState.FINALIZED, JobState.SLASHED)
+    job = wait_for(lambda: (j := submitter.job(job_id))["state"] in ended and j, "the job to end", 400)
+    view = wait_for(lambda: (v := api.job(job_id))["state"] in ("finalized", "slashed") and v, "the index")
+    return submitter, job_id, job, view
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_cheatingSolver_isPinpointedAndSlashed(tmp_path, cheat):
+    spec = example_mlp_spec()  # 64 steps, a checkpoint every 8
+    step = 13
+    with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
+        submitter, job_id, job, view = run_job(stack, spec, solver_options=("--cheat", f"{cheat}@{step}"))
+        assert job["state"] == JobState.SLASHED
+        [dispute] = view["disputes"]
+        assert dispute["solver_won"] is False
+        assert (dispute["lo"], dispute["hi"]) == (step, step + 1)  # pinpointed to the very step
+        assert dispute["rounds"] <= math.ceil(math.log2(spec.checkpoint_interval))
+        assert not [v for v in view["verdicts"] if v["agrees"]]
+        # The stake pays the harmed submitter and the challenger; the submitter also gets its escrow back.
+        verifier = submitter.w3.eth.account.from_key(ANVIL_KEYS[3]).address
+        solver = submitter.w3.eth.account.from_key(ANVIL_KEYS[2]).address
+        market = submitter.market.functions
+        assert int(view["slashed"]) == STAKE
+        assert market.credits(submitter.address).call() == MAX_PRICE + STAKE // 2
+        assert market.credits(verifier).call() == STAKE // 2
+        assert submitter.game.functions.credits(verifier).call() == submitter.game.functions.challengeBond().call()
+        assert submitter.staking.functions.lockedStake(solver).call() == 0
+
+
+def test_honestSolver_challengedFalsely_keepsItsStake_andEarnsTheBond(tmp_path):
+    spec = example_mlp_spec()
+    with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
+        submitter, job_id, job, view = run_job(stack, spec, verifier_options=("--lie",))
+        assert job["state"] == JobState.FINALIZED
+        [dispute] = view["disputes"]
+        assert dispute["solver_won"] is True and dispute["hi"] - dispute["lo"] == 1
+        solver = submitter.w3.eth.account.from_key(ANVIL_KEYS[2]).address
+        game = submitter.game.functions
+        bond = game.challengeBond().call()
+        # The solver was paid its price, claimed the bond, and its stake is free again.
+        assert int(view["solver_payout"]) == job["price"]
+        wait_for(lambda: game.credits(solver).call() == 0 and submitter.market.functions.credits(solver).call() == 0,
+                 "the solver to claim its pay and the bond")
+        assert submitter.staking.functions.lockedStake(solver).call() == 0
+        assert game.totalBonds().call() == 0 and bond > 0

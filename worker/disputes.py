@@ -1,0 +1,125 @@
+"""Playing the dispute game: the challenger (a verifier) and the solver answer by themselves.
+
+A dispute narrows the steps between an agreed state (step `lo`) and the solver's disputed claim (step
+`hi`) by halving: the solver reveals its state hash at the midpoint, the challenger agrees or disagrees.
+Both compute their answers the same way, by replaying from the disputed interval's start checkpoint
+(its bytes from the artifact store, checked against the committed leaf); they differ only in the trainer
+they replay with: the challenger's is honest, the solver's is whatever it really ran. At one step apart
+the solver serves its state at `lo`, and a referee re-executes that single step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pinpoint.chain import Chain, ChainError, Phase
+from pinpoint.client import CoordinatorClient
+from pinpoint.merkle import checkpoint_tree
+from pinpoint.spec import JobSpec
+from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from worker.engine.training import Trainer
+
+log = logging.getLogger(__name__)
+TrainerFactory = Callable[[JobSpec], Trainer]
+
+
+def proof_bytes(proof: list[str]) -> list[bytes]:
+    return [bytes.fromhex(p[2:]) for p in proof]
+
+
+def open_challenge(chain: Chain, job_id: int, interval: int, hashes: list[bytes], checkpoint_interval: int,
+                   our_hash: bytes) -> int:
+    """Challenge checkpoint interval+1 of a job, accepting checkpoint `interval`; returns the dispute id."""
+    tree = checkpoint_tree(job_id, hashes, checkpoint_interval)
+    receipt = chain.transact(
+        "DisputeGame", "challenge", job_id, interval,
+        hashes[interval], proof_bytes(tree.get_proof(interval)),
+        hashes[interval + 1], proof_bytes(tree.get_proof(interval + 1)),
+        our_hash, value=chain.game.functions.challengeBond().call(),
+    )
+    dispute_id = chain.game.events.DisputeOpened().process_receipt(receipt)[0]["args"]["disputeId"]
+    log.info("job %s: challenged checkpoint %s as dispute %s", job_id, interval + 1, dispute_id)
+    return dispute_id
+
+
+class DisputePlayer:
+    """Makes this key's moves in every open dispute it is a party to."""
+
+    def __init__(self, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory, lie: bool = False):
+        self.chain = chain
+        self.client = client
+        self.trainer = trainer
+        self.lie = lie  # a challenger that disagrees with everything: for tests and demos of false challenges
+        self.seen = 0
+        self.open: set[int] = set()
+
+    def tick(self) -> None:
+        count = self.chain.game.functions.disputeCount().call()
+        me = self.chain.address.lower()
+        for dispute_id in range(self.seen + 1, count + 1):
+            dispute = self.chain.dispute(dispute_id)
+            if me in (dispute["solver"].lower(), dispute["challenger"].lower()):
+                self.open.add(dispute_id)
+        self.seen = count
+        for dispute_id in sorted(self.open):
+            dispute = self.chain.dispute(dispute_id)
+            if dispute["phase"] in (Phase.RESOLVED, Phase.NONE):
+                self.open.discard(dispute_id)
+                continue
+            try:
+                self.move(dispute_id, dispute)
+            except ChainError as exc:
+                log.warning("dispute %s: %s", dispute_id, exc)
+
+    def move(self, dispute_id: int, dispute: dict) -> None:
+        me = self.chain.address.lower()
+        solver_turn = dispute["phase"] in (Phase.REVEAL, Phase.SERVE)
+        if dispute["phase"] == Phase.ADJUDICATING:
+            return  # the referee's turn
+        my_turn = (dispute["solver"].lower() == me) == solver_turn
+        if not my_turn:
+            solver_left, challenger_left = self.chain.game.functions.clocks(dispute_id).call()
+            if (solver_left if solver_turn else challenger_left) == 0 and self.chain.now() > dispute["turnStart"]:
+                self.chain.transact("DisputeGame", "claimTimeout", dispute_id)
+                log.info("dispute %s: the other side ran out of time", dispute_id)
+            return
+        job = self.chain.job(dispute["jobId"])
+        spec = self.client.spec(job["specHash"])
+        if dispute["phase"] == Phase.REVEAL:
+            mid = self.chain.game.functions.midpoint(dispute_id).call()
+            state = self.state_at(dispute, spec, mid)
+            self.chain.transact("DisputeGame", "reveal", dispute_id, state.state_hash)
+            log.info("dispute %s: revealed step %s", dispute_id, mid)
+        elif dispute["phase"] == Phase.RESPOND:
+            mid = self.chain.game.functions.midpoint(dispute_id).call()
+            ours = self.state_at(dispute, spec, mid).state_hash
+            agree = not self.lie and "0x" + ours.hex() == dispute["midHash"]
+            self.chain.transact("DisputeGame", "respond", dispute_id, agree)
+            log.info("dispute %s: %s with step %s", dispute_id, "agreed" if agree else "disagreed", mid)
+        elif dispute["phase"] == Phase.SERVE:
+            state = self.state_at(dispute, spec, dispute["lo"])
+            artifact = self.client.upload_artifact(save_checkpoint(state))
+            self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
+            log.info("dispute %s: served the state at step %s as %s", dispute_id, dispute["lo"], artifact)
+
+    def state_at(self, dispute: dict, spec: JobSpec, step: int) -> Checkpoint:
+        """Our state at `step`, replayed from the disputed interval's start checkpoint."""
+        index = dispute["lo"] // spec.checkpoint_interval
+        start = checkpoint_from_store(self.chain, self.client, dispute["jobId"], index, spec)
+        if step == start.step:
+            return start
+        trainer = self.trainer(spec)
+        trainer.restore(start)
+        trainer.train_until(step)
+        return trainer.snapshot()
+
+
+def checkpoint_from_store(chain: Chain, client: CoordinatorClient, job_id: int, index: int, spec: JobSpec) -> Checkpoint:
+    """Checkpoint `index` of a job from the artifact store, checked against the solver's committed root."""
+    reported = {c["index"]: c for c in client.job(job_id)["checkpoints"]}
+    hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
+    if checkpoint_tree(job_id, hashes, spec.checkpoint_interval).root != chain.job(job_id)["finalRoot"]:
+        raise ChainError(f"job {job_id}: the reported checkpoints do not rebuild the committed root")
+    return load_checkpoint(client.download_artifact(reported[index]["artifact"]), expected_state_hash=hashes[index])
+
