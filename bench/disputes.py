@@ -79,7 +79,8 @@ def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
             rounds += 1
     send(solver, "DisputeGame", "serveState", dispute_id, keccak(b"artifact"))
     request_id = referee.court.functions.requestCount().call()
-    w3.provider.make_request("evm_mine", [])
+    for _ in range(2):  # the draw uses the hash of the block after the request, so it must exist first
+        w3.provider.make_request("evm_mine", [])
     send(referee, "RefereeCourt", "draw", request_id)
     lo = challenger.dispute(dispute_id)["lo"]
     send(referee, "RefereeCourt", "submitStep", request_id, truth(lo + 1))

@@ -107,9 +107,13 @@ def plot_loss(view: dict, path: Path) -> Path | None:
     return path
 
 
-def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts: dict, balances_before: dict) -> None:
-    job = chain.job(job_id)
+def staked(chain: Chain, account: str) -> int:
     staking = chain.staking.functions
+    return staking.freeStake(account).call() + staking.lockedStake(account).call()
+
+
+def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts: dict, holdings_before: dict) -> None:
+    job = chain.job(job_id)
     print("\n=== summary ===")
     print(f"job {job_id}: {job['state'].name.lower()}")
     print(f"  spec hash      {job['specHash']}")
@@ -120,17 +124,19 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts
     for d in view["disputes"]:
         winner = "solver (the challenger's bond goes to it)" if d["solver_won"] else "challenger (the solver is slashed)"
         print(f"  dispute {d['id']}      pinpointed step {d['lo']} -> {d['hi']} in {d['rounds']} rounds; winner: {winner}")
-    if view["slashed"]:
-        print(f"  slashed        {eth(view['slashed'])} of the solver's stake (half to the challenger, half to the submitter)")
-    print(f"  solver paid    {eth(view['solver_payout'])} (bid {eth(job['price'])})")
-    print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
+    if job["state"] == JobState.SLASHED:
+        print(f"  slashed        {eth(view['slashed'])} of the solver's stake: half to the challenger, half to the submitter")
+        print(f"  escrow         {eth(job['maxPrice'])} returned to the submitter; the solver is paid nothing")
+    else:
+        print(f"  solver paid    {eth(view['solver_payout'])} (its bid)")
+        print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
     print(f"  final loss     {view['final_loss']:.4f}" if view["final_loss"] is not None else "  final loss     -")
-    print("  accounts       wallet change   + stake held now  = net, gas included")
+    print("  since the job was posted (gas included):")
+    print("                 wallet          stake           total")
     for role, account in accounts.items():
-        free, locked = staking.freeStake(account).call(), staking.lockedStake(account).call()
-        wallet = chain.balance(account) - balances_before[role]
-        print(f"    {role:<10} {wallet / ETHER:+13.6f} ETH  {(free + locked) / ETHER:+11.6f} ETH"
-              f"{' (locked ' + eth(locked) + ')' if locked else ''}  {(wallet + free + locked) / ETHER:+.6f} ETH")
+        wallet = chain.balance(account) - holdings_before[role][0]
+        stake = staked(chain, account) - holdings_before[role][1]
+        print(f"    {role:<10} {wallet / ETHER:+.6f} ETH  {stake / ETHER:+.6f} ETH  {(wallet + stake) / ETHER:+.6f} ETH")
     plot = plot_loss(view, stack.home / f"job-{job_id}-loss.png")
     if plot:
         print(f"  loss curve     {plot}")
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             chain = Chain(stack.rpc_url, stack.deployment_file)
             accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address
                         for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3), ("referee", 4))}
-            before = {role: chain.balance(a) for role, a in accounts.items()}
+            before = {role: (chain.balance(a), staked(chain, a)) for role, a in accounts.items()}
             print(f"== submitting a {args.model} training job: {spec.steps} steps, checkpoint every {spec.checkpoint_interval}")
             job_id, submitter = post_job(stack, spec, bidding_seconds=6, challenge_seconds=20)
             view = follow(stack, job_id, chain, args.timeout)

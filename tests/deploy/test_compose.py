@@ -14,14 +14,14 @@ SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scrip
 
 
 def test_compose_describesEveryPart():
-    assert {"anvil", "redis", "postgres", "deploy", "coordinator", "solver", "verifier"} <= set(SERVICES)
+    assert {"anvil", "redis", "postgres", "deploy", "coordinator", "solver", "verifier", "referee"} <= set(SERVICES)
 
 
 def test_longRunningInfrastructure_hasHealthchecks_andIsWaitedFor():
     for name in ("anvil", "redis", "postgres", "coordinator"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["coordinator"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
-    for worker in ("solver", "verifier"):
+    for worker in ("solver", "verifier", "referee"):
         assert SERVICES[worker]["depends_on"]["coordinator"]["condition"] == "service_healthy"
 
 
@@ -29,6 +29,7 @@ def test_commands_areTheProjectsOwnEntryPoints():
     assert SERVICES["coordinator"]["command"][:2] == ["pinpoint-coordinator", "serve"]
     assert SERVICES["solver"]["command"][:2] == ["pinpoint-worker", "solver"]
     assert SERVICES["verifier"]["command"][:2] == ["pinpoint-worker", "verifier"]
+    assert SERVICES["referee"]["command"][:2] == ["pinpoint-worker", "referee"]
     assert SERVICES["deploy"]["command"][:3] == ["ape", "run", "deploy"]
     assert {"pinpoint-coordinator", "pinpoint-worker"} <= set(SCRIPTS)
     assert (ROOT / "scripts" / "deploy.py").exists()
