@@ -147,6 +147,8 @@ class Indexer:
             dispute.phase = "adjudicating"
         elif event.name == "DisputeResolved":
             dispute.phase, dispute.solver_won = "resolved", a["solverWon"]
+        elif event.name == "DisputeAbandoned":  # no referee could be drawn: no winner
+            dispute.phase = "abandoned"
 
 
 def run_forever(indexer: Indexer, interval: float, stop: threading.Event) -> None:
