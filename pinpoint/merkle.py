@@ -150,3 +150,47 @@ def checkpoint_tree(job_id: int, state_hashes: Sequence[bytes | str], checkpoint
         raise ValueError("checkpoint_interval must be >= 1")
     leaves = [checkpoint_leaf(job_id, i, i * checkpoint_interval, h) for i, h in enumerate(state_hashes)]
     return StandardMerkleTree(leaves, CHECKPOINT_LEAF_TYPES)
+
+
+def _fast_keccak():
+    """keccak256 without eth_utils' per-call dispatch (about 10x faster on 64 bytes), same digests."""
+    try:
+        from sha3 import keccak_256  # safe-pysha3, installed with eth-hash's backends
+    except ImportError:  # pragma: no cover - fall back to the generic path
+        return keccak
+    return lambda data: keccak_256(data).digest()
+
+
+def checkpoint_root(job_id: int, state_hashes: Sequence[bytes | str], checkpoint_interval: int,
+                    leaf_cache: list[bytes] | None = None) -> str:
+    """`checkpoint_tree(job_id, state_hashes, checkpoint_interval).root`, computed without building the tree.
+
+    Leaves are encoded directly (abi.encode of (uint256, uint256, uint256, bytes32) is four 32-byte words)
+    and, when the caller passes the same `leaf_cache` list on every call while appending state hashes (as a
+    worker does at each checkpoint), only the new leaves are hashed; the cache must belong to this
+    (job_id, checkpoint_interval) and a prefix of these state hashes. The nodes above the leaves are
+    recomputed each call (n - 1 keccaks of 64 bytes), since sorting the leaves moves them around.
+    """
+    if checkpoint_interval < 1:
+        raise ValueError("checkpoint_interval must be >= 1")
+    if not state_hashes:
+        raise ValueError("Expected non-zero number of leaves")
+    kec = _KECCAK
+    leaves = leaf_cache if leaf_cache is not None else []
+    if len(leaves) > len(state_hashes):
+        raise ValueError("leaf_cache holds more leaves than there are state hashes")
+    for i in range(len(leaves), len(state_hashes)):
+        if job_id < 0 or i * checkpoint_interval >= 2**256:
+            raise ValueError("leaf values out of uint256 range")
+        encoded = (job_id.to_bytes(32, "big") + i.to_bytes(32, "big") + (i * checkpoint_interval).to_bytes(32, "big")
+                   + _bytes32(state_hashes[i]))
+        leaves.append(kec(kec(encoded)))
+    n = len(state_hashes)
+    tree: list[bytes] = [b""] * (n - 1) + sorted(leaves[:n], reverse=True)  # sorted leaf k at tree[len-1-k]
+    for i in range(n - 2, -1, -1):
+        a, b = tree[2 * i + 1], tree[2 * i + 2]
+        tree[i] = kec(a + b if a <= b else b + a)
+    return _hex(tree[0])
+
+
+_KECCAK = _fast_keccak()

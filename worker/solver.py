@@ -11,7 +11,7 @@ import logging
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
-from pinpoint.merkle import checkpoint_tree
+from pinpoint.merkle import checkpoint_root, checkpoint_tree
 from pinpoint.spec import JobSpec
 from worker.disputes import TrainerFactory
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -51,13 +51,14 @@ class SolverRun:
         check_spec_matches(spec, job)
         trainer = self.trainer(spec)
         self.state_hashes: list[bytes] = []
+        self.leaf_cache: list[bytes] = []  # leaves hashed so far: each progress root hashes only the new one
         start = self._resume_point(job, trainer)
         if start is None:
             self._publish(trainer.initial_checkpoint(), loss=None, spec=spec)
         else:
             trainer.restore(start)
         trainer.train_until(spec.steps, on_checkpoint=lambda ckpt, loss: self._publish(ckpt, loss, spec))
-        final_root = checkpoint_tree(self.job_id, self.state_hashes, spec.checkpoint_interval).root
+        final_root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
         self.chain.transact("Market", "submitResult", self.job_id, final_root)
         log.info("job %s: submitted final root %s", self.job_id, final_root)
         return final_root
@@ -69,7 +70,7 @@ class SolverRun:
         self.client.report_checkpoint(self.job_id, ckpt.index, ckpt.step, state_hash, artifact, loss)
         self.state_hashes.append(ckpt.state_hash)
         if ckpt.index > 0:
-            root = checkpoint_tree(self.job_id, self.state_hashes, spec.checkpoint_interval).root
+            root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
             self.chain.transact("Market", "postProgress", self.job_id, ckpt.index, root)
         log.info("job %s: checkpoint %s/%s at step %s, loss %s", self.job_id, ckpt.index, spec.checkpoint_count, ckpt.step, loss)
 

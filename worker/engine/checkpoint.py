@@ -7,8 +7,12 @@ Tensor names (everything needed to continue training, DESIGN.md Commitments):
     cursor.step                  int64 scalar: optimizer steps taken (the data cursor: batches depend
                                  only on (seed, step))
 
-Serialized with safetensors (never pickle); the metadata carries format, spec hash, index, step and the
-state hash, and `load_checkpoint` recomputes the hash from the tensors.
+Serialized as safetensors (never pickle); the metadata carries format, spec hash, index, step and the
+state hash, and `load_checkpoint` recomputes the hash from the tensors. The bytes are written here
+(`safetensors_bytes`) rather than by `safetensors.torch.save`, which spends most of its time on per-tensor
+Python checks and orders the metadata keys at random; the layout is the same (tensors by dtype, largest
+first as safetensors ranks them, then by name; header padded with spaces to 8 bytes), with metadata keys
+sorted so the same checkpoint always gives the same bytes. They are read back by `safetensors.torch.load`.
 
     blob = save_checkpoint(checkpoint)
     checkpoint = load_checkpoint(blob, expected_state_hash=leaf_hash)   # raises CheckpointHashMismatch
@@ -22,11 +26,18 @@ from dataclasses import dataclass
 
 import torch
 from safetensors.torch import load as safetensors_load
-from safetensors.torch import save as safetensors_save
 
-from worker.engine.state import state_hash
+from worker.engine.state import hashable_view, state_hash
 
 FORMAT = "pinpoint.checkpoint/1"
+
+_SAFETENSORS_DTYPES = {  # torch dtype -> (safetensors name, rank); higher rank first in the data section
+    torch.bool: ("BOOL", 0), torch.uint8: ("U8", 1), torch.int8: ("I8", 2), torch.float8_e5m2: ("F8_E5M2", 3),
+    torch.float8_e4m3fn: ("F8_E4M3", 4), torch.int16: ("I16", 5), torch.uint16: ("U16", 6),
+    torch.float16: ("F16", 7), torch.bfloat16: ("BF16", 8), torch.int32: ("I32", 9), torch.uint32: ("U32", 10),
+    torch.float32: ("F32", 11), torch.complex64: ("C64", 12), torch.float64: ("F64", 13),
+    torch.int64: ("I64", 14), torch.uint64: ("U64", 15),
+}
 
 
 class CheckpointHashMismatch(ValueError):
@@ -68,8 +79,30 @@ def save_checkpoint(checkpoint: Checkpoint) -> bytes:
         "step": str(checkpoint.step),
         "state_hash": checkpoint.state_hash_hex,
     }
-    tensors = {name: t.detach().cpu().contiguous() for name, t in checkpoint.tensors.items()}
-    return safetensors_save(tensors, metadata=metadata)
+    return safetensors_bytes(checkpoint.tensors, metadata)
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """The safetensors file for `tensors` (one copy of the data, straight from the tensors' buffers):
+    u64 header length, JSON header padded with spaces to a multiple of 8, then the data."""
+    unsupported = {str(t.dtype) for t in tensors.values() if t.dtype not in _SAFETENSORS_DTYPES}
+    if unsupported:
+        raise ValueError(f"safetensors cannot hold dtypes {sorted(unsupported)}")
+    order = sorted(tensors, key=lambda name: (-_SAFETENSORS_DTYPES[tensors[name].dtype][1], name))
+    header: dict[str, object] = {}
+    if metadata:
+        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
+    buffers, offset = [], 0
+    for name in order:
+        t = tensors[name]
+        data = hashable_view(t)
+        end = offset + data.nbytes
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[t.dtype][0], "shape": list(t.shape), "data_offsets": [offset, end]}
+        buffers.append(data)
+        offset = end
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return b"".join([struct.pack("<Q", len(text)), text, *buffers])
 
 
 def read_metadata(blob: bytes) -> dict[str, str]:
