@@ -25,11 +25,14 @@ import torch
 from bench.disputes import measure_disputes
 from bench.hashing import run as measure_hashing
 from pinpoint.chain import Chain
+from pinpoint.economics import default_samples, detection_probability
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_root, checkpoint_tree
 from pinpoint.spec import example_mlp_spec, example_transformer_spec
 from worker.engine.checkpoint import save_checkpoint
+from worker.engine.replay import replay_interval
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer
+from worker.verifier import sample_intervals
 
 HERE = Path(__file__).parent
 ETHER = 10**18
@@ -126,6 +129,33 @@ def commitment_overhead(spec, repeats: int) -> dict:
     }
 
 
+def verifier_cost(spec, repeats: int) -> dict:
+    """Replaying the default sample of intervals vs training the whole job, timed in the same run."""
+    samples = default_samples(spec.checkpoint_count)
+    checkpoints: list = []
+    train, replay = [], []
+    for _ in range(repeats):
+        checkpoints.clear()
+        start = time.perf_counter()
+        Trainer(spec).run(on_checkpoint=lambda checkpoint, _loss: checkpoints.append(checkpoint))
+        train.append(time.perf_counter() - start)
+        sampled = sample_intervals(1, os.urandom(32), spec.checkpoint_count, samples)
+        start = time.perf_counter()
+        for interval in sampled:
+            replay_interval(spec, checkpoints[interval])
+        replay.append(time.perf_counter() - start)
+    base, check = statistics.median(train), statistics.median(replay)
+    return {
+        "model": spec.model.name,
+        "checkpoint_count": spec.checkpoint_count,
+        "sampled_intervals": samples,
+        "train_seconds_median": round(base, 4),
+        "replay_seconds_median": round(check, 4),
+        "verifier_cost_ratio": round(check / base, 4),
+        "detection_probability_one_faked_interval": round(detection_probability(spec.checkpoint_count, samples, 1), 4),
+    }
+
+
 def write_markdown(results: dict, path: Path) -> None:
     lines = [
         "# Benchmarks",
@@ -171,6 +201,18 @@ def write_markdown(results: dict, path: Path) -> None:
             f"| {row['model']} | {row['steps']} | {row['checkpoint_interval']} | {row['train_seconds_median']:.3f} | "
             f"{row['train_with_commitments_seconds_median']:.3f} | {row['overhead_percent']:+.1f}% |"
         )
+    v = results["verifier_cost"]
+    lines += [
+        "",
+        "## Verifier cost",
+        "",
+        f"At the default sample rate ({v['sampled_intervals']} of {v['checkpoint_count']} intervals, "
+        "`pinpoint/economics.py`), replaying costs the verifier "
+        f"{100 * v['verifier_cost_ratio']:.1f}% of the solver's training time ({v['replay_seconds_median']:.2f} s vs "
+        f"{v['train_seconds_median']:.2f} s, {v['model']}, same run), and catches a solver that fakes a single "
+        f"interval with probability {v['detection_probability_one_faked_interval']:.2f}; the stake makes even that "
+        "a losing bet (see docs/ECONOMICS.md).",
+    ]
     hashing = results["state_hashing"]
     lines += [
         "",
@@ -202,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         commitment_overhead(example_mlp_spec(steps=2048, checkpoint_interval=RECOMMENDED_CHECKPOINT_INTERVAL), args.repeats),
         commitment_overhead(example_transformer_spec(steps=768, checkpoint_interval=RECOMMENDED_CHECKPOINT_INTERVAL), args.repeats),
     ]
+    print("measuring verifier cost ...", flush=True)
+    verifier = verifier_cost(example_transformer_spec(steps=1024, checkpoint_interval=RECOMMENDED_CHECKPOINT_INTERVAL), 3)
     print("measuring state hashing throughput ...", flush=True)
     hashing = measure_hashing()
     results = {
@@ -211,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         "disputes": disputes,
         "commitment_overhead": overhead,
         "state_hashing": hashing,
+        "verifier_cost": verifier,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")

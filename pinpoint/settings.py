@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     private_key: str | None = Field(None, description="The worker's key (solver or verifier role).")
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
-    verify_samples: int = Field(1, ge=1, description="Intervals a verifier replays per job.")
+    verify_samples: int | None = Field(None, ge=1, description="Intervals a verifier replays per job; "
+                                       "default: `pinpoint.economics.default_samples` of the job's interval count.")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
 

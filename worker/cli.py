@@ -84,8 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     celery = None
     if args.role != "referee":
         queue = solver_queue(address) if args.role == "solver" else VERIFIER_QUEUE
-        env = {"PINPOINT_PRIVATE_KEY": settings.private_key, "PINPOINT_VERIFY_SAMPLES": str(settings.verify_samples),
-               "PINPOINT_LYING_VERIFIER": str(settings.lying_verifier).lower(), "PINPOINT_CHEAT": settings.cheat or ""}
+        env = {"PINPOINT_PRIVATE_KEY": settings.private_key, "PINPOINT_LYING_VERIFIER": str(settings.lying_verifier).lower(),
+               "PINPOINT_CHEAT": settings.cheat or ""}
+        if settings.verify_samples:
+            env["PINPOINT_VERIFY_SAMPLES"] = str(settings.verify_samples)
         celery = start_celery(queue, f"{args.role}-{address[:10]}", env)
         logging.info("%s %s consumes %s", args.role, address, queue)
     try:

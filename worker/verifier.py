@@ -14,6 +14,7 @@ from eth_utils import keccak
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
+from pinpoint.economics import default_samples
 from pinpoint.merkle import checkpoint_tree
 from worker.disputes import open_challenge
 from worker.engine.checkpoint import (
@@ -50,11 +51,12 @@ def sample_intervals(job_id: int, block_hash: bytes, checkpoint_count: int, samp
 
 
 class VerifierRun:
-    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, samples: int = 1, lie: bool = False):
+    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, samples: int | None = None,
+                 lie: bool = False):
         self.job_id = job_id
         self.chain = chain
         self.client = client
-        self.samples = samples
+        self.samples = samples  # None: as many as the economics ask for this job
         self.lie = lie  # challenges honest work: for tests and demos of false challenges
 
     def verify(self) -> Verdict | None:
@@ -65,7 +67,8 @@ class VerifierRun:
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
         block_hash = bytes(self.chain.w3.eth.get_block("latest")["hash"])
-        for interval in sample_intervals(self.job_id, block_hash, spec.checkpoint_count, self.samples):
+        samples = self.samples or default_samples(spec.checkpoint_count)
+        for interval in sample_intervals(self.job_id, block_hash, spec.checkpoint_count, samples):
             verdict, hashes, replayed = self._check(job, spec, interval)
             if self.lie and replayed is not None:
                 verdict, replayed = Verdict(interval, False, "(lying verifier) disagrees with everything"), keccak(replayed)
