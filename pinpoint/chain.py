@@ -21,7 +21,6 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 
-
 class JobState(IntEnum):
     """Mirror of `IMarket.JobState`."""
 
