@@ -15,20 +15,19 @@ with the reason. On a local network test account 0 is used when --account is not
 """
 
 import json
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import click
-from ape import Contract, accounts, chain
+from ape import Contract, chain
 from ape.cli import (
     ConnectedProviderCommand,
     account_option,
     ape_cli_context,
     network_option,
 )
-from ape.exceptions import ContractLogicError
 
+from pinpoint.ape_cli import explained, signer
 from pinpoint.settings import get_settings
 
 WEI_PER_ETHER = 10**18
@@ -68,29 +67,6 @@ def bytes32(value: str) -> str:
     if not value.startswith("0x") or len(value) != 66:
         raise click.BadParameter(f"{value} is not a 0x-prefixed 32-byte hex hash")
     return value
-
-
-def signer(cli_ctx, account, spending: str):
-    """The given account (after confirming `spending` off local networks); on a local network test account 0."""
-    if account is None:
-        if not cli_ctx.provider.network.is_local:
-            raise click.UsageError("give --account on a non-local network")
-        return accounts.test_accounts[0]
-    if not cli_ctx.provider.network.is_local:
-        click.confirm(f"{spending} from {account.address}?", abort=True)
-    return account
-
-
-@contextmanager
-def explained(action: str):
-    """Turn a revert into one readable line instead of a Python traceback."""
-    try:
-        yield
-    except ContractLogicError as err:
-        name = getattr(err, "name", None)
-        inputs = getattr(err, "inputs", {})
-        detail = f"{name}({', '.join(f'{k}={v}' for k, v in inputs.items())})" if name else str(err)
-        raise click.ClickException(f"{action} reverted with {detail}") from None
 
 
 def turn(d) -> tuple[str, str, int] | None:

@@ -10,15 +10,19 @@ APE_FOUNDRY_HOST=http://127.0.0.1:8545 to act on an anvil that is already runnin
 """
 
 import json
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import click
-from ape import Contract, accounts
-from ape.cli import ConnectedProviderCommand, account_option, ape_cli_context, network_option
-from ape.exceptions import ContractLogicError
+from ape import Contract
+from ape.cli import (
+    ConnectedProviderCommand,
+    account_option,
+    ape_cli_context,
+    network_option,
+)
 
+from pinpoint.ape_cli import explained, signer
 from pinpoint.settings import get_settings
 
 WEI_PER_ETHER = 10**18
@@ -55,30 +59,6 @@ EXPLANATIONS = {
 }
 
 
-@contextmanager
-def explained(action: str):
-    """Turn a revert into one readable line (the error's name and why) instead of a Python traceback."""
-    try:
-        yield
-    except ContractLogicError as err:
-        name = getattr(err, "name", None)
-        inputs = getattr(err, "inputs", {})
-        detail = f"{name}({', '.join(f'{k}={v}' for k, v in inputs.items())})" if name else str(err)
-        why = EXPLANATIONS.get(name)
-        raise click.ClickException(f"{action} reverted with {detail}" + (f": {why(inputs)}" if why else "")) from None
-
-
-def signer(cli_ctx, account):
-    """The given account (after confirmation off local networks); on a local network test account 0."""
-    if account is None:
-        if not cli_ctx.provider.network.is_local:
-            raise click.UsageError("give --account on a non-local network")
-        return accounts.test_accounts[0]
-    if not cli_ctx.provider.network.is_local:
-        click.confirm(f"Send from {account.address}?", abort=True)
-    return account
-
-
 @click.group()
 def cli():
     """Deposit, unbond and withdraw stake."""
@@ -107,7 +87,7 @@ def show(cli_ctx, network, account, address):
 @click.argument("amount")
 def deposit(cli_ctx, network, account, amount):
     """Deposit AMOUNT ether as free stake."""
-    with explained("deposit"):
+    with explained("deposit", EXPLANATIONS):
         staking_contract().deposit(sender=signer(cli_ctx, account), value=to_wei(amount))
     cli_ctx.logger.success(f"deposited {amount} ETH")
 
@@ -121,7 +101,7 @@ def request_withdrawal(cli_ctx, network, account, amount):
     """Start unbonding AMOUNT ether of free stake (restarts the clock for all pending stake)."""
     staking = staking_contract()
     sender = signer(cli_ctx, account)
-    with explained("request-withdrawal"):
+    with explained("request-withdrawal", EXPLANATIONS):
         staking.requestWithdrawal(to_wei(amount), sender=sender)
     cli_ctx.logger.success(f"requested {amount} ETH; withdrawable at {staking.withdrawableAt(sender)}")
 
@@ -132,6 +112,6 @@ def request_withdrawal(cli_ctx, network, account, amount):
 @account_option(prompt=False)
 def withdraw(cli_ctx, network, account):
     """Withdraw all pending stake once its unbonding delay has passed."""
-    with explained("withdraw"):
+    with explained("withdraw", EXPLANATIONS):
         staking_contract().withdraw(sender=signer(cli_ctx, account))
     cli_ctx.logger.success("withdrawn")
