@@ -97,13 +97,15 @@ def run(trials: int = 20_000, seed: int = 7, payment: int = ETHER, write: bool =
 
 def markdown_table(result: dict) -> str:
     n = result["checkpoint_count"]
+    a = result["assumptions"]
     lines = [
-        f"Job of {n} intervals, payment P, compute cost 0.8 P, extra gain of an accepted wrong result P, "
-        f"every sampled fault slashed; Monte Carlo: {result['trials']} seeded draws per sample size. "
-        "Gains are the cheater's expected wei over honest work, in units of P (negative: cheating loses).",
+        (f"Job of {n} intervals, payment P, compute cost {a['cost_ratio']} P, extra gain of an accepted wrong "
+         f"result {a['extra_gain_ratio']} P, a sampled fault slashed with probability {a['catch_rate']}, stake "
+         f"margin {a['stake_margin']}; Monte Carlo: {result['trials']} seeded draws per sample size. Gains are "
+         "the cheater's expected wei over honest work, in units of P (negative: cheating loses)."),
         "",
-        "| samples | stake (× P) | verifier reward (× P) | intervals faked | detection (exact) | detection (Monte Carlo) "
-        "| gain, stake | gain, stake / 10 |",
+        ("| samples | stake (× P) | verifier reward (× P) | intervals faked | detection (exact) "
+         "| detection (Monte Carlo) | gain, stake | gain, stake / 10 |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s, entry in result["by_samples"].items():
@@ -129,14 +131,14 @@ def plot(curves: dict, result: dict, path: Path) -> None:
     n = result["checkpoint_count"]
     x = np.arange(1, n + 1) / n
     colors = dict(zip(SAMPLES, ("#d62728", "#ff7f0e", "#2ca02c", "#1f77b4")))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
     for s, c in curves.items():
         left.plot(x, c["detection"], color=colors[s], label=f"{s} of {n} sampled")
         left.plot(np.array(FAKED) / n, c["mc"], "o", color=colors[s], markersize=5, markerfacecolor="none")
     left.set(xlabel="fraction of intervals faked", ylabel="probability the sample hits a faked interval",
              title="Detection (lines: exact; circles: Monte Carlo)", ylim=(0, 1.03), xlim=(0, 1.02))
     left.grid(alpha=0.3)
-    left.legend(loc="lower right")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8)
 
     for s, c in curves.items():
         stake = result["by_samples"][s]["minimum_stake_x_payment"]
@@ -146,11 +148,11 @@ def plot(curves: dict, result: dict, path: Path) -> None:
     right.axhspan(0, 100, color="#d62728", alpha=0.06)
     right.set_yscale("symlog", linthresh=0.1)
     right.set_ylim(-60, 2)
-    right.set(xlabel="fraction of intervals faked", ylabel="expected gain over honest work (× payment)",
+    right.set(xlabel="fraction of intervals faked", ylabel="expected gain over honest work (× payment, symlog)",
               title="Cheating: minimum stake (solid) vs 10× smaller (dashed)", xlim=(0, 1.02))
     right.text(0.5, 0.3, "cheating pays", color="#d62728", ha="center", fontsize=9)
     right.grid(alpha=0.3, which="both")
-    right.legend(fontsize=7, loc="lower left", ncol=2)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

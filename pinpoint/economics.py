@@ -69,7 +69,7 @@ DEFAULT_TARGET_DETECTION = Fraction(1, 10)
 
 def _count(name: str, value, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}: must be an integer, got {value!r}")
+        raise ValueError(f"{name}: must be an integer, got {value!r}")  # noqa: TRY004 (one error type for callers)
     if value < minimum:
         raise ValueError(f"{name}: must be at least {minimum}, got {value}")
     return value
@@ -79,7 +79,7 @@ def _ratio(name: str, value, low: Fraction = Fraction(0), high: Fraction | None 
            low_open: bool = False) -> Fraction:
     """A number as an exact Fraction (floats by their decimal repr: 0.8 is 4/5), checked against a range."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Rational)):
-        raise ValueError(f"{name}: must be a number, got {value!r}")
+        raise ValueError(f"{name}: must be a number, got {value!r}")  # noqa: TRY004 (one error type for callers)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{name}: must be finite, got {value!r}")

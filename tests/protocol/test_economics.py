@@ -128,7 +128,7 @@ def test_stake_ten_times_smaller_lets_cheating_pay():
 
 def test_more_samples_need_less_stake():
     stakes = [minimum_stake(ETHER, 64, s) for s in range(1, 65)]
-    assert all(a >= b for a, b in zip(stakes, stakes[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(stakes))
 
 
 def test_minimum_stake_scales_with_payment_and_stays_fast_for_large_jobs():
