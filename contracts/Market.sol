@@ -18,6 +18,9 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     uint256 public constant CHALLENGER_REWARD_BPS = 5_000;
 
     /// @inheritdoc IMarket
+    uint64 public constant SAMPLE_DELAY_BLOCKS = 1;
+
+    /// @inheritdoc IMarket
     IStaking public immutable staking;
 
     /// @inheritdoc IMarket
@@ -61,6 +64,7 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         bytes32 specHash,
         uint64 checkpointCount,
         uint64 checkpointInterval,
+        uint64 sampleCount,
         uint256 requiredStake,
         uint64 biddingDuration,
         uint64 executionDuration,
@@ -74,15 +78,18 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         if (checkpointCount == 0) revert ZeroCheckpointCount();
         // INVARIANT: checkpoints are at least one step apart.
         if (checkpointInterval == 0) revert ZeroCheckpointInterval();
-        // INVARIANT: a solver always has something to lose.
+        // INVARIANT: verifiers replay at least one interval, and no more than there are.
+        if (sampleCount == 0) revert ZeroSampleCount();
+        if (sampleCount > checkpointCount) revert TooManySamples(sampleCount, checkpointCount);
+        // INVARIANT: a solver always has something to lose, and enough that cheating is a losing bet.
         if (requiredStake == 0) revert ZeroRequiredStake();
+        _requireMinimumStake(requiredStake, checkpointCount, sampleCount);
         // INVARIANT: every window has a length, so every deadline is a real point in the future.
         if (biddingDuration == 0) revert ZeroBiddingDuration();
         if (executionDuration == 0) revert ZeroExecutionDuration();
         if (challengeDuration == 0) revert ZeroChallengeDuration();
 
         jobId = ++jobCount;
-        uint64 biddingDeadline = uint64(block.timestamp) + biddingDuration;
         Job storage job = _jobs[jobId];
         job.submitter = msg.sender;
         job.specHash = specHash;
@@ -90,14 +97,13 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         job.requiredStake = requiredStake;
         job.checkpointCount = checkpointCount;
         job.checkpointInterval = checkpointInterval;
-        job.biddingDeadline = biddingDeadline;
+        job.sampleCount = sampleCount;
+        job.biddingDeadline = uint64(block.timestamp) + biddingDuration;
         job.executionDuration = executionDuration;
         job.challengeDuration = challengeDuration;
         job.state = JobState.Bidding;
         totalEscrow += msg.value;
-        emit JobPosted(
-            jobId, msg.sender, specHash, msg.value, requiredStake, checkpointCount, checkpointInterval, biddingDeadline
-        );
+        _emitJobPosted(jobId, job);
     }
 
     /// @inheritdoc IMarket
@@ -167,8 +173,69 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         uint64 challengeDeadline = uint64(block.timestamp) + job.challengeDuration;
         job.finalRoot = finalRoot;
         job.challengeDeadline = challengeDeadline;
+        // The sample is seeded by a block that does not exist yet, so the root cannot be fitted to it.
+        job.sampleBlock = uint64(block.number) + SAMPLE_DELAY_BLOCKS;
         job.state = JobState.Submitted;
         emit ResultSubmitted(jobId, finalRoot, challengeDeadline);
+    }
+
+    /// @inheritdoc IMarket
+    function sealSample(uint256 jobId) external {
+        Job storage job = _jobs[jobId];
+        // INVARIANT: only a result under review has a sample to seal.
+        if (job.state != JobState.Submitted && job.state != JobState.Disputed) {
+            revert WrongJobState(JobState.Submitted, job.state);
+        }
+        // INVARIANT: the seed is fixed once.
+        if (job.sampleSeed != bytes32(0)) revert SampleAlreadySealed();
+        // INVARIANT: the seed block exists before its hash is read.
+        if (block.number <= job.sampleBlock) revert SampleBlockNotMined(job.sampleBlock);
+        bytes32 seedBlockHash = blockhash(job.sampleBlock);
+        if (seedBlockHash == bytes32(0)) {
+            // Older than 256 blocks: the hash is gone. A fresh future block keeps the draw unpredictable.
+            job.sampleBlock = uint64(block.number) + SAMPLE_DELAY_BLOCKS;
+            emit SampleRearmed(jobId, job.sampleBlock);
+            return;
+        }
+        job.sampleSeed = keccak256(abi.encode(seedBlockHash, jobId, job.finalRoot));
+        job.sampleSealedAt = uint64(block.timestamp);
+        emit SampleSealed(jobId, job.sampleSeed, job.sampleBlock);
+    }
+
+    /// @inheritdoc IMarket
+    function sampledIntervals(uint256 jobId) external view returns (uint64[] memory sample) {
+        Job storage job = _jobs[jobId];
+        bytes32 seed = job.sampleSeed;
+        if (seed == bytes32(0)) revert SampleNotSealed();
+        uint256 n = job.checkpointCount;
+        uint256 s = job.sampleCount;
+        sample = new uint64[](s);
+        // Floyd: for j = n-s .. n-1 draw t in [0, j]; take t, or j if t was taken. Uniform s-subsets.
+        for (uint256 i; i < s; ++i) {
+            uint256 j = n - s + i;
+            uint256 t = uint256(keccak256(abi.encode(seed, i))) % (j + 1);
+            for (uint256 k; k < i; ++k) {
+                if (sample[k] == t) {
+                    t = j;
+                    break;
+                }
+            }
+            sample[i] = uint64(t);
+        }
+    }
+
+    /// @inheritdoc IMarket
+    function minimumStake(uint256 maxPrice, uint64 checkpointCount, uint64 sampleCount)
+        public
+        pure
+        returns (uint256)
+    {
+        // Mirrors pinpoint.economics.minimum_stake with its defaults; tests compare the two on a grid.
+        uint256 positive = maxPrice * (4 + 5 * uint256(checkpointCount));
+        uint256 negative = maxPrice * 10 * uint256(sampleCount);
+        if (positive < negative) return 0;
+        uint256 exact = (positive - negative) / (5 * uint256(sampleCount)) + 1;
+        return (exact * 5 + 3) / 4;
     }
 
     /// @inheritdoc IMarket
@@ -269,6 +336,26 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         returns (bytes32)
     {
         return keccak256(bytes.concat(keccak256(abi.encode(jobId, index, step, stateHash))));
+    }
+
+    /// @dev Reverts unless the stake meets the economics' minimum for the escrowed price (msg.value).
+    function _requireMinimumStake(uint256 requiredStake, uint64 checkpointCount, uint64 sampleCount) internal view {
+        uint256 minimum = minimumStake(msg.value, checkpointCount, sampleCount);
+        if (requiredStake < minimum) revert StakeBelowMinimum(requiredStake, minimum);
+    }
+
+    /// @dev Emits JobPosted from storage (postJob has no stack slots left for it).
+    function _emitJobPosted(uint256 jobId, Job storage job) internal {
+        emit JobPosted(
+            jobId,
+            job.submitter,
+            job.specHash,
+            job.maxPrice,
+            job.requiredStake,
+            job.checkpointCount,
+            job.checkpointInterval,
+            job.biddingDeadline
+        );
     }
 
     /// @dev The job, which must exist and be in state `expected`.

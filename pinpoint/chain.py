@@ -17,8 +17,14 @@ from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 from web3._utils.events import get_event_data
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+from pinpoint.economics import job_economics
+
+
+NONCE_RACE = ("nonce", "already imported", "replacement transaction")
+"""What a node answers when two senders with one key used the same nonce."""
 
 
 class JobState(IntEnum):
@@ -103,6 +109,7 @@ class Chain:
         self.market = self.contracts["Market"]
         self.game = self.contracts.get("DisputeGame")
         self.court = self.contracts.get("RefereeCourt")
+        self.audit = self.contracts.get("Audit")
         self._errors: dict[bytes, str] = {}
         self._events: dict[bytes, tuple[str, dict]] = {}
         for name, contract in self.contracts.items():
@@ -175,26 +182,34 @@ class Chain:
                 raise ChainError(f"{contract}.{function} reverted: {name}", reason=name) from None
             except ContractLogicError as exc:
                 raise ChainError(f"{contract}.{function} reverted: {exc}") from None
-            except ValueError as exc:
+            except (ValueError, Web3RPCError) as exc:
                 # Two processes sharing a key (daemon and Celery task) can race for a nonce: retry.
-                if "nonce" not in str(exc).lower() or attempt == retries - 1:
+                if not any(s in str(exc).lower() for s in NONCE_RACE) or attempt == retries - 1:
                     raise ChainError(f"{contract}.{function} failed: {exc}") from None
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
     def post_job(self, spec_hash: str, checkpoint_count: int, checkpoint_interval: int, *, max_price: int,
-                 required_stake: int, bidding_seconds: int, execution_seconds: int, challenge_seconds: int) -> int:
-        """Post a job escrowing `max_price`; returns its id."""
+                 bidding_seconds: int, execution_seconds: int, challenge_seconds: int, samples: int | None = None,
+                 required_stake: int | None = None, verifier_reward: int | None = None) -> int:
+        """Post a job escrowing `max_price`; returns its id. By default the sample size, the stake and the
+        verifiers' reward (funded into the Audit contract) are what pinpoint.economics asks for."""
+        terms = job_economics(max_price, checkpoint_count, samples)
+        stake = terms.required_stake if required_stake is None else required_stake
         receipt = self.transact(
-            "Market", "postJob", spec_hash, checkpoint_count, checkpoint_interval, required_stake,
+            "Market", "postJob", spec_hash, checkpoint_count, checkpoint_interval, terms.samples, max(stake, 1),
             bidding_seconds, execution_seconds, challenge_seconds, value=max_price,
         )
-        return self.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+        job_id = self.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+        reward = terms.verifier_reward if verifier_reward is None else verifier_reward
+        if reward and self.audit is not None:
+            self.transact("Audit", "fund", job_id, value=reward)
+        return job_id
 
     def claim_credits(self) -> int:
-        """Withdraw this key's credit from every contract that pays out (market, dispute game, court)."""
+        """Withdraw this key's credit from every contract that pays out (market, game, court, audit)."""
         total = 0
-        for name in ("Market", "DisputeGame", "RefereeCourt"):
+        for name in ("Market", "DisputeGame", "RefereeCourt", "Audit"):
             contract = self.contracts.get(name)
             credit = contract.functions.credits(self.address).call() if contract is not None else 0
             if credit:

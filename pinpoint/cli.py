@@ -1,7 +1,7 @@
 """`pinpoint-job`: the submitter's command line.
 
     pinpoint-job example mlp > job.json                       # a valid spec to start from
-    pinpoint-job submit job.json --max-price 0.05 --stake 0.5  # store the spec, escrow, post on chain
+    pinpoint-job submit job.json --max-price 0.05              # store the spec, escrow, post on chain
     pinpoint-job status 1                                      # state, bids, checkpoints, loss, verdicts
     pinpoint-job claim                                         # collect refunds and slashed stakes
 
@@ -50,8 +50,8 @@ def submit(args, settings) -> int:
     chain = Chain.from_settings(settings, private_key=args.key)
     job_id = chain.post_job(
         accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval, max_price=args.max_price,
-        required_stake=args.stake, bidding_seconds=args.bidding, execution_seconds=args.execution,
-        challenge_seconds=args.challenge,
+        samples=args.samples, required_stake=args.stake, bidding_seconds=args.bidding,
+        execution_seconds=args.execution, challenge_seconds=args.challenge,
     )
     print(json.dumps({"job_id": job_id, "spec_hash": accepted["spec_hash"], "escrow_wei": str(args.max_price)}))
     return 0
@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     post = sub.add_parser("submit", help="store a spec with the coordinator and post the job on chain")
     post.add_argument("spec", help="path of the spec JSON")
     post.add_argument("--max-price", type=ether, required=True, help="escrow, in ether: the most you pay")
-    post.add_argument("--stake", type=ether, required=True, help="stake a solver must lock, in ether")
+    post.add_argument("--samples", type=int, help="intervals verifiers replay (default: pinpoint.economics."
+                      "default_samples, about a tenth)")
+    post.add_argument("--stake", type=ether, help="stake a solver must lock, in ether (default and least: the "
+                      "economics' minimum for the price and sample size, which the market enforces)")
     post.add_argument("--bidding", type=int, default=60, help="bidding window, seconds (default 60)")
     post.add_argument("--execution", type=int, default=3600, help="time the solver has after the award (default 3600)")
     post.add_argument("--challenge", type=int, default=600, help="challenge window after submission (default 600)")

@@ -10,7 +10,7 @@ import hashlib
 
 import httpx
 
-from pinpoint.signing import sign_report
+from pinpoint.signing import sign_read, sign_report
 from pinpoint.spec import JobSpec, parse_spec
 
 
@@ -56,7 +56,10 @@ class CoordinatorClient:
         return self._check(self.http.get("/jobs", params={"state": state} if state else None)).json()
 
     def job(self, job_id: int) -> dict:
-        return self._check(self.http.get(f"/jobs/{job_id}")).json()
+        """The job as indexed. With a key the read is signed, so a job's solver sees its own checkpoints
+        in full while they are withheld from verifiers (backend/disclosure.py)."""
+        headers = sign_read(self.private_key, job_id) if self.private_key else None
+        return self._check(self.http.get(f"/jobs/{job_id}", headers=headers)).json()
 
     # --- artifacts ---------------------------------------------------------------------------------
 

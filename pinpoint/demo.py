@@ -24,8 +24,7 @@ from pinpoint.spec import example_mlp_spec, example_transformer_spec
 
 ETHER = 10**18
 ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED)
-MAX_PRICE = ETHER // 20  # escrowed by the submitter
-REQUIRED_STAKE = ETHER // 2
+MAX_PRICE = ETHER // 20  # escrowed by the submitter; the stake and sample size follow (pinpoint.economics)
 
 
 def eth(wei: int | str | None) -> str:
@@ -43,10 +42,11 @@ def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: i
     print(f"  spec stored by the coordinator as {accepted['spec_hash']}")
     job_id = submitter.post_job(
         accepted["spec_hash"], accepted["checkpoint_count"], accepted["checkpoint_interval"], max_price=MAX_PRICE,
-        required_stake=REQUIRED_STAKE, bidding_seconds=bidding_seconds, execution_seconds=600,
-        challenge_seconds=challenge_seconds,
+        bidding_seconds=bidding_seconds, execution_seconds=600, challenge_seconds=challenge_seconds,
     )
-    print(f"  job {job_id} posted on chain with {eth(MAX_PRICE)} escrowed, {eth(REQUIRED_STAKE)} stake required")
+    job = submitter.job(job_id)
+    print(f"  job {job_id} posted on chain with {eth(MAX_PRICE)} escrowed, {eth(job['requiredStake'])} stake required, "
+          f"{job['sampleCount']} of {job['checkpointCount']} intervals to be spot-checked")
     return job_id, submitter
 
 

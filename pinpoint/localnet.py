@@ -28,6 +28,8 @@ ANVIL_KEYS = [
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
     "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
 ]
 
 
@@ -132,14 +134,16 @@ class LocalStack:
                                              "--save", "", "--appendonly", "no", "--dir", str(self.home)])
         wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
 
-    def deploy(self, unbonding_delay: int = 60) -> dict:
+    def deploy(self, unbonding_delay: int = 60, commit_window: int = 8, reveal_window: int = 12) -> dict:
+        """Deploy with windows short enough for a demo: a verifier replays a sample within seconds."""
         env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT_FILE=str(self.deployment_file))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / "deploy.log"
         with open(log, "wb") as out:
             result = subprocess.run(
                 [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
-                 "--unbonding-delay", str(unbonding_delay)],
+                 "--unbonding-delay", str(unbonding_delay), "--commit-window", str(commit_window),
+                 "--reveal-window", str(reveal_window)],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
             )
         if result.returncode != 0 or not self.deployment_file.exists():

@@ -76,10 +76,22 @@ class StandardMerkleTree:
             raise ValueError("Expected non-zero number of leaves")
         self.leaf_encoding = list(leaf_encoding)
         self.values = [tuple(v) for v in values]
-        hashed = sorted(
-            ((standard_leaf_hash(self.leaf_encoding, v), i) for i, v in enumerate(self.values)),
-            key=lambda hv: hv[0],
-        )
+        self._build([standard_leaf_hash(self.leaf_encoding, v) for v in self.values])
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Sequence[str | bytes], leaf_encoding: Sequence[str]) -> StandardMerkleTree:
+        """The same tree when only the leaf hashes are known (the values behind them stay hidden): root,
+        leaf hashes and proofs work; `values` are None."""
+        if not leaf_hashes:
+            raise ValueError("Expected non-zero number of leaves")
+        tree = cls.__new__(cls)
+        tree.leaf_encoding = list(leaf_encoding)
+        tree.values = [None] * len(leaf_hashes)
+        tree._build([_bytes32(h) for h in leaf_hashes])
+        return tree
+
+    def _build(self, leaf_hashes: list[bytes]) -> None:
+        hashed = sorted(((leaf, i) for i, leaf in enumerate(leaf_hashes)), key=lambda hv: hv[0])
         n = len(hashed)
         tree: list[bytes] = [b""] * (2 * n - 1)
         self._tree_index = [0] * n
@@ -138,6 +150,11 @@ class StandardMerkleTree:
 def checkpoint_leaf(job_id: int, index: int, step: int, state_hash: bytes | str) -> tuple[int, int, int, bytes]:
     """The checkpoint leaf value (job id, checkpoint index, step, state hash)."""
     return (job_id, index, step, _bytes32(state_hash))
+
+
+def checkpoint_leaf_hash(job_id: int, index: int, step: int, state_hash: bytes | str) -> str:
+    """The hash of a checkpoint leaf (Market.checkpointLeaf), '0x' hex."""
+    return _hex(standard_leaf_hash(CHECKPOINT_LEAF_TYPES, checkpoint_leaf(job_id, index, step, state_hash)))
 
 
 def checkpoint_tree(job_id: int, state_hashes: Sequence[bytes | str], checkpoint_interval: int) -> StandardMerkleTree:

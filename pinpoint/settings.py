@@ -28,10 +28,9 @@ class Settings(BaseSettings):
     private_key: str | None = Field(None, description="The worker's key (solver or verifier role).")
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
-    verify_samples: int | None = Field(None, ge=1, description="Intervals a verifier replays per job; "
-                                       "default: `pinpoint.economics.default_samples` of the job's interval count.")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
+    lazy_verifier: bool = Field(False, description="Verifier commits to audits without replaying, for tests and demos.")
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_unsafe(self) -> "Settings":
@@ -44,8 +43,9 @@ class Settings(BaseSettings):
         if self.environment != "development":
             if self.private_key and self.private_key.lower() == ANVIL_KEY_0:
                 raise ValueError("PINPOINT_PRIVATE_KEY is Anvil's public development key; refused outside development")
-            if self.cheat or self.lying_verifier:
-                raise ValueError("PINPOINT_CHEAT and PINPOINT_LYING_VERIFIER are for tests and demos only")
+            if self.cheat or self.lying_verifier or self.lazy_verifier:
+                raise ValueError("PINPOINT_CHEAT, PINPOINT_LYING_VERIFIER and PINPOINT_LAZY_VERIFIER are for tests "
+                                 "and demos only")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Deploy Staking, Market, RefereeCourt and DisputeGame, wire them, and write the deployment file.
+"""Deploy Staking, Market, RefereeCourt, DisputeGame and Audit, wire them, and write the deployment file.
 
 Wiring: the market is a staking operator; the game is the market's dispute game and the court's game.
 
@@ -10,7 +10,7 @@ Wiring: the market is a staking operator; the game is the market's dispute game 
 
 The deployment file (PINPOINT_DEPLOYMENT_FILE, default $PINPOINT_HOME/deployment.json; see pinpoint/settings.py) is the only thing the
 coordinator and workers read: {"chain_id", "block", "contracts": {"Staking": {"address", "abi"}, "Market": ..., "RefereeCourt": ...,
-"DisputeGame": ...}}; "block" is the block of the first deployment (where an indexer starts).
+"DisputeGame": ..., "Audit": ...}}; "block" is the block of the first deployment (where an indexer starts).
 """
 
 import json
@@ -76,13 +76,22 @@ def deployer(cli_ctx, network, account):
               help="Least ether a referee registers with (lost if it stays silent when drawn).")
 @click.option("--answer-window", type=int, default=3600, show_default=True,
               help="Seconds a drawn referee has to answer.")
-def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window):
-    """Deploy Staking, Market, RefereeCourt and DisputeGame and write the deployment file."""
+@click.option("--audit-bond", type=Decimal, default=Decimal("0.05"), show_default=True,
+              help="Ether a verifier bonds per audit (lost if it cannot reveal hashes that match).")
+@click.option("--commit-window", type=int, default=3600, show_default=True,
+              help="Seconds after a sample is sealed in which verifiers commit; keep it well inside the "
+                   "jobs' challenge windows, since challenges follow it.")
+@click.option("--reveal-window", type=int, default=3600, show_default=True,
+              help="Seconds after the commit window in which verifiers reveal.")
+def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window,
+        audit_bond, commit_window, reveal_window):
+    """Deploy Staking, Market, RefereeCourt, DisputeGame and Audit and write the deployment file."""
     account = deployer(cli_ctx, network, account)
     staking = account.deploy(project.Staking, unbonding_delay)
     market = account.deploy(project.Market, staking)
     court = account.deploy(project.RefereeCourt, to_wei(referee_bond), answer_window)
     game = account.deploy(project.DisputeGame, market, court, to_wei(challenge_bond), clock)
+    audit = account.deploy(project.Audit, market, to_wei(audit_bond), commit_window, reveal_window)
     staking.setOperator(market, True, sender=account)
     market.setDisputeGame(game, sender=account)
     court.setGame(game, sender=account)
@@ -96,6 +105,7 @@ def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, refer
             "Market": {"address": market.address, "abi": _abi(market)},
             "RefereeCourt": {"address": court.address, "abi": _abi(court)},
             "DisputeGame": {"address": game.address, "abi": _abi(game)},
+            "Audit": {"address": audit.address, "abi": _abi(audit)},
         },
     }
     path = deployment_path()
@@ -103,5 +113,5 @@ def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, refer
     path.write_text(json.dumps(deployment, indent=2) + "\n")
     cli_ctx.logger.success(
         f"Staking {staking.address}, Market {market.address}, RefereeCourt {court.address}, "
-        f"DisputeGame {game.address} (block {deploy_block}) -> {path}"
+        f"DisputeGame {game.address}, Audit {audit.address} (block {deploy_block}) -> {path}"
     )

@@ -60,15 +60,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", default=None, help="private key (default: PINPOINT_PRIVATE_KEY)")
     parser.add_argument("--stake", type=float, default=1.0, help="stake (referee: bond) to keep, in ether (default 1)")
     parser.add_argument("--min-price", type=float, default=PricePolicy.min_price / ETHER, help="solver: lowest bid, in ether")
-    parser.add_argument("--samples", type=int, default=None, help="verifier: intervals to replay per job")
     parser.add_argument("--cheat", default=None, help=f"solver, tests and demos only: NAME@STEP, NAME one of {', '.join(CHEATS)}")
     parser.add_argument("--lie", action="store_true", help="verifier, tests and demos only: challenge honest work")
+    parser.add_argument("--lazy", action="store_true", help="verifier, tests and demos only: commit to audits "
+                        "without replaying (and lose the bond)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.role} %(levelname)s %(message)s", force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
-    overrides = {"private_key": args.key, "cheat": args.cheat, "verify_samples": args.samples,
-                 "lying_verifier": args.lie or None}
+    overrides = {"private_key": args.key, "cheat": args.cheat, "lying_verifier": args.lie or None,
+                 "lazy_verifier": args.lazy or None}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     if not settings.private_key:
         parser.error("a key is needed: --key or PINPOINT_PRIVATE_KEY")
@@ -85,9 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.role != "referee":
         queue = solver_queue(address) if args.role == "solver" else VERIFIER_QUEUE
         env = {"PINPOINT_PRIVATE_KEY": settings.private_key, "PINPOINT_LYING_VERIFIER": str(settings.lying_verifier).lower(),
-               "PINPOINT_CHEAT": settings.cheat or ""}
-        if settings.verify_samples:
-            env["PINPOINT_VERIFY_SAMPLES"] = str(settings.verify_samples)
+               "PINPOINT_LAZY_VERIFIER": str(settings.lazy_verifier).lower(), "PINPOINT_CHEAT": settings.cheat or ""}
         celery = start_celery(queue, f"{args.role}-{address[:10]}", env)
         logging.info("%s %s consumes %s", args.role, address, queue)
     try:

@@ -1,8 +1,10 @@
 """Deadline keeping: the exits anyone may trigger once a deadline has passed, so no funds sit stuck.
 
 An auction past its deadline is closed (awarded, or cancelled with a refund); a solver past its execution
-deadline is reported (its stake goes to the submitter); a result past its challenge window is finalized.
-Verifier hosts run a Keeper for every job; solvers use `due_exit` for their own.
+deadline is reported (its stake goes to the submitter); a result past its challenge window is finalized;
+a submitted result's sample is sealed as soon as its seed block exists; a settled job's audits are
+settled once their reveal window is over. Verifier hosts run a Keeper for every job; solvers use
+`due_exit` for their own.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Keeper:
         self.chain = chain
         self.seen = 0
         self.open: set[int] = set()
+        self.unsettled_audits: set[int] = set()
 
     def tick(self) -> list[tuple[int, str]]:
         """Trigger every due exit; returns what was done."""
@@ -43,14 +46,29 @@ class Keeper:
             job = self.chain.job(job_id)
             if job["state"] not in OPEN_STATES:
                 self.open.discard(job_id)
+                if job["state"] in (JobState.FINALIZED, JobState.SLASHED) and self.chain.audit is not None:
+                    self.unsettled_audits.add(job_id)
                 continue
             action = due_exit(job, now)
-            if action is None:
-                continue
-            try:
-                self.chain.transact("Market", action, job_id)
-                done.append((job_id, action))
-                log.info("job %s: %s (deadline passed)", job_id, action)
-            except ChainError as exc:  # someone else acted first, or the block clock lags ours
-                log.debug("job %s: %s", job_id, exc)
+            if action is None and self._seal_due(job):
+                action = "sealSample"
+            if action is not None:
+                self._act(done, "Market", action, job_id)
+        for job_id in sorted(self.unsettled_audits):
+            if self.chain.audit.functions.settled(job_id).call():
+                self.unsettled_audits.discard(job_id)
+            elif now > self.chain.audit.functions.revealDeadline(job_id).call():
+                self._act(done, "Audit", "settle", job_id)
         return done
+
+    def _seal_due(self, job: dict) -> bool:
+        return (job["state"] in (JobState.SUBMITTED, JobState.DISPUTED) and not job["sampleSealedAt"]
+                and self.chain.w3.eth.block_number > job["sampleBlock"])
+
+    def _act(self, done: list, contract: str, action: str, job_id: int) -> None:
+        try:
+            self.chain.transact(contract, action, job_id)
+            done.append((job_id, action))
+            log.info("job %s: %s (deadline passed)", job_id, action)
+        except ChainError as exc:  # someone else acted first, or the block clock lags ours
+            log.debug("job %s: %s", job_id, exc)

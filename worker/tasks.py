@@ -42,5 +42,6 @@ def verify_job(job_id: int) -> dict | None:
     from worker.verifier import VerifierRun
 
     settings = get_settings()
-    verdict = VerifierRun(job_id, _chain(), _client(), settings.verify_samples, settings.lying_verifier).verify()
+    verdict = VerifierRun(job_id, _chain(), _client(), lie=settings.lying_verifier, lazy=settings.lazy_verifier,
+                          notes=settings.home / "audits").verify()
     return None if verdict is None else verdict.__dict__

@@ -1,31 +1,41 @@
-"""The verifier's side of a submitted job: replay one sampled interval and compare state hashes.
+"""The verifier's side of a submitted job: an accountable spot check of the sealed sample.
 
-Nothing the coordinator serves is trusted: the reported state hashes must rebuild the solver's on-chain
-final root, the start checkpoint's bytes must hash to its leaf, and the replayed end state must equal
-the next leaf. The interval is drawn from a block hash that did not exist when the root was committed.
+1. Seal the sample (Market.sealSample: anyone may; the seed is the hash of a block mined after the
+   solver's final root) and read the sampled intervals from the contract.
+2. Replay them. The coordinator shows every checkpoint's leaf hash, but withholds the state hash and
+   bytes of the checkpoints that end sampled intervals (backend/disclosure.py), so the only way to know
+   them is to recompute them. Consecutive sampled intervals are replayed as one run from the first start.
+3. Commit to the recomputed hashes in the Audit contract (with a bond), then, once the commit window has
+   ended and the solver's hashes are disclosed: challenge the first interval that disagrees, and reveal.
+
+Nothing the coordinator serves is trusted: the leaves must rebuild the on-chain final root, start
+checkpoints must hash to their leaves, and agreement is decided on the leaf hashes of the committed tree.
+The salt and hashes of a commitment are kept on disk before it is sent, so a retried task still reveals.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_utils import keccak
 
-from pinpoint.chain import Chain, JobState
-from pinpoint.client import CoordinatorClient
-from pinpoint.economics import default_samples
-from pinpoint.merkle import checkpoint_tree
-from worker.disputes import open_challenge
-from worker.engine.checkpoint import (
-    CheckpointFormatError,
-    CheckpointHashMismatch,
-    load_checkpoint,
-)
-from worker.engine.replay import replay_interval
+from pinpoint.chain import Chain, ChainError, JobState
+from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoint_leaf_hash
+from pinpoint.sampling import audit_commitment
+from pinpoint.spec import JobSpec
+from worker.disputes import open_challenge, proof_bytes
+from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
+from worker.engine.training import Trainer
 from worker.solver import check_spec_matches
 
 log = logging.getLogger(__name__)
+ZERO = b"\x00" * 32
 
 
 @dataclass(frozen=True)
@@ -35,29 +45,20 @@ class Verdict:
     detail: str
 
 
-def sample_intervals(job_id: int, block_hash: bytes, checkpoint_count: int, samples: int) -> list[int]:
-    """The intervals to replay: unpredictable to the solver, reproducible by anyone, without repeats."""
-    if samples >= checkpoint_count:
-        return list(range(checkpoint_count))
-    seed = keccak(block_hash + job_id.to_bytes(32, "big"))
-    chosen: list[int] = []
-    counter = 0
-    while len(chosen) < samples:
-        draw = int.from_bytes(keccak(seed + counter.to_bytes(32, "big")), "big") % checkpoint_count
-        counter += 1
-        if draw not in chosen:
-            chosen.append(draw)
-    return chosen
+class Unverifiable(RuntimeError):
+    """The published data does not let anyone check the sample (missing or inconsistent checkpoints)."""
 
 
 class VerifierRun:
-    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, samples: int | None = None,
-                 lie: bool = False):
+    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, lie: bool = False,
+                 lazy: bool = False, notes: Path | None = None, poll_seconds: float = 0.5):
         self.job_id = job_id
         self.chain = chain
         self.client = client
-        self.samples = samples  # None: as many as the economics ask for this job
         self.lie = lie  # challenges honest work: for tests and demos of false challenges
+        self.lazy = lazy  # commits without replaying: for tests and demos of a lazy verifier being caught
+        self.notes = notes or Path(".pinpoint") / "audits"
+        self.poll_seconds = poll_seconds
 
     def verify(self) -> Verdict | None:
         job = self.chain.job(self.job_id)
@@ -66,41 +67,167 @@ class VerifierRun:
             return None
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
-        block_hash = bytes(self.chain.w3.eth.get_block("latest")["hash"])
-        samples = self.samples or default_samples(spec.checkpoint_count)
-        for interval in sample_intervals(self.job_id, block_hash, spec.checkpoint_count, samples):
-            verdict, hashes, replayed = self._check(job, spec, interval)
-            if self.lie and replayed is not None:
-                verdict, replayed = Verdict(interval, False, "(lying verifier) disagrees with everything"), keccak(replayed)
-            if not verdict.agrees:
-                break
+        sample = self.sealed_sample()
+        leaves = self.published_leaves(spec, job)
+        try:
+            ours = self.recompute(spec, sample, leaves) if not self.lazy else self.guess(sample)
+        except Unverifiable as exc:
+            verdict = Verdict(sample[0], False, str(exc))
+            self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
+            log.warning("job %s: %s", self.job_id, exc)
+            return verdict
+        if self.lie:
+            ours = {interval: keccak(h) for interval, h in ours.items()}
+        hashes = [ours[interval] for interval in sample]
+        mismatches = [i for i in sample if self.leaf(spec, i + 1, ours[i]) != leaves.leaf_hash(i + 1)]
+        verdict = self.verdict(sample, mismatches)
+
+        salt = self.commit(hashes)
+        if salt is not None:
+            self.wait_for_disclosure()
+        if mismatches and not self.lazy:
+            self.challenge(spec, mismatches[0], ours[mismatches[0]])
+        if salt is not None:
+            self.reveal(salt, hashes, [[] if i in mismatches else proof_bytes(leaves.get_proof(i + 1)) for i in sample])
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
-        log.info("job %s interval %s: %s (%s)", self.job_id, verdict.interval, "agrees" if verdict.agrees else "DISAGREES", verdict.detail)
-        if not verdict.agrees and replayed is not None and self.chain.game is not None:
-            open_challenge(self.chain, self.job_id, verdict.interval, hashes, spec.checkpoint_interval, replayed)
+        log.info("job %s intervals %s: %s (%s)", self.job_id, sample, "agree" if verdict.agrees else "DISAGREE", verdict.detail)
         return verdict
 
-    def _check(self, job: dict, spec, interval: int) -> tuple[Verdict, list[bytes], bytes | None]:
-        """The verdict on one interval, the committed hashes, and our replayed end state (None if not replayed)."""
+    # --- the sample ----------------------------------------------------------------------------------
+
+    def sealed_sample(self, timeout: float = 120) -> list[int]:
+        """The sampled intervals, sealing the seed first if nobody has (waits for the seed block)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.chain.job(self.job_id)
+            if job["sampleSealedAt"]:
+                return self.chain.market.functions.sampledIntervals(self.job_id).call()
+            if self.chain.w3.eth.block_number > job["sampleBlock"]:
+                try:
+                    self.chain.transact("Market", "sealSample", self.job_id)
+                    continue
+                except ChainError as exc:  # another verifier sealed it first
+                    log.debug("job %s: %s", self.job_id, exc)
+            if time.monotonic() > deadline:
+                raise ChainError(f"job {self.job_id}: the sample could not be sealed in {timeout:.0f} s")
+            time.sleep(self.poll_seconds)
+
+    def published_leaves(self, spec: JobSpec, job: dict) -> StandardMerkleTree:
+        """The tree of the leaf hashes the coordinator shows, checked against the on-chain final root."""
         reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
         if set(reported) != set(range(spec.checkpoint_count + 1)):
-            return Verdict(interval, False, "the solver did not publish every checkpoint"), [], None
-        hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
-        tree = checkpoint_tree(self.job_id, hashes, spec.checkpoint_interval)
+            raise Unverifiable("the solver did not publish every checkpoint")
+        tree = StandardMerkleTree.from_leaf_hashes([reported[i]["leaf"] for i in range(spec.checkpoint_count + 1)],
+                                                  CHECKPOINT_LEAF_TYPES)
         if tree.root != job["finalRoot"]:
-            return Verdict(interval, False, "published checkpoints do not rebuild the committed final root"), hashes, None
-        end = interval + 1
-        if not self.chain.market.functions.verifyCheckpoint(
-            self.job_id, end, end * spec.checkpoint_interval, hashes[end], tree.get_proof(end)
-        ).call():
-            return Verdict(interval, False, f"the contract rejects the proof of checkpoint {end}"), hashes, None
+            raise Unverifiable("the published leaves do not rebuild the committed final root")
+        return tree
+
+    def leaf(self, spec: JobSpec, index: int, state_hash: bytes) -> str:
+        return checkpoint_leaf_hash(self.job_id, index, index * spec.checkpoint_interval, state_hash)
+
+    # --- recomputing ---------------------------------------------------------------------------------
+
+    def recompute(self, spec: JobSpec, sample: list[int], leaves: StandardMerkleTree) -> dict[int, bytes]:
+        """Our end-state hash of every sampled interval. Consecutive intervals form one run, replayed
+        from the run's first start checkpoint (the others are ends of sampled intervals: withheld)."""
+        ours: dict[int, bytes] = {}
+        for run in runs(sample):
+            trainer = Trainer(spec)
+            trainer.restore(self.start_checkpoint(spec, run[0], leaves))
+            for interval in run:
+                trainer.train_until((interval + 1) * spec.checkpoint_interval)
+                ours[interval] = trainer.snapshot().state_hash
+        return ours
+
+    def start_checkpoint(self, spec: JobSpec, index: int, leaves: StandardMerkleTree):
+        """Checkpoint `index` from the artifact store: its bytes must hash to the state hash in its leaf."""
+        reported = next(c for c in self.client.job(self.job_id)["checkpoints"] if c["index"] == index)
+        if reported["state_hash"] is None:
+            raise Unverifiable(f"checkpoint {index} is withheld but starts a sampled run")
+        state_hash = bytes.fromhex(reported["state_hash"][2:])
+        if self.leaf(spec, index, state_hash) != leaves.leaf_hash(index):
+            raise Unverifiable(f"checkpoint {index}'s reported state hash is not the one under the final root")
         try:
-            blob = self.client.download_artifact(reported[interval]["artifact"])
-            start = load_checkpoint(blob, expected_state_hash=hashes[interval])
-        except (CheckpointHashMismatch, CheckpointFormatError) as exc:
-            return Verdict(interval, False, f"checkpoint {interval} bytes do not match its committed leaf: {exc}"), hashes, None
-        replayed = replay_interval(spec, start)
-        if replayed.state_hash != hashes[end]:
-            detail = f"replayed checkpoint {end} hashes to 0x{replayed.state_hash.hex()}, committed 0x{hashes[end].hex()}"
-            return Verdict(interval, False, detail), hashes, replayed.state_hash
-        return Verdict(interval, True, f"replayed steps {start.step}..{replayed.step}: state hash matches"), hashes, replayed.state_hash
+            return load_checkpoint(self.client.download_artifact(reported["artifact"]), expected_state_hash=state_hash)
+        except (CoordinatorError, CheckpointHashMismatch, CheckpointFormatError) as exc:
+            raise Unverifiable(f"checkpoint {index} bytes do not match its committed leaf: {exc}") from None
+
+    def guess(self, sample: list[int]) -> dict[int, bytes]:
+        """The lazy verifier: whatever the coordinator shows for the sampled ends (withheld: nothing)."""
+        shown = {c["index"]: c["state_hash"] for c in self.client.job(self.job_id)["checkpoints"]}
+        return {i: bytes.fromhex(shown[i + 1][2:]) if shown.get(i + 1) else ZERO for i in sample}
+
+    def verdict(self, sample: list[int], mismatches: list[int]) -> Verdict:
+        if self.lazy:
+            return Verdict(sample[0], True, "(lazy verifier) approved without replaying")
+        if mismatches:
+            end = mismatches[0] + 1
+            return Verdict(mismatches[0], False, f"replayed checkpoint {end} differs from the committed leaf")
+        return Verdict(sample[0], True, f"replayed intervals {sorted(sample)}: every end state matches")
+
+    # --- audit: commit, disclosure, challenge, reveal ------------------------------------------------
+
+    def _note_path(self) -> Path:
+        return self.notes / f"{self.chain.address.lower()}-job{self.job_id}.json"
+
+    def commit(self, hashes: list[bytes]) -> bytes | None:
+        """Commit to `hashes` with the audit bond; returns the salt (None: no audit possible)."""
+        audit = self.chain.audit
+        if audit is None:
+            return None
+        path = self._note_path()
+        if audit.functions.getEntry(self.job_id, self.chain.address).call()[0] != ZERO:
+            if path.exists():  # committed by an earlier attempt of this task
+                return bytes.fromhex(json.loads(path.read_text())["salt"])
+            log.warning("job %s: committed before but the salt is lost; the bond is forfeited", self.job_id)
+            return None
+        salt = os.urandom(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"salt": salt.hex(), "hashes": [h.hex() for h in hashes]}))
+        commitment = audit_commitment(self.job_id, self.chain.address, salt, hashes)
+        try:
+            self.chain.transact("Audit", "commit", self.job_id, commitment, value=audit.functions.auditBond().call())
+        except ChainError as exc:  # e.g. CommitClosed: the replay took longer than the window
+            log.warning("job %s: no audit commitment: %s", self.job_id, exc)
+            return None
+        log.info("job %s: committed to %s recomputed hashes", self.job_id, len(hashes))
+        return salt
+
+    def wait_for_disclosure(self) -> None:
+        """Until a block is past the commit window: then reveals are allowed and hashes disclosed."""
+        deadline = self.chain.audit.functions.commitDeadline(self.job_id).call()
+        while self.chain.w3.eth.get_block("latest")["timestamp"] <= deadline:
+            time.sleep(self.poll_seconds)
+
+    def challenge(self, spec: JobSpec, interval: int, our_hash: bytes) -> None:
+        """Open a dispute over checkpoint interval+1 with the solver's now disclosed hashes."""
+        if self.chain.game is None:
+            return
+        reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
+        if any(reported[i]["state_hash"] is None for i in range(spec.checkpoint_count + 1)):
+            log.warning("job %s: the solver's hashes are still withheld; cannot challenge", self.job_id)
+            return
+        hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
+        try:
+            open_challenge(self.chain, self.job_id, interval, hashes, spec.checkpoint_interval, our_hash)
+        except ChainError as exc:  # e.g. another challenger was first, or the window closed
+            log.warning("job %s: challenge failed: %s", self.job_id, exc)
+
+    def reveal(self, salt: bytes, hashes: list[bytes], proofs: list[list[bytes]]) -> None:
+        try:
+            self.chain.transact("Audit", "reveal", self.job_id, salt, hashes, proofs)
+            log.info("job %s: revealed the audit", self.job_id)
+        except ChainError as exc:
+            log.warning("job %s: reveal failed: %s", self.job_id, exc)
+
+
+def runs(sample: list[int]) -> list[list[int]]:
+    """Sampled intervals grouped into runs of consecutive ones, in ascending order."""
+    groups: list[list[int]] = []
+    for interval in sorted(sample):
+        if groups and groups[-1][-1] == interval - 1:
+            groups[-1].append(interval)
+        else:
+            groups.append([interval])
+    return groups

@@ -23,8 +23,9 @@ class CheckpointPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     index: int
     step: int
-    state_hash: str
-    artifact: str
+    leaf: str = Field("", description="Merkle leaf hash (Market.checkpointLeaf): always shown")
+    state_hash: str | None = Field(description="null while withheld from verifiers (audit commit window)")
+    artifact: str | None = Field(description="null while withheld, like state_hash")
     loss: float | None
 
 

@@ -52,6 +52,14 @@ interface IMarket {
         JobState state;
         /// @dev Seconds of the challenge window that were left when the current dispute opened.
         uint64 challengeTimeLeft;
+        /// @dev How many intervals verifiers replay (drawn by `sampledIntervals` once the seed is sealed).
+        uint64 sampleCount;
+        /// @dev The block whose hash seeds the sample: the block after the one holding `submitResult`.
+        uint64 sampleBlock;
+        /// @dev When `sealSample` fixed the seed (0: not sealed yet).
+        uint64 sampleSealedAt;
+        /// @dev keccak256(abi.encode(blockhash(sampleBlock), jobId, finalRoot)); zero until sealed.
+        bytes32 sampleSeed;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -66,6 +74,18 @@ interface IMarket {
     error ZeroCheckpointInterval();
     /// @notice The job requires no stake from its solver.
     error ZeroRequiredStake();
+    /// @notice The job samples no interval: a cheater would never be caught.
+    error ZeroSampleCount();
+    /// @notice The job samples more intervals than it has.
+    error TooManySamples(uint64 sampleCount, uint64 checkpointCount);
+    /// @notice The required stake is below `minimumStake(maxPrice, checkpointCount, sampleCount)`.
+    error StakeBelowMinimum(uint256 requiredStake, uint256 minimum);
+    /// @notice The sample's seed block `sampleBlock` has not been mined yet.
+    error SampleBlockNotMined(uint64 sampleBlock);
+    /// @notice The sample of this job is already sealed.
+    error SampleAlreadySealed();
+    /// @notice The sample of this job is not sealed yet (`sealSample`).
+    error SampleNotSealed();
     /// @notice The bidding window has zero length.
     error ZeroBiddingDuration();
     /// @notice The execution window has zero length.
@@ -136,12 +156,18 @@ interface IMarket {
     event JobDisputed(uint256 indexed jobId);
     /// @notice A dispute over the job ended: the solver won (job back to Submitted) or was slashed.
     event DisputeSettled(uint256 indexed jobId, bool solverWon);
+    /// @notice The job's sample is fixed: `sampledIntervals(jobId)` now answers.
+    event SampleSealed(uint256 indexed jobId, bytes32 seed, uint64 sampleBlock);
+    /// @notice Nobody sealed within 256 blocks of `sampleBlock` (its hash is gone): a later block seeds it.
+    event SampleRearmed(uint256 indexed jobId, uint64 sampleBlock);
 
     /// @notice Posts a job; msg.value is escrowed as the maximum price. Bidding opens at once.
     /// @param specHash Hash of the declarative job spec (served by the coordinator, checked by everyone).
     /// @param checkpointCount Number of checkpoints after the initial state (leaves 0..checkpointCount).
     /// @param checkpointInterval Training steps between consecutive checkpoints.
-    /// @param requiredStake Stake the winning solver must have locked while it holds the job.
+    /// @param sampleCount Intervals verifiers replay, drawn after the result is in (1..checkpointCount).
+    /// @param requiredStake Stake the winning solver must have locked while it holds the job; at least
+    ///        `minimumStake(msg.value, checkpointCount, sampleCount)`.
     /// @param biddingDuration Seconds bidding stays open.
     /// @param executionDuration Seconds the solver has, from the award, to submit its result.
     /// @param challengeDuration Seconds the result can be challenged before it finalizes.
@@ -150,6 +176,7 @@ interface IMarket {
         bytes32 specHash,
         uint64 checkpointCount,
         uint64 checkpointInterval,
+        uint64 sampleCount,
         uint256 requiredStake,
         uint64 biddingDuration,
         uint64 executionDuration,
@@ -171,7 +198,32 @@ interface IMarket {
     function postProgress(uint256 jobId, uint64 checkpointsDone, bytes32 progressRoot) external;
 
     /// @notice The solver commits to the Merkle root over all checkpoints; opens the challenge window.
+    ///         The hash of the next block will seed the sample (`sampleBlock`).
     function submitResult(uint256 jobId, bytes32 finalRoot) external;
+
+    /// @notice Fixes the job's sample seed from the hash of `sampleBlock`, a block that did not exist when
+    ///         the final root was committed. Submitted or Disputed jobs, once that block is mined. If it is
+    ///         more than 256 blocks old its hash is unavailable: the sample is re-armed on the next block
+    ///         instead (SampleRearmed) and must be sealed again. Anyone may call.
+    function sealSample(uint256 jobId) external;
+
+    /// @notice The sealed sample: `sampleCount` distinct interval indices in [0, checkpointCount), interval
+    ///         i being checkpoint i -> i + 1, uniform without replacement (Robert Floyd's algorithm over
+    ///         keccak256(abi.encode(seed, i)) draws). Reverts SampleNotSealed before `sealSample`.
+    function sampledIntervals(uint256 jobId) external view returns (uint64[] memory);
+
+    /// @notice The smallest stake that makes every cheating strategy a losing bet, by the default model of
+    ///         pinpoint/economics.py (cost 4/5 of the payment, extra gain from a wrong result equal to the
+    ///         payment, sure enforcement, margin 5/4): faking one interval is the worst strategy, which
+    ///         bounds the stake by S* = floor(P (4 + 5n - 10s) / (5s)) + 1 (0 if negative) and asks
+    ///         ceil(5 S* / 4). P is the maximum price, n the checkpoint count, s the sample count.
+    function minimumStake(uint256 maxPrice, uint64 checkpointCount, uint64 sampleCount)
+        external
+        pure
+        returns (uint256);
+
+    /// @notice Blocks between the one holding `submitResult` and the one whose hash seeds the sample.
+    function SAMPLE_DELAY_BLOCKS() external view returns (uint64);
 
     /// @notice After the challenge window: credits the solver its price and the submitter the rest of
     ///         the escrow, and unlocks the solver's stake. Anyone may call.

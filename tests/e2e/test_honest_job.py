@@ -9,6 +9,7 @@ import pytest
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
+from pinpoint.economics import job_economics
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import example_mlp_spec, parse_spec
@@ -34,7 +35,7 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         spec_file.write_text(subprocess.run(cli + ["example", "mlp"], check=True, capture_output=True, text=True).stdout)
         assert parse_spec(spec_file.read_bytes()) == spec
         submitted = subprocess.run(cli + ["submit", str(spec_file), "--max-price", "0.05", "--stake", "0.5",
-                                          "--bidding", "4", "--execution", "600", "--challenge", "6"],
+                                          "--bidding", "4", "--execution", "600", "--challenge", "20"],
                                    env=stack.env, capture_output=True, text=True)
         assert submitted.returncode == 0, submitted.stderr
         job_id = json.loads(submitted.stdout)["job_id"]
@@ -49,6 +50,18 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         assert [c["index"] for c in view["checkpoints"]] == list(range(spec.checkpoint_count + 1))
         assert checkpoint_tree(job_id, hashes, spec.checkpoint_interval).root == job["finalRoot"] == job["progressRoot"]
         assert [v["agrees"] for v in view["verdicts"]] == [True]
+
+        # The verifier's audit: committed before the solver's hashes were shown, revealed them, agreed,
+        # and once the reveal window was over it got its bond back plus the reward the submitter funded.
+        verifier = chain.w3.eth.account.from_key(ANVIL_KEYS[3]).address
+        audit = chain.audit.functions
+        commitment, revealed, agreed = audit.getEntry(job_id, verifier).call()
+        assert int.from_bytes(commitment, "big") and revealed and agreed
+        wait_for(lambda: audit.settled(job_id).call(), "the keeper to settle the audit")
+        settled = chain.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})
+        reward = job_economics(max_price, spec.checkpoint_count).verifier_reward
+        assert [(e.args.verifier, e.args.paid, e.args.amount) for e in settled] == [
+            (verifier, True, audit.auditBond().call() + reward)]
         assert view["final_loss"] < view["checkpoints"][1]["loss"]  # it learned something
 
         # Payouts: the solver earns its bid, the submitter gets the rest of the escrow, the stake is free again.

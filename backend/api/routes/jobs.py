@@ -1,6 +1,8 @@
 """Jobs: specs in, the indexed view of the market out, and the workers' signed reports."""
 
-from fastapi import APIRouter, Body, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -13,8 +15,10 @@ from backend.api.schemas import (
     SpecAccepted,
     VerdictReport,
 )
+from backend.disclosure import withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
-from pinpoint.signing import report_signer
+from pinpoint.merkle import checkpoint_leaf_hash
+from pinpoint.signing import read_signer, report_signer
 from pinpoint.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["jobs"])
@@ -68,11 +72,22 @@ def _job_or_404(session, job_id: int) -> Job:
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: int, session: SessionDep) -> JobPublic:
+def read_job(job_id: int, session: SessionDep, request: Request,
+             x_pinpoint_timestamp: Annotated[str | None, Header()] = None,
+             x_pinpoint_signature: Annotated[str | None, Header()] = None) -> JobPublic:
+    """The job as indexed. Checkpoints whose hashes verifiers must not see yet come with a null state hash
+    and artifact (backend/disclosure.py), except for the job's solver, which signs its read."""
     job = _job_or_404(session, job_id)
     public = JobPublic.model_validate(job)
     losses = [c.loss for c in job.checkpoints if c.loss is not None]
     public.final_loss = losses[-1] if losses else None
+    reader = read_signer(job_id, x_pinpoint_timestamp, x_pinpoint_signature)
+    is_solver = reader is not None and job.solver is not None and reader.lower() == job.solver.lower()
+    withheld = set() if is_solver else withheld_checkpoints(request.app.state.chain, job_id)
+    for checkpoint in public.checkpoints:
+        checkpoint.leaf = checkpoint_leaf_hash(job_id, checkpoint.index, checkpoint.step, checkpoint.state_hash)
+        if checkpoint.index in withheld:
+            checkpoint.state_hash = checkpoint.artifact = None
     return public
 
 
