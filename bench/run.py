@@ -32,19 +32,20 @@ from pinpoint.spec import example_mlp_spec, example_transformer_spec
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.replay import replay_interval
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer
-from worker.verifier import sample_intervals
+from pinpoint.sampling import audit_commitment, sampled_intervals
 
 HERE = Path(__file__).parent
 ETHER = 10**18
 
 
 def measure_gas() -> dict[str, int]:
-    """Gas used by each market transaction along the honest path and the two exits."""
+    """Gas used by each market and audit transaction along the honest path and the two exits."""
     with LocalStack(Path(tempfile.mkdtemp(prefix="pinpoint-bench-")), chain_port=free_port(), api_port=free_port()) as stack:
         stack.start_chain()
         stack.deploy()
         submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
         solver = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[2])
+        verifier = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[3])
         w3 = submitter.w3
 
         def advance(seconds: int) -> None:
@@ -55,10 +56,10 @@ def measure_gas() -> dict[str, int]:
             return receipt["gasUsed"]
 
         spec_hash = "0x" + os.urandom(32).hex()
-        terms = dict(max_price=ETHER // 10, required_stake=ETHER // 2, bidding_seconds=60, execution_seconds=600,
-                     challenge_seconds=60)
-        result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=2 * ETHER))}
-        receipt = submitter.transact("Market", "postJob", spec_hash, 8, 8, terms["required_stake"], 60, 600, 60,
+        terms = dict(max_price=ETHER // 10, required_stake=ETHER, bidding_seconds=60, execution_seconds=600,
+                     challenge_seconds=60, samples=2)
+        result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=3 * ETHER))}
+        receipt = submitter.transact("Market", "postJob", spec_hash, 8, 8, 2, terms["required_stake"], 60, 600, 60,
                                      value=terms["max_price"])
         result["Market.postJob"] = gas(receipt)
         job_id = submitter.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
@@ -70,10 +71,26 @@ def measure_gas() -> dict[str, int]:
         progress = [gas(solver.transact("Market", "postProgress", job_id, i, checkpoint_tree(job_id, hashes[: i + 1], 8).root))
                     for i in range(1, 9)]
         result["Market.postProgress (progress root)"] = round(statistics.mean(progress))
-        result["Market.submitResult"] = gas(solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, hashes, 8).root))
+        tree = checkpoint_tree(job_id, hashes, 8)
+        result["Market.submitResult"] = gas(solver.transact("Market", "submitResult", job_id, tree.root))
+        advance(1)
+        advance(1)
+        result["Market.sealSample (2 of 8)"] = gas(verifier.transact("Market", "sealSample", job_id))
+        result["Audit.fund"] = gas(submitter.transact("Audit", "fund", job_id, value=ETHER // 100))
+        sample = verifier.market.functions.sampledIntervals(job_id).call()
+        ends, salt = [hashes[i + 1] for i in sample], os.urandom(32)
+        commitment = audit_commitment(job_id, verifier.address, salt, ends)
+        bond = verifier.audit.functions.auditBond().call()
+        result["Audit.commit"] = gas(verifier.transact("Audit", "commit", job_id, commitment, value=bond))
+        advance(verifier.audit.functions.commitWindow().call() + 1)
+        proofs = [[bytes.fromhex(p[2:]) for p in tree.get_proof(i + 1)] for i in sample]
+        result["Audit.reveal (2 proofs)"] = gas(verifier.transact("Audit", "reveal", job_id, salt, ends, proofs))
         advance(61)
         result["Market.finalize"] = gas(solver.transact("Market", "finalize", job_id))
         result["Market.claim"] = gas(solver.transact("Market", "claim"))
+        advance(verifier.audit.functions.revealWindow().call() + 1)
+        result["Audit.settle (1 verifier)"] = gas(submitter.transact("Audit", "settle", job_id))
+        result["Audit.claim"] = gas(verifier.transact("Audit", "claim"))
 
         unbid = submitter.post_job(spec_hash, 8, 8, **terms)
         advance(61)
@@ -160,7 +177,7 @@ def verifier_cost(spec, repeats: int) -> dict:
         start = time.perf_counter()
         Trainer(spec).run(on_checkpoint=lambda checkpoint, _loss: checkpoints.append(checkpoint))
         train.append(time.perf_counter() - start)
-        sampled = sample_intervals(1, os.urandom(32), spec.checkpoint_count, samples)
+        sampled = sampled_intervals(os.urandom(32), spec.checkpoint_count, samples)
         start = time.perf_counter()
         for interval in sampled:
             replay_interval(spec, checkpoints[interval])

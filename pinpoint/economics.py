@@ -41,7 +41,8 @@ reputation, no repeated-game effects, no cost of locking the stake); an honest s
 (replay is deterministic and the referee honest); the verifier and the solver do not collude; the draw
 cannot be biased (see docs/PROTOCOL.md for the one-block-producer caveat). The lazy verifier (one that
 claims to have checked without replaying) is not priced here: it is caught by commit-reveal (the
-verifier commits to its recomputed hashes before the solver's leaves are revealed, see DESIGN.md).
+verifier commits to its recomputed hashes before the solver's are disclosed, contracts/Audit.sol).
+``Market.minimumStake`` enforces ``minimum_stake`` with the default parameters, in closed form.
 ``verifier_reward`` only makes honest checking pay when nobody cheats. docs/ECONOMICS.md has the plots.
 
 The stake is fixed when the job is posted, before the price is known: size it from the maximum price

@@ -18,12 +18,12 @@ pytestmark = pytest.mark.e2e
 
 
 def run_job(stack: LocalStack, spec, solver_options=(), verifier_options=()):
-    stack.start_all(solver_options, ("--samples", "1000", *verifier_options), progress=lambda _: None)
+    stack.start_all(solver_options, verifier_options, progress=lambda _: None)
     submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
     api = CoordinatorClient(stack.api_url)
     accepted = api.submit_spec(spec)
     job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
-                                max_price=MAX_PRICE, required_stake=STAKE, bidding_seconds=4,
+                                max_price=MAX_PRICE, samples=spec.checkpoint_count, required_stake=STAKE, bidding_seconds=4,
                                 execution_seconds=600, challenge_seconds=30)
     ended = (JobState.FINALIZED, JobState.SLASHED)
     job = wait_for(lambda: (j := submitter.job(job_id))["state"] in ended and j, "the job to end", 400)
@@ -70,3 +70,9 @@ def test_honestSolver_challengedFalsely_keepsItsStake_andEarnsTheBond(tmp_path):
                  "the solver to claim its pay and the bond")
         assert submitter.staking.functions.lockedStake(solver).call() == 0
         assert game.totalBonds().call() == 0 and bond > 0
+        # The liar also committed to its wrong hashes in an audit: revealed, they disagree with a solver
+        # that was not slashed, so that bond is forfeited too.
+        audit = submitter.audit.functions
+        wait_for(lambda: audit.settled(job_id).call(), "the keeper to settle the audit")
+        [settled] = submitter.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})
+        assert settled.args.paid is False and settled.args.amount == audit.auditBond().call()

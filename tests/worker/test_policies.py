@@ -3,7 +3,6 @@
 from pinpoint.spec import example_mlp_spec, example_transformer_spec
 from worker.daemon import unsupported_reason
 from worker.pricing import PricePolicy
-from worker.verifier import sample_intervals
 
 
 def test_quote_growsWithWork_andHasAFloor():
@@ -24,12 +23,3 @@ def test_unsupportedReason_namesTheTorchVersionMismatch():
     assert unsupported_reason(example_mlp_spec()) is None
     reason = unsupported_reason(example_mlp_spec(profile={"torch_version": "1.0.0"}))
     assert reason is not None and "1.0.0" in reason
-
-
-def test_sampleIntervals_areInRange_distinct_reproducible_andDependOnTheBlockHash():
-    draws = {sample_intervals(7, bytes([b]) * 32, 16, 1)[0] for b in range(64)}
-    assert draws <= set(range(16)) and len(draws) > 8  # spread over the intervals
-    three = sample_intervals(7, b"\x01" * 32, 16, 3)
-    assert len(set(three)) == 3 and three == sample_intervals(7, b"\x01" * 32, 16, 3)
-    assert sample_intervals(7, b"\x02" * 32, 1000, 3) != sample_intervals(7, b"\x01" * 32, 1000, 3)
-    assert sample_intervals(7, b"\x01" * 32, 4, 9) == [0, 1, 2, 3]  # more samples than intervals: all
