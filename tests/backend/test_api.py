@@ -81,7 +81,7 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     solver = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[4])
     if solver.staking.functions.freeStake(solver.address).call() < ETHER:
         solver.transact("Staking", "deposit", value=ETHER)
-    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 4, max_price=ETHER // 10, required_stake=ETHER // 10,
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 4, max_price=ETHER // 10,
                                 bidding_seconds=60, execution_seconds=600, challenge_seconds=60)
     solver.transact("Market", "bid", job_id, ETHER // 20)
     advance_time(solver.w3, 61)

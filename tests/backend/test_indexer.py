@@ -43,7 +43,7 @@ def test_indexer_appliesEachEventOnce_acrossRestarts(chain_stack, database_url):
     solver = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[4])
     if solver.staking.functions.freeStake(solver.address).call() < ETHER:
         solver.transact("Staking", "deposit", value=ETHER)
-    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 4, 8, max_price=ETHER // 10, required_stake=ETHER // 10,
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 4, 8, max_price=ETHER // 10,
                                 bidding_seconds=3600, execution_seconds=600, challenge_seconds=60)
     solver.transact("Market", "bid", job_id, ETHER // 20)
 

@@ -96,7 +96,7 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     submitter, solver, challenger = (
         Chain(chain_stack.rpc_url, chain_stack.deployment_file, anvil_key(n)) for n in (SUBMITTER, SOLVER, CHALLENGER)
     )
-    stake = ETHER // 100
+    stake = ETHER // 40  # the market's minimum for 0.02 ether over 2 intervals, 1 sampled, is just over 0.02
     job_id = submitter.post_job("0x" + "5d" * 32, 2, 4, max_price=ETHER // 50, required_stake=stake,
                                 bidding_seconds=60, execution_seconds=3600, challenge_seconds=3600)
     solver.transact("Staking", "deposit", value=stake)
