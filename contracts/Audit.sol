@@ -108,10 +108,13 @@ contract Audit is IAudit, ReentrancyGuard {
     function settle(uint256 jobId) external {
         if (settled[jobId]) revert AlreadySettled();
         IMarket.Job memory job = market.getJob(jobId);
-        // INVARIANT: audits are judged only once the job's outcome is final.
-        if (job.state != IMarket.JobState.Finalized && job.state != IMarket.JobState.Slashed) {
-            revert JobNotSettled(job.state);
-        }
+        // INVARIANT: audits are judged only once the job's outcome is final. A job that ended Cancelled or
+        // Failed was never submitted, so it has no audits: its funded pot goes back to the submitter.
+        IMarket.JobState state = job.state;
+        if (
+            state != IMarket.JobState.Finalized && state != IMarket.JobState.Slashed
+                && state != IMarket.JobState.Cancelled && state != IMarket.JobState.Failed
+        ) revert JobNotSettled(state);
         address[] storage verifiers = _verifiers[jobId];
         uint256 count = verifiers.length;
         if (count > 0) {

@@ -46,7 +46,7 @@ class Keeper:
             job = self.chain.job(job_id)
             if job["state"] not in OPEN_STATES:
                 self.open.discard(job_id)
-                if job["state"] in (JobState.FINALIZED, JobState.SLASHED) and self.chain.audit is not None:
+                if self.chain.audit is not None and self._has_audit(job_id):
                     self.unsettled_audits.add(job_id)
                 continue
             action = due_exit(job, now)
@@ -60,6 +60,11 @@ class Keeper:
             elif now > self.chain.audit.functions.revealDeadline(job_id).call():
                 self._act(done, "Audit", "settle", job_id)
         return done
+
+    def _has_audit(self, job_id: int) -> bool:
+        """Something to settle: a funded reward or committed verifiers."""
+        audit = self.chain.audit.functions
+        return bool(audit.pot(job_id).call() or audit.verifiersOf(job_id).call())
 
     def _seal_due(self, job: dict) -> bool:
         return (job["state"] in (JobState.SUBMITTED, JobState.DISPUTED) and not job["sampleSealedAt"]

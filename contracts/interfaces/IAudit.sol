@@ -62,7 +62,7 @@ interface IAudit {
     error CommitmentMismatch();
     /// @notice `hashes` and `proofs` must have one entry per sampled interval.
     error WrongSampleLength(uint256 given, uint256 sampleCount);
-    /// @notice The job is not settled yet (Finalized or Slashed).
+    /// @notice The job is not settled yet (Finalized, Slashed, Cancelled or Failed).
     error JobNotSettled(IMarket.JobState state);
     /// @notice Reveals are still possible until `deadline`.
     error RevealOpen(uint64 deadline);

@@ -4,6 +4,7 @@ Contracts are deployed once per session; ape's isolation snapshots the chain aro
 """
 
 import pytest
+from audit_helpers import AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW
 from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, REFEREE_BOND
 from market_helpers import REQUIRED_STAKE, UNBONDING_DELAY, JobFactory
 
@@ -91,3 +92,17 @@ def seated(court, referees):
     for referee in referees:
         court.register(sender=referee, value=REFEREE_BOND)
     return referees
+
+
+# --- audits -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def audit(project, owner, market):
+    return owner.deploy(project.Audit, market, AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW)
+
+
+@pytest.fixture(scope="session")
+def verifiers(accounts):
+    """Four verifiers: neither the submitter, the solvers, the stranger nor the challenger."""
+    return accounts[6:10]

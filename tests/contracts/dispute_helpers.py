@@ -66,9 +66,10 @@ class ProvenJob:
         return [self.job_id, index, agreed, agreed_proof, disputed, disputed_proof, challenger_hash]
 
 
-def submit_proven(jobs, market, solver, claimed: list[bytes], count: int, interval: int) -> ProvenJob:
-    """Awards a job to `solver` and submits the root over its claimed states at the checkpoints."""
-    job_id = jobs.awarded(solver, checkpointCount=count, checkpointInterval=interval)
+def submit_proven(jobs, market, solver, claimed: list[bytes], count: int, interval: int, **overrides) -> ProvenJob:
+    """Awards a job to `solver` and submits the root over its claimed states at the checkpoints.
+    `overrides` go to `jobs.awarded` (e.g. sampleCount, price, value)."""
+    job_id = jobs.awarded(solver, checkpointCount=count, checkpointInterval=interval, **overrides)
     job = ProvenJob(job_id, count, interval, claimed)
     job.tree = checkpoint_tree(job_id, [claimed[i * interval] for i in range(count + 1)], interval)
     market.submitResult(job_id, job.tree.root, sender=solver)

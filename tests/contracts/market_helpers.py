@@ -2,11 +2,14 @@
 
 from dataclasses import dataclass
 
+from pinpoint.economics import minimum_stake
+
 UNBONDING_DELAY = 24 * 3600
 MAX_PRICE = 10**18
 REQUIRED_STAKE = 2 * 10**18
 CHECKPOINT_COUNT = 4
 CHECKPOINT_INTERVAL = 50
+SAMPLE_COUNT = 2  # minimumStake(MAX_PRICE, 4, 2) = 5 * 10**17 + 2 <= REQUIRED_STAKE
 BIDDING_DURATION = 600
 EXECUTION_DURATION = 3600
 CHALLENGE_DURATION = 1800
@@ -32,6 +35,7 @@ class JobFactory:
             specHash=SPEC_HASH,
             checkpointCount=CHECKPOINT_COUNT,
             checkpointInterval=CHECKPOINT_INTERVAL,
+            sampleCount=SAMPLE_COUNT,
             requiredStake=REQUIRED_STAKE,
             biddingDuration=BIDDING_DURATION,
             executionDuration=EXECUTION_DURATION,
@@ -56,6 +60,14 @@ class JobFactory:
         job_id = self.awarded(solver, **overrides)
         self.market.submitResult(job_id, root, sender=solver)
         return job_id
+
+
+def sample_count(payment: int, count: int, stake: int) -> int:
+    """A sample count that `stake` covers, for randomly drawn jobs: one interval short of all of them when
+    the stake meets that minimum, else every interval (minimum stake 0). Draws no randomness."""
+    if count > 1 and minimum_stake(payment, count, count - 1) <= stake:
+        return count - 1
+    return count
 
 
 def logs(receipt, event):

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 from ape.exceptions import ContractLogicError
-from market_helpers import BIDDING, RUNNING, SUBMITTED
+from market_helpers import BIDDING, RUNNING, SUBMITTED, sample_count
 
 ETH = 10**18
 STEPS = 70
@@ -77,11 +77,13 @@ class Sequence:
         elif action == "withdraw":
             staking.withdraw(sender=who)
         elif action == "post":
-            market.postJob(
-                rng.randbytes(32), rng.randint(1, 5), rng.randint(1, 100), rng.randint(1, 4) * ETH // 4,
-                rng.randint(100, 400), rng.randint(200, 900), rng.randint(50, 300),
-                sender=who, value=rng.randint(1, 10) * ETH // 10,
-            )
+            # Same draws, in the same order, as before sample counts existed: the seeded sequences are unchanged.
+            spec, count, interval = rng.randbytes(32), rng.randint(1, 5), rng.randint(1, 100)
+            stake = rng.randint(1, 4) * ETH // 4
+            windows = rng.randint(100, 400), rng.randint(200, 900), rng.randint(50, 300)
+            value = rng.randint(1, 10) * ETH // 10
+            samples = sample_count(value, count, stake)
+            market.postJob(spec, count, interval, samples, stake, *windows, sender=who, value=value)
         elif action == "bid":
             job_id = self.job(BIDDING)
             job = self.jobs.get(job_id)

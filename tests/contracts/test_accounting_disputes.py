@@ -36,7 +36,7 @@ from dispute_helpers import (
 )
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from market_helpers import BIDDING, RUNNING, SUBMITTED
+from market_helpers import BIDDING, RUNNING, SUBMITTED, sample_count
 
 from pinpoint.merkle import checkpoint_tree
 
@@ -191,11 +191,13 @@ class DisputeSequence:
 
     def do_post(self, who):
         rng = self.rng
-        self.market.postJob(
-            rng.randbytes(32), rng.randint(1, 4), rng.randint(1, 12), rng.randint(1, 4) * ETH // 4,
-            rng.randint(100, 400), rng.randint(200, 900), rng.randint(600, 2400),
-            sender=who, value=rng.randint(1, 10) * ETH // 10,
-        )
+        # Same draws, in the same order, as before sample counts existed: the seeded sequences are unchanged.
+        spec, count, interval = rng.randbytes(32), rng.randint(1, 4), rng.randint(1, 12)
+        stake = rng.randint(1, 4) * ETH // 4
+        windows = rng.randint(100, 400), rng.randint(200, 900), rng.randint(600, 2400)
+        value = rng.randint(1, 10) * ETH // 10
+        samples = sample_count(value, count, stake)
+        self.market.postJob(spec, count, interval, samples, stake, *windows, sender=who, value=value)
 
     def do_bid(self, who):
         job_id = self.pick(self.jobs_in(BIDDING, False), len(self.jobs))

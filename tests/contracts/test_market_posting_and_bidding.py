@@ -38,14 +38,15 @@ def test_deploy_marketIsStakingOperator(market, staking):
 
 
 def test_postJob_escrowsAndEmits(market, jobs, submitter, chain):
-    tx = market.postJob(SPEC_HASH, 4, 50, REQUIRED_STAKE, 600, 3600, 1800, sender=submitter, value=MAX_PRICE)
+    tx = market.postJob(SPEC_HASH, 4, 50, 2, REQUIRED_STAKE, 600, 3600, 1800, sender=submitter, value=MAX_PRICE)
     assert tx.return_value == 1
     job = market.getJob(1)
     assert job.submitter == submitter
     assert job.solver == "0x" + "00" * 20
     assert job.specHash == SPEC_HASH
     assert (job.maxPrice, job.price, job.requiredStake) == (MAX_PRICE, 0, REQUIRED_STAKE)
-    assert (job.checkpointCount, job.checkpointInterval) == (4, 50)
+    assert (job.checkpointCount, job.checkpointInterval, job.sampleCount) == (4, 50, 2)
+    assert (job.sampleBlock, job.sampleSealedAt, job.sampleSeed) == (0, 0, ZERO32)
     assert job.biddingDeadline == tx.timestamp + 600
     assert (job.executionDuration, job.challengeDuration) == (3600, 1800)
     assert (job.executionDeadline, job.challengeDeadline, job.checkpointsDone) == (0, 0, 0)
@@ -78,6 +79,7 @@ def test_postJob_twice_idsIncrease(market, jobs):
         ({"value": 0}, "NoEscrow"),
         ({"checkpointCount": 0}, "ZeroCheckpointCount"),
         ({"checkpointInterval": 0}, "ZeroCheckpointInterval"),
+        ({"sampleCount": 0}, "ZeroSampleCount"),
         ({"requiredStake": 0}, "ZeroRequiredStake"),
         ({"biddingDuration": 0}, "ZeroBiddingDuration"),
         ({"executionDuration": 0}, "ZeroExecutionDuration"),

@@ -1,0 +1,301 @@
+"""Market: the minimum stake, the sample count, and the unpredictable sample (sealSample / sampledIntervals).
+
+The Python mirrors are the reference: pinpoint.economics.minimum_stake (default parameters) for
+minimumStake, pinpoint.sampling.sample_seed / sampled_intervals for the seed and the drawn intervals.
+"""
+
+import random
+
+import ape
+import pytest
+from audit_helpers import CLAIMED, TRUTH, proven_job, seal
+from dispute_helpers import CHALLENGE_BOND, DISPUTED
+from market_helpers import (
+    BIDDING,
+    CHECKPOINT_COUNT,
+    FINALIZED,
+    MAX_PRICE,
+    NONE,
+    REQUIRED_STAKE,
+    RUNNING,
+    SUBMITTED,
+    ZERO32,
+    logs,
+)
+
+from pinpoint.economics import minimum_stake
+from pinpoint.sampling import sample_seed, sampled_intervals
+
+# Payments that exercise the integer rounding: 1 wei, small odd values, around one ether, and large.
+PAYMENTS = [1, 2, 3, 7, 999, 10**18 - 1, 10**18, 10**18 + 1, 123_456_789_012_345_678_901]
+SMALL_PAYMENT = 10**15  # keeps the minimum stake of big, sparsely sampled jobs under REQUIRED_STAKE
+
+
+def job_with(jobs, market, solver, count, samples, payment=SMALL_PAYMENT):
+    """A submitted job with `count` checkpoints and `samples` sampled intervals (root: market_helpers.ROOT)."""
+    return jobs.submitted(solver, price=payment // 2, value=payment, checkpointCount=count, sampleCount=samples)
+
+
+# --- minimumStake ------------------------------------------------------------------------------------------
+
+
+def test_minimumStake_matchesPythonEconomics_onGrid(market):
+    mismatches = []
+    for n in range(1, 11):
+        for s in range(1, n + 1):
+            for payment in PAYMENTS:
+                expected = minimum_stake(payment, n, s)
+                actual = market.minimumStake(payment, n, s)
+                if actual != expected:
+                    mismatches.append((payment, n, s, actual, expected))
+    assert mismatches == []
+
+
+@pytest.mark.parametrize("n, s", [(32, 1), (32, 3), (100, 1), (100, 10), (257, 26), (1000, 1), (1000, 100)])
+def test_minimumStake_matchesPythonEconomics_largeJobs(market, n, s):
+    for payment in PAYMENTS:
+        assert market.minimumStake(payment, n, s) == minimum_stake(payment, n, s)
+
+
+def test_minimumStake_matchesPythonEconomics_random(market):
+    rng = random.Random(7)
+    for _ in range(40):
+        n = rng.randint(1, 300)
+        s = rng.randint(1, n)
+        payment = rng.choice([rng.randint(1, 1000), rng.randint(1, 10**21)])
+        assert market.minimumStake(payment, n, s) == minimum_stake(payment, n, s), (payment, n, s)
+
+
+def test_minimumStake_defaultJob_isCoveredByRequiredStake(market):
+    # The shared fixtures rely on this: REQUIRED_STAKE meets the default job's minimum.
+    assert 0 < market.minimumStake(MAX_PRICE, CHECKPOINT_COUNT, 2) <= REQUIRED_STAKE
+    assert market.minimumStake(MAX_PRICE, CHECKPOINT_COUNT, 1) > REQUIRED_STAKE
+
+
+# --- postJob: sample count and stake ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payment, n, s", [(MAX_PRICE, 4, 1), (MAX_PRICE + 1, 4, 2), (7, 10, 3), (1, 1000, 1)])
+def test_postJob_stakeBelowMinimum_reverts_andMinimumIsAccepted(market, jobs, payment, n, s):
+    minimum = minimum_stake(payment, n, s)
+    assert minimum > 1
+    with ape.reverts(market.StakeBelowMinimum, requiredStake=minimum - 1, minimum=minimum):
+        jobs.post(value=payment, checkpointCount=n, sampleCount=s, requiredStake=minimum - 1)
+    job_id = jobs.post(value=payment, checkpointCount=n, sampleCount=s, requiredStake=minimum)
+    job = market.getJob(job_id)
+    assert (job.requiredStake, job.sampleCount, job.checkpointCount, job.state) == (minimum, s, n, BIDDING)
+
+
+def test_postJob_minimumOfZero_stillNeedsAStake(market, jobs):
+    # Sampling every interval: the forfeited payment alone deters (minimum 0), but a stake is still required.
+    assert market.minimumStake(MAX_PRICE, 4, 4) == 0
+    with ape.reverts(market.ZeroRequiredStake):
+        jobs.post(checkpointCount=4, sampleCount=4, requiredStake=0)
+    assert market.getJob(jobs.post(checkpointCount=4, sampleCount=4, requiredStake=1)).requiredStake == 1
+
+
+def test_postJob_minimumIsSizedFromTheEscrow(market, jobs):
+    # The stake is fixed before the price is known: the minimum uses msg.value, whatever the bids will be.
+    minimum = minimum_stake(2 * MAX_PRICE, 4, 2)
+    assert minimum > minimum_stake(MAX_PRICE, 4, 2)
+    with ape.reverts(market.StakeBelowMinimum, requiredStake=minimum - 1, minimum=minimum):
+        jobs.post(value=2 * MAX_PRICE, requiredStake=minimum - 1)
+
+
+def test_postJob_zeroSampleCount_reverts(market, jobs):
+    with ape.reverts(market.ZeroSampleCount):
+        jobs.post(sampleCount=0)
+
+
+def test_postJob_tooManySamples_reverts(market, jobs):
+    with ape.reverts(market.TooManySamples, sampleCount=CHECKPOINT_COUNT + 1, checkpointCount=CHECKPOINT_COUNT):
+        jobs.post(sampleCount=CHECKPOINT_COUNT + 1)
+
+
+def test_postJob_everyInterval_isAccepted(market, jobs):
+    job_id = jobs.post(sampleCount=CHECKPOINT_COUNT)
+    assert market.getJob(job_id).sampleCount == CHECKPOINT_COUNT
+
+
+# --- submitResult arms the sample ---------------------------------------------------------------------------
+
+
+def test_submitResult_seedBlockDoesNotExistYet(chain, market, jobs, staked, solver):
+    job_id = jobs.awarded(solver)
+    tx = market.submitResult(job_id, b"\x33" * 32, sender=solver)
+    job = market.getJob(job_id)
+    assert market.SAMPLE_DELAY_BLOCKS() == 1
+    assert job.sampleBlock == tx.block_number + market.SAMPLE_DELAY_BLOCKS()
+    # When the root was committed, the block whose hash seeds the sample had not been produced.
+    assert job.sampleBlock > tx.block_number == chain.blocks.head.number
+    assert (job.sampleSeed, job.sampleSealedAt) == (ZERO32, 0)
+
+
+# --- sealSample -----------------------------------------------------------------------------------------------
+
+
+def test_sealSample_beforeSeedBlockIsMined_reverts(market, jobs, staked, solver, stranger):
+    job_id = jobs.submitted(solver)
+    sample_block = market.getJob(job_id).sampleBlock
+    # The next transaction would land in the seed block itself: its hash is not known inside it.
+    with ape.reverts(market.SampleBlockNotMined, sampleBlock=sample_block):
+        market.sealSample(job_id, sender=stranger)
+
+
+@pytest.mark.parametrize("state", [NONE, BIDDING, RUNNING, FINALIZED])
+def test_sealSample_wrongState_reverts(chain, market, jobs, staked, solver, stranger, state):
+    if state == NONE:
+        job_id = 99
+    elif state == BIDDING:
+        job_id = jobs.post()
+    elif state == RUNNING:
+        job_id = jobs.awarded(solver)
+    else:
+        job_id = jobs.submitted(solver)
+        jobs.after(market.getJob(job_id).challengeDeadline)
+        market.finalize(job_id, sender=stranger)
+    assert market.getJob(job_id).state == state
+    chain.mine(2)
+    with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=state):
+        market.sealSample(job_id, sender=stranger)
+
+
+def test_sealSample_fixesSeedFromTheSeedBlockHash(chain, market, jobs, staked, solver, stranger):
+    root = b"\x44" * 32
+    job_id = jobs.submitted(solver, root=root)
+    sample_block = market.getJob(job_id).sampleBlock
+    tx = seal(chain, market, job_id, stranger)
+    assert tx.block_number > sample_block
+    block_hash = bytes(chain.blocks[sample_block].hash)
+    seed = sample_seed(block_hash, job_id, root)
+    job = market.getJob(job_id)
+    assert bytes(job.sampleSeed) == seed
+    assert (job.sampleBlock, job.sampleSealedAt, job.state) == (sample_block, tx.timestamp, SUBMITTED)
+    assert logs(tx, market.SampleSealed) == [market.SampleSealed(jobId=job_id, seed=seed, sampleBlock=sample_block)]
+    assert logs(tx, market.SampleRearmed) == []
+
+
+def test_sealSample_twice_reverts(chain, market, jobs, staked, solver, stranger):
+    job_id = jobs.submitted(solver)
+    seal(chain, market, job_id, stranger)
+    with ape.reverts(market.SampleAlreadySealed):
+        market.sealSample(job_id, sender=stranger)
+
+
+def test_sealSample_sealedJob_revertsWrongStateOnceFinalized(chain, market, jobs, staked, solver, stranger):
+    job_id = jobs.submitted(solver)
+    seal(chain, market, job_id, stranger)
+    seed = market.getJob(job_id).sampleSeed
+    jobs.after(market.getJob(job_id).challengeDeadline)
+    market.finalize(job_id, sender=stranger)
+    with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=FINALIZED):
+        market.sealSample(job_id, sender=stranger)
+    # The sealed sample stays readable after settlement.
+    assert market.getJob(job_id).sampleSeed == seed
+    assert len(market.sampledIntervals(job_id)) == 2
+
+
+def test_sealSample_disputedJob_seals(chain, market, game, jobs, staked, solver, challenger, stranger):
+    job = proven_job(jobs, market, solver, CLAIMED)
+    game.challenge(*job.challenge_args(1, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    assert market.getJob(job.job_id).state == DISPUTED
+    tx = seal(chain, market, job.job_id, stranger)
+    sample_block = market.getJob(job.job_id).sampleBlock
+    seed = sample_seed(bytes(chain.blocks[sample_block].hash), job.job_id, bytes.fromhex(job.tree.root[2:]))
+    assert logs(tx, market.SampleSealed) == [market.SampleSealed(job.job_id, seed, sample_block)]
+
+
+def test_sealSample_256BlocksLater_stillSeals(chain, market, jobs, staked, solver, stranger):
+    job_id = jobs.submitted(solver)
+    sample_block = market.getJob(job_id).sampleBlock
+    chain.mine(sample_block + 255 - chain.blocks.head.number)  # the seal lands in sampleBlock + 256
+    tx = market.sealSample(job_id, sender=stranger)
+    assert tx.block_number == sample_block + 256
+    seed = sample_seed(bytes(chain.blocks[sample_block].hash), job_id, market.getJob(job_id).finalRoot)
+    assert logs(tx, market.SampleSealed) == [market.SampleSealed(job_id, seed, sample_block)]
+
+
+def test_sealSample_hashGone_rearmsOnANewBlock_thenSeals(chain, market, jobs, staked, solver, stranger):
+    job_id = jobs.submitted(solver)
+    old_block = market.getJob(job_id).sampleBlock
+    chain.mine(260)
+    tx = market.sealSample(job_id, sender=stranger)
+    assert tx.block_number > old_block + 256
+    new_block = tx.block_number + 1
+    assert logs(tx, market.SampleRearmed) == [market.SampleRearmed(jobId=job_id, sampleBlock=new_block)]
+    assert logs(tx, market.SampleSealed) == []
+    job = market.getJob(job_id)
+    assert (job.sampleBlock, job.sampleSeed, job.sampleSealedAt, job.state) == (new_block, ZERO32, 0, SUBMITTED)
+    with ape.reverts(market.SampleNotSealed):
+        market.sampledIntervals(job_id)
+    # The new seed block is in the future again: the re-armed draw is as unpredictable as the first one.
+    with ape.reverts(market.SampleBlockNotMined, sampleBlock=new_block):
+        market.sealSample(job_id, sender=stranger)
+
+    tx = seal(chain, market, job_id, stranger)
+    seed = sample_seed(bytes(chain.blocks[new_block].hash), job_id, job.finalRoot)
+    assert logs(tx, market.SampleSealed) == [market.SampleSealed(job_id, seed, new_block)]
+    assert market.getJob(job_id).sampleSealedAt == tx.timestamp
+    assert list(market.sampledIntervals(job_id)) == sampled_intervals(seed, CHECKPOINT_COUNT, 2)
+
+
+def test_sampledIntervals_beforeSealing_reverts(market, jobs, staked, solver):
+    job_id = jobs.submitted(solver)
+    with ape.reverts(market.SampleNotSealed):
+        market.sampledIntervals(job_id)
+    with ape.reverts(market.SampleNotSealed):
+        market.sampledIntervals(99)
+
+
+# --- sampledIntervals -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, s", [(1, 1), (4, 1), (4, 2), (4, 4), (10, 10), (16, 5), (64, 1), (100, 7), (33, 32)])
+def test_sampledIntervals_matchesPython_distinctAndInRange(chain, market, jobs, staked, solver, stranger, n, s):
+    job_id = job_with(jobs, market, solver, n, s)
+    seal(chain, market, job_id, stranger)
+    seed = bytes(market.getJob(job_id).sampleSeed)
+    sample = list(market.sampledIntervals(job_id))
+    assert sample == sampled_intervals(seed, n, s)
+    assert len(sample) == len(set(sample)) == s
+    assert all(0 <= i < n for i in sample)
+    if s == n:
+        assert sorted(sample) == list(range(n))  # a permutation of every interval
+
+
+# --- unpredictability -----------------------------------------------------------------------------------------
+
+
+def test_sample_solverCannotPredictIt_theNextBlockDecides(chain, market, jobs, staked, solver, stranger):
+    """Same job, same root, same seed block number: only the content of the block after submitResult
+    changes (its timestamp, or one more transaction in it), and with it the seed and the sample. So when the
+    solver commits its root it cannot know which intervals will be checked."""
+    count, samples = 1000, 3
+    job_id = job_with(jobs, market, solver, count, samples)
+    job = market.getJob(job_id)
+    base = chain.pending_timestamp + 10
+    outcomes = []
+    for delay, extra_tx in [(0, False), (7, False), (0, True)]:
+        snapshot = chain.snapshot()
+        if extra_tx:
+            chain.pending_timestamp = base + delay
+            stranger.transfer(stranger, 1)  # the seed block now holds one more transaction
+        else:
+            chain.mine(1, timestamp=base + delay)
+        assert chain.blocks.head.number == job.sampleBlock
+        market.sealSample(job_id, sender=stranger)
+        block_hash = bytes(chain.blocks[job.sampleBlock].hash)
+        sealed = market.getJob(job_id)
+        seed = bytes(sealed.sampleSeed)
+        assert (sealed.finalRoot, sealed.sampleBlock) == (job.finalRoot, job.sampleBlock)
+        assert seed == sample_seed(block_hash, job_id, bytes(job.finalRoot))
+        sample = list(market.sampledIntervals(job_id))
+        assert sample == sampled_intervals(seed, count, samples)
+        outcomes.append((block_hash, seed, tuple(sample)))
+        chain.restore(snapshot)
+    hashes, seeds, sample_sets = zip(*outcomes)
+    assert len(set(hashes)) == len(set(seeds)) == 3
+    # 3 of 1000 intervals: the same ordered sample twice would be a ~1e-9 coincidence.
+    assert len(set(sample_sets)) == 3
+    # After the restores the job is unsealed again, as it was at submission.
+    assert market.getJob(job_id).sampleSeed == ZERO32
