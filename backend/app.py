@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from backend.api.routes import artifacts, jobs
+from backend.api.routes import artifacts, jobs, outputs
 from backend.artifacts import ArtifactStore
 from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer, run_forever
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         lifespan=lifespan,
     )
     app.include_router(jobs.router)
+    app.include_router(outputs.router)
     app.include_router(artifacts.router)
 
     @app.get("/health", tags=["health"])

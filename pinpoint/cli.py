@@ -3,6 +3,9 @@
     pinpoint-job example mlp > job.json                       # a valid spec to start from
     pinpoint-job submit job.json --max-price 0.05              # store the spec, escrow, post on chain
     pinpoint-job status 1                                      # state, bids, checkpoints, loss, verdicts
+    pinpoint-job upload weights.safetensors                    # store an artifact; prints its id
+    pinpoint-job example inference --weights 0x.. --inputs 0x.. --count 32 > infer.json
+    pinpoint-job outputs 2                                     # outputs, each proven against the chain
     pinpoint-job claim                                         # collect refunds and slashed stakes
 
 Chain, coordinator and key come from PINPOINT_* settings (pinpoint/settings.py) or the options.
@@ -18,9 +21,12 @@ from pathlib import Path
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.inference import OutputProofError, SafetensorsError, checked_outputs
 from pinpoint.settings import get_settings
 from pinpoint.spec import (
+    InferenceSpec,
     SpecError,
+    example_inference_spec,
     example_mlp_spec,
     example_transformer_spec,
     parse_spec,
@@ -79,10 +85,63 @@ def status(args, settings) -> int:
     return 0
 
 
+def upload(args, settings) -> int:
+    print(CoordinatorClient(settings.coordinator_url).upload_artifact(Path(args.file).read_bytes()))
+    return 0
+
+
+def outputs(args, settings) -> int:
+    """Print every output of an inference job, each proven against the final root read from the chain."""
+    chain = Chain.from_settings(settings)
+    job = chain.job(args.job_id)
+    if not int(job["finalRoot"], 16):
+        print(f"job {args.job_id} is {job['state'].name.lower()}: no final root on chain yet", file=sys.stderr)
+        return 1
+    client = CoordinatorClient(settings.coordinator_url)
+    spec = client.spec(job["specHash"])
+    if not isinstance(spec, InferenceSpec):
+        print(f"job {args.job_id} is a training job; its checkpoints are in `pinpoint-job status`", file=sys.stderr)
+        return 1
+    results = checked_outputs(client, spec, args.job_id, job["finalRoot"])
+    state = job["state"].name.lower()
+    if args.json:
+        print(json.dumps({"job_id": args.job_id, "state": state, "final_root": job["finalRoot"], "outputs": [
+            {"index": r.index, "proven": r.proven, "values": r.output.values() if r.proven else None,
+             "problem": r.problem} for r in results]}))
+    else:
+        print(f"job {args.job_id} ({state}), final root {job['finalRoot']}:")
+        for r in results:
+            print(f"  input {r.index}: " + (f"{_brief(r.output.values())}  proven" if r.proven else r.problem))
+    if state != "finalized":
+        print(f"note: job {args.job_id} is {state}; its outputs are " +
+              ("proven wrong: do not use them" if state == "slashed" else "not final yet"), file=sys.stderr)
+    return 0 if state == "finalized" and all(r.proven for r in results) else 1
+
+
+def _brief(values, width: int = 72) -> str:
+    text = json.dumps(values, separators=(",", ":"), default=str)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def claim(args, settings) -> int:
     chain = Chain.from_settings(settings, private_key=args.key)
     claimed = chain.claim_credits()
     print(f"claimed {show(claimed)} to {chain.address}" if claimed else f"nothing to claim for {chain.address}")
+    return 0
+
+
+def print_example(args, parser) -> int:
+    if args.model == "inference":
+        if not (args.weights and args.inputs and args.count):
+            parser.error("example inference needs --weights, --inputs and --count")
+        try:
+            spec = example_inference_spec(args.weights, args.inputs, args.count, model=args.arch)
+        except SpecError as exc:
+            print(f"pinpoint-job example: {exc}", file=sys.stderr)
+            return 1
+    else:
+        spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
+    print(json.dumps(spec.model_dump(mode="json"), indent=2))
     return 0
 
 
@@ -92,7 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", help="submitter's private key (default: PINPOINT_PRIVATE_KEY)")
     sub = parser.add_subparsers(dest="command", required=True)
     example = sub.add_parser("example", help="print a valid example spec")
-    example.add_argument("model", choices=["mlp", "char_transformer"])
+    example.add_argument("model", choices=["mlp", "char_transformer", "inference"])
+    example.add_argument("--weights", help="inference: weights artifact id (0x + sha256), e.g. a training job's "
+                         "final checkpoint")
+    example.add_argument("--inputs", help="inference: inputs artifact id (a safetensors file with one tensor "
+                         "`inputs`, one row per input)")
+    example.add_argument("--count", type=int, help="inference: number of inputs (rows)")
+    example.add_argument("--arch", choices=["mlp", "char_transformer"], default="mlp",
+                         help="inference: the example architecture the weights are for (default mlp)")
     post = sub.add_parser("submit", help="store a spec with the coordinator and post the job on chain")
     post.add_argument("spec", help="path of the spec JSON")
     post.add_argument("--max-price", type=ether, required=True, help="escrow, in ether: the most you pay")
@@ -105,17 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     post.add_argument("--challenge", type=int, default=600, help="challenge window after submission (default 600)")
     state = sub.add_parser("status", help="show a job as the chain and the coordinator see it")
     state.add_argument("job_id", type=int)
+    put = sub.add_parser("upload", help="store a file (weights, inputs) with the coordinator; prints its artifact id")
+    put.add_argument("file")
+    out = sub.add_parser("outputs", help="an inference job's outputs, each checked against the on-chain root")
+    out.add_argument("job_id", type=int)
+    out.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("claim", help="withdraw your credit from the market (refunds, payouts, slashed stakes)")
     args = parser.parse_args(argv)
 
     if args.command == "example":
-        spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
-        print(json.dumps(spec.model_dump(mode="json"), indent=2))
-        return 0
+        return print_example(args, parser)
     settings = get_settings()
+    commands = {"submit": submit, "status": status, "upload": upload, "outputs": outputs, "claim": claim}
     try:
-        return {"submit": submit, "status": status, "claim": claim}[args.command](args, settings)
-    except (SpecError, ChainError, CoordinatorError, OSError) as exc:
+        return commands[args.command](args, settings)
+    except (SpecError, ChainError, CoordinatorError, OutputProofError, SafetensorsError, OSError) as exc:
         print(f"pinpoint-job {args.command}: {exc}", file=sys.stderr)
         return 1
 

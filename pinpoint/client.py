@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+from pydantic import BaseModel
 
 from pinpoint.signing import sign_read, sign_report
-from pinpoint.spec import JobSpec, parse_spec
+from pinpoint.spec import AnySpec, parse_spec
 
 
 class CoordinatorError(RuntimeError):
@@ -42,11 +43,11 @@ class CoordinatorClient:
 
     # --- specs and jobs ----------------------------------------------------------------------------
 
-    def submit_spec(self, spec: JobSpec | dict) -> dict:
-        body = spec.model_dump(mode="json") if isinstance(spec, JobSpec) else spec
+    def submit_spec(self, spec: AnySpec | dict) -> dict:
+        body = spec.model_dump(mode="json") if isinstance(spec, BaseModel) else spec
         return self._check(self.http.post("/jobs", json=body)).json()
 
-    def spec(self, spec_hash: str) -> JobSpec:
+    def spec(self, spec_hash: str) -> AnySpec:
         spec = parse_spec(self._check(self.http.get(f"/specs/{spec_hash}")).content)
         if spec.spec_hash() != spec_hash:
             raise HashMismatch(f"coordinator served spec {spec.spec_hash()} for {spec_hash}")
@@ -60,6 +61,11 @@ class CoordinatorClient:
         in full while they are withheld from verifiers (backend/disclosure.py)."""
         headers = sign_read(self.private_key, job_id) if self.private_key else None
         return self._check(self.http.get(f"/jobs/{job_id}", headers=headers)).json()
+
+    def outputs(self, job_id: int, offset: int = 0, limit: int = 100) -> dict:
+        """A page of an inference job's outputs with proofs; check them with pinpoint.inference."""
+        params = {"offset": offset, "limit": limit}
+        return self._check(self.http.get(f"/jobs/{job_id}/outputs", params=params)).json()
 
     # --- artifacts ---------------------------------------------------------------------------------
 

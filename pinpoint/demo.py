@@ -7,6 +7,8 @@ while it trains, and ends with a summary: job state, on-chain roots, verdicts, d
     python -m pinpoint.demo                     # an honest solver: verified, finalized, paid
     python -m pinpoint.demo --cheat perturb_once@13   # a cheating solver: disputed, pinpointed, slashed
     python -m pinpoint.demo --false-challenge   # a lying verifier: the honest solver wins its bond
+    python -m pinpoint.demo --inference         # then run the trained model on 32 inputs, outputs proven
+    python -m pinpoint.demo --inference --cheat perturb_output@5   # a wrong output: disputed, slashed
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from pathlib import Path
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
+from pinpoint.economics import job_economics
+from pinpoint.inference import checked_outputs, float32_tensor, inputs_artifact
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
-from pinpoint.spec import example_mlp_spec, example_transformer_spec
+from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
+from worker.cheats import INFERENCE_CHEATS
 
 ETHER = 10**18
 ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED)
+INFERENCE_INPUTS = 32
 MAX_PRICE = ETHER // 20  # escrowed by the submitter; the stake and sample size follow (pinpoint.economics)
 
 
@@ -36,13 +42,18 @@ def bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
-def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: int) -> tuple[int, Chain]:
+def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: int,
+             samples: int | None = None) -> tuple[int, Chain]:
     submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
     accepted = CoordinatorClient(stack.api_url).submit_spec(spec)
     print(f"  spec stored by the coordinator as {accepted['spec_hash']}")
+    # The stake is what the default sample asks for, also when a scenario samples more (which would let the
+    # market accept less): a cheater then loses a stake worth showing.
+    stake = job_economics(MAX_PRICE, accepted["checkpoint_count"]).required_stake
     job_id = submitter.post_job(
         accepted["spec_hash"], accepted["checkpoint_count"], accepted["checkpoint_interval"], max_price=MAX_PRICE,
-        bidding_seconds=bidding_seconds, execution_seconds=600, challenge_seconds=challenge_seconds,
+        bidding_seconds=bidding_seconds, execution_seconds=600, challenge_seconds=challenge_seconds, samples=samples,
+        required_stake=stake,
     )
     job = submitter.job(job_id)
     print(f"  job {job_id} posted on chain with {eth(MAX_PRICE)} escrowed, {eth(job['requiredStake'])} stake required, "
@@ -50,7 +61,7 @@ def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: i
     return job_id, submitter
 
 
-def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float) -> dict:
+def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float, work: str = "training") -> dict:
     """Print the job's progress until it is finalized (or ends otherwise); returns the coordinator's view."""
     client = CoordinatorClient(stack.api_url)
     shown_state, shown_checkpoints, shown_verdicts, shown_disputes = None, -1, 0, {}
@@ -67,10 +78,11 @@ def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float) -> dict
             shown_state = state
         if view:
             reported = len(view["checkpoints"])
-            if reported != shown_checkpoints and reported:
+            step = max(1, view["checkpoint_count"] // 10)  # about ten progress lines per job
+            if reported != shown_checkpoints and reported and ((reported - 1) % step == 0 or reported == view["checkpoint_count"] + 1):
                 last = view["checkpoints"][-1]
                 loss = "" if last["loss"] is None else f" loss {last['loss']:.4f}"
-                print(f"  training {bar(reported - 1, view['checkpoint_count'])} step {last['step']}{loss}")
+                print(f"  {work} {bar(reported - 1, view['checkpoint_count'])} step {last['step']}{loss}")
                 shown_checkpoints = reported
             for verdict in view["verdicts"][shown_verdicts:]:
                 print(f"  verifier {verdict['verifier'][:10]}… interval {verdict['interval']}: "
@@ -107,20 +119,39 @@ def plot_loss(view: dict, path: Path) -> Path | None:
     return path
 
 
+def wait_for_audits(chain: Chain, job_id: int, timeout: float = 90) -> list[dict]:
+    """Until the keeper has settled the job's audits (after the reveal window); returns what each got."""
+    deadline = time.monotonic() + timeout
+    while not chain.audit.functions.settled(job_id).call():
+        if time.monotonic() > deadline:
+            return []
+        time.sleep(0.5)
+    return [dict(e.args) for e in chain.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})]
+
+
 def staked(chain: Chain, account: str) -> int:
     staking = chain.staking.functions
     return staking.freeStake(account).call() + staking.lockedStake(account).call()
 
 
-def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts: dict, holdings_before: dict) -> None:
+def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: list[dict], accounts: dict,
+              holdings_before: dict) -> None:
     job = chain.job(job_id)
     print("\n=== summary ===")
     print(f"job {job_id}: {job['state'].name.lower()}")
     print(f"  spec hash      {job['specHash']}")
     print(f"  progress root  {job['progressRoot']} ({job['checkpointsDone']} checkpoints)")
     print(f"  final root     {job['finalRoot']}")
+    sample = chain.market.functions.sampledIntervals(job_id).call() if job["sampleSealedAt"] else []
+    print(f"  sample         intervals {sorted(sample)} of {job['checkpointCount']}, drawn on chain from block "
+          f"{job['sampleBlock']} (mined after the final root)")
     for v in view["verdicts"]:
         print(f"  verdict        interval {v['interval']}: {'agrees' if v['agrees'] else 'disagrees'} ({v['verifier']})")
+    for a in audits:
+        entry = chain.audit.functions.getEntry(job_id, a["verifier"]).call()
+        outcome = f"paid {eth(a['amount'])} (bond + reward)" if a["paid"] else f"forfeited its {eth(a['amount'])} bond"
+        print(f"  audit          {a['verifier'][:10]}… committed, {'revealed' if entry[1] else 'never revealed'}, "
+              f"{'agreed' if entry[2] else 'disagreed'}: {outcome}")
     for d in view["disputes"]:
         winner = "solver (the challenger's bond goes to it)" if d["solver_won"] else "challenger (the solver is slashed)"
         print(f"  dispute {d['id']}      pinpointed step {d['lo']} -> {d['hi']} in {d['rounds']} rounds; winner: {winner}")
@@ -130,7 +161,8 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts
     else:
         print(f"  solver paid    {eth(view['solver_payout'])} (its bid)")
         print(f"  refund         {eth(view['submitter_refund'])} of {eth(job['maxPrice'])} escrow to the submitter")
-    print(f"  final loss     {view['final_loss']:.4f}" if view["final_loss"] is not None else "  final loss     -")
+    if view["final_loss"] is not None:
+        print(f"  final loss     {view['final_loss']:.4f}")
     print("  since the job was posted (gas included):")
     print("                 wallet          stake           total")
     for role, account in accounts.items():
@@ -140,6 +172,50 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, accounts
     plot = plot_loss(view, stack.home / f"job-{job_id}-loss.png")
     if plot:
         print(f"  loss curve     {plot}")
+
+
+def inference_inputs(count: int) -> tuple[bytes, list[int]]:
+    """An inputs artifact of `count` points of the example dataset, and their true labels."""
+    from worker.engine.datasets import materialize  # torch, like the workers this demo starts
+
+    data = materialize(example_mlp_spec().dataset)
+    rows = data.features[:count].tolist()
+    return inputs_artifact(float32_tensor(rows)), data.labels[:count].tolist()
+
+
+def show_outputs(stack: LocalStack, chain: Chain, job_id: int, labels: list[int]) -> None:
+    """Fetch the outputs and check every one against the on-chain root, as any client can."""
+    client = CoordinatorClient(stack.api_url)
+    job = chain.job(job_id)
+    results = checked_outputs(client, client.spec(job["specHash"]), job_id, job["finalRoot"])
+    proven = [r for r in results if r.proven]
+    print(f"  outputs        {len(proven)} of {len(results)} proven against final root {job['finalRoot'][:18]}…")
+    correct = 0
+    for r in results:
+        if not r.proven:
+            print(f"    input {r.index:>2}: {r.problem}")
+            continue
+        logits = r.output.values()
+        predicted = max(range(len(logits)), key=logits.__getitem__)
+        correct += predicted == labels[r.index]
+        if r.index < 8:
+            print(f"    input {r.index:>2}: class {predicted} (label {labels[r.index]}), logits "
+                  + " ".join(f"{v:+.3f}" for v in logits))
+    print(f"    ... {correct} of {len(proven)} proven predictions match the labels")
+
+
+def run_job(stack: LocalStack, chain: Chain, spec, args, adversarial: bool, work: str) -> tuple[int, dict, list[dict]]:
+    """Post `spec`, follow it to its end, wait for its audits and let everyone claim what they are owed."""
+    # The dispute scenarios sample every interval, so the cheat (or the lie) is always found; the honest
+    # one samples what the economics ask for (about a tenth: docs/ECONOMICS.md).
+    samples = spec.checkpoint_count if adversarial else None
+    job_id, _ = post_job(stack, spec, bidding_seconds=6, challenge_seconds=20, samples=samples)
+    view = follow(stack, job_id, chain, args.timeout, work)
+    print("  waiting for the verifier's audit to be settled (after its reveal window)")
+    audits = wait_for_audits(chain, job_id)
+    for key in (ANVIL_KEYS[1], ANVIL_KEYS[3]):  # the submitter and the verifier collect what they are owed
+        Chain(stack.rpc_url, stack.deployment_file, key).claim_credits()
+    return job_id, view, audits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     scenario = parser.add_mutually_exclusive_group()
     scenario.add_argument("--cheat", metavar="NAME@STEP", help="the solver cheats, e.g. perturb_once@13 (see worker/cheats.py)")
     scenario.add_argument("--false-challenge", action="store_true", help="the verifier challenges honest work")
+    parser.add_argument("--inference", action="store_true", help="after training, run the trained MLP on "
+                        f"{INFERENCE_INPUTS} inputs as an inference job (cheats then apply to it: perturb_output@N)")
     args = parser.parse_args(argv)
+    if args.inference and args.model != "mlp":
+        parser.error("--inference runs the trained MLP; use --model mlp")
+    if bool(args.inference) != bool(args.cheat and args.cheat.split("@")[0] in INFERENCE_CHEATS) and args.cheat:
+        parser.error(f"--cheat {args.cheat}: inference cheats ({', '.join(sorted(INFERENCE_CHEATS))}) go with "
+                     "--inference, training cheats without it")
 
     spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
     stack = LocalStack(args.home, args.chain_port, args.api_port, redis_url=os.environ.get("REDIS_URL"))
@@ -160,19 +243,28 @@ def main(argv: list[str] | None = None) -> int:
         with stack:
             print("== starting a local Pinpoint")
             solver_options = ("--cheat", args.cheat) if args.cheat else ()
-            # A verifier that replays every interval finds any cheat; sampling is the next step's economics.
-            verifier_options = ("--samples", "1000") + (("--lie",) if args.false_challenge else ())
+            verifier_options = ("--lie",) if args.false_challenge else ()
             stack.start_all(solver_options, verifier_options, progress=lambda msg: print(f"  {msg}"))
             chain = Chain(stack.rpc_url, stack.deployment_file)
             accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address
                         for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3), ("referee", 4))}
             before = {role: (chain.balance(a), staked(chain, a)) for role, a in accounts.items()}
             print(f"== submitting a {args.model} training job: {spec.steps} steps, checkpoint every {spec.checkpoint_interval}")
-            job_id, submitter = post_job(stack, spec, bidding_seconds=6, challenge_seconds=20)
-            view = follow(stack, job_id, chain, args.timeout)
-            for key in (ANVIL_KEYS[1], ANVIL_KEYS[3]):  # the submitter and the verifier collect what they are owed
-                Chain(stack.rpc_url, stack.deployment_file, key).claim_credits()
-            summarize(stack, job_id, chain, view, accounts, before)
+            adversarial = bool(args.cheat or args.false_challenge)
+            job_id, view, audits = run_job(stack, chain, spec, args, adversarial and not args.inference, "training")
+            if args.inference:
+                if view["state"] != "finalized":
+                    raise StackError(f"the training job ended {view['state']}; there are no weights to run")
+                weights = view["checkpoints"][-1]["artifact"]  # the final checkpoint, proven by the final root
+                inputs, labels = inference_inputs(INFERENCE_INPUTS)
+                inputs_id = CoordinatorClient(stack.api_url).upload_artifact(inputs)
+                spec = example_inference_spec(weights, inputs_id, INFERENCE_INPUTS)
+                print(f"== training job {job_id} finalized; submitting an inference job: its final checkpoint "
+                      f"{weights[:12]}… on {INFERENCE_INPUTS} inputs {inputs_id[:12]}…")
+                job_id, view, audits = run_job(stack, chain, spec, args, adversarial, "inference")
+            summarize(stack, job_id, chain, view, audits, accounts, before)
+            if args.inference and view["state"] == "finalized":
+                show_outputs(stack, chain, job_id, labels)
             print(f"\nlogs: {stack.logs}")
             expected = "slashed" if args.cheat else "finalized"
             return 0 if view["state"] == expected else 1

@@ -1,11 +1,13 @@
 """The versioned job spec (`pinpoint.job/1`): what a submitter asks for, hashed and posted on chain.
 
-A job is declarative: a model from the registry, a dataset by content hash, an optimizer, a schedule and
-an execution profile. Nothing in a spec is code. The spec's identity is `spec_hash()`: "0x" + sha256 of
+A job is declarative. A training job (`kind: "train"`, `JobSpec`): a model from the registry, a dataset by
+content hash, an optimizer, a schedule and an execution profile. An inference job (`kind: "inference"`,
+`InferenceSpec`): a model from the registry, its weights and a batch of inputs, both artifacts named by
+content hash, and an execution profile. Nothing in a spec is code. The spec's identity is `spec_hash()`: "0x" + sha256 of
 its canonical JSON (sorted keys, no whitespace, UTF-8, defaults included), the bytes32 on chain.
 
     from pinpoint.spec import parse_spec, example_mlp_spec
-    spec = parse_spec(raw_json)          # raises SpecError listing "field.path: what is wrong"
+    spec = parse_spec(raw_json)          # JobSpec or InferenceSpec; raises SpecError listing "field.path: why"
     spec.spec_hash()                     # "0x..." (64 hex digits)
 
 This module must not import torch: the coordinator uses it too.
@@ -18,7 +20,7 @@ import json
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SPEC_VERSION = "pinpoint.job/1"
 
@@ -34,6 +36,8 @@ TINY_POEMS_SHA256 = "6e74deb51d6659b4387cede9589508aee637e70d62cfd07df81548047b6
 """sha256 of `worker/engine/data/tiny_poems.txt` (the raw file bytes); a test checks it."""
 
 MAX_SEED = 2**63 - 1
+MAX_INPUTS = 4096
+"""Most inputs one inference job may have: one Merkle leaf, one report and one artifact per input."""
 Sha256Hex = Annotated[
     str,
     Field(pattern=r"^[0-9a-f]{64}$", description="sha256 as 64 lowercase hex digits, no 0x prefix"),
@@ -158,7 +162,7 @@ class JobSpec(_Frozen):
     """A training job: everything a worker needs to execute it and a verifier to re-execute any interval."""
 
     version: Literal["pinpoint.job/1"] = Field(description="spec format version")
-    kind: Literal["train"] = Field(description="job kind (inference comes later)")
+    kind: Literal["train"] = Field(description="job kind: 'train' here, 'inference' for InferenceSpec")
     model: ModelSpec = Field(description="architecture from the registry, discriminated by `name`")
     dataset: DatasetSpec = Field(description="dataset by content hash, discriminated by `name`")
     optimizer: OptimizerSpec = Field(description="optimizer and hyperparameters, discriminated by `name`")
@@ -217,6 +221,77 @@ class JobSpec(_Frozen):
         return "0x" + hashlib.sha256(self.canonical_json()).hexdigest()
 
 
+# ---------------------------------------------------------------- inference jobs
+
+
+def _content_hash(value: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        shown = value if not isinstance(value, str) or len(value) <= 72 else value[:72] + "..."
+        raise ValueError(f"must be the artifact's sha256 as 64 lowercase hex digits without 0x, got {shown!r}")
+    return value
+
+
+ContentHash = Annotated[str, AfterValidator(_content_hash),
+                        Field(description="sha256 of an artifact's bytes (its address in the artifact store), "
+                                          "64 lowercase hex digits, no 0x prefix")]
+
+
+class WeightsRef(_Frozen):
+    """The model's weights: a safetensors artifact whose `model.<state_dict key>` entries are loaded (a
+    training job's checkpoint is one). Leaf 0 of the job binds its state hash."""
+
+    sha256: ContentHash
+
+
+class InputsRef(_Frozen):
+    """The batch: a safetensors artifact holding one tensor `inputs` whose first dimension is `count`
+    (MLP: float32 (count, input_dim); char transformer: int64 token ids (count, T), T <= context)."""
+
+    sha256: ContentHash
+    count: int = Field(ge=1, le=MAX_INPUTS, description=f"number of inputs (rows), 1..{MAX_INPUTS}: one leaf each")
+
+
+class InferenceSpec(_Frozen):
+    """An inference job: run a model on every input, one at a time, and commit one Merkle leaf per input.
+
+    On chain it is a job with `checkpoint_count` = number of inputs and `checkpoint_interval` = 1: leaf 0
+    binds the model, leaf k (1..count) commits input k-1 and its output (pinpoint/inference.py)."""
+
+    version: Literal["pinpoint.job/1"] = Field(description="spec format version")
+    kind: Literal["inference"] = Field(description="job kind")
+    model: ModelSpec = Field(description="architecture from the registry, discriminated by `name`")
+    weights: WeightsRef = Field(description="the weights to run, by content hash")
+    inputs: InputsRef = Field(description="the inputs, by content hash, and how many there are")
+    profile: ExecutionProfile = Field(description="execution profile pinned for reproducibility")
+
+    @model_validator(mode="after")
+    def _distinct_artifacts(self) -> InferenceSpec:
+        if self.weights.sha256 == self.inputs.sha256:
+            raise ValueError("inputs.sha256: the inputs artifact cannot be the weights artifact")
+        return self
+
+    @property
+    def checkpoint_count(self) -> int:
+        """One leaf per input after leaf 0 (the model)."""
+        return self.inputs.count
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Every input is one step: a disputed leaf is already a single step, settled by a referee."""
+        return 1
+
+    @property
+    def steps(self) -> int:
+        return self.inputs.count
+
+    canonical_json = JobSpec.canonical_json
+    spec_hash = JobSpec.spec_hash
+
+
+AnySpec = Union[JobSpec, InferenceSpec]
+KINDS = {"train": JobSpec, "inference": InferenceSpec}
+
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -258,17 +333,31 @@ def _problems(err: ValidationError) -> list[str]:
     return problems
 
 
-def parse_spec(raw: bytes | str | dict) -> JobSpec:
-    """Parse and validate a job spec from JSON bytes/text or a dict; raise SpecError listing every problem."""
+def _kind_of(raw: bytes | str | dict) -> object:
+    """The `kind` field if `raw` is a JSON object (None otherwise: the model's parser names the problem)."""
+    if not isinstance(raw, dict):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    return raw.get("kind") if isinstance(raw, dict) else None
+
+
+def parse_spec(raw: bytes | str | dict) -> AnySpec:
+    """Parse and validate a job spec from JSON bytes/text or a dict: a JobSpec (kind 'train') or an
+    InferenceSpec (kind 'inference'). Raise SpecError listing every problem."""
+    if not isinstance(raw, (bytes, str, dict)):
+        raise SpecError([f"(spec): expected JSON bytes, str or dict, got {type(raw).__name__}"])
+    kind = _kind_of(raw)
+    if kind is not None and kind not in KINDS:
+        raise SpecError([f"kind: must be one of {', '.join(map(repr, KINDS))}, got {kind!r}"])
     if isinstance(raw, dict):
         try:
             raw = json.dumps(raw, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise SpecError([f"(spec): not JSON-serializable: {exc}"]) from None
-    elif not isinstance(raw, (bytes, str)):
-        raise SpecError([f"(spec): expected JSON bytes, str or dict, got {type(raw).__name__}"])
     try:
-        return JobSpec.model_validate_json(raw)
+        return KINDS.get(kind, JobSpec).model_validate_json(raw)
     except ValidationError as err:
         raise SpecError(_problems(err)) from None
 
@@ -326,6 +415,23 @@ def example_transformer_spec(**overrides: Any) -> JobSpec:
         "batch_size": 8,
         "seed": 42,
         "checkpoint_interval": 4,
+        "profile": _profile(DEFAULT_TORCH_VERSION),
+    }
+    return parse_spec(_merge(base, overrides))
+
+
+def example_inference_spec(weights_sha256: str, inputs_sha256: str, count: int, model: str = "mlp",
+                           **overrides: Any) -> InferenceSpec:
+    """An inference job running the example `model`'s architecture (as in example_mlp_spec or
+    example_transformer_spec) with the given weights on `count` inputs; artifacts by sha256 hex (a 0x
+    prefix is dropped here for convenience)."""
+    architecture = (example_mlp_spec() if model == "mlp" else example_transformer_spec()).model
+    base = {
+        "version": SPEC_VERSION,
+        "kind": "inference",
+        "model": architecture.model_dump(mode="json"),
+        "weights": {"sha256": weights_sha256.removeprefix("0x")},
+        "inputs": {"sha256": inputs_sha256.removeprefix("0x"), "count": count},
         "profile": _profile(DEFAULT_TORCH_VERSION),
     }
     return parse_spec(_merge(base, overrides))

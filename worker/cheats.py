@@ -14,7 +14,8 @@ from functools import partial
 
 import torch
 
-from pinpoint.spec import JobSpec
+from pinpoint.spec import InferenceSpec, JobSpec
+from worker.engine.inference import InferenceEngine
 from worker.engine.training import Trainer
 
 CHEATS = {
@@ -23,7 +24,9 @@ CHEATS = {
     "other_lr": "train with twice the learning rate from that step on",
     "other_data": "train on batches other than the spec's from that step on",
     "stale_optimizer": "halve the optimizer's running state once (a cheat in state nobody looks at)",
+    "perturb_output": "inference jobs: add 0.001 to the output of input STEP (0-based), once",
 }
+INFERENCE_CHEATS = {"perturb_output"}
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,26 @@ class CheatingTrainer(Trainer):
         return loss
 
 
-def make_trainer(spec: JobSpec, cheat: Cheat | None = None) -> Trainer:
-    return Trainer(spec) if cheat is None else CheatingTrainer(spec, cheat)
+class CheatingInferenceEngine(InferenceEngine):
+    """An InferenceEngine whose output for one input is off by a little (the rest stays honest)."""
+
+    def __init__(self, spec: InferenceSpec, cheat: Cheat):
+        super().__init__(spec)
+        self.cheat = cheat
+
+    def output(self, index: int) -> torch.Tensor:
+        out = super().output(index)
+        if self.cheat.name == "perturb_output" and index == self.cheat.step:
+            out = out + 0.001 if out.is_floating_point() else out + 1
+        return out
+
+
+def make_trainer(spec: JobSpec | InferenceSpec, cheat: Cheat | None = None) -> Trainer | InferenceEngine:
+    """What executes `spec`: a Trainer for training, an InferenceEngine for inference; a cheat applies to
+    the kind of job it is written for (the others run honestly)."""
+    if isinstance(spec, InferenceSpec):
+        return CheatingInferenceEngine(spec, cheat) if cheat and cheat.name in INFERENCE_CHEATS else InferenceEngine(spec)
+    return Trainer(spec) if cheat is None or cheat.name in INFERENCE_CHEATS else CheatingTrainer(spec, cheat)
 
 
 def trainer_factory(cheat: str | None) -> Callable[[JobSpec], Trainer]:

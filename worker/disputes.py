@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pinpoint.chain import Chain, ChainError, Phase
 from pinpoint.client import CoordinatorClient
 from pinpoint.merkle import checkpoint_tree
-from pinpoint.spec import JobSpec
+from pinpoint.spec import InferenceSpec, JobSpec
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
 
@@ -97,6 +97,11 @@ class DisputePlayer:
             agree = not self.lie and "0x" + ours.hex() == dispute["midHash"]
             self.chain.transact("DisputeGame", "respond", dispute_id, agree)
             log.info("dispute %s: %s with step %s", dispute_id, "agreed" if agree else "disagreed", mid)
+        elif dispute["phase"] == Phase.SERVE and isinstance(spec, InferenceSpec):
+            # Inputs are independent: the only pre-state a referee needs is the model, already in the store.
+            artifact = "0x" + spec.weights.sha256
+            self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
+            log.info("dispute %s: served the weights %s for input %s", dispute_id, artifact, dispute["lo"])
         elif dispute["phase"] == Phase.SERVE:
             state = self.state_at(dispute, spec, dispute["lo"])
             artifact = self.client.upload_artifact(save_checkpoint(state))

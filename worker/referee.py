@@ -12,12 +12,15 @@ import logging
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.spec import InferenceSpec
 from worker.engine.checkpoint import (
     CheckpointFormatError,
     CheckpointHashMismatch,
     load_checkpoint,
 )
+from worker.engine.inference import InferenceInputError
 from worker.engine.training import Trainer
+from worker.inference import referee_step
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = b"\x00" * 32  # the served state is missing or is not the agreed one: the solver loses
@@ -64,6 +67,12 @@ class Referee:
     def execute_step(self, request: dict) -> bytes:
         """The true state hash one step after the served pre-state, or UNAVAILABLE."""
         spec = self.client.spec(self.chain.job(request["jobId"])["specHash"])
+        if isinstance(spec, InferenceSpec):  # one step = one input, recomputed from the spec's artifacts
+            try:
+                return referee_step(spec, request, self.client.download_artifact, UNAVAILABLE)
+            except (CoordinatorError, InferenceInputError) as exc:
+                log.info("cannot recompute the disputed input: %s", exc)
+                return UNAVAILABLE
         try:
             blob = self.client.download_artifact(request["preStateArtifact"])
             state = load_checkpoint(blob, expected_state_hash=request["preStateHash"])

@@ -28,10 +28,11 @@ from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoint_leaf_hash
 from pinpoint.sampling import audit_commitment
-from pinpoint.spec import JobSpec
+from pinpoint.spec import InferenceSpec, JobSpec
 from worker.disputes import open_challenge, proof_bytes
 from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
 from worker.engine.training import Trainer
+from worker.inference import expected_leaf_state_hash
 from worker.solver import check_spec_matches
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class VerifierRun:
     def recompute(self, spec: JobSpec, sample: list[int], leaves: StandardMerkleTree) -> dict[int, bytes]:
         """Our end-state hash of every sampled interval. Consecutive intervals form one run, replayed
         from the run's first start checkpoint (the others are ends of sampled intervals: withheld)."""
+        if isinstance(spec, InferenceSpec):  # inputs are independent: each sampled leaf from the spec alone
+            return {i: expected_leaf_state_hash(spec, i + 1, self.client.download_artifact) for i in sample}
         ours: dict[int, bytes] = {}
         for run in runs(sample):
             trainer = Trainer(spec)

@@ -1,6 +1,7 @@
 """Pydantic models of the REST API, per entity family."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,3 +100,23 @@ class VerdictReport(BaseModel):
     interval: int = Field(ge=0)
     agrees: bool
     detail: str = Field(max_length=2000)
+
+
+class OutputEntry(BaseModel):
+    index: int = Field(description="input index, 0-based; its leaf is index + 1")
+    withheld: bool = Field(False, description="under audit: shown once the verifiers' commit window has ended")
+    error: str | None = Field(None, description="why the coordinator cannot serve this output")
+    input_hash: str | None = None
+    output_hash: str | None = None
+    output: dict | None = Field(None, description="the output tensor: dtype, shape, base64 little-endian data")
+    values: Any = Field(None, description="the output as nested lists (a convenience: checked against `output`)")
+    proof: list[str] = Field(default_factory=list, description="Merkle proof of the leaf against final_root")
+
+
+class OutputsPage(BaseModel):
+    job_id: int
+    state: str
+    final_root: str = Field(description="the on-chain root every proof is checked against")
+    count: int = Field(description="number of inputs in the job")
+    offset: int
+    outputs: list[OutputEntry]

@@ -31,7 +31,7 @@ BAD_MLP_OVERRIDES = [
     ({"batch_size": 0}, "batch_size:"),
     ({"seed": -1}, "seed:"),
     ({"version": "pinpoint.job/2"}, "version:"),
-    ({"kind": "inference"}, "kind:"),
+    ({"kind": "predict"}, "kind: must be one of"),
     ({"bogus": 1}, "bogus: Extra inputs are not permitted"),
     ({"model": {"hidden_dim": 0}}, "model.hidden_dim:"),
     ({"model": {"hidden_dim": 70000}}, "model.hidden_dim:"),

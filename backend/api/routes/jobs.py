@@ -64,7 +64,7 @@ def read_jobs(session: SessionDep, state: str | None = None, limit: int = 100) -
     return list(session.scalars(query))
 
 
-def _job_or_404(session, job_id: int) -> Job:
+def job_or_404(session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id} (the indexer may not have seen it yet)")
@@ -77,7 +77,7 @@ def read_job(job_id: int, session: SessionDep, request: Request,
              x_pinpoint_signature: Annotated[str | None, Header()] = None) -> JobPublic:
     """The job as indexed. Checkpoints whose hashes verifiers must not see yet come with a null state hash
     and artifact (backend/disclosure.py), except for the job's solver, which signs its read."""
-    job = _job_or_404(session, job_id)
+    job = job_or_404(session, job_id)
     public = JobPublic.model_validate(job)
     losses = [c.loss for c in job.checkpoints if c.loss is not None]
     public.final_loss = losses[-1] if losses else None
@@ -101,7 +101,7 @@ def _signed_by(report: SignedReport, kind: str, job_id: int) -> str:
 @router.post("/jobs/{job_id}/checkpoints", response_model=dict)
 def create_checkpoint(job_id: int, report: SignedReport, session: SessionDep, store: StoreDep) -> dict:
     """The job's solver reports a checkpoint it uploaded (signed by the solver's key)."""
-    job = _job_or_404(session, job_id)
+    job = job_or_404(session, job_id)
     signer = _signed_by(report, "checkpoints", job_id)
     if job.solver is None or signer.lower() != job.solver.lower():
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} is not the solver of job {job_id}")
@@ -125,7 +125,7 @@ def create_checkpoint(job_id: int, report: SignedReport, session: SessionDep, st
 @router.post("/jobs/{job_id}/verdicts", response_model=dict)
 def create_verdict(job_id: int, report: SignedReport, session: SessionDep, request: Request) -> dict:
     """A staked verifier reports the result of replaying one interval."""
-    _job_or_404(session, job_id)
+    job_or_404(session, job_id)
     signer = _signed_by(report, "verdicts", job_id)
     staking = request.app.state.chain.staking.functions
     if staking.freeStake(signer).call() + staking.lockedStake(signer).call() == 0:
