@@ -13,7 +13,7 @@ from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.settings import Settings
 from pinpoint.signing import sign_report
-from pinpoint.spec import example_mlp_spec
+from pinpoint.spec import example_inference_spec, example_mlp_spec
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
 
@@ -114,3 +114,21 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     assert [v["verifier"] for v in job["verdicts"]] == [solver.address]
     assert api.get("/jobs", params={"state": "nonsense"}).status_code == 422
     assert job_id in [j["id"] for j in api.get("/jobs", params={"state": "running"}).json()]
+
+
+def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
+    assert api.get("/jobs/999999/outputs").status_code == 404
+    training, inference = example_mlp_spec(), example_inference_spec("a" * 64, "b" * 64, 2)
+    submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[1])
+    jobs = {}
+    for spec in (training, inference):
+        accepted = api.post("/jobs", json=spec.model_dump(mode="json")).json()
+        jobs[spec.kind] = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
+                                             max_price=ETHER // 10, bidding_seconds=60, execution_seconds=600,
+                                             challenge_seconds=60)
+    drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
+    response = api.get(f"/jobs/{jobs['train']}/outputs")
+    assert response.status_code == 409 and "not an inference job" in response.json()["detail"]
+    response = api.get(f"/jobs/{jobs['inference']}/outputs")
+    assert response.status_code == 409 and "no final root on chain yet" in response.json()["detail"]
+    assert api.get(f"/jobs/{jobs['inference']}/outputs", params={"limit": 0}).status_code == 422

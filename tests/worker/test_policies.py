@@ -1,6 +1,6 @@
 """The solver's price policy and match reasons, and the verifier's interval draw."""
 
-from pinpoint.spec import example_mlp_spec, example_transformer_spec
+from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
 from worker.daemon import unsupported_reason
 from worker.pricing import PricePolicy
 
@@ -10,6 +10,14 @@ def test_quote_growsWithWork_andHasAFloor():
     small, large = example_mlp_spec(steps=64), example_mlp_spec(steps=6400)
     assert policy.quote(large) > policy.quote(small) >= 10**15
     assert PricePolicy(min_price=7, wei_per_unit=0).quote(small) == 7
+
+
+def test_inferenceQuote_growsWithInputs_andCostsLessThanTrainingOnThem():
+    policy = PricePolicy(min_price=0, wei_per_unit=10**6)
+    few, many = (example_inference_spec("a" * 64, "b" * 64, n) for n in (32, 3200))
+    assert policy.quote(many) > policy.quote(few) > 0
+    # one forward pass per input vs forward + backward per sample: a 64-step job of 32-sample batches costs more
+    assert policy.quote(example_mlp_spec(steps=64, batch_size=32)) > policy.quote(example_inference_spec("a" * 64, "b" * 64, 64 * 32))
 
 
 def test_bidFor_staysOut_whenTheJobPaysTooLittle():
