@@ -35,3 +35,14 @@ def test_submit_badSpec_namesTheField(tmp_path, capsys, monkeypatch):
 def test_submit_missingFile_saysSo(tmp_path, capsys):
     assert main(["submit", str(tmp_path / "nope.json"), "--max-price", "0.01", "--stake", "0.1"]) == 1
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_exampleInference_needsItsArtifacts_andNamesABadHash(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["example", "inference", "--count", "3"])
+    assert exit_info.value.code == 2 and "needs --weights, --inputs and --count" in capsys.readouterr().err
+    assert main(["example", "inference", "--weights", "0x" + "a" * 64, "--inputs", "b" * 64, "--count", "3"]) == 0
+    spec = parse_spec(capsys.readouterr().out)
+    assert spec.kind == "inference" and spec.checkpoint_count == 3 and spec.weights.sha256 == "a" * 64
+    assert main(["example", "inference", "--weights", "0x1234", "--inputs", "b" * 64, "--count", "3"]) == 1
+    assert "weights.sha256" in capsys.readouterr().err
