@@ -20,7 +20,7 @@ import json
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SPEC_VERSION = "pinpoint.job/1"
 
@@ -158,7 +158,22 @@ class ExecutionProfile(_Frozen):
 # ---------------------------------------------------------------- the job
 
 
-class JobSpec(_Frozen):
+class _Spec(_Frozen):
+    """What every job kind has: an identity that is the hash of its canonical JSON."""
+
+    def canonical_json(self) -> bytes:
+        """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            allow_nan=False,
+        ).encode("utf-8")
+
+    def spec_hash(self) -> str:
+        """'0x' + sha256 hex of `canonical_json()`: the bytes32 posted on chain."""
+        return "0x" + hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+class JobSpec(_Spec):
     """A training job: everything a worker needs to execute it and a verifier to re-execute any interval."""
 
     version: Literal["pinpoint.job/1"] = Field(description="spec format version")
@@ -209,49 +224,26 @@ class JobSpec(_Frozen):
         """Number of checkpoints after the initial one (the Merkle tree has checkpoint_count + 1 leaves)."""
         return self.steps // self.checkpoint_interval
 
-    def canonical_json(self) -> bytes:
-        """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-            allow_nan=False,
-        ).encode("utf-8")
-
-    def spec_hash(self) -> str:
-        """'0x' + sha256 hex of `canonical_json()`: the bytes32 posted on chain."""
-        return "0x" + hashlib.sha256(self.canonical_json()).hexdigest()
-
 
 # ---------------------------------------------------------------- inference jobs
-
-
-def _content_hash(value: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
-        shown = value if not isinstance(value, str) or len(value) <= 72 else value[:72] + "..."
-        raise ValueError(f"must be the artifact's sha256 as 64 lowercase hex digits without 0x, got {shown!r}")
-    return value
-
-
-ContentHash = Annotated[str, AfterValidator(_content_hash),
-                        Field(description="sha256 of an artifact's bytes (its address in the artifact store), "
-                                          "64 lowercase hex digits, no 0x prefix")]
 
 
 class WeightsRef(_Frozen):
     """The model's weights: a safetensors artifact whose `model.<state_dict key>` entries are loaded (a
     training job's checkpoint is one). Leaf 0 of the job binds its state hash."""
 
-    sha256: ContentHash
+    sha256: Sha256Hex
 
 
 class InputsRef(_Frozen):
     """The batch: a safetensors artifact holding one tensor `inputs` whose first dimension is `count`
     (MLP: float32 (count, input_dim); char transformer: int64 token ids (count, T), T <= context)."""
 
-    sha256: ContentHash
+    sha256: Sha256Hex
     count: int = Field(ge=1, le=MAX_INPUTS, description=f"number of inputs (rows), 1..{MAX_INPUTS}: one leaf each")
 
 
-class InferenceSpec(_Frozen):
+class InferenceSpec(_Spec):
     """An inference job: run a model on every input, one at a time, and commit one Merkle leaf per input.
 
     On chain it is a job with `checkpoint_count` = number of inputs and `checkpoint_interval` = 1: leaf 0
@@ -279,13 +271,6 @@ class InferenceSpec(_Frozen):
     def checkpoint_interval(self) -> int:
         """Every input is one step: a disputed leaf is already a single step, settled by a referee."""
         return 1
-
-    @property
-    def steps(self) -> int:
-        return self.inputs.count
-
-    canonical_json = JobSpec.canonical_json
-    spec_hash = JobSpec.spec_hash
 
 
 AnySpec = Union[JobSpec, InferenceSpec]

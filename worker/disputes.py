@@ -19,6 +19,7 @@ from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import InferenceSpec, JobSpec
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
+from worker.inference import weights_artifact
 
 log = logging.getLogger(__name__)
 TrainerFactory = Callable[[JobSpec], Trainer]
@@ -99,7 +100,7 @@ class DisputePlayer:
             log.info("dispute %s: %s with step %s", dispute_id, "agreed" if agree else "disagreed", mid)
         elif dispute["phase"] == Phase.SERVE and isinstance(spec, InferenceSpec):
             # Inputs are independent: the only pre-state a referee needs is the model, already in the store.
-            artifact = "0x" + spec.weights.sha256
+            artifact = weights_artifact(spec)
             self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
             log.info("dispute %s: served the weights %s for input %s", dispute_id, artifact, dispute["lo"])
         elif dispute["phase"] == Phase.SERVE:

@@ -16,6 +16,7 @@ from pinpoint.spec import InferenceSpec, JobSpec
 from worker.disputes import TrainerFactory
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
+from worker.inference import run_inference
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ class SolverRun:
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
         if isinstance(spec, InferenceSpec):  # the factory gives an InferenceEngine (a cheating one in tests)
-            from worker.inference import run_inference
-
             return run_inference(self, job, spec, self.trainer(spec))
         trainer = self.trainer(spec)
         self.state_hashes: list[bytes] = []
