@@ -11,20 +11,27 @@ import logging
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher
-from pinpoint.spec import JobSpec
+from pinpoint.spec import AnySpec, InferenceSpec
+from worker.engine.inference import InferenceInputError
 from worker.engine.training import ProfileMismatch, check_profile
+from worker.inference import Download, honest_engine
 from worker.keeper import OPEN_STATES, due_exit
 from worker.pricing import PricePolicy
 
 log = logging.getLogger(__name__)
 
 
-def unsupported_reason(spec: JobSpec) -> str | None:
-    """Why this host cannot reproduce the job's execution profile, or None when it can."""
+def unsupported_reason(spec: AnySpec, download: Download | None = None) -> str | None:
+    """Why this host cannot run the job, or None when it can: its execution profile, and for an inference
+    job (given `download`) its weights and inputs, which must exist, hash right and fit the model."""
     try:
         check_profile(spec)
+        if isinstance(spec, InferenceSpec) and download is not None:
+            honest_engine(spec, download)  # cached: the verifier side of this host may need it too
     except ProfileMismatch as exc:
         return str(exc)
+    except (CoordinatorError, InferenceInputError) as exc:
+        return f"its inference artifacts are unusable: {exc}"
     return None
 
 
@@ -74,7 +81,7 @@ class SolverDaemon:
             return
         free = self.chain.staking.functions.freeStake(self.chain.address).call()
         price = self.policy.bid_for(spec, job["maxPrice"])
-        reason = unsupported_reason(spec)
+        reason = unsupported_reason(spec, self.client.download_artifact)
         if reason is None and price is None:
             reason = f"pays at most {job['maxPrice']} wei, our price is {self.policy.quote(spec)}"
         if reason is None and free < job["requiredStake"]:

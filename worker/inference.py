@@ -38,6 +38,9 @@ def load_engine(engine: InferenceEngine, download: Download) -> InferenceEngine:
     return engine.load(download(weights_artifact(engine.spec)), download("0x" + engine.spec.inputs.sha256))
 
 
+PROGRESS_POSTS = 16
+"""Progress roots per inference job: a heartbeat on chain, not one transaction per input."""
+
 _ENGINES: OrderedDict[str, InferenceEngine] = OrderedDict()
 
 
@@ -72,8 +75,9 @@ def referee_step(spec: InferenceSpec, request: dict, download: Download, unavail
 
 
 def run_inference(run: SolverRun, job: dict, spec: InferenceSpec, engine: InferenceEngine) -> str:
-    """The solver's inference run: every input alone, each output uploaded and reported as leaf k with a
-    progress root, then the final root. Leaf 0 is the model, reported with the weights artifact.
+    """The solver's inference run: every input alone, each output uploaded and reported as leaf k, a
+    progress root every `stride` inputs, then the final root. Leaf 0 is the model, reported with the
+    weights artifact.
 
     A retried task recomputes everything (deterministic, so the same hashes) and re-reports (the
     coordinator accepts identical reports again); it posts progress only beyond what the chain has."""
@@ -83,17 +87,19 @@ def run_inference(run: SolverRun, job: dict, spec: InferenceSpec, engine: Infere
     leaf_cache: list[bytes] = []
     client.report_checkpoint(job_id, 0, 0, "0x" + engine.model_state_hash.hex(), weights_artifact(spec), None)
     done = job["checkpointsDone"]
+    stride = -(-spec.inputs.count // PROGRESS_POSTS)
     for leaf in range(1, spec.inputs.count + 1):
         row, output = engine.record(leaf - 1)
         artifact = client.upload_artifact(commitments.output_artifact(leaf - 1, row, output))
         state = commitments.leaf_state_hash(commitments.input_hash(row), commitments.output_hash(output))
         client.report_checkpoint(job_id, leaf, leaf, "0x" + state.hex(), artifact, None)
         hashes.append(state)
-        root = checkpoint_root(job_id, hashes, 1, leaf_cache)
-        if leaf > done:
-            chain.transact("Market", "postProgress", job_id, leaf, root)
-        elif leaf == done and root != job["progressRoot"]:
-            raise ChainError(f"job {job_id}: recomputed leaves do not match the committed progress root")
+        if leaf % stride == 0 or leaf == spec.inputs.count:
+            root = checkpoint_root(job_id, hashes, 1, leaf_cache)
+            if leaf > done:
+                chain.transact("Market", "postProgress", job_id, leaf, root)
+            elif leaf == done and root != job["progressRoot"]:
+                raise ChainError(f"job {job_id}: recomputed leaves do not match the committed progress root")
         log.info("job %s: input %s/%s -> leaf 0x%s", job_id, leaf, spec.inputs.count, state.hex())
     final_root = checkpoint_root(job_id, hashes, 1, leaf_cache)
     chain.transact("Market", "submitResult", job_id, final_root)

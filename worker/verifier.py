@@ -31,6 +31,7 @@ from pinpoint.sampling import audit_commitment
 from pinpoint.spec import InferenceSpec, JobSpec
 from worker.disputes import open_challenge, proof_bytes
 from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
+from worker.engine.inference import InferenceInputError
 from worker.engine.training import Trainer
 from worker.inference import expected_leaf_state_hash
 from worker.solver import check_spec_matches
@@ -133,7 +134,10 @@ class VerifierRun:
         """Our end-state hash of every sampled interval. Consecutive intervals form one run, replayed
         from the run's first start checkpoint (the others are ends of sampled intervals: withheld)."""
         if isinstance(spec, InferenceSpec):  # inputs are independent: each sampled leaf from the spec alone
-            return {i: expected_leaf_state_hash(spec, i + 1, self.client.download_artifact) for i in sample}
+            try:
+                return {i: expected_leaf_state_hash(spec, i + 1, self.client.download_artifact) for i in sample}
+            except (CoordinatorError, InferenceInputError) as exc:
+                raise Unverifiable(f"cannot recompute the sampled inputs: {exc}") from None
         ours: dict[int, bytes] = {}
         for run in runs(sample):
             trainer = Trainer(spec)

@@ -1,7 +1,11 @@
 """The solver's price policy and match reasons, and the verifier's interval draw."""
 
+from pinpoint.client import CoordinatorError, sha256_hex
+from pinpoint.inference import float32_tensor, inputs_artifact
 from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
 from worker.daemon import unsupported_reason
+from worker.engine.checkpoint import save_checkpoint
+from worker.engine.training import Trainer
 from worker.pricing import PricePolicy
 
 
@@ -31,3 +35,22 @@ def test_unsupportedReason_namesTheTorchVersionMismatch():
     assert unsupported_reason(example_mlp_spec()) is None
     reason = unsupported_reason(example_mlp_spec(profile={"torch_version": "1.0.0"}))
     assert reason is not None and "1.0.0" in reason
+
+
+def test_unsupportedReason_checksAnInferenceJobsArtifacts_beforeABid():
+    trainer = Trainer(example_mlp_spec())
+    weights = save_checkpoint(trainer.snapshot())
+    inputs = inputs_artifact(float32_tensor([[0.5] * 16] * 2))
+    store = {sha256_hex(blob): blob for blob in (weights, inputs)}
+
+    def download(digest):  # the store a coordinator would serve, hash-checked like CoordinatorClient's
+        if digest not in store:
+            raise CoordinatorError(f"GET /artifacts/{digest}: 404")
+        return store[digest]
+
+    spec = example_inference_spec(sha256_hex(weights), sha256_hex(inputs), 2)
+    assert unsupported_reason(spec, download) is None
+    missing = example_inference_spec("c" * 64, sha256_hex(inputs), 2)
+    assert "404" in unsupported_reason(missing, download)
+    miscounted = example_inference_spec(sha256_hex(weights), sha256_hex(inputs), 3)
+    assert "2 rows, the spec says 3" in unsupported_reason(miscounted, download)
