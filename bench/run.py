@@ -6,12 +6,15 @@
 - gas of every market transaction, on a real Anvil chain with the deployed contracts;
 - gas per dispute move, and total gas, rounds and wall time of complete disputes (bench/disputes.py);
 - the time overhead of commitments (checkpoint snapshot + state hash + safetensors + Merkle root) over
-  the same training without them, alternating the two variants and taking medians.
+  the same training without them, alternating the two variants and taking medians;
+- the verifier's cost at the default sample rate, for training and for inference, with the detection
+  probability it buys; the state hash's throughput against plain sha256 (bench/hashing.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -26,13 +29,22 @@ from bench.disputes import measure_disputes
 from bench.hashing import run as measure_hashing
 from pinpoint.chain import Chain
 from pinpoint.economics import default_samples, detection_probability
+from pinpoint.inference import (
+    float32_tensor,
+    input_hash,
+    inputs_artifact,
+    leaf_state_hash,
+    output_artifact,
+    output_hash,
+)
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_root, checkpoint_tree
-from pinpoint.spec import example_mlp_spec, example_transformer_spec
+from pinpoint.sampling import audit_commitment, sampled_intervals
+from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
 from worker.engine.checkpoint import save_checkpoint
+from worker.engine.inference import InferenceEngine
 from worker.engine.replay import replay_interval
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer
-from pinpoint.sampling import audit_commitment, sampled_intervals
 
 HERE = Path(__file__).parent
 ETHER = 10**18
@@ -194,6 +206,43 @@ def verifier_cost(spec, repeats: int) -> dict:
     }
 
 
+def inference_verifier_cost(count: int, repeats: int) -> dict:
+    """An inference job's verifier recomputing the default sample of inputs (a fresh engine, artifacts
+    loaded) vs the solver computing and committing every output, timed in the same run."""
+    trainer = Trainer(example_mlp_spec())
+    trainer.train_until(64)
+    weights = save_checkpoint(trainer.snapshot())
+    inputs = inputs_artifact(float32_tensor(torch.randn(count, 16, generator=torch.Generator().manual_seed(3)).tolist()))
+    spec = example_inference_spec(hashlib.sha256(weights).hexdigest(), hashlib.sha256(inputs).hexdigest(), count)
+    samples = default_samples(count)
+    solve, check = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        engine = InferenceEngine(spec).load(weights, inputs)
+        hashes = [engine.model_state_hash]
+        for index in range(count):
+            row, output = engine.record(index)
+            output_artifact(index, row, output)  # what the solver uploads
+            hashes.append(leaf_state_hash(input_hash(row), output_hash(output)))
+        checkpoint_root(1, hashes, 1)
+        solve.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        engine = InferenceEngine(spec).load(weights, inputs)
+        for index in sampled_intervals(os.urandom(32), count, samples):
+            engine.leaf_state_hash(index + 1)
+        check.append(time.perf_counter() - start)
+    base, replay = statistics.median(solve), statistics.median(check)
+    return {
+        "model": spec.model.name,
+        "inputs": count,
+        "sampled_inputs": samples,
+        "solve_seconds_median": round(base, 4),
+        "recompute_seconds_median": round(replay, 4),
+        "verifier_cost_ratio": round(replay / base, 4),
+        "detection_probability_one_wrong_output": round(detection_probability(count, samples, 1), 4),
+    }
+
+
 def write_markdown(results: dict, path: Path) -> None:
     lines = [
         "# Benchmarks",
@@ -254,6 +303,14 @@ def write_markdown(results: dict, path: Path) -> None:
         f"interval with probability {v['detection_probability_one_faked_interval']:.2f}; the stake makes even that "
         "a losing bet (see docs/ECONOMICS.md).",
     ]
+    i = results["inference_verifier_cost"]
+    lines += [
+        "",
+        f"Inference ({i['model']}, {i['inputs']} inputs): recomputing the default sample of {i['sampled_inputs']} "
+        f"inputs, artifacts loaded from scratch, costs {100 * i['verifier_cost_ratio']:.1f}% of the solver's run "
+        f"({i['recompute_seconds_median']:.3f} s vs {i['solve_seconds_median']:.3f} s, same run) and catches a "
+        f"single wrong output with probability {i['detection_probability_one_wrong_output']:.2f}.",
+    ]
     hashing = results["state_hashing"]
     lines += [
         "",
@@ -287,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     print("measuring verifier cost ...", flush=True)
     verifier = verifier_cost(example_transformer_spec(steps=1024, checkpoint_interval=RECOMMENDED_CHECKPOINT_INTERVAL), 3)
+    inference = inference_verifier_cost(256, 3)
     print("measuring state hashing throughput ...", flush=True)
     hashing = measure_hashing()
     results = {
@@ -297,6 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         "commitment_overhead": overhead,
         "state_hashing": hashing,
         "verifier_cost": verifier,
+        "inference_verifier_cost": inference,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")
