@@ -175,7 +175,8 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
 
 
 def inference_inputs(count: int) -> tuple[bytes, list[int]]:
-    """An inputs artifact of `count` points of the example dataset, and their true labels."""
+    """An inputs artifact of the first `count` points of the example dataset (the training set), and their
+    true labels."""
     from worker.engine.datasets import materialize  # torch, like the workers this demo starts
 
     data = materialize(example_mlp_spec().dataset)
@@ -201,7 +202,7 @@ def show_outputs(stack: LocalStack, chain: Chain, job_id: int, labels: list[int]
         if r.index < 8:
             print(f"    input {r.index:>2}: class {predicted} (label {labels[r.index]}), logits "
                   + " ".join(f"{v:+.3f}" for v in logits))
-    print(f"    ... {correct} of {len(proven)} proven predictions match the labels")
+    print(f"    ... {correct} of {len(proven)} proven predictions match the labels (training points)")
 
 
 def run_job(stack: LocalStack, chain: Chain, spec, args, adversarial: bool, work: str) -> tuple[int, dict, list[dict]]:
