@@ -28,7 +28,7 @@ from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoint_leaf_hash
 from pinpoint.sampling import audit_commitment
-from pinpoint.spec import InferenceSpec, JobSpec
+from pinpoint.spec import AnySpec, InferenceSpec, JobSpec
 from worker.disputes import open_challenge, proof_bytes
 from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
 from worker.engine.inference import InferenceInputError
@@ -82,7 +82,7 @@ class VerifierRun:
             ours = {interval: keccak(h) for interval, h in ours.items()}
         hashes = [ours[interval] for interval in sample]
         mismatches = [i for i in sample if self.leaf(spec, i + 1, ours[i]) != leaves.leaf_hash(i + 1)]
-        verdict = self.verdict(sample, mismatches)
+        verdict = self.verdict(spec, sample, mismatches)
 
         salt = self.commit(hashes)
         if salt is not None:
@@ -114,7 +114,7 @@ class VerifierRun:
                 raise ChainError(f"job {self.job_id}: the sample could not be sealed in {timeout:.0f} s")
             time.sleep(self.poll_seconds)
 
-    def published_leaves(self, spec: JobSpec, job: dict) -> StandardMerkleTree:
+    def published_leaves(self, spec: AnySpec, job: dict) -> StandardMerkleTree:
         """The tree of the leaf hashes the coordinator shows, checked against the on-chain final root."""
         reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
         if set(reported) != set(range(spec.checkpoint_count + 1)):
@@ -125,12 +125,12 @@ class VerifierRun:
             raise Unverifiable("the published leaves do not rebuild the committed final root")
         return tree
 
-    def leaf(self, spec: JobSpec, index: int, state_hash: bytes) -> str:
+    def leaf(self, spec: AnySpec, index: int, state_hash: bytes) -> str:
         return checkpoint_leaf_hash(self.job_id, index, index * spec.checkpoint_interval, state_hash)
 
     # --- recomputing ---------------------------------------------------------------------------------
 
-    def recompute(self, spec: JobSpec, sample: list[int], leaves: StandardMerkleTree) -> dict[int, bytes]:
+    def recompute(self, spec: AnySpec, sample: list[int], leaves: StandardMerkleTree) -> dict[int, bytes]:
         """Our end-state hash of every sampled interval. Consecutive intervals form one run, replayed
         from the run's first start checkpoint (the others are ends of sampled intervals: withheld)."""
         if isinstance(spec, InferenceSpec):  # inputs are independent: each sampled leaf from the spec alone
@@ -165,12 +165,15 @@ class VerifierRun:
         shown = {c["index"]: c["state_hash"] for c in self.client.job(self.job_id)["checkpoints"]}
         return {i: bytes.fromhex(shown[i + 1][2:]) if shown.get(i + 1) else ZERO for i in sample}
 
-    def verdict(self, sample: list[int], mismatches: list[int]) -> Verdict:
+    def verdict(self, spec: AnySpec, sample: list[int], mismatches: list[int]) -> Verdict:
         if self.lazy:
             return Verdict(sample[0], True, "(lazy verifier) approved without replaying")
+        inference = isinstance(spec, InferenceSpec)
         if mismatches:
-            end = mismatches[0] + 1
-            return Verdict(mismatches[0], False, f"replayed checkpoint {end} differs from the committed leaf")
+            what = f"recomputed output of input {mismatches[0]}" if inference else f"replayed checkpoint {mismatches[0] + 1}"
+            return Verdict(mismatches[0], False, f"{what} differs from the committed leaf")
+        if inference:
+            return Verdict(sample[0], True, f"recomputed inputs {sorted(sample)}: every output matches")
         return Verdict(sample[0], True, f"replayed intervals {sorted(sample)}: every end state matches")
 
     # --- audit: commit, disclosure, challenge, reveal ------------------------------------------------
@@ -207,7 +210,7 @@ class VerifierRun:
         while self.chain.w3.eth.get_block("latest")["timestamp"] <= deadline:
             time.sleep(self.poll_seconds)
 
-    def challenge(self, spec: JobSpec, interval: int, our_hash: bytes) -> None:
+    def challenge(self, spec: AnySpec, interval: int, our_hash: bytes) -> None:
         """Open a dispute over checkpoint interval+1 with the solver's now disclosed hashes."""
         if self.chain.game is None:
             return
