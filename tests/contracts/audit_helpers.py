@@ -1,5 +1,6 @@
 """Constants, a sealed-job builder and a verifier actor shared by the sampling and audit tests."""
 
+import random
 from dataclasses import dataclass
 
 from dispute_helpers import ProvenJob, submit_proven, trajectory
@@ -76,3 +77,25 @@ class Verifier:
 def assert_audit_ledger(audit):
     """The audit contract holds exactly the bonds and pots not yet settled plus the unclaimed credits."""
     assert audit.balance == audit.totalHeld() + audit.totalCredits()
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
+SALT = b"\x5a" * 32
+
+
+def made_up(rng: random.Random, count: int = 2) -> list[bytes]:
+    """Hashes a lazy verifier commits to without replaying anything."""
+    return [rng.randbytes(32) for _ in range(count)]
+
+
+def finalize(jobs, market, audit, job_id, sender, after_reveal=True):
+    """Finalizes the job (after its challenge window and, by default, after the reveal window)."""
+    deadline = market.getJob(job_id).challengeDeadline
+    if after_reveal:
+        deadline = max(deadline, audit.revealDeadline(job_id))
+    jobs.after(deadline)
+    market.finalize(job_id, sender=sender)
+
+
+def open_reveals(jobs, audit, job_id):
+    jobs.after(audit.commitDeadline(job_id))

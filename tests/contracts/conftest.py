@@ -4,7 +4,7 @@ Contracts are deployed once per session; ape's isolation snapshots the chain aro
 """
 
 import pytest
-from audit_helpers import AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW
+from audit_helpers import AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW, proven_job, sampled
 from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, REFEREE_BOND
 from market_helpers import REQUIRED_STAKE, UNBONDING_DELAY, JobFactory
 
@@ -106,3 +106,9 @@ def audit(project, owner, market):
 def verifiers(accounts):
     """Four verifiers: neither the submitter, the solvers, the stranger nor the challenger."""
     return accounts[6:10]
+
+
+@pytest.fixture
+def honest_job(chain, jobs, market, staked, solver, stranger):
+    """A submitted honest job (root over TRUTH) with its sample sealed."""
+    return sampled(chain, market, proven_job(jobs, market, solver), stranger)
