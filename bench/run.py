@@ -30,7 +30,6 @@ from bench.hashing import run as measure_hashing
 from pinpoint.chain import Chain
 from pinpoint.economics import default_samples, detection_probability
 from pinpoint.inference import (
-    float32_tensor,
     input_hash,
     inputs_artifact,
     leaf_state_hash,
@@ -40,7 +39,12 @@ from pinpoint.inference import (
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_root, checkpoint_tree
 from pinpoint.sampling import audit_commitment, sampled_intervals
-from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
+from pinpoint.spec import (
+    example_inference_spec,
+    example_mlp_spec,
+    example_transformer_spec,
+)
+from pinpoint.tensors import float32_tensor
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.inference import InferenceEngine
 from worker.engine.replay import replay_interval

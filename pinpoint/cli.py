@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
-from pinpoint.inference import OutputProofError, SafetensorsError, checked_outputs
+from pinpoint.inference import OutputProofError, checked_outputs
 from pinpoint.settings import get_settings
 from pinpoint.spec import (
     InferenceSpec,
@@ -31,6 +31,7 @@ from pinpoint.spec import (
     example_transformer_spec,
     parse_spec,
 )
+from pinpoint.tensors import SafetensorsError
 
 ETHER = 10**18
 

@@ -22,10 +22,16 @@ from pathlib import Path
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.economics import job_economics
-from pinpoint.inference import checked_outputs, float32_tensor, inputs_artifact
+from pinpoint.inference import checked_outputs, inputs_artifact
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
-from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
+from pinpoint.spec import (
+    example_inference_spec,
+    example_mlp_spec,
+    example_transformer_spec,
+)
+from pinpoint.tensors import float32_tensor
 from worker.cheats import INFERENCE_CHEATS
+from worker.engine.datasets import materialize
 
 ETHER = 10**18
 ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED)
@@ -177,8 +183,6 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
 def inference_inputs(count: int) -> tuple[bytes, list[int]]:
     """An inputs artifact of the first `count` points of the example dataset (the training set), and their
     true labels."""
-    from worker.engine.datasets import materialize  # torch, like the workers this demo starts
-
     data = materialize(example_mlp_spec().dataset)
     rows = data.features[:count].tolist()
     return inputs_artifact(float32_tensor(rows)), data.labels[:count].tolist()

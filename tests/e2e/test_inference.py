@@ -8,10 +8,11 @@ import torch
 from pinpoint.chain import Chain, JobState
 from pinpoint.cli import main as job_cli
 from pinpoint.client import CoordinatorClient, CoordinatorError
-from pinpoint.inference import checked_outputs, float32_tensor, inputs_artifact
+from pinpoint.inference import checked_outputs, inputs_artifact
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.settings import get_settings
 from pinpoint.spec import example_inference_spec, example_mlp_spec
+from pinpoint.tensors import float32_tensor
 from tests.e2e.waiting import wait_for
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.inference import InferenceEngine

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from pinpoint import inference as inf
+from pinpoint import tensors as ts
 from pinpoint.spec import example_inference_spec, example_mlp_spec
 from tests.engine.conftest import run_job
 from worker.cheats import Cheat, make_trainer
@@ -30,7 +31,7 @@ def artifacts():
     final = run_job(example_mlp_spec()).checkpoints[-1]
     weights = save_checkpoint(final)
     gen = torch.Generator().manual_seed(5)
-    inputs = inf.inputs_artifact(inf.float32_tensor(torch.randn(COUNT, 16, generator=gen).tolist()))
+    inputs = inf.inputs_artifact(ts.float32_tensor(torch.randn(COUNT, 16, generator=gen).tolist()))
     return example_inference_spec(sha(weights), sha(inputs), COUNT), weights, inputs, final
 
 
@@ -97,7 +98,7 @@ def test_badArtifacts_areRefused_sayingWhy(artifacts):
     no_model = st_save({"optimizer.x": torch.zeros(1)})
     with pytest.raises(InferenceInputError, match="no model"):
         load(spec_for(no_model, inputs), no_model)
-    narrow = inf.inputs_artifact(inf.float32_tensor([[1.0] * 15] * COUNT))
+    narrow = inf.inputs_artifact(ts.float32_tensor([[1.0] * 15] * COUNT))
     with pytest.raises(InferenceInputError, match=r"float32 of shape \(count, 16\)"):
         load(spec_for(weights, narrow), weights, narrow)
     with pytest.raises(InferenceInputError, match=f"{COUNT} rows, the spec says {COUNT + 1}"):

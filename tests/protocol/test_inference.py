@@ -13,8 +13,16 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from pinpoint import inference as inf
+from pinpoint import tensors as ts
 from pinpoint.merkle import StandardMerkleTree, checkpoint_tree
-from pinpoint.spec import MAX_INPUTS, InferenceSpec, SpecError, example_inference_spec, example_mlp_spec, parse_spec
+from pinpoint.spec import (
+    MAX_INPUTS,
+    InferenceSpec,
+    SpecError,
+    example_inference_spec,
+    example_mlp_spec,
+    parse_spec,
+)
 from worker.engine.state import state_hash as engine_state_hash
 
 W, I = "a" * 64, "b" * 64
@@ -22,7 +30,8 @@ JOB = 7
 
 
 def test_module_does_not_import_torch():
-    code = "import sys, pinpoint.inference, pinpoint.spec; assert 'torch' not in sys.modules, 'torch imported'"
+    code = ("import sys, pinpoint.inference, pinpoint.spec, pinpoint.tensors; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -30,15 +39,15 @@ def test_module_does_not_import_torch():
 
 
 def test_written_files_read_back_here_and_in_safetensors():
-    tensors = {"b": inf.float32_tensor([[1.0, 2.0], [3.0, -4.5]]), "a": inf.RawTensor("int64", (3,), struct.pack("<3q", 1, -2, 3))}
-    blob = inf.write_safetensors(tensors, {"format": "x"})
-    assert blob == inf.write_safetensors(dict(reversed(tensors.items())), {"format": "x"})  # same input, same bytes
-    read, metadata = inf.read_safetensors(blob)
+    tensors = {"b": ts.float32_tensor([[1.0, 2.0], [3.0, -4.5]]), "a": ts.RawTensor("int64", (3,), struct.pack("<3q", 1, -2, 3))}
+    blob = ts.write_safetensors(tensors, {"format": "x"})
+    assert blob == ts.write_safetensors(dict(reversed(tensors.items())), {"format": "x"})  # same input, same bytes
+    read, metadata = ts.read_safetensors(blob)
     assert metadata == {"format": "x"} and {k: bytes(v.data) for k, v in read.items()} == {k: v.data for k, v in tensors.items()}
     loaded = st_load(blob)
     assert loaded["b"].tolist() == [[1.0, 2.0], [3.0, -4.5]] and loaded["a"].tolist() == [1, -2, 3]
     theirs = st_save({"x": torch.arange(6, dtype=torch.float64).reshape(2, 3)})
-    assert inf.read_safetensors(theirs)[0]["x"].values() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert ts.read_safetensors(theirs)[0]["x"].values() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
 
 
 def header(obj, data=b"") -> bytes:
@@ -63,18 +72,18 @@ def header(obj, data=b"") -> bytes:
     (header({"__metadata__": {"k": 1}}), "__metadata__ must map strings to strings"),
 ])
 def test_malformedSafetensors_areRefused_sayingWhy(blob, why):
-    with pytest.raises(inf.SafetensorsError, match=re.escape(why)):
-        inf.read_safetensors(blob)
+    with pytest.raises(ts.SafetensorsError, match=re.escape(why)):
+        ts.read_safetensors(blob)
 
 
 def test_readInputs_checksTheTensorAndTheCount():
-    assert inf.read_inputs(inf.inputs_artifact(inf.float32_tensor([[1.0]] * 3)), 3).shape == (3, 1)
-    with pytest.raises(inf.SafetensorsError, match="3 rows, the spec says 4"):
-        inf.read_inputs(inf.inputs_artifact(inf.float32_tensor([[1.0]] * 3)), 4)
-    with pytest.raises(inf.SafetensorsError, match="exactly one tensor 'inputs'"):
-        inf.read_inputs(inf.write_safetensors({"x": inf.float32_tensor([[1.0]])}))
-    with pytest.raises(inf.SafetensorsError, match="batch dimension"):
-        inf.read_inputs(inf.write_safetensors({"inputs": inf.RawTensor("float32", (), bytes(4))}))
+    assert inf.read_inputs(inf.inputs_artifact(ts.float32_tensor([[1.0]] * 3)), 3).shape == (3, 1)
+    with pytest.raises(ts.SafetensorsError, match="3 rows, the spec says 4"):
+        inf.read_inputs(inf.inputs_artifact(ts.float32_tensor([[1.0]] * 3)), 4)
+    with pytest.raises(ts.SafetensorsError, match="exactly one tensor 'inputs'"):
+        inf.read_inputs(ts.write_safetensors({"x": ts.float32_tensor([[1.0]])}))
+    with pytest.raises(ts.SafetensorsError, match="batch dimension"):
+        inf.read_inputs(ts.write_safetensors({"inputs": ts.RawTensor("float32", (), bytes(4))}))
 
 
 # ---------------------------------------------------------------- hashes agree with the engine's
@@ -86,20 +95,20 @@ def test_readInputs_checksTheTensorAndTheCount():
 ], ids=["f32", "i64", "scalar", "bool", "bf16", "empty"])
 def test_stateHash_matchesTheEngine(tensor):
     blob = st_save({"output": tensor.contiguous()})
-    assert inf.state_hash(inf.read_safetensors(blob)[0]) == engine_state_hash({"output": tensor})
-    assert inf.output_hash(inf.read_safetensors(blob)[0]["output"]) == engine_state_hash({"output": tensor})
+    assert ts.state_hash(ts.read_safetensors(blob)[0]) == engine_state_hash({"output": tensor})
+    assert inf.output_hash(ts.read_safetensors(blob)[0]["output"]) == engine_state_hash({"output": tensor})
 
 
 def test_outputArtifact_recomputesItsHashes_ignoringItsMetadata():
-    row, out = inf.float32_tensor([[1.0, 2.0]]).row(0), inf.float32_tensor([[0.5, -0.5, 3.0]]).row(0)
+    row, out = ts.float32_tensor([[1.0, 2.0]]).row(0), ts.float32_tensor([[0.5, -0.5, 3.0]]).row(0)
     record = inf.read_output_artifact(inf.output_artifact(4, row, out))
     assert (record.index, record.input_hash, record.output_hash) == (4, inf.input_hash(row), inf.output_hash(out))
     assert record.state_hash == inf.leaf_state_hash(inf.input_hash(row), inf.output_hash(out))
-    forged = inf.write_safetensors({"input": row, "output": out}, {"format": inf.OUTPUT_FORMAT, "index": "4",
+    forged = ts.write_safetensors({"input": row, "output": out}, {"format": inf.OUTPUT_FORMAT, "index": "4",
                                                                    "output_hash": "0x" + "00" * 32})
     assert inf.read_output_artifact(forged).output_hash == inf.output_hash(out)
-    with pytest.raises(inf.SafetensorsError, match="not a pinpoint.inference-output/1"):
-        inf.read_output_artifact(inf.write_safetensors({"output": out}))
+    with pytest.raises(ts.SafetensorsError, match="not a pinpoint.inference-output/1"):
+        inf.read_output_artifact(ts.write_safetensors({"output": out}))
 
 
 # ---------------------------------------------------------------- output proofs
@@ -108,8 +117,8 @@ def test_outputArtifact_recomputesItsHashes_ignoringItsMetadata():
 @pytest.fixture
 def committed():
     """A committed inference job of 5 inputs: (final root, input rows, entries as the coordinator serves them)."""
-    inputs = inf.float32_tensor([[float(i), 1.0] for i in range(5)])
-    outputs = [inf.float32_tensor([[i * 0.5, -1.0, 2.0]]).row(0) for i in range(5)]
+    inputs = ts.float32_tensor([[float(i), 1.0] for i in range(5)])
+    outputs = [ts.float32_tensor([[i * 0.5, -1.0, 2.0]]).row(0) for i in range(5)]
     hashes = [b"\x11" * 32] + [inf.leaf_state_hash(inf.input_hash(inputs.row(i)), inf.output_hash(o)) for i, o in enumerate(outputs)]
     tree = checkpoint_tree(JOB, hashes, 1)
     entries = [{"index": i, "input_hash": "0x" + inf.input_hash(inputs.row(i)).hex(),
@@ -126,11 +135,11 @@ def test_everyHonestOutput_verifiesAgainstTheRoot(committed):
 
 
 def _tamper_output(e):
-    e["output"] = inf.float32_tensor([[9.0, -1.0, 2.0]]).row(0).to_json()
+    e["output"] = ts.float32_tensor([[9.0, -1.0, 2.0]]).row(0).to_json()
 
 
 def _consistent_forgery(e):  # new bytes with their own hash and values: only the proof can catch it
-    forged = inf.float32_tensor([[9.0, -1.0, 2.0]]).row(0)
+    forged = ts.float32_tensor([[9.0, -1.0, 2.0]]).row(0)
     e.update(output=forged.to_json(), output_hash="0x" + inf.output_hash(forged).hex(), values=forged.values())
 
 

@@ -1,8 +1,13 @@
 """The solver's price policy and match reasons, and the verifier's interval draw."""
 
 from pinpoint.client import CoordinatorError, sha256_hex
-from pinpoint.inference import float32_tensor, inputs_artifact
-from pinpoint.spec import example_inference_spec, example_mlp_spec, example_transformer_spec
+from pinpoint.inference import inputs_artifact
+from pinpoint.spec import (
+    example_inference_spec,
+    example_mlp_spec,
+    example_transformer_spec,
+)
+from pinpoint.tensors import float32_tensor
 from worker.daemon import unsupported_reason
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.training import Trainer

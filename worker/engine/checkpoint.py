@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 from safetensors.torch import load as safetensors_load
 
-from worker.engine.state import hashable_view, state_hash
+from pinpoint.tensors import safetensors_file
+from worker.engine.state import dtype_name, hashable_view, state_hash
 
 FORMAT = "pinpoint.checkpoint/1"
 
@@ -89,20 +90,9 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
     if unsupported:
         raise ValueError(f"safetensors cannot hold dtypes {sorted(unsupported)}")
     order = sorted(tensors, key=lambda name: (-_SAFETENSORS_DTYPES[tensors[name].dtype][1], name))
-    header: dict[str, object] = {}
-    if metadata:
-        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
-    buffers, offset = [], 0
-    for name in order:
-        t = tensors[name]
-        data = hashable_view(t)
-        end = offset + data.nbytes
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[t.dtype][0], "shape": list(t.shape), "data_offsets": [offset, end]}
-        buffers.append(data)
-        offset = end
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    return b"".join([struct.pack("<Q", len(text)), text, *buffers])
+    entries = [(name, dtype_name(tensors[name].dtype), tuple(tensors[name].shape), hashable_view(tensors[name]))
+               for name in order]
+    return safetensors_file(entries, metadata)
 
 
 def read_metadata(blob: bytes) -> dict[str, str]:

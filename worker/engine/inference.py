@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import load as safetensors_load
 
 from pinpoint import inference as commitments
-from pinpoint.inference import RawTensor, SafetensorsError
 from pinpoint.spec import CharTransformerSpec, InferenceSpec, MLPSpec, parse_spec
+from pinpoint.tensors import RawTensor, SafetensorsError, read_safetensors
 from worker.engine.models import build_model
 from worker.engine.state import dtype_name, state_hash, tensor_bytes
 from worker.engine.training import check_profile
@@ -66,7 +66,7 @@ class InferenceEngine:
         except Exception as exc:  # safetensors raises its own SafetensorError
             raise InferenceInputError(f"weights are not safetensors: {exc}") from None
         self.model_state_hash = state_hash(tensors)
-        claimed = commitments.read_safetensors(weights)[1].get("state_hash")
+        claimed = read_safetensors(weights)[1].get("state_hash")
         if claimed is not None and claimed != "0x" + self.model_state_hash.hex():
             raise InferenceInputError(f"weights hash to 0x{self.model_state_hash.hex()}, their metadata claims {claimed}")
         self.model = self._build(tensors)
@@ -93,7 +93,7 @@ class InferenceEngine:
         except RuntimeError as exc:
             raise InferenceInputError(f"the weights do not fit model {self.spec.model.name}: {exc}") from None
         self.vocab_size = vocab_size
-        return model.to(self.device).eval()
+        return model.to(self.device).train(False)  # inference mode: nn.Module.eval(), spelled out
 
     def _check_inputs(self) -> None:
         shape, model = self.inputs.shape, self.spec.model

@@ -26,13 +26,14 @@ checkpoints are well under 1 MB (about 0.2 ms of hashing), so the definition sta
 from __future__ import annotations
 
 import hashlib
-import struct
+import math
 import sys
 from functools import lru_cache
 
 import torch
 
-_U64 = struct.Struct("<Q")
+from pinpoint.tensors import entry_header as encode_entry_header
+
 _NO_NUMPY = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}
 """Dtypes numpy lacks, hashed through a same-size integer view of the same bytes."""
 
@@ -66,15 +67,7 @@ def hashable_view(t: torch.Tensor):
 
 @lru_cache(maxsize=8192)
 def _header(name: str, dtype: torch.dtype, shape: tuple[int, ...] | torch.Size) -> bytes:
-    name_b = name.encode("utf-8")
-    dtype_b = dtype_name(dtype).encode("ascii")
-    nbytes = dtype.itemsize
-    for d in shape:
-        nbytes *= d
-    parts = [_U64.pack(len(name_b)), name_b, _U64.pack(len(dtype_b)), dtype_b, _U64.pack(len(shape))]
-    parts += [_U64.pack(d) for d in shape]
-    parts.append(_U64.pack(nbytes))
-    return b"".join(parts)
+    return encode_entry_header(name, dtype_name(dtype), tuple(shape), dtype.itemsize * math.prod(shape))
 
 
 def entry_header(name: str, t: torch.Tensor) -> bytes:

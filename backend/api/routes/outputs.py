@@ -10,9 +10,14 @@ from backend.api.routes.jobs import job_or_404
 from backend.api.schemas import OutputEntry, OutputsPage
 from backend.disclosure import withheld_checkpoints
 from backend.models import Spec
-from pinpoint.inference import SafetensorsError, read_output_artifact
-from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoint_leaf_hash
+from pinpoint.inference import read_output_artifact
+from pinpoint.merkle import (
+    CHECKPOINT_LEAF_TYPES,
+    StandardMerkleTree,
+    checkpoint_leaf_hash,
+)
 from pinpoint.spec import InferenceSpec, parse_spec
+from pinpoint.tensors import SafetensorsError
 
 router = APIRouter(tags=["outputs"])
 ZERO_ROOT = "0x" + "00" * 32
