@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Request, status
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from backend.api.deps import SessionDep, StoreDep
+from backend.api.deps import SessionDep, StoreDep, job_or_404
 from backend.api.schemas import (
     CheckpointReport,
     JobPublic,
@@ -62,13 +62,6 @@ def read_jobs(session: SessionDep, state: str | None = None, limit: int = 100) -
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"state must be one of {', '.join(JOB_STATES)}")
         query = query.where(Job.state == state)
     return list(session.scalars(query))
-
-
-def job_or_404(session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id} (the indexer may not have seen it yet)")
-    return job
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)

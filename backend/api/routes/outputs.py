@@ -5,8 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from backend.api.deps import SessionDep, StoreDep
-from backend.api.routes.jobs import job_or_404
+from backend.api.deps import SessionDep, StoreDep, job_or_404
 from backend.api.schemas import OutputEntry, OutputsPage
 from backend.disclosure import withheld_checkpoints
 from backend.models import Spec
