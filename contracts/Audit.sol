@@ -3,15 +3,20 @@ pragma solidity 0.8.28;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 
 import {IAudit} from "./interfaces/IAudit.sol";
+import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
 
 /// @title Audit
-/// @notice Commit-reveal spot checks by bonded verifiers; see IAudit for the rules.
+/// @notice A stake-weighted verifier registry and commit-reveal spot checks by each job's drawn
+///         committee; see IAudit for the rules.
 contract Audit is IAudit, ReentrancyGuard {
+    using Checkpoints for Checkpoints.Trace208;
+
     /// @inheritdoc IAudit
-    uint256 public constant MAX_VERIFIERS = 16;
+    uint256 public constant MAX_VERIFIERS = 32;
 
     /// @inheritdoc IAudit
     IMarket public immutable market;
@@ -21,6 +26,12 @@ contract Audit is IAudit, ReentrancyGuard {
     uint64 public immutable commitWindow;
     /// @inheritdoc IAudit
     uint64 public immutable revealWindow;
+    /// @inheritdoc IAudit
+    uint256 public immutable minVerifierStake;
+    /// @inheritdoc IAudit
+    uint64 public immutable verifierDelay;
+    /// @inheritdoc IAudit
+    uint256 public immutable committeeSize;
 
     /// @inheritdoc IAudit
     uint256 public totalHeld;
@@ -30,21 +41,103 @@ contract Audit is IAudit, ReentrancyGuard {
     mapping(address account => uint256 amount) public credits;
     /// @inheritdoc IAudit
     mapping(uint256 jobId => bool) public settled;
+    /// @inheritdoc IAudit
+    mapping(uint256 jobId => uint256) public agreements;
+
+    /// @dev Registered stake by timestamp, per verifier and in total: committees read it as of the past.
+    mapping(address verifier => Checkpoints.Trace208) private _stakes;
+    Checkpoints.Trace208 private _totalStake;
+    mapping(address verifier => uint256) private _exiting;
+    mapping(address verifier => uint64) private _exitAt;
 
     mapping(uint256 jobId => uint256) private _funded;
     mapping(uint256 jobId => address[]) private _verifiers;
     mapping(uint256 jobId => mapping(address verifier => Entry)) private _entries;
 
-    constructor(IMarket market_, uint256 auditBond_, uint64 commitWindow_, uint64 revealWindow_) {
+    /// @param minVerifierStake_ The least stake a registered verifier holds (wei; may be 0).
+    /// @param verifierDelay_ Seconds before registered stake counts, and after an exit before it leaves.
+    /// @param committeeSize_ Expected number of drawn verifiers per job.
+    constructor(
+        IMarket market_,
+        uint256 auditBond_,
+        uint64 commitWindow_,
+        uint64 revealWindow_,
+        uint256 minVerifierStake_,
+        uint64 verifierDelay_,
+        uint256 committeeSize_
+    ) {
         if (address(market_) == address(0)) revert ZeroAddress();
         // INVARIANT: a verifier always has something to lose.
         if (auditBond_ == 0) revert ZeroAuditBond();
         // INVARIANT: every window has a length, so every deadline is a real point in the future.
         if (commitWindow_ == 0 || revealWindow_ == 0) revert ZeroWindow();
+        // INVARIANT: the committee is read from strictly before the submission, hence before the seed exists.
+        if (verifierDelay_ == 0) revert ZeroVerifierDelay();
+        if (committeeSize_ == 0 || committeeSize_ > MAX_VERIFIERS / 4) revert ZeroCommitteeSize();
         market = market_;
         auditBond = auditBond_;
         commitWindow = commitWindow_;
         revealWindow = revealWindow_;
+        minVerifierStake = minVerifierStake_;
+        verifierDelay = verifierDelay_;
+        committeeSize = committeeSize_;
+    }
+
+    // --- registry ------------------------------------------------------------------------------------
+
+    /// @inheritdoc IAudit
+    function register() external payable {
+        if (msg.value == 0) revert NoFunds();
+        uint256 stake = _stakes[msg.sender].latest() + msg.value;
+        // INVARIANT: every seat has a real stake behind it.
+        if (stake < minVerifierStake) revert StakeTooLow(stake, minVerifierStake);
+        _setStake(msg.sender, stake, _totalStake.latest() + msg.value);
+        totalHeld += msg.value;
+        emit VerifierRegistered(msg.sender, msg.value, stake);
+    }
+
+    /// @inheritdoc IAudit
+    function requestExit() external {
+        uint256 stake = _stakes[msg.sender].latest();
+        if (stake == 0) revert NotRegistered();
+        _setStake(msg.sender, 0, _totalStake.latest() - stake);
+        // INVARIANT: stake stays locked for as long as it can still be drawn (verifierDelay after it left).
+        uint64 availableAt = uint64(block.timestamp) + verifierDelay;
+        _exiting[msg.sender] += stake;
+        _exitAt[msg.sender] = availableAt;
+        emit VerifierExiting(msg.sender, stake, availableAt);
+    }
+
+    /// @inheritdoc IAudit
+    function withdrawStake() external {
+        uint256 amount = _exiting[msg.sender];
+        if (amount == 0) revert NoPendingExit();
+        if (block.timestamp < _exitAt[msg.sender]) revert ExitNotReady(_exitAt[msg.sender]);
+        _exiting[msg.sender] = 0;
+        totalHeld -= amount;
+        _credit(msg.sender, amount);
+        emit VerifierWithdrawn(msg.sender, amount);
+    }
+
+    /// @inheritdoc IAudit
+    function stakeOf(address verifier) external view returns (uint256) {
+        return _stakes[verifier].latest();
+    }
+
+    /// @inheritdoc IAudit
+    function stakeAt(address verifier, uint256 timestamp) public view returns (uint256) {
+        return _stakes[verifier].upperLookupRecent(uint48(timestamp));
+    }
+
+    /// @inheritdoc IAudit
+    function totalStakeAt(uint256 timestamp) public view returns (uint256) {
+        return _totalStake.upperLookupRecent(uint48(timestamp));
+    }
+
+    /// @inheritdoc IAudit
+    function isDrawn(uint256 jobId, address verifier) public view returns (bool) {
+        IMarket.Job memory job = market.getJob(jobId);
+        return _isDrawn(job, verifier);
     }
 
     /// @inheritdoc IAudit
@@ -72,8 +165,8 @@ contract Audit is IAudit, ReentrancyGuard {
         if (block.timestamp > deadline) revert CommitClosed(deadline);
         if (msg.value != auditBond) revert WrongBond(msg.value, auditBond);
         if (commitment == bytes32(0)) revert EmptyCommitment();
-        // INVARIANT: the solver is not paid for approving itself.
-        if (msg.sender == job.solver) revert SolverCannotAudit();
+        // INVARIANT: audit seats are drawn by stake from a set fixed before the seed existed; never the solver.
+        if (!_isDrawn(job, msg.sender)) revert NotDrawn();
         Entry storage entry = _entries[jobId][msg.sender];
         if (entry.commitment != bytes32(0)) revert AlreadyCommitted();
         // INVARIANT: settlement loops over the verifiers, so their number is bounded.
@@ -98,9 +191,16 @@ contract Audit is IAudit, ReentrancyGuard {
         // INVARIANT: a verifier reveals exactly what it committed to before seeing the solver's hashes.
         if (keccak256(abi.encode(jobId, msg.sender, salt, hashes)) != entry.commitment) revert CommitmentMismatch();
 
-        (bool agreed, uint64 firstMismatch) = _compare(jobId, job.checkpointInterval, hashes, proofs);
+        (bool agreed, uint64 firstMismatch, bytes32 mismatchHash) =
+            _compare(jobId, job.checkpointInterval, hashes, proofs);
         entry.revealed = true;
         entry.agreed = agreed;
+        if (agreed) {
+            ++agreements[jobId];
+        } else {
+            entry.firstMismatch = firstMismatch;
+            entry.mismatchHash = mismatchHash;
+        }
         emit AuditRevealed(jobId, msg.sender, agreed, firstMismatch);
     }
 
@@ -112,8 +212,9 @@ contract Audit is IAudit, ReentrancyGuard {
         // Failed was never submitted, so it has no audits: its funded pot goes back to the submitter.
         IMarket.JobState state = job.state;
         if (
-            state != IMarket.JobState.Finalized && state != IMarket.JobState.Slashed
-                && state != IMarket.JobState.Cancelled && state != IMarket.JobState.Failed
+            state != IMarket.JobState.Finalized && state != IMarket.JobState.Unverified
+                && state != IMarket.JobState.Slashed && state != IMarket.JobState.Cancelled
+                && state != IMarket.JobState.Failed
         ) revert JobNotSettled(state);
         address[] storage verifiers = _verifiers[jobId];
         uint256 count = verifiers.length;
@@ -123,19 +224,24 @@ contract Audit is IAudit, ReentrancyGuard {
             if (block.timestamp <= revealEnd) revert RevealOpen(revealEnd);
         }
         settled[jobId] = true;
-        bool slashed = job.state == IMarket.JobState.Slashed;
+        Verdict memory verdict = _verdict(jobId, state);
 
+        Outcome[] memory outcomes = new Outcome[](count);
         uint256 paidCount;
+        uint256 forfeited;
         for (uint256 i; i < count; ++i) {
-            if (_isPaid(_entries[jobId][verifiers[i]], slashed)) ++paidCount;
+            outcomes[i] = _outcome(_entries[jobId][verifiers[i]], verdict);
+            if (outcomes[i] == Outcome.Paid) ++paidCount;
+            else if (outcomes[i] == Outcome.Forfeited) ++forfeited;
         }
-        uint256 pool = _funded[jobId] + (count - paidCount) * auditBond;
+        uint256 pool = _funded[jobId] + forfeited * auditBond;
         uint256 share = paidCount == 0 ? 0 : pool / paidCount;
         for (uint256 i; i < count; ++i) {
             address verifier = verifiers[i];
-            bool paid = _isPaid(_entries[jobId][verifier], slashed);
-            if (paid) _credit(verifier, auditBond + share);
-            emit AuditSettled(jobId, verifier, paid, paid ? auditBond + share : auditBond);
+            Outcome outcome = outcomes[i];
+            uint256 amount = outcome == Outcome.Paid ? auditBond + share : auditBond;
+            if (outcome != Outcome.Forfeited) _credit(verifier, amount);
+            emit AuditSettled(jobId, verifier, outcome, amount);
         }
         uint256 left = pool - share * paidCount;
         if (left > 0) {
@@ -182,28 +288,82 @@ contract Audit is IAudit, ReentrancyGuard {
         return settled[jobId] ? 0 : _funded[jobId];
     }
 
-    /// @dev Whether every hash is the solver's leaf at the end of its sampled interval; else the first
-    ///      sampled interval whose hash differs.
+    /// @dev What a slashed job's dispute established, for `_outcome`.
+    struct Verdict {
+        bool slashed;
+        /// @dev Slashed for a fault whose interval was sampled: only reveals that found it are paid.
+        bool faultSampled;
+        /// @dev Slashed for a fault the sample missed, or for unavailable data: reveals get their bond back.
+        bool unjudged;
+        uint64 interval;
+        bytes32 hash;
+    }
+
+    /// @dev The verdict that stood for a settled job.
+    function _verdict(uint256 jobId, IMarket.JobState state) internal view returns (Verdict memory verdict) {
+        if (state != IMarket.JobState.Slashed) return verdict;
+        verdict.slashed = true;
+        IDisputeGame game = IDisputeGame(market.disputeGame());
+        IDisputeGame.Dispute memory d = game.getDispute(game.decisiveDispute(jobId));
+        if (d.kind == IDisputeGame.Kind.Fault) {
+            uint64[] memory sample = market.sampledIntervals(jobId);
+            for (uint256 i; i < sample.length; ++i) {
+                if (sample[i] == d.index) {
+                    verdict.faultSampled = true;
+                    verdict.interval = d.index;
+                    verdict.hash = d.challengerHash;
+                    return verdict;
+                }
+            }
+        }
+        verdict.unjudged = true;
+    }
+
+    /// @dev How one audit settles under the verdict that stood (see IAudit).
+    function _outcome(Entry storage entry, Verdict memory verdict) internal view returns (Outcome) {
+        if (!entry.revealed) return Outcome.Forfeited;
+        if (!verdict.slashed) return entry.agreed ? Outcome.Paid : Outcome.Forfeited;
+        if (verdict.unjudged) return Outcome.Refunded;
+        if (entry.agreed) return Outcome.Forfeited; // approved a claim shown wrong on its sampled interval
+        if (entry.firstMismatch < verdict.interval) return Outcome.Refunded; // an earlier disagreement, unjudged
+        if (entry.firstMismatch == verdict.interval && entry.mismatchHash == verdict.hash) return Outcome.Paid;
+        return Outcome.Forfeited;
+    }
+
+    /// @dev Whether `verifier` is on the job's committee: stake-weighted, from the registry as it was
+    ///      verifierDelay before submission, with the sealed seed. Never the solver.
+    function _isDrawn(IMarket.Job memory job, address verifier) internal view returns (bool) {
+        if (job.sampleSeed == bytes32(0) || verifier == job.solver || job.submittedAt <= verifierDelay) return false;
+        uint256 asOf = job.submittedAt - verifierDelay;
+        uint256 stake = stakeAt(verifier, asOf);
+        if (stake == 0) return false;
+        uint256 total = totalStakeAt(asOf);
+        uint256 weight = stake * committeeSize;
+        return weight >= total || uint256(keccak256(abi.encode(job.sampleSeed, verifier))) % total < weight;
+    }
+
+    /// @dev Whether every hash is the solver's leaf at the end of its sampled interval; else the lowest
+    ///      sampled interval whose hash differs, and the hash revealed for it.
     function _compare(uint256 jobId, uint64 checkpointInterval, bytes32[] calldata hashes, bytes32[][] calldata proofs)
         internal
         view
-        returns (bool agreed, uint64 firstMismatch)
+        returns (bool agreed, uint64 firstMismatch, bytes32 mismatchHash)
     {
         uint64[] memory sample = market.sampledIntervals(jobId);
         if (hashes.length != sample.length) revert WrongSampleLength(hashes.length, sample.length);
         if (proofs.length != sample.length) revert WrongSampleLength(proofs.length, sample.length);
+        agreed = true;
         for (uint256 i; i < sample.length; ++i) {
             uint256 end = uint256(sample[i]) + 1;
-            if (!market.verifyCheckpoint(jobId, end, end * checkpointInterval, hashes[i], proofs[i])) {
-                return (false, sample[i]);
-            }
+            if (market.verifyCheckpoint(jobId, end, end * checkpointInterval, hashes[i], proofs[i])) continue;
+            if (agreed || sample[i] < firstMismatch) (firstMismatch, mismatchHash) = (sample[i], hashes[i]);
+            agreed = false;
         }
-        return (true, 0);
     }
 
-    /// @dev Paid: revealed, and either agreed with the solver or disagreed with a solver that was slashed.
-    function _isPaid(Entry storage entry, bool slashed) internal view returns (bool) {
-        return entry.revealed && (entry.agreed || slashed);
+    function _setStake(address verifier, uint256 stake, uint256 total) internal {
+        _stakes[verifier].push(uint48(block.timestamp), uint208(stake));
+        _totalStake.push(uint48(block.timestamp), uint208(total));
     }
 
     function _credit(address account, uint256 amount) internal {

@@ -42,6 +42,9 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     /// @inheritdoc IDisputeGame
     mapping(uint256 jobId => uint256 disputeId) public activeDispute;
 
+    /// @inheritdoc IDisputeGame
+    mapping(uint256 jobId => uint256 disputeId) public decisiveDispute;
+
     mapping(uint256 disputeId => Dispute) private _disputes;
 
     /// @param market_ The market whose results are disputed; this game must be set as its dispute game.
@@ -78,14 +81,49 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         _openInterval(d, jobId, index, agreedHash, agreedProof, solverHash, solverProof);
         // INVARIANT: a dispute needs a disagreement.
         if (challengerHash == solverHash) revert NoDisagreement();
-        d.challenger = msg.sender;
-        d.solverClock = clockDuration;
-        d.challengerClock = clockDuration;
-        d.turnStart = uint64(block.timestamp);
-        d.phase = d.hi - d.lo > 1 ? Phase.Reveal : Phase.Serve;
-        activeDispute[jobId] = disputeId;
-        totalBonds += msg.value;
+        d.challengerHash = challengerHash;
+        _start(disputeId, d, d.hi - d.lo > 1 ? Phase.Reveal : Phase.Serve);
         emit DisputeOpened(disputeId, jobId, msg.sender, d.lo, d.hi, challengerHash);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId) {
+        if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
+        IMarket.Job memory job = market.getJob(jobId);
+        if (msg.sender == job.solver) revert SolverCannotChallenge();
+        // INVARIANT: the same window as a fault challenge, one dispute at a time.
+        market.openDispute(jobId);
+        // INVARIANT: only a checkpoint the job commits to can be demanded.
+        if (index > job.checkpointCount) revert CheckpointOutOfRange(index, job.checkpointCount);
+        disputeId = ++disputeCount;
+        Dispute storage d = _disputes[disputeId];
+        d.kind = Kind.Availability;
+        d.jobId = jobId;
+        d.solver = job.solver;
+        d.index = index;
+        d.lo = index * job.checkpointInterval;
+        d.hi = d.lo;
+        _start(disputeId, d, Phase.Serve);
+        emit AvailabilityChallenged(disputeId, jobId, msg.sender, index);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function answerAvailability(uint256 disputeId, bytes32 stateHash, bytes32[] calldata proof, bytes32 artifact)
+        external
+    {
+        Dispute storage d = _move(disputeId, Phase.Serve);
+        if (d.kind != Kind.Availability) revert WrongKind(Kind.Availability, d.kind);
+        // INVARIANT: the answer is the solver's own commitment, and names the bytes to fetch.
+        if (!market.verifyCheckpoint(d.jobId, d.index, d.lo, stateHash, proof)) revert BadCheckpointProof();
+        if (artifact == bytes32(0)) revert EmptyArtifact();
+        d.loHash = stateHash;
+        d.hiHash = stateHash;
+        d.preStateArtifact = artifact;
+        d.phase = Phase.Adjudicating;
+        uint256 requestId =
+            stepVerifier.requestAvailability(disputeId, d.jobId, d.lo, stateHash, artifact, d.solver, d.challenger);
+        d.requestId = requestId;
+        emit AvailabilityAnswered(disputeId, d.index, stateHash, artifact, requestId);
     }
 
     /// @inheritdoc IDisputeGame
@@ -117,6 +155,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     /// @inheritdoc IDisputeGame
     function serveState(uint256 disputeId, bytes32 preStateArtifact) external {
         Dispute storage d = _move(disputeId, Phase.Serve);
+        if (d.kind != Kind.Fault) revert WrongKind(Kind.Fault, d.kind);
         // INVARIANT: the solver names the bytes it serves.
         if (preStateArtifact == bytes32(0)) revert EmptyArtifact();
         d.preStateArtifact = preStateArtifact;
@@ -229,10 +268,22 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         if (!market.verifyCheckpoint(jobId, index + 1, hi, solverHash, solverProof)) revert BadDisputedProof();
         d.jobId = jobId;
         d.solver = job.solver;
+        d.index = index;
         d.lo = lo;
         d.hi = hi;
         d.loHash = agreedHash;
         d.hiHash = solverHash;
+    }
+
+    /// @dev Starts the clocks of a new dispute opened by msg.sender and takes its bond.
+    function _start(uint256 disputeId, Dispute storage d, Phase phase) internal {
+        d.challenger = msg.sender;
+        d.solverClock = clockDuration;
+        d.challengerClock = clockDuration;
+        d.turnStart = uint64(block.timestamp);
+        d.phase = phase;
+        activeDispute[d.jobId] = disputeId;
+        totalBonds += msg.value;
     }
 
     /// @dev The dispute, which must exist and be in `expected`; the caller must be the party to move and
@@ -271,6 +322,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.phase = Phase.Resolved;
         d.solverWon = solverWins;
         delete activeDispute[d.jobId];
+        if (!solverWins) decisiveDispute[d.jobId] = disputeId;
         totalBonds -= challengeBond;
         _credit(solverWins ? d.solver : d.challenger, challengeBond);
         market.resolveDispute(d.jobId, solverWins, d.challenger);

@@ -6,6 +6,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {IAudit} from "./interfaces/IAudit.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 
@@ -36,7 +37,13 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     mapping(address account => uint256 amount) public credits;
 
     /// @inheritdoc IMarket
+    uint64 public constant MAX_DURATION = 365 days;
+
+    /// @inheritdoc IMarket
     address public disputeGame;
+
+    /// @inheritdoc IMarket
+    IAudit public audit;
 
     mapping(uint256 jobId => Job) private _jobs;
 
@@ -88,6 +95,14 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         if (biddingDuration == 0) revert ZeroBiddingDuration();
         if (executionDuration == 0) revert ZeroExecutionDuration();
         if (challengeDuration == 0) revert ZeroChallengeDuration();
+        // INVARIANT: no deadline can overflow, however late a later step happens.
+        if (biddingDuration > MAX_DURATION) revert DurationTooLong(biddingDuration, MAX_DURATION);
+        if (executionDuration > MAX_DURATION) revert DurationTooLong(executionDuration, MAX_DURATION);
+        if (challengeDuration > MAX_DURATION) revert DurationTooLong(challengeDuration, MAX_DURATION);
+        // INVARIANT: the review fits in the challenge window: verifiers commit, then reveal, and every
+        // challenge opens after the commit window, so the result is final only after all of them.
+        uint64 minimumChallenge = minimumChallengeDuration();
+        if (challengeDuration < minimumChallenge) revert ChallengeWindowTooShort(challengeDuration, minimumChallenge);
 
         jobId = ++jobCount;
         Job storage job = _jobs[jobId];
@@ -170,13 +185,12 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         Job storage job = _runningJobOfSender(jobId);
         // INVARIANT: a result commits to its checkpoints.
         if (finalRoot == bytes32(0)) revert EmptyRoot();
-        uint64 challengeDeadline = uint64(block.timestamp) + job.challengeDuration;
         job.finalRoot = finalRoot;
-        job.challengeDeadline = challengeDeadline;
+        job.submittedAt = uint64(block.timestamp);
         // The sample is seeded by a block that does not exist yet, so the root cannot be fitted to it.
         job.sampleBlock = uint64(block.number) + SAMPLE_DELAY_BLOCKS;
         job.state = JobState.Submitted;
-        emit ResultSubmitted(jobId, finalRoot, challengeDeadline);
+        emit ResultSubmitted(jobId, finalRoot, job.sampleBlock);
     }
 
     /// @inheritdoc IMarket
@@ -199,7 +213,9 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         }
         job.sampleSeed = keccak256(abi.encode(seedBlockHash, jobId, job.finalRoot));
         job.sampleSealedAt = uint64(block.timestamp);
-        emit SampleSealed(jobId, job.sampleSeed, job.sampleBlock);
+        // The review runs from the seal: commits, then reveals and challenges, then the result is final.
+        job.challengeDeadline = uint64(block.timestamp) + job.challengeDuration;
+        emit SampleSealed(jobId, job.sampleSeed, job.sampleBlock, job.challengeDeadline);
     }
 
     /// @inheritdoc IMarket
@@ -233,16 +249,40 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         // Mirrors pinpoint.economics.minimum_stake with its defaults; tests compare the two on a grid.
         uint256 positive = maxPrice * (4 + 5 * uint256(checkpointCount));
         uint256 negative = maxPrice * 10 * uint256(sampleCount);
-        if (positive < negative) return 0;
-        uint256 exact = (positive - negative) / (5 * uint256(sampleCount)) + 1;
-        return (exact * 5 + 3) / 4;
+        uint256 bound;
+        if (positive >= negative) {
+            uint256 exact = (positive - negative) / (5 * uint256(sampleCount)) + 1;
+            bound = (exact * 5 + 3) / 4;
+        }
+        // Floor: the stake at least matches the escrow, whatever the sample (a withheld or unanswered
+        // availability challenge costs the same stake, and a fault caught with certainty still costs it).
+        return bound > maxPrice ? bound : maxPrice;
+    }
+
+    /// @inheritdoc IMarket
+    function minimumChallengeDuration() public view returns (uint64) {
+        IAudit audit_ = audit;
+        // INVARIANT: jobs are posted only once the review rules (the audit's windows) are wired.
+        if (address(audit_) == address(0)) revert AuditNotSet();
+        return audit_.commitWindow() + audit_.revealWindow();
     }
 
     /// @inheritdoc IMarket
     function finalize(uint256 jobId) external {
         Job storage job = _jobIn(jobId, JobState.Submitted);
+        // INVARIANT: a result is reviewed from a sealed sample before it settles.
+        if (job.sampleSealedAt == 0) revert SampleNotSealed();
         // INVARIANT: a result is paid only after everyone has had the whole window to challenge it.
         if (block.timestamp <= job.challengeDeadline) revert ChallengeOpen(job.challengeDeadline);
+        // INVARIANT: nobody is paid for work that no drawn, bonded verifier checked and approved.
+        if (audit.agreements(jobId) == 0) {
+            job.state = JobState.Unverified;
+            _releaseEscrow(job);
+            _credit(job.submitter, job.maxPrice);
+            staking.unlock(job.solver, job.requiredStake);
+            emit JobUnverified(jobId);
+            return;
+        }
         job.state = JobState.Finalized;
         (uint256 solverPayout, uint256 submitterRefund) = _payOut(job);
         emit JobFinalized(jobId, solverPayout, submitterRefund);
@@ -282,8 +322,24 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IMarket
+    function setAudit(IAudit audit_) external onlyOwner {
+        // INVARIANT: the audit is a real contract address, for this market.
+        if (address(audit_) == address(0)) revert ZeroAddress();
+        if (address(audit_.market()) != address(this)) revert AuditOfAnotherMarket(address(audit_));
+        // INVARIANT: the rules of review never change under a running job.
+        if (address(audit) != address(0)) revert AuditAlreadySet(address(audit));
+        audit = audit_;
+        emit AuditSet(address(audit_));
+    }
+
+    /// @inheritdoc IMarket
     function openDispute(uint256 jobId) external onlyDisputeGame {
         Job storage job = _jobIn(jobId, JobState.Submitted);
+        // INVARIANT: challenges follow the audit's commit window, so none puts a withheld hash on chain
+        // while verifiers can still commit (and a result is never challenged before its sample exists).
+        if (job.sampleSealedAt == 0) revert SampleNotSealed();
+        uint64 opensAt = job.sampleSealedAt + audit.commitWindow();
+        if (block.timestamp <= opensAt) revert ChallengeNotOpen(opensAt);
         // INVARIANT: a result can be challenged until its challenge deadline, inclusive.
         if (block.timestamp > job.challengeDeadline) revert ChallengeClosed(job.challengeDeadline);
         job.challengeTimeLeft = job.challengeDeadline - uint64(block.timestamp);

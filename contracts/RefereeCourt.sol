@@ -101,20 +101,21 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         address solver,
         address challenger
     ) external returns (uint256 requestId) {
-        // INVARIANT: only the dispute game asks, so every request belongs to a real dispute.
-        if (msg.sender != game) revert NotGame(msg.sender);
-        requestId = ++requestCount;
-        Request storage r = _requests[requestId];
-        r.disputeId = disputeId;
-        r.jobId = jobId;
-        r.step = step;
-        r.preStateHash = preStateHash;
-        r.preStateArtifact = preStateArtifact;
-        r.solver = solver;
-        r.challenger = challenger;
-        r.drawBlock = uint64(block.number) + 1;
-        r.requestedAt = uint64(block.timestamp);
-        emit StepRequested(requestId, disputeId, jobId, step, preStateHash, preStateArtifact);
+        requestId = _request(disputeId, jobId, step, preStateHash, preStateArtifact, solver, challenger);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function requestAvailability(
+        uint256 disputeId,
+        uint256 jobId,
+        uint64 step,
+        bytes32 stateHash,
+        bytes32 artifact,
+        address solver,
+        address challenger
+    ) external returns (uint256 requestId) {
+        requestId = _request(disputeId, jobId, step, stateHash, artifact, solver, challenger);
+        _requests[requestId].availability = true;
     }
 
     /// @inheritdoc IRefereeCourt
@@ -228,6 +229,32 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     function hasEligibleReferee(uint256 requestId) external view returns (bool) {
         return _hasEligibleReferee(_requests[requestId]);
+    }
+
+    /// @dev Records a request of the game; the referee is drawn from the hash of the next block.
+    function _request(
+        uint256 disputeId,
+        uint256 jobId,
+        uint64 step,
+        bytes32 preStateHash,
+        bytes32 preStateArtifact,
+        address solver,
+        address challenger
+    ) internal returns (uint256 requestId) {
+        // INVARIANT: only the dispute game asks, so every request belongs to a real dispute.
+        if (msg.sender != game) revert NotGame(msg.sender);
+        requestId = ++requestCount;
+        Request storage r = _requests[requestId];
+        r.disputeId = disputeId;
+        r.jobId = jobId;
+        r.step = step;
+        r.preStateHash = preStateHash;
+        r.preStateArtifact = preStateArtifact;
+        r.solver = solver;
+        r.challenger = challenger;
+        r.drawBlock = uint64(block.number) + 1;
+        r.requestedAt = uint64(block.timestamp);
+        emit StepRequested(requestId, disputeId, jobId, step, preStateHash, preStateArtifact);
     }
 
     /// @dev Whether a referee other than the request's parties is registered (the two parties are distinct:

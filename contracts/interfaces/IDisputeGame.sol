@@ -15,6 +15,10 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///      the solver claims `hiHash`. Each round halves hi - lo, so a game takes at most ceil(log2(interval))
 ///      rounds. The challenger's bond goes to the winner: back to an honest challenger (which is also paid
 ///      half the slashed stake by the market), or to the solver it wrongly challenged.
+///      An availability dispute (`challengeAvailability`) demands one checkpoint: the solver must answer
+///      within its clock with the checkpoint's state hash, proven against its final root, and the id of
+///      bytes that the step verifier then fetches and hashes (v1: a drawn referee attests it; a DA layer
+///      can replace it behind IStepVerifier). Unanswered or unfetchable: the solver is slashed as a cheater.
 ///      Every state has an exit: Reveal/Respond/Serve end by `claimTimeout`; Adjudicating ends by the step
 ///      verifier's answer (`stepVerified`) or, when it cannot answer (no referee can be drawn), by
 ///      `stepUnresolved`: no winner, the bond back to the challenger, nobody slashed.
@@ -29,6 +33,12 @@ interface IDisputeGame {
         Serve,
         Adjudicating,
         Resolved
+    }
+
+    /// @notice What a dispute is about: a wrong checkpoint (bisection) or an unavailable one.
+    enum Kind {
+        Fault,
+        Availability
     }
 
     /// @notice One dispute. lo/hi are step numbers; the clocks are the seconds each party has left as of
@@ -57,6 +67,11 @@ interface IDisputeGame {
         /// @dev Resolved with no winner: the step verifier could not adjudicate (`stepUnresolved`);
         ///      solverWon is false but the solver was not slashed.
         bool abandoned;
+        Kind kind;
+        /// @dev Fault: the agreed checkpoint (interval `index` is disputed); Availability: the demanded one.
+        uint64 index;
+        /// @dev Fault: the challenger's state hash at checkpoint index + 1.
+        bytes32 challengerHash;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -95,6 +110,12 @@ interface IDisputeGame {
     error NotStepVerifier(address caller);
     /// @notice The caller has no credit to claim.
     error NothingToClaim();
+    /// @notice The move belongs to another kind of dispute.
+    error WrongKind(Kind expected, Kind actual);
+    /// @notice The demanded checkpoint does not exist: index <= checkpointCount.
+    error CheckpointOutOfRange(uint64 index, uint64 checkpointCount);
+    /// @notice The answered state hash is not the solver's leaf for the demanded checkpoint.
+    error BadCheckpointProof();
 
     event DisputeOpened(
         uint256 indexed disputeId,
@@ -108,6 +129,10 @@ interface IDisputeGame {
     event Responded(uint256 indexed disputeId, bool agree, uint64 lo, uint64 hi);
     event StateServed(uint256 indexed disputeId, uint64 step, bytes32 preStateArtifact, uint256 requestId);
     event DisputeResolved(uint256 indexed disputeId, uint256 indexed jobId, bool solverWon);
+    /// @notice Checkpoint `index` of the job is demanded: the solver must answer within its clock.
+    event AvailabilityChallenged(uint256 indexed disputeId, uint256 indexed jobId, address indexed challenger, uint64 index);
+    /// @notice The solver proved the checkpoint's state hash and named its bytes; the step verifier checks them.
+    event AvailabilityAnswered(uint256 indexed disputeId, uint64 index, bytes32 stateHash, bytes32 artifact, uint256 requestId);
     event Claimed(address indexed account, uint256 amount);
     /// @notice The step verifier could not adjudicate: the dispute ended with no winner (bond back to the
     ///         challenger, the job back to Submitted with the rest of its challenge window).
@@ -128,6 +153,17 @@ interface IDisputeGame {
         bytes32[] calldata solverProof,
         bytes32 challengerHash
     ) external payable returns (uint256 disputeId);
+
+    /// @notice Demands checkpoint `index` of a Submitted job (in the same window as `challenge`, with the same
+    ///         bond): the job moves to Disputed and the solver's clock runs (phase Serve).
+    function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId);
+
+    /// @notice The solver's answer to an availability dispute: the checkpoint's state hash with its proof
+    ///         against the final root, and the id (sha256) of its bytes in the artifact store. The step
+    ///         verifier fetches them; the solver wins iff it reports that they hash to `stateHash`.
+    ///         Phase Serve, within the solver's clock.
+    function answerAvailability(uint256 disputeId, bytes32 stateHash, bytes32[] calldata proof, bytes32 artifact)
+        external;
 
     /// @notice The solver reveals its state hash at `midpoint(disputeId)`. Phase Reveal, within its clock.
     function reveal(uint256 disputeId, bytes32 midHash) external;
@@ -171,6 +207,9 @@ interface IDisputeGame {
 
     /// @notice Number of disputes; also the id of the latest one (ids start at 1).
     function disputeCount() external view returns (uint256);
+
+    /// @notice The dispute that slashed `jobId`'s solver (0 if none).
+    function decisiveDispute(uint256 jobId) external view returns (uint256 disputeId);
 
     /// @notice The open dispute over `jobId` (0 if none).
     function activeDispute(uint256 jobId) external view returns (uint256 disputeId);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IAudit} from "./IAudit.sol";
 import {IStaking} from "./IStaking.sol";
 
 /// @title IMarket
@@ -17,8 +18,10 @@ import {IStaking} from "./IStaking.sol";
 interface IMarket {
     /// @notice Lifecycle of a job. Bidding -> Running -> Submitted -> Finalized, with the exits
     ///         Bidding -> Cancelled (no bids), Running -> Failed (missed execution deadline) and
-    ///         Submitted -> Disputed -> Slashed (the dispute game proved a checkpoint wrong). A dispute the
-    ///         solver wins returns the job to Submitted with the rest of its challenge window.
+    ///         Submitted -> Disputed -> Slashed (the dispute game proved a checkpoint wrong or unavailable),
+    ///         and Submitted -> Unverified (the window passed and no drawn verifier approved the result:
+    ///         the submitter is refunded, the solver unlocked but unpaid). A dispute the solver wins
+    ///         returns the job to Submitted with the rest of its challenge window.
     enum JobState {
         None,
         Bidding,
@@ -28,7 +31,8 @@ interface IMarket {
         Cancelled,
         Failed,
         Disputed,
-        Slashed
+        Slashed,
+        Unverified
     }
 
     /// @notice One job. While Bidding, `solver` and `price` hold the current best bid.
@@ -45,6 +49,7 @@ interface IMarket {
         uint64 executionDuration;
         uint64 executionDeadline;
         uint64 challengeDuration;
+        /// @dev sampleSealedAt + challengeDuration (0 until the sample is sealed): the review runs from the seal.
         uint64 challengeDeadline;
         uint64 checkpointsDone;
         bytes32 progressRoot;
@@ -60,6 +65,8 @@ interface IMarket {
         uint64 sampleSealedAt;
         /// @dev keccak256(abi.encode(blockhash(sampleBlock), jobId, finalRoot)); zero until sealed.
         bytes32 sampleSeed;
+        /// @dev When the final root was submitted: the audit's verifier set is read as of before it.
+        uint64 submittedAt;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -132,6 +139,18 @@ interface IMarket {
     error NotDisputeGame(address caller);
     /// @notice The challenge window ended at `deadline`.
     error ChallengeClosed(uint64 deadline);
+    /// @notice Challenges open once the audit's commit window has ended, at `opensAt` (exclusive).
+    error ChallengeNotOpen(uint64 opensAt);
+    /// @notice A window is longer than MAX_DURATION.
+    error DurationTooLong(uint64 duration, uint64 maximum);
+    /// @notice The challenge window cannot hold the audit's commit and reveal windows (`minimum` seconds).
+    error ChallengeWindowTooShort(uint64 challengeDuration, uint64 minimum);
+    /// @notice No audit is wired yet (`setAudit`): jobs cannot be reviewed, so none can be posted.
+    error AuditNotSet();
+    /// @notice The audit can be set only once.
+    error AuditAlreadySet(address audit);
+    /// @notice The audit reviews another market.
+    error AuditOfAnotherMarket(address audit);
 
     event JobPosted(
         uint256 indexed jobId,
@@ -147,17 +166,22 @@ interface IMarket {
     event JobAwarded(uint256 indexed jobId, address indexed solver, uint256 price, uint64 executionDeadline);
     event JobCancelled(uint256 indexed jobId);
     event ProgressPosted(uint256 indexed jobId, uint64 checkpointsDone, bytes32 progressRoot);
-    event ResultSubmitted(uint256 indexed jobId, bytes32 finalRoot, uint64 challengeDeadline);
+    /// @notice The final root is in; the hash of block `sampleBlock` will seed the sample.
+    event ResultSubmitted(uint256 indexed jobId, bytes32 finalRoot, uint64 sampleBlock);
     event JobFinalized(uint256 indexed jobId, uint256 solverPayout, uint256 submitterRefund);
     event SolverSlashed(uint256 indexed jobId, address indexed solver, uint256 amount);
     event JobFailed(uint256 indexed jobId);
+    /// @notice No drawn verifier approved the result by the end of its window: escrow back, solver unpaid.
+    event JobUnverified(uint256 indexed jobId);
+    event AuditSet(address indexed audit);
     event Claimed(address indexed account, uint256 amount);
     event DisputeGameSet(address indexed game);
     event JobDisputed(uint256 indexed jobId);
     /// @notice A dispute over the job ended: the solver won (job back to Submitted) or was slashed.
     event DisputeSettled(uint256 indexed jobId, bool solverWon);
-    /// @notice The job's sample is fixed: `sampledIntervals(jobId)` now answers.
-    event SampleSealed(uint256 indexed jobId, bytes32 seed, uint64 sampleBlock);
+    /// @notice The job's sample is fixed: `sampledIntervals(jobId)` now answers; the review runs until
+    ///         `challengeDeadline`.
+    event SampleSealed(uint256 indexed jobId, bytes32 seed, uint64 sampleBlock, uint64 challengeDeadline);
     /// @notice Nobody sealed within 256 blocks of `sampleBlock` (its hash is gone): a later block seeds it.
     event SampleRearmed(uint256 indexed jobId, uint64 sampleBlock);
 
@@ -170,7 +194,9 @@ interface IMarket {
     ///        `minimumStake(msg.value, checkpointCount, sampleCount)`.
     /// @param biddingDuration Seconds bidding stays open.
     /// @param executionDuration Seconds the solver has, from the award, to submit its result.
-    /// @param challengeDuration Seconds the result can be challenged before it finalizes.
+    /// @param challengeDuration Seconds the result is under review, from the seal of its sample: at least
+    ///        `minimumChallengeDuration()` (the audit's commit and reveal windows), at most MAX_DURATION,
+    ///        like the other two windows.
     /// @return jobId The new job's id; ids start at 1.
     function postJob(
         bytes32 specHash,
@@ -197,14 +223,16 @@ interface IMarket {
     /// @notice The solver commits to the Merkle root over its first `checkpointsDone` checkpoints.
     function postProgress(uint256 jobId, uint64 checkpointsDone, bytes32 progressRoot) external;
 
-    /// @notice The solver commits to the Merkle root over all checkpoints; opens the challenge window.
-    ///         The hash of the next block will seed the sample (`sampleBlock`).
+    /// @notice The solver commits to the Merkle root over all checkpoints. The hash of the next block will
+    ///         seed the sample (`sampleBlock`); the review window opens when it is sealed.
     function submitResult(uint256 jobId, bytes32 finalRoot) external;
 
     /// @notice Fixes the job's sample seed from the hash of `sampleBlock`, a block that did not exist when
     ///         the final root was committed. Submitted or Disputed jobs, once that block is mined. If it is
     ///         more than 256 blocks old its hash is unavailable: the sample is re-armed on the next block
-    ///         instead (SampleRearmed) and must be sealed again. Anyone may call.
+    ///         instead (SampleRearmed) and must be sealed again. Sealing starts the review: the audit's
+    ///         commit window, then challenges until `challengeDeadline = now + challengeDuration`.
+    ///         Anyone may call (the solver, to be paid; the submitter, to be refunded; any keeper).
     function sealSample(uint256 jobId) external;
 
     /// @notice The sealed sample: `sampleCount` distinct interval indices in [0, checkpointCount), interval
@@ -216,7 +244,8 @@ interface IMarket {
     ///         pinpoint/economics.py (cost 4/5 of the payment, extra gain from a wrong result equal to the
     ///         payment, sure enforcement, margin 5/4): faking one interval is the worst strategy, which
     ///         bounds the stake by S* = floor(P (4 + 5n - 10s) / (5s)) + 1 (0 if negative) and asks
-    ///         ceil(5 S* / 4). P is the maximum price, n the checkpoint count, s the sample count.
+    ///         ceil(5 S* / 4), and never less than P itself (the floor: a stake always matches the escrow).
+    ///         P is the maximum price, n the checkpoint count, s the sample count.
     function minimumStake(uint256 maxPrice, uint64 checkpointCount, uint64 sampleCount)
         external
         pure
@@ -225,8 +254,16 @@ interface IMarket {
     /// @notice Blocks between the one holding `submitResult` and the one whose hash seeds the sample.
     function SAMPLE_DELAY_BLOCKS() external view returns (uint64);
 
-    /// @notice After the challenge window: credits the solver its price and the submitter the rest of
-    ///         the escrow, and unlocks the solver's stake. Anyone may call.
+    /// @notice The shortest challenge window a job may have: the audit's commit plus reveal windows.
+    function minimumChallengeDuration() external view returns (uint64);
+
+    /// @notice The longest bidding, execution or challenge window a job may have (365 days).
+    function MAX_DURATION() external view returns (uint64);
+
+    /// @notice After the challenge window of a sealed result: if at least one drawn verifier revealed
+    ///         agreement (`IAudit.agreements`), credits the solver its price and the submitter the rest
+    ///         of the escrow (-> Finalized); else credits the submitter the whole escrow (-> Unverified).
+    ///         Either way the solver's stake is unlocked. Anyone may call.
     function finalize(uint256 jobId) external;
 
     /// @notice After a missed execution deadline: slashes the solver's required stake and credits it,
@@ -239,8 +276,16 @@ interface IMarket {
     /// @notice Sets the dispute game, once. Owner only.
     function setDisputeGame(address game) external;
 
-    /// @notice The game moves a Submitted job, inside its challenge window, to Disputed and stores the
-    ///         seconds of the window left (`challengeTimeLeft`). Dispute game only.
+    /// @notice Sets the audit, once: its windows bound the jobs' challenge windows and its agreements
+    ///         decide payment. Owner only.
+    function setAudit(IAudit audit_) external;
+
+    /// @notice The audit reviewing this market's results (zero until set).
+    function audit() external view returns (IAudit);
+
+    /// @notice The game moves a Submitted job, after its audit commit window and inside its challenge
+    ///         window, to Disputed and stores the seconds of the window left (`challengeTimeLeft`).
+    ///         Dispute game only.
     function openDispute(uint256 jobId) external;
 
     /// @notice Ends the dispute over a Disputed job. Dispute game only.

@@ -36,6 +36,9 @@ interface IRefereeCourt is IStepVerifier {
         /// @dev When the game made the request; `abandon` is possible once block.timestamp > requestedAt +
         ///      answerWindow (and no referee can be drawn).
         uint64 requestedAt;
+        /// @dev An availability check: no step to run; the referee fetches `preStateArtifact`, checks it is
+        ///      the checkpoint at `step` and answers its state hash (which must equal `preStateHash`).
+        bool availability;
     }
 
     /// @notice The zero address was given where an address is required.

@@ -28,4 +28,18 @@ interface IStepVerifier {
         address solver,
         address challenger
     ) external returns (uint256 requestId);
+
+    /// @notice Asks whether the bytes `artifact` (sha256 of them) can be fetched and hold the checkpoint at
+    ///         `step` whose state hash is `stateHash`. Answered like a step: `stepVerified(disputeId, h)`
+    ///         with h the state hash of the fetched bytes, or bytes32(0) if they are unavailable or are not
+    ///         that checkpoint (the solver wins iff h == stateHash). Dispute game only.
+    function requestAvailability(
+        uint256 disputeId,
+        uint256 jobId,
+        uint64 step,
+        bytes32 stateHash,
+        bytes32 artifact,
+        address solver,
+        address challenger
+    ) external returns (uint256 requestId);
 }
