@@ -28,6 +28,9 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     uint64 public immutable clockDuration;
 
     /// @inheritdoc IDisputeGame
+    uint256 public immutable availabilityBond;
+
+    /// @inheritdoc IDisputeGame
     uint256 public disputeCount;
 
     /// @inheritdoc IDisputeGame
@@ -62,6 +65,9 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         stepVerifier = stepVerifier_;
         challengeBond = challengeBond_;
         clockDuration = clockDuration_;
+        // A tenth: about what answering costs the solver in gas, so a solver that withholds until it is
+        // challenged gains little from answering, and a frivolous demand still loses.
+        availabilityBond = challengeBond_ / 10 == 0 ? 1 : challengeBond_ / 10;
     }
 
     /// @inheritdoc IDisputeGame
@@ -88,7 +94,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
 
     /// @inheritdoc IDisputeGame
     function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId) {
-        if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
+        if (msg.value != availabilityBond) revert WrongBond(msg.value, availabilityBond);
         IMarket.Job memory job = market.getJob(jobId);
         if (msg.sender == job.solver) revert SolverCannotChallenge();
         // INVARIANT: the same window as a fault challenge, one dispute at a time.
@@ -183,10 +189,10 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.phase = Phase.Resolved;
         d.abandoned = true;
         delete activeDispute[d.jobId];
-        totalBonds -= challengeBond;
+        totalBonds -= d.bond;
         // INVARIANT: without a verdict nobody loses anything: the bond goes back to the challenger and the
         // market is told the solver won (no slash; the job gets its remaining challenge window back).
-        _credit(d.challenger, challengeBond);
+        _credit(d.challenger, d.bond);
         market.resolveDispute(d.jobId, true, d.challenger);
         emit DisputeAbandoned(disputeId, d.jobId);
     }
@@ -282,6 +288,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.challengerClock = clockDuration;
         d.turnStart = uint64(block.timestamp);
         d.phase = phase;
+        d.bond = msg.value;
         activeDispute[d.jobId] = disputeId;
         totalBonds += msg.value;
     }
@@ -323,8 +330,8 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.solverWon = solverWins;
         delete activeDispute[d.jobId];
         if (!solverWins) decisiveDispute[d.jobId] = disputeId;
-        totalBonds -= challengeBond;
-        _credit(solverWins ? d.solver : d.challenger, challengeBond);
+        totalBonds -= d.bond;
+        _credit(solverWins ? d.solver : d.challenger, d.bond);
         market.resolveDispute(d.jobId, solverWins, d.challenger);
         emit DisputeResolved(disputeId, d.jobId, solverWins);
     }

@@ -72,6 +72,8 @@ interface IDisputeGame {
         uint64 index;
         /// @dev Fault: the challenger's state hash at checkpoint index + 1.
         bytes32 challengerHash;
+        /// @dev What the challenger posted: challengeBond, or availabilityBond for an availability dispute.
+        uint256 bond;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -154,8 +156,9 @@ interface IDisputeGame {
         bytes32 challengerHash
     ) external payable returns (uint256 disputeId);
 
-    /// @notice Demands checkpoint `index` of a Submitted job (in the same window as `challenge`, with the same
-    ///         bond): the job moves to Disputed and the solver's clock runs (phase Serve).
+    /// @notice Demands checkpoint `index` of a Submitted job (in the same window as `challenge`), with
+    ///         msg.value == availabilityBond: the job moves to Disputed and the solver's clock runs (phase
+    ///         Serve). Answered: the bond goes to the solver; unanswered or unfetchable: slashed.
     function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId);
 
     /// @notice The solver's answer to an availability dispute: the checkpoint's state hash with its proof
@@ -199,6 +202,10 @@ interface IDisputeGame {
 
     /// @notice The bond a challenger posts, exactly.
     function challengeBond() external view returns (uint256);
+
+    /// @notice The bond of an availability challenge: challengeBond / 10 (at least 1 wei), about the gas
+    ///         an answer costs, so withholding until challenged earns the solver little.
+    function availabilityBond() external view returns (uint256);
 
     /// @notice Seconds on each party's clock when a dispute opens.
     function clockDuration() external view returns (uint64);
