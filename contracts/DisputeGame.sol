@@ -50,6 +50,8 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
 
     mapping(uint256 disputeId => Dispute) private _disputes;
 
+    mapping(uint256 jobId => uint256[] disputeIds) private _heldBonds;
+
     /// @param market_ The market whose results are disputed; this game must be set as its dispute game.
     /// @param stepVerifier_ Adjudicates the final single step.
     /// @param challengeBond_ Wei a challenger posts, exactly; it goes to the winner.
@@ -65,8 +67,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         stepVerifier = stepVerifier_;
         challengeBond = challengeBond_;
         clockDuration = clockDuration_;
-        // A tenth: about what answering costs the solver in gas, so a solver that withholds until it is
-        // challenged gains little from answering, and a frivolous demand still loses.
+        // A tenth: demanding data is cheap for an honest verifier; a frivolous demand still loses it.
         availabilityBond = challengeBond_ / 10 == 0 ? 1 : challengeBond_ / 10;
     }
 
@@ -211,6 +212,29 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     }
 
     /// @inheritdoc IDisputeGame
+    function releaseBond(uint256 disputeId) external {
+        Dispute storage d = _disputes[disputeId];
+        if (!d.bondHeld) revert NoBondHeld(disputeId);
+        IMarket.JobState state = market.getJob(d.jobId).state;
+        // INVARIANT: the bond follows the job's outcome, so it waits for it.
+        if (
+            state != IMarket.JobState.Finalized && state != IMarket.JobState.Unverified
+                && state != IMarket.JobState.Slashed
+        ) revert JobNotSettled(state);
+        d.bondHeld = false;
+        totalBonds -= d.bond;
+        // Approved by a drawn verifier: the data was out during the audit, so the demand was frivolous.
+        address to = state == IMarket.JobState.Finalized ? d.solver : d.challenger;
+        _credit(to, d.bond);
+        emit BondReleased(disputeId, to, d.bond);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function heldBonds(uint256 jobId) external view returns (uint256[] memory) {
+        return _heldBonds[jobId];
+    }
+
+    /// @inheritdoc IDisputeGame
     function claim() external nonReentrant {
         uint256 amount = credits[msg.sender];
         // INVARIANT: a claim pays something.
@@ -330,8 +354,15 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.solverWon = solverWins;
         delete activeDispute[d.jobId];
         if (!solverWins) decisiveDispute[d.jobId] = disputeId;
-        totalBonds -= d.bond;
-        _credit(solverWins ? d.solver : d.challenger, d.bond);
+        if (solverWins && d.kind == Kind.Availability) {
+            // Whether the data was out before the demand cannot be shown on chain; the job's end tells:
+            // held until then (`releaseBond`).
+            d.bondHeld = true;
+            _heldBonds[d.jobId].push(disputeId);
+        } else {
+            totalBonds -= d.bond;
+            _credit(solverWins ? d.solver : d.challenger, d.bond);
+        }
         market.resolveDispute(d.jobId, solverWins, d.challenger);
         emit DisputeResolved(disputeId, d.jobId, solverWins);
     }

@@ -74,6 +74,8 @@ interface IDisputeGame {
         bytes32 challengerHash;
         /// @dev What the challenger posted: challengeBond, or availabilityBond for an availability dispute.
         uint256 bond;
+        /// @dev An answered availability demand: the bond waits for the job's outcome (`releaseBond`).
+        bool bondHeld;
     }
 
     /// @notice The zero address was given where a contract address is required.
@@ -112,6 +114,10 @@ interface IDisputeGame {
     error NotStepVerifier(address caller);
     /// @notice The caller has no credit to claim.
     error NothingToClaim();
+    /// @notice The dispute holds no bond waiting for its job's outcome.
+    error NoBondHeld(uint256 disputeId);
+    /// @notice The job has not reached its outcome (Finalized, Unverified or Slashed).
+    error JobNotSettled(IMarket.JobState state);
     /// @notice The move belongs to another kind of dispute.
     error WrongKind(Kind expected, Kind actual);
     /// @notice The demanded checkpoint does not exist: index <= checkpointCount.
@@ -133,6 +139,8 @@ interface IDisputeGame {
     event DisputeResolved(uint256 indexed disputeId, uint256 indexed jobId, bool solverWon);
     /// @notice Checkpoint `index` of the job is demanded: the solver must answer within its clock.
     event AvailabilityChallenged(uint256 indexed disputeId, uint256 indexed jobId, address indexed challenger, uint64 index);
+    /// @notice A held availability bond went to `to`: the solver if the job was Finalized, else the challenger.
+    event BondReleased(uint256 indexed disputeId, address indexed to, uint256 amount);
     /// @notice The solver proved the checkpoint's state hash and named its bytes; the step verifier checks them.
     event AvailabilityAnswered(uint256 indexed disputeId, uint64 index, bytes32 stateHash, bytes32 artifact, uint256 requestId);
     event Claimed(address indexed account, uint256 amount);
@@ -158,7 +166,11 @@ interface IDisputeGame {
 
     /// @notice Demands checkpoint `index` of a Submitted job (in the same window as `challenge`), with
     ///         msg.value == availabilityBond: the job moves to Disputed and the solver's clock runs (phase
-    ///         Serve). Answered: the bond goes to the solver; unanswered or unfetchable: slashed.
+    ///         Serve). Unanswered or unfetchable: the solver is slashed and the bond returned. Answered: the
+    ///         job goes on, and the bond is held until the job ends (`releaseBond`): nobody can show on chain
+    ///         whether the data was out before the demand, but the audit can: if a drawn verifier approved
+    ///         the result (Finalized) the data was out and the demand frivolous, so the solver gets the bond;
+    ///         otherwise (Unverified, Slashed) the challenger gets it back.
     function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId);
 
     /// @notice The solver's answer to an availability dispute: the checkpoint's state hash with its proof
@@ -167,6 +179,13 @@ interface IDisputeGame {
     ///         Phase Serve, within the solver's clock.
     function answerAvailability(uint256 disputeId, bytes32 stateHash, bytes32[] calldata proof, bytes32 artifact)
         external;
+
+    /// @notice Pays out the held bond of an answered availability demand once its job has ended: to the solver
+    ///         if the job was Finalized, else back to the challenger. Anyone may call.
+    function releaseBond(uint256 disputeId) external;
+
+    /// @notice The availability disputes of `jobId` whose bonds were ever held (released ones included).
+    function heldBonds(uint256 jobId) external view returns (uint256[] memory);
 
     /// @notice The solver reveals its state hash at `midpoint(disputeId)`. Phase Reveal, within its clock.
     function reveal(uint256 disputeId, bytes32 midHash) external;
@@ -203,8 +222,8 @@ interface IDisputeGame {
     /// @notice The bond a challenger posts, exactly.
     function challengeBond() external view returns (uint256);
 
-    /// @notice The bond of an availability challenge: challengeBond / 10 (at least 1 wei), about the gas
-    ///         an answer costs, so withholding until challenged earns the solver little.
+    /// @notice The bond of an availability challenge: challengeBond / 10 (at least 1 wei): demanding data
+    ///         is cheap for an honest verifier, and a frivolous demand still loses it.
     function availabilityBond() external view returns (uint256);
 
     /// @notice Seconds on each party's clock when a dispute opens.
