@@ -39,6 +39,7 @@ class JobState(IntEnum):
     FAILED = 6
     DISPUTED = 7
     SLASHED = 8
+    UNVERIFIED = 9
 
 
 class Phase(IntEnum):
@@ -50,6 +51,13 @@ class Phase(IntEnum):
     SERVE = 3
     ADJUDICATING = 4
     RESOLVED = 5
+
+
+class DisputeKind(IntEnum):
+    """Mirror of `IDisputeGame.Kind`."""
+
+    FAULT = 0
+    AVAILABILITY = 1
 
 
 class ChainError(RuntimeError):
@@ -154,6 +162,7 @@ class Chain:
     def dispute(self, dispute_id: int) -> dict[str, Any]:
         dispute = self.struct("DisputeGame", "getDispute", dispute_id)
         dispute["phase"] = Phase(dispute["phase"])
+        dispute["kind"] = DisputeKind(dispute["kind"])
         return dispute
 
     def now(self) -> int:
@@ -197,7 +206,7 @@ class Chain:
         terms = job_economics(max_price, checkpoint_count, samples)
         stake = terms.required_stake if required_stake is None else required_stake
         receipt = self.transact(
-            "Market", "postJob", spec_hash, checkpoint_count, checkpoint_interval, terms.samples, max(stake, 1),
+            "Market", "postJob", spec_hash, checkpoint_count, checkpoint_interval, terms.samples, stake,
             bidding_seconds, execution_seconds, challenge_seconds, value=max_price,
         )
         job_id = self.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
@@ -205,6 +214,10 @@ class Chain:
         if reward and self.audit is not None:
             self.transact("Audit", "fund", job_id, value=reward)
         return job_id
+
+    def minimum_challenge_seconds(self) -> int:
+        """The shortest challenge window the market accepts: the audit's commit plus reveal windows."""
+        return self.market.functions.minimumChallengeDuration().call()
 
     def claim_credits(self) -> int:
         """Withdraw this key's credit from every contract that pays out (market, game, court, audit)."""

@@ -55,10 +55,15 @@ def submit(args, settings) -> int:
     spec = parse_spec(Path(args.spec).read_bytes())
     accepted = CoordinatorClient(settings.coordinator_url).submit_spec(spec)
     chain = Chain.from_settings(settings, private_key=args.key)
+    minimum = chain.minimum_challenge_seconds()
+    challenge = minimum if args.challenge is None else args.challenge
+    if challenge < minimum:
+        raise ChainError(f"--challenge {challenge} s is shorter than this market's minimum of {minimum} s (the "
+                         "audit's commit and reveal windows, which every review must hold)")
     job_id = chain.post_job(
         accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval, max_price=args.max_price,
         samples=args.samples, required_stake=args.stake, bidding_seconds=args.bidding,
-        execution_seconds=args.execution, challenge_seconds=args.challenge,
+        execution_seconds=args.execution, challenge_seconds=challenge,
     )
     print(json.dumps({"job_id": job_id, "spec_hash": accepted["spec_hash"], "escrow_wei": str(args.max_price)}))
     return 0
@@ -166,10 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     post.add_argument("--samples", type=int, help="intervals verifiers replay (default: pinpoint.economics."
                       "default_samples, about a tenth)")
     post.add_argument("--stake", type=ether, help="stake a solver must lock, in ether (default and least: the "
-                      "economics' minimum for the price and sample size, which the market enforces)")
+                      "economics' minimum for the price and sample size, and never less than the price; the "
+                      "market enforces it)")
     post.add_argument("--bidding", type=int, default=60, help="bidding window, seconds (default 60)")
     post.add_argument("--execution", type=int, default=3600, help="time the solver has after the award (default 3600)")
-    post.add_argument("--challenge", type=int, default=600, help="challenge window after submission (default 600)")
+    post.add_argument("--challenge", type=int, help="review window in seconds, from the seal of the sample (default "
+                      "and least: the market's minimum, its audit's commit + reveal windows)")
     state = sub.add_parser("status", help="show a job as the chain and the coordinator see it")
     state.add_argument("job_id", type=int)
     put = sub.add_parser("upload", help="store a file (weights, inputs) with the coordinator; prints its artifact id")

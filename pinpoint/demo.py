@@ -34,7 +34,7 @@ from worker.cheats import INFERENCE_CHEATS
 from worker.engine.datasets import materialize
 
 ETHER = 10**18
-ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED)
+ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED, JobState.UNVERIFIED)
 INFERENCE_INPUTS = 32
 MAX_PRICE = ETHER // 20  # escrowed by the submitter; the stake and sample size follow (pinpoint.economics)
 
@@ -136,8 +136,10 @@ def wait_for_audits(chain: Chain, job_id: int, timeout: float = 90) -> list[dict
 
 
 def staked(chain: Chain, account: str) -> int:
+    """Solver stake in the staking contract plus verifier stake in the audit registry."""
     staking = chain.staking.functions
-    return staking.freeStake(account).call() + staking.lockedStake(account).call()
+    return (staking.freeStake(account).call() + staking.lockedStake(account).call()
+            + chain.audit.functions.stakeOf(account).call())
 
 
 def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: list[dict], accounts: dict,
@@ -249,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             print("== starting a local Pinpoint")
             solver_options = ("--cheat", args.cheat) if args.cheat else ()
             verifier_options = ("--lie",) if args.false_challenge else ()
-            stack.start_all(solver_options, verifier_options, progress=lambda msg: print(f"  {msg}"))
+            # A lying verifier approves nothing, and unapproved work is not paid: an honest one checks too.
+            stack.start_all(solver_options, verifier_options, progress=lambda msg: print(f"  {msg}"),
+                            second_verifier=args.false_challenge)
             chain = Chain(stack.rpc_url, stack.deployment_file)
             accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address
                         for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3), ("referee", 4))}
@@ -271,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.inference and view["state"] == "finalized":
                 show_outputs(stack, chain, job_id, labels)
             print(f"\nlogs: {stack.logs}")
-            expected = "slashed" if args.cheat else "finalized"
+            # A solver that answers every demand (junk_bytes) is not slashed, but nobody approved it in time.
+            expected = ("unverified" if args.cheat.startswith("junk_bytes") else "slashed") if args.cheat else "finalized"
             return 0 if view["state"] == expected else 1
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every process")

@@ -42,7 +42,8 @@ reputation, no repeated-game effects, no cost of locking the stake); an honest s
 cannot be biased (see docs/PROTOCOL.md for the one-block-producer caveat). The lazy verifier (one that
 claims to have checked without replaying) is not priced here: it is caught by commit-reveal (the
 verifier commits to its recomputed hashes before the solver's are disclosed, contracts/Audit.sol).
-``Market.minimumStake`` enforces ``minimum_stake`` with the default parameters, in closed form.
+``Market.minimumStake`` enforces ``required_stake`` (``minimum_stake`` with the default parameters, in
+closed form, floored at the payment).
 ``verifier_reward`` only makes honest checking pay when nobody cheats. docs/ECONOMICS.md has the plots.
 
 The stake is fixed when the job is posted, before the price is known: size it from the maximum price
@@ -217,6 +218,14 @@ def verifier_reward(payment: int, samples: int, checkpoint_count: int, *,
     return math.ceil(m * Fraction(s, n) * r * P)
 
 
+def required_stake(payment: int, checkpoint_count: int, samples: int) -> int:
+    """The stake the market asks for (``Market.minimumStake``): ``minimum_stake`` with the defaults, and
+    never less than the payment itself. The model can ask for nothing (every interval sampled, enforcement
+    sure), but a stake that costs nothing to lose deters nothing the model leaves out: an unanswered
+    availability challenge, a verifier that is offline. The floor is the escrow."""
+    return max(minimum_stake(payment, checkpoint_count, samples), _count("payment", payment))
+
+
 @dataclass(frozen=True)
 class JobEconomics:
     samples: int
@@ -231,5 +240,5 @@ def job_economics(payment: int, checkpoint_count: int, samples: int | None = Non
     reward. Pass the job's maximum price as ``payment`` (the stake is fixed before the price is known)."""
     s = default_samples(checkpoint_count) if samples is None else samples
     return JobEconomics(samples=s, detection_one_faked=detection_probability(checkpoint_count, s, 1),
-                        required_stake=minimum_stake(payment, checkpoint_count, s),
+                        required_stake=required_stake(payment, checkpoint_count, s),
                         verifier_reward=verifier_reward(payment, s, checkpoint_count))

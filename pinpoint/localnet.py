@@ -134,8 +134,10 @@ class LocalStack:
                                              "--save", "", "--appendonly", "no", "--dir", str(self.home)])
         wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
 
-    def deploy(self, unbonding_delay: int = 60, commit_window: int = 8, reveal_window: int = 12) -> dict:
-        """Deploy with windows short enough for a demo: a verifier replays a sample within seconds."""
+    def deploy(self, unbonding_delay: int = 60, commit_window: int = 8, reveal_window: int = 12, clock: int = 90,
+               verifier_delay: int = 1) -> dict:
+        """Deploy with windows short enough for a demo: a verifier replays a sample within seconds, a silent
+        party loses a dispute in a minute and a half, and a verifier registered a second ago can be drawn."""
         env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT_FILE=str(self.deployment_file))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / "deploy.log"
@@ -143,7 +145,7 @@ class LocalStack:
             result = subprocess.run(
                 [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
                  "--unbonding-delay", str(unbonding_delay), "--commit-window", str(commit_window),
-                 "--reveal-window", str(reveal_window)],
+                 "--reveal-window", str(reveal_window), "--clock", str(clock), "--verifier-delay", str(verifier_delay)],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
             )
         if result.returncode != 0 or not self.deployment_file.exists():
@@ -174,8 +176,10 @@ class LocalStack:
         shutil.rmtree(self.logs, ignore_errors=True)
 
     def start_all(self, solver_options: tuple[str, ...] = (), verifier_options: tuple[str, ...] = (),
-                  progress=print) -> None:
-        """Chain, Redis, contracts, coordinator, and one solver, verifier and referee (Anvil keys 2, 3, 4)."""
+                  progress=print, second_verifier: bool = False) -> None:
+        """Chain, Redis, contracts, coordinator, and one solver, verifier and referee (Anvil keys 2, 3, 4);
+        with `second_verifier`, an honest verifier too (key 6): a job is paid only once a verifier approved
+        it, so a scenario whose verifier lies needs another one."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.reset_state()
         progress(f"starting anvil on {self.rpc_url}")
@@ -191,21 +195,27 @@ class LocalStack:
         workers = [self.start_worker("solver", ANVIL_KEYS[2], *solver_options),
                    self.start_worker("verifier", ANVIL_KEYS[3], *verifier_options),
                    self.start_worker("referee", ANVIL_KEYS[4], stake_ether=0.1)]
-        self.wait_for_workers(workers)
+        verifiers = [ANVIL_KEYS[3]]
+        if second_verifier:
+            workers.append(self.start_worker("verifier", ANVIL_KEYS[6], name="verifier-2"))
+            verifiers.append(ANVIL_KEYS[6])
+        self.wait_for_workers(workers, verifiers)
 
-    def wait_for_workers(self, workers: list[subprocess.Popen], timeout: float = 120) -> None:
-        """Until the solver and verifier have staked and the referee has registered: then they are live."""
+    def wait_for_workers(self, workers: list[subprocess.Popen], verifier_keys: list[str], timeout: float = 120) -> None:
+        """Until the solver has staked, the verifiers have registered with the audit and the referee with
+        the court: then they are live."""
         from pinpoint.chain import Chain
 
         chain = Chain(self.rpc_url, self.deployment_file)
-        solver, verifier, referee = (chain.w3.eth.account.from_key(k).address for k in ANVIL_KEYS[2:5])
+        solver, referee, *verifiers = (chain.w3.eth.account.from_key(key).address
+                                       for key in (ANVIL_KEYS[2], ANVIL_KEYS[4], *verifier_keys))
 
         def ready() -> bool:
             for process in workers:
                 if process.poll() is not None:
                     raise StackError(f"a worker exited with {process.returncode}; see {self.logs}")
-            staked = chain.staking.functions.freeStake
-            return bool(staked(solver).call() and staked(verifier).call() and chain.court.functions.isReferee(referee).call())
+            return bool(chain.staking.functions.freeStake(solver).call() and chain.court.functions.isReferee(referee).call()
+                        and all(chain.audit.functions.stakeOf(v).call() for v in verifiers))
 
         wait_until(ready, "workers", timeout)
 

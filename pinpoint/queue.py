@@ -1,18 +1,23 @@
 """The Celery app shared by the coordinator (producer) and the workers (consumers).
 
 The coordinator enqueues by task name with ids as arguments and never imports worker code, so torch
-stays out of the API process. Each solver consumes its own queue; verifiers share one.
+stays out of the API process. Each solver and each verifier consumes its own queue: the coordinator sends
+a solver the jobs it won; a verifier host sends itself every result to check (each drawn verifier must
+check it, so the task is not shared).
 """
 
 from celery import Celery
 
 EXECUTE_JOB = "pinpoint.execute_job"
 VERIFY_JOB = "pinpoint.verify_job"
-VERIFIER_QUEUE = "pinpoint.verifiers"
 
 
 def solver_queue(address: str) -> str:
     return f"pinpoint.solver.{address.lower()}"
+
+
+def verifier_queue(address: str) -> str:
+    return f"pinpoint.verifier.{address.lower()}"
 
 
 def make_celery(redis_url: str) -> Celery:
@@ -38,5 +43,5 @@ class Dispatcher:
     def execute(self, job_id: int, solver: str) -> None:
         self.app.send_task(EXECUTE_JOB, args=[job_id], queue=solver_queue(solver))
 
-    def verify(self, job_id: int) -> None:
-        self.app.send_task(VERIFY_JOB, args=[job_id], queue=VERIFIER_QUEUE)
+    def verify(self, job_id: int, verifier: str) -> None:
+        self.app.send_task(VERIFY_JOB, args=[job_id], queue=verifier_queue(verifier))

@@ -1,6 +1,8 @@
 """Deploy Staking, Market, RefereeCourt, DisputeGame and Audit, wire them, and write the deployment file.
 
-Wiring: the market is a staking operator; the game is the market's dispute game and the court's game.
+Wiring: the market is a staking operator; the game is the market's dispute game and the court's game; the
+audit is the market's audit (its windows bound every job's challenge window, and its verifiers' approval
+decides payment).
 
     # a throwaway anvil that ape starts and stops (dry run):
     ape run deploy --network ethereum:local:foundry
@@ -79,21 +81,29 @@ def deployer(cli_ctx, network, account):
 @click.option("--audit-bond", type=Decimal, default=Decimal("0.05"), show_default=True,
               help="Ether a verifier bonds per audit (lost if it cannot reveal hashes that match).")
 @click.option("--commit-window", type=int, default=3600, show_default=True,
-              help="Seconds after a sample is sealed in which verifiers commit; keep it well inside the "
-                   "jobs' challenge windows, since challenges follow it.")
+              help="Seconds after a sample is sealed in which drawn verifiers commit; challenges open after it.")
 @click.option("--reveal-window", type=int, default=3600, show_default=True,
-              help="Seconds after the commit window in which verifiers reveal.")
+              help="Seconds after the commit window in which verifiers reveal. Every job's challenge window "
+                   "must be at least commit + reveal (the market refuses shorter ones).")
+@click.option("--verifier-stake", type=Decimal, default=Decimal("0.1"), show_default=True,
+              help="Least ether a verifier registers with; audit seats are drawn in proportion to stake.")
+@click.option("--verifier-delay", type=int, default=3600, show_default=True,
+              help="Seconds before a verifier's stake counts in the draw (and after its exit before it leaves).")
+@click.option("--committee-size", type=int, default=3, show_default=True,
+              help="Expected number of verifiers drawn per job.")
 def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window,
-        audit_bond, commit_window, reveal_window):
+        audit_bond, commit_window, reveal_window, verifier_stake, verifier_delay, committee_size):
     """Deploy Staking, Market, RefereeCourt, DisputeGame and Audit and write the deployment file."""
     account = deployer(cli_ctx, network, account)
     staking = account.deploy(project.Staking, unbonding_delay)
     market = account.deploy(project.Market, staking)
     court = account.deploy(project.RefereeCourt, to_wei(referee_bond), answer_window)
     game = account.deploy(project.DisputeGame, market, court, to_wei(challenge_bond), clock)
-    audit = account.deploy(project.Audit, market, to_wei(audit_bond), commit_window, reveal_window)
+    audit = account.deploy(project.Audit, market, to_wei(audit_bond), commit_window, reveal_window,
+                           to_wei(verifier_stake), verifier_delay, committee_size)
     staking.setOperator(market, True, sender=account)
     market.setDisputeGame(game, sender=account)
+    market.setAudit(audit, sender=account)
     court.setGame(game, sender=account)
     deploy_block = staking.creation_metadata.block
 

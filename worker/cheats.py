@@ -1,9 +1,11 @@
 """Ways a solver can cheat, for tests and the dispute demo (`pinpoint-worker solver --cheat NAME@STEP`).
 
-Each cheat deviates from honest training at one step and stays consistent afterwards: the cheating solver
-answers every bisection question from its own (wrong) trajectory, as a real cheater would have to. None of
-them is special-cased anywhere: the dispute game catches any deviation, because the referee re-executes
-the one step where the solver's claimed state stops following from the agreed one.
+Two families. Computing cheats deviate from honest training at one step and stay consistent afterwards:
+the cheating solver answers every bisection question from its own (wrong) trajectory, as a real cheater
+would have to. Withholding cheats keep data from the verifiers: nothing published, junk bytes, bytes only
+where the sample does not look, a state not served in a dispute. None of them is special-cased anywhere:
+the dispute game catches any deviation, because the referee re-executes the one step where the solver's
+claimed state stops following from the agreed one, and any checkpoint can be demanded on chain.
 """
 
 from __future__ import annotations
@@ -25,8 +27,38 @@ CHEATS = {
     "other_data": "train on batches other than the spec's from that step on",
     "stale_optimizer": "halve the optimizer's running state once (a cheat in state nobody looks at)",
     "perturb_output": "inference jobs: add 0.001 to the output of input STEP (0-based), once",
+    "withhold": "train honestly and commit the true roots, but publish nothing and answer no demand",
+    "random_roots": "train nothing: commit random roots, publish nothing, answer no demand",
+    "junk_bytes": "report the true state hashes with junk bytes; keep the real ones to answer demands from",
+    "withhold_sampled": "publish only once the sample is drawn, with junk bytes where it looks; answer no demand",
+    "perturb_withhold": "scale every weight by 1.001 once, like perturb_once, and never serve a state in a dispute",
 }
 INFERENCE_CHEATS = {"perturb_output"}
+WITHHOLDING_CHEATS = {"withhold", "random_roots", "junk_bytes", "withhold_sampled"}
+"""Cheats that train honestly (or not at all) and only keep data from the verifiers."""
+
+
+@dataclass(frozen=True)
+class Conduct:
+    """What a solver publishes and answers. Honest: every checkpoint, its bytes, every demand."""
+
+    publish: str = "all"  # "all", "nothing", "junk" (true hashes, junk bytes), "unsampled" (after the seal)
+    serves: bool = True  # serves its state in disputes and answers availability demands
+    fake_roots: bool = False  # commits random roots without training
+
+
+CONDUCTS = {
+    "withhold": Conduct(publish="nothing", serves=False),
+    "random_roots": Conduct(publish="nothing", serves=False, fake_roots=True),
+    "junk_bytes": Conduct(publish="junk"),
+    "withhold_sampled": Conduct(publish="unsampled", serves=False),
+    "perturb_withhold": Conduct(serves=False),
+}
+
+
+def conduct(cheat: str | None) -> Conduct:
+    """How a host configured with `cheat` (PINPOINT_CHEAT, tests and demos only) publishes and answers."""
+    return CONDUCTS.get(Cheat.parse(cheat).name, Conduct()) if cheat else Conduct()
 
 
 @dataclass(frozen=True)
@@ -72,7 +104,7 @@ class CheatingTrainer(Trainer):
             for group, lr in zip(self.optimizer.param_groups, self.base_lrs):
                 group["lr"] = lr * factor
         loss = super().train_step()
-        if step == cheat.step and cheat.name == "perturb_once":
+        if step == cheat.step and cheat.name in ("perturb_once", "perturb_withhold"):
             with torch.no_grad():
                 for parameter in self.model.parameters():
                     parameter.mul_(1.001)
@@ -103,7 +135,8 @@ def make_trainer(spec: JobSpec | InferenceSpec, cheat: Cheat | None = None) -> T
     the kind of job it is written for (the others run honestly)."""
     if isinstance(spec, InferenceSpec):
         return CheatingInferenceEngine(spec, cheat) if cheat and cheat.name in INFERENCE_CHEATS else InferenceEngine(spec)
-    return Trainer(spec) if cheat is None or cheat.name in INFERENCE_CHEATS else CheatingTrainer(spec, cheat)
+    honest = cheat is None or cheat.name in INFERENCE_CHEATS | WITHHOLDING_CHEATS
+    return Trainer(spec) if honest else CheatingTrainer(spec, cheat)
 
 
 def trainer_factory(cheat: str | None) -> Callable[[JobSpec], Trainer]:

@@ -1,9 +1,11 @@
 """`pinpoint-worker solver|verifier`: one command starts a worker host for one key.
 
-It stakes if needed and, for solvers and verifiers, starts a Celery worker process on the key's queue (a
-solver's own queue, or the shared verifier queue); then it runs the host's loop:
+It stakes if needed and, for solvers and verifiers, starts a Celery worker process on the key's own queue;
+then it runs the host's loop:
 - solver: the market loop (bid, close auctions, collect) and its side of any dispute against it;
-- verifier: the keeper (every exit whose deadline passed) and its side of the disputes it opened;
+- verifier: registers stake with the audit, sends every submitted result to its Celery worker to check,
+  runs the keeper (every exit whose deadline passed) and its side of the disputes it opened (a demanded
+  checkpoint that was served sends the job back to verification);
 - referee: registers a bond with the court and re-executes the single steps it is drawn for.
 """
 
@@ -20,10 +22,10 @@ from eth_account import Account
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
-from pinpoint.queue import VERIFIER_QUEUE, Dispatcher, make_celery, solver_queue
+from pinpoint.queue import Dispatcher, make_celery, solver_queue, verifier_queue
 from pinpoint.settings import Settings
-from worker.cheats import CHEATS, Cheat, trainer_factory
-from worker.daemon import SolverDaemon, ensure_stake
+from worker.cheats import CHEATS, Cheat, conduct, trainer_factory
+from worker.daemon import SolverDaemon, VerifierDaemon, ensure_stake, ensure_verifier_stake
 from worker.disputes import DisputePlayer
 from worker.keeper import Keeper
 from worker.pricing import PricePolicy
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
 
     celery = None
     if args.role != "referee":
-        queue = solver_queue(address) if args.role == "solver" else VERIFIER_QUEUE
+        queue = (solver_queue if args.role == "solver" else verifier_queue)(address)
         env = {"PINPOINT_PRIVATE_KEY": settings.private_key, "PINPOINT_LYING_VERIFIER": str(settings.lying_verifier).lower(),
                "PINPOINT_LAZY_VERIFIER": str(settings.lazy_verifier).lower(), "PINPOINT_CHEAT": settings.cheat or ""}
         celery = start_celery(queue, f"{args.role}-{address[:10]}", env)
@@ -94,12 +96,15 @@ def main(argv: list[str] | None = None) -> None:
             ensure_stake(chain, stake)
             daemon = SolverDaemon(chain, client, PricePolicy(min_price=int(args.min_price * ETHER)),
                                   Dispatcher(make_celery(settings.redis_url)))
-            player = DisputePlayer(chain, client, trainer_factory(settings.cheat))
+            player = DisputePlayer(chain, client, trainer_factory(settings.cheat), home=settings.home,
+                                   conduct=conduct(settings.cheat))
             tickers = [daemon.tick, player.tick]
         elif args.role == "verifier":
-            ensure_stake(chain, stake)
-            player = DisputePlayer(chain, client, trainer_factory(None), lie=settings.lying_verifier)
-            tickers = [Keeper(chain).tick, player.tick]
+            ensure_verifier_stake(chain, stake)
+            daemon = VerifierDaemon(chain, Dispatcher(make_celery(settings.redis_url)))
+            player = DisputePlayer(chain, client, trainer_factory(None), lie=settings.lying_verifier,
+                                   on_answered=daemon.verify)
+            tickers = [daemon.tick, Keeper(chain).tick, player.tick]
         else:
             referee = Referee(chain, client)
             referee.register(stake)

@@ -1,4 +1,5 @@
-"""The solver's market loop: keep enough stake, bid on jobs it can run, close auctions, collect pay.
+"""The hosts' market loops. A solver keeps enough stake, bids on jobs it can run, closes auctions and
+collects pay; a verifier sends every submitted result to its own Celery worker to check.
 
 Job execution itself happens in the Celery worker (worker/tasks.py) that the coordinator dispatches to.
 Every decision not to bid is logged with its reason ("why no match").
@@ -44,6 +45,17 @@ def ensure_stake(chain: Chain, amount: int) -> None:
         log.info("deposited %s wei of stake", amount - held)
 
 
+def ensure_verifier_stake(chain: Chain, amount: int) -> None:
+    """Top the key's verifier stake in the audit registry up to `amount` (at least the registry's minimum):
+    audit seats are drawn in proportion to it."""
+    audit = chain.audit.functions
+    target = max(amount, audit.minVerifierStake().call())
+    held = audit.stakeOf(chain.address).call()
+    if held < target:
+        chain.transact("Audit", "register", value=target - held)
+        log.info("registered %s wei of verifier stake", target - held)
+
+
 class SolverDaemon:
     def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, dispatcher: Dispatcher | None = None):
         self.chain = chain
@@ -52,11 +64,14 @@ class SolverDaemon:
         self.policy = policy
         self.seen = 0  # highest job id looked at
         self.watching: set[int] = set()  # jobs we bid on or won, until they end
+        self.declined: dict[int, str] = {}  # open auctions we did not bid on, and why: looked at again
 
     def tick(self) -> None:
         for job_id in range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1):
             self.consider(job_id)
             self.seen = job_id
+        for job_id in sorted(self.declined):
+            self.consider(job_id)
         for job_id in sorted(self.watching):
             self.advance(job_id)
         claimed = self.chain.claim_credits()
@@ -73,12 +88,12 @@ class SolverDaemon:
                 log.info("job %s: resuming the execution of an awarded job", job_id)
             return
         if job["state"] != JobState.BIDDING or self.chain.now() >= job["biddingDeadline"]:
+            self.declined.pop(job_id, None)
             return
         try:
             spec = self.client.spec(job["specHash"])
         except CoordinatorError as exc:
-            log.info("job %s: no bid: spec unavailable (%s)", job_id, exc)
-            return
+            return self.decline(job_id, f"spec unavailable ({exc})")
         free = self.chain.staking.functions.freeStake(self.chain.address).call()
         price = self.policy.bid_for(spec, job["maxPrice"])
         reason = unsupported_reason(spec, self.client.download_artifact)
@@ -86,15 +101,34 @@ class SolverDaemon:
             reason = f"pays at most {job['maxPrice']} wei, our price is {self.policy.quote(spec)}"
         if reason is None and free < job["requiredStake"]:
             reason = f"needs {job['requiredStake']} wei of free stake, we have {free}"
+        if reason is None:
+            reason = self.unverifiable_reason(job_id)
         if reason is not None:
-            log.info("job %s: no bid: %s", job_id, reason)
-            return
+            return self.decline(job_id, reason)
         try:
             self.chain.transact("Market", "bid", job_id, price)
+            self.declined.pop(job_id, None)
             self.watching.add(job_id)
             log.info("job %s: bid %s wei", job_id, price)
         except ChainError as exc:
             log.info("job %s: bid refused: %s", job_id, exc.reason or exc)
+
+    def decline(self, job_id: int, reason: str) -> None:
+        """No bid for now; the auction is looked at again every tick until it closes."""
+        if self.declined.get(job_id) != reason:  # say why once, not every tick
+            log.info("job %s: no bid: %s", job_id, reason)
+        self.declined[job_id] = reason
+
+    def unverifiable_reason(self, job_id: int) -> str | None:
+        """Work is paid only once a drawn verifier approved it: a job nobody is paid or able to check is
+        work for nothing."""
+        audit = self.chain.audit.functions
+        if audit.pot(job_id).call() == 0:
+            return "its verifiers' reward is not funded, so nobody may check it and it would not be paid"
+        others = audit.totalStakeAt(self.chain.now()).call() - audit.stakeOf(self.chain.address).call()
+        if others <= 0:
+            return "no verifier other than us is registered, so nobody could approve it"
+        return None
 
     def advance(self, job_id: int) -> None:
         """Move a watched job along the deadlines that anyone may act on."""
@@ -110,3 +144,29 @@ class SolverDaemon:
                 log.info("job %s: %s", job_id, action)
             except ChainError as exc:  # another party acted first, or the block clock lags ours: harmless
                 log.debug("job %s: %s", job_id, exc)
+
+
+class VerifierDaemon:
+    """Sends each result under review to this host's verify task, once (and again on restart: the task is
+    idempotent). Every drawn verifier must check a result itself, so verifiers watch the chain, not a queue
+    they share."""
+
+    def __init__(self, chain: Chain, dispatcher: Dispatcher):
+        self.chain = chain
+        self.dispatcher = dispatcher
+        self.seen = 0
+        self.waiting: set[int] = set()  # jobs not yet submitted
+
+    def tick(self) -> None:
+        self.waiting.update(range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1))
+        self.seen = max(self.waiting | {self.seen})
+        for job_id in sorted(self.waiting):
+            job = self.chain.job(job_id)
+            if job["state"] == JobState.SUBMITTED and job["solver"].lower() != self.chain.address.lower():
+                self.verify(job_id)
+            if job["state"] not in (JobState.BIDDING, JobState.RUNNING):
+                self.waiting.discard(job_id)
+
+    def verify(self, job_id: int) -> None:
+        self.dispatcher.verify(job_id, self.chain.address)
+        log.info("job %s: result submitted; verifying", job_id)

@@ -1,28 +1,34 @@
 """Playing the dispute game: the challenger (a verifier) and the solver answer by themselves.
 
-A dispute narrows the steps between an agreed state (step `lo`) and the solver's disputed claim (step
-`hi`) by halving: the solver reveals its state hash at the midpoint, the challenger agrees or disagrees.
-Both compute their answers the same way, by replaying from the disputed interval's start checkpoint
-(its bytes from the artifact store, checked against the committed leaf); they differ only in the trainer
-they replay with: the challenger's is honest, the solver's is whatever it really ran. At one step apart
-the solver serves its state at `lo`, and a referee re-executes that single step.
+A fault dispute narrows the steps between an agreed state (step `lo`) and the solver's disputed claim
+(step `hi`) by halving: the solver reveals its state hash at the midpoint, the challenger agrees or
+disagrees. Both compute their answers the same way, by replaying from the disputed interval's start
+checkpoint (its bytes from the artifact store, checked against the committed leaf); they differ only in
+the trainer they replay with: the challenger's is honest, the solver's is whatever it really ran. At one
+step apart the solver serves its state at `lo`, and a referee re-executes that single step.
+
+An availability dispute demands one checkpoint: the solver answers with its state hash, the Merkle proof
+and the bytes' id (uploading its own kept copy if the store lacks them); a referee fetches and hashes them.
+When the solver's clock runs out in either kind, the other side claims the timeout.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
-from pinpoint.chain import Chain, ChainError, Phase
-from pinpoint.client import CoordinatorClient
+from pinpoint.chain import Chain, ChainError, DisputeKind, Phase
+from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import InferenceSpec, JobSpec
+from worker.availability import holds
+from worker.cheats import Conduct
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from worker.engine.training import Trainer
 from worker.inference import weights_artifact
+from worker.solver import TrainerFactory, kept_checkpoint
 
 log = logging.getLogger(__name__)
-TrainerFactory = Callable[[JobSpec], Trainer]
 
 
 def proof_bytes(proof: list[str]) -> list[bytes]:
@@ -44,14 +50,28 @@ def open_challenge(chain: Chain, job_id: int, interval: int, hashes: list[bytes]
     return dispute_id
 
 
+def demand_checkpoint(chain: Chain, job_id: int, index: int) -> int:
+    """Open an availability dispute over checkpoint `index` of a job; returns the dispute id."""
+    receipt = chain.transact("DisputeGame", "challengeAvailability", job_id, index,
+                             value=chain.game.functions.availabilityBond().call())
+    dispute_id = chain.game.events.AvailabilityChallenged().process_receipt(receipt)[0]["args"]["disputeId"]
+    log.info("job %s: demanded checkpoint %s on chain as dispute %s", job_id, index, dispute_id)
+    return dispute_id
+
+
 class DisputePlayer:
     """Makes this key's moves in every open dispute it is a party to."""
 
-    def __init__(self, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory, lie: bool = False):
+    def __init__(self, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory, lie: bool = False,
+                 home: Path = Path(".pinpoint"), conduct: Conduct = Conduct(),
+                 on_answered: Callable[[int], None] | None = None):
         self.chain = chain
         self.client = client
         self.trainer = trainer
         self.lie = lie  # a challenger that disagrees with everything: for tests and demos of false challenges
+        self.home = home  # where this key's solver kept its checkpoints
+        self.conduct = conduct  # a solver that withholds (tests and demos) does not serve
+        self.on_answered = on_answered  # our demand was answered: the data is out, verify the job again
         self.seen = 0
         self.open: set[int] = set()
 
@@ -67,11 +87,18 @@ class DisputePlayer:
             dispute = self.chain.dispute(dispute_id)
             if dispute["phase"] in (Phase.RESOLVED, Phase.NONE):
                 self.open.discard(dispute_id)
+                self.ended(dispute)
                 continue
             try:
                 self.move(dispute_id, dispute)
-            except ChainError as exc:
+            except (ChainError, CoordinatorError) as exc:
                 log.warning("dispute %s: %s", dispute_id, exc)
+
+    def ended(self, dispute: dict) -> None:
+        ours = dispute["challenger"].lower() == self.chain.address.lower()
+        if ours and dispute["kind"] == DisputeKind.AVAILABILITY and dispute["solverWon"] and self.on_answered:
+            log.info("job %s: checkpoint %s was served; verifying again", dispute["jobId"], dispute["index"])
+            self.on_answered(dispute["jobId"])
 
     def move(self, dispute_id: int, dispute: dict) -> None:
         me = self.chain.address.lower()
@@ -87,7 +114,11 @@ class DisputePlayer:
             return
         job = self.chain.job(dispute["jobId"])
         spec = self.client.spec(job["specHash"])
-        if dispute["phase"] == Phase.REVEAL:
+        if dispute["phase"] == Phase.SERVE and not self.conduct.serves:
+            return  # a withholding cheat (tests): let the clock run out
+        if dispute["kind"] == DisputeKind.AVAILABILITY:
+            self.answer_demand(dispute_id, dispute, spec)
+        elif dispute["phase"] == Phase.REVEAL:
             mid = self.chain.game.functions.midpoint(dispute_id).call()
             state = self.state_at(dispute, spec, mid)
             self.chain.transact("DisputeGame", "reveal", dispute_id, state.state_hash)
@@ -109,6 +140,33 @@ class DisputePlayer:
             self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
             log.info("dispute %s: served the state at step %s as %s", dispute_id, dispute["lo"], artifact)
 
+    def answer_demand(self, dispute_id: int, dispute: dict, spec: JobSpec | InferenceSpec) -> None:
+        """Prove checkpoint `index`'s state hash on chain and name bytes the store holds for it."""
+        job_id, index = dispute["jobId"], dispute["index"]
+        reported = {c["index"]: c for c in self.client.job(job_id)["checkpoints"]}  # signed: the solver sees all
+        if any(reported.get(i, {}).get("state_hash") is None for i in range(spec.checkpoint_count + 1)):
+            raise ChainError(f"job {job_id}: our checkpoint reports are incomplete; cannot prove checkpoint {index}")
+        hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
+        tree = checkpoint_tree(job_id, hashes, spec.checkpoint_interval)
+        if isinstance(spec, InferenceSpec) and index == 0:
+            artifact = weights_artifact(spec)
+        else:
+            artifact = reported[index]["artifact"]
+            if not self.stored(spec, artifact, dispute["lo"], hashes[index]):  # serve our own copy
+                kept = kept_checkpoint(self.home, self.chain.address, job_id, index)
+                if kept is None or not holds(spec, dispute["lo"], kept, hashes[index]):
+                    raise ChainError(f"job {job_id}: checkpoint {index} is neither in the store nor kept here")
+                artifact = self.client.upload_artifact(kept)
+        self.chain.transact("DisputeGame", "answerAvailability", dispute_id, hashes[index],
+                            proof_bytes(tree.get_proof(index)), bytes.fromhex(artifact[2:]))
+        log.info("dispute %s: answered the demand for checkpoint %s with %s", dispute_id, index, artifact)
+
+    def stored(self, spec: JobSpec | InferenceSpec, artifact: str, step: int, state_hash: bytes) -> bool:
+        try:
+            return holds(spec, step, self.client.download_artifact(artifact), state_hash)
+        except CoordinatorError:
+            return False
+
     def state_at(self, dispute: dict, spec: JobSpec, step: int) -> Checkpoint:
         """Our state at `step`, replayed from the disputed interval's start checkpoint."""
         index = dispute["lo"] // spec.checkpoint_interval
@@ -128,4 +186,3 @@ def checkpoint_from_store(chain: Chain, client: CoordinatorClient, job_id: int, 
     if checkpoint_tree(job_id, hashes, spec.checkpoint_interval).root != chain.job(job_id)["finalRoot"]:
         raise ChainError(f"job {job_id}: the reported checkpoints do not rebuild the committed root")
     return load_checkpoint(client.download_artifact(reported[index]["artifact"]), expected_state_hash=hashes[index])
-

@@ -1,10 +1,11 @@
 """Deadline keeping: the exits anyone may trigger once a deadline has passed, so no funds sit stuck.
 
 An auction past its deadline is closed (awarded, or cancelled with a refund); a solver past its execution
-deadline is reported (its stake goes to the submitter); a result past its challenge window is finalized;
+deadline is reported (its stake goes to the submitter); a sealed result past its challenge window is
+finalized (paid if a drawn verifier approved it, else ended unverified with the escrow refunded);
 a submitted result's sample is sealed as soon as its seed block exists; a settled job's audits are
-settled once their reveal window is over. Verifier hosts run a Keeper for every job; solvers use
-`due_exit` for their own.
+settled once their reveal window is over, and the bonds of its answered availability demands released.
+Verifier hosts run a Keeper for every job; solvers use `due_exit` for their own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def due_exit(job: dict, now: int) -> str | None:
         return "closeBidding"
     if job["state"] == JobState.RUNNING and now > job["executionDeadline"]:
         return "reportMissedDeadline"
-    if job["state"] == JobState.SUBMITTED and now > job["challengeDeadline"]:
+    if job["state"] == JobState.SUBMITTED and job["sampleSealedAt"] and now > job["challengeDeadline"]:
         return "finalize"
     return None
 
@@ -35,6 +36,7 @@ class Keeper:
         self.seen = 0
         self.open: set[int] = set()
         self.unsettled_audits: set[int] = set()
+        self.held_bonds: set[int] = set()  # dispute ids
 
     def tick(self) -> list[tuple[int, str]]:
         """Trigger every due exit; returns what was done."""
@@ -46,8 +48,9 @@ class Keeper:
             job = self.chain.job(job_id)
             if job["state"] not in OPEN_STATES:
                 self.open.discard(job_id)
-                if self.chain.audit is not None and self._has_audit(job_id):
+                if self._has_audit(job_id):
                     self.unsettled_audits.add(job_id)
+                self.held_bonds.update(self.chain.game.functions.heldBonds(job_id).call())
                 continue
             action = due_exit(job, now)
             if action is None and self._seal_due(job):
@@ -59,6 +62,11 @@ class Keeper:
                 self.unsettled_audits.discard(job_id)
             elif now > self.chain.audit.functions.revealDeadline(job_id).call():
                 self._act(done, "Audit", "settle", job_id)
+        for dispute_id in sorted(self.held_bonds):
+            if self.chain.dispute(dispute_id)["bondHeld"]:
+                self._act(done, "DisputeGame", "releaseBond", dispute_id)
+            else:
+                self.held_bonds.discard(dispute_id)
         return done
 
     def _has_audit(self, job_id: int) -> bool:
@@ -70,10 +78,11 @@ class Keeper:
         return (job["state"] in (JobState.SUBMITTED, JobState.DISPUTED) and not job["sampleSealedAt"]
                 and self.chain.w3.eth.block_number > job["sampleBlock"])
 
-    def _act(self, done: list, contract: str, action: str, job_id: int) -> None:
+    def _act(self, done: list, contract: str, action: str, target: int) -> None:
+        """Send `action(target)` (a job id, or a dispute id for releaseBond); record it in `done`."""
         try:
-            self.chain.transact(contract, action, job_id)
-            done.append((job_id, action))
-            log.info("job %s: %s (deadline passed)", job_id, action)
+            self.chain.transact(contract, action, target)
+            done.append((target, action))
+            log.info("%s %s: %s (deadline passed)", "dispute" if action == "releaseBond" else "job", target, action)
         except ChainError as exc:  # someone else acted first, or the block clock lags ours
-            log.debug("job %s: %s", job_id, exc)
+            log.debug("%s(%s): %s", action, target, exc)

@@ -1,4 +1,5 @@
-"""The referee role (v1 single-step adjudication): re-execute one disputed step from the served state.
+"""The referee role (v1 single-step adjudication): re-execute one disputed step from the served state, or
+attest whether demanded checkpoint bytes can be fetched and hold the committed state.
 
 Referees stake a bond in the RefereeCourt; the court draws one per request from a block hash that did
 not exist when the request was made. The drawn referee downloads the state the solver served, checks
@@ -19,6 +20,7 @@ from worker.engine.checkpoint import (
     load_checkpoint,
 )
 from worker.engine.inference import InferenceInputError
+from worker.availability import stored_state_hash
 from worker.engine.training import Trainer
 from worker.inference import referee_step
 
@@ -65,8 +67,16 @@ class Referee:
             log.info("request %s: the drawn referee missed its deadline", request_id)
 
     def execute_step(self, request: dict) -> bytes:
-        """The true state hash one step after the served pre-state, or UNAVAILABLE."""
+        """The true state hash one step after the served pre-state, or UNAVAILABLE; for an availability
+        request, the state hash the served bytes hold as the demanded checkpoint, or UNAVAILABLE."""
         spec = self.client.spec(self.chain.job(request["jobId"])["specHash"])
+        if request["availability"]:
+            try:
+                blob = self.client.download_artifact(request["preStateArtifact"])
+            except CoordinatorError as exc:
+                log.info("demanded checkpoint unavailable: %s", exc)
+                return UNAVAILABLE
+            return stored_state_hash(spec, request["step"], blob) or UNAVAILABLE
         if isinstance(spec, InferenceSpec):  # one step = one input, recomputed from the spec's artifacts
             try:
                 return referee_step(spec, request, self.client.download_artifact, UNAVAILABLE)

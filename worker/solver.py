@@ -2,23 +2,39 @@
 
 Idempotent, as a Celery task must be: it re-reads the job from the chain, and when an earlier attempt
 already committed progress it resumes from the last committed checkpoint instead of starting over
-(after checking that checkpoint's bytes against the committed root).
+(after checking that checkpoint's bytes against the committed root). Every checkpoint is also kept on the
+solver's own disk (`kept_checkpoint`), so it can answer a demand for it even if the store lost it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-from pinpoint.chain import Chain, JobState
+from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import checkpoint_root, checkpoint_tree
 from pinpoint.spec import InferenceSpec, JobSpec
-from worker.disputes import TrainerFactory
+from worker.cheats import Conduct
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
 from worker.inference import run_inference
 
 log = logging.getLogger(__name__)
+TrainerFactory = Callable[[JobSpec], Trainer]
+
+
+def kept_path(home: Path, solver: str, job_id: int, index: int) -> Path:
+    """Where a solver keeps its own copy of checkpoint `index` of a job."""
+    return Path(home) / "checkpoints" / solver.lower() / f"job-{job_id}" / f"{index}.safetensors"
+
+
+def kept_checkpoint(home: Path, solver: str, job_id: int, index: int) -> bytes | None:
+    path = kept_path(home, solver, job_id, index)
+    return path.read_bytes() if path.exists() else None
 
 
 class JobMismatch(RuntimeError):
@@ -36,11 +52,14 @@ def check_spec_matches(spec: JobSpec, job: dict) -> None:
 class SolverRun:
     """Executes one awarded job for the solver whose key `chain` holds."""
 
-    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory = Trainer):
+    def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory = Trainer,
+                 home: Path = Path(".pinpoint"), conduct: Conduct = Conduct()):
         self.job_id = job_id
         self.chain = chain
         self.client = client
         self.trainer = trainer  # what this solver really runs (a cheat, in tests and demos)
+        self.home = home
+        self.conduct = conduct  # what it publishes (withholding, in tests and demos)
 
     def execute(self) -> str:
         job = self.chain.job(self.job_id)
@@ -52,6 +71,8 @@ class SolverRun:
         check_spec_matches(spec, job)
         if isinstance(spec, InferenceSpec):  # the factory gives an InferenceEngine (a cheating one in tests)
             return run_inference(self, job, spec, self.trainer(spec))
+        if self.conduct.fake_roots:
+            return self._fake_roots(spec)
         trainer = self.trainer(spec)
         self.state_hashes: list[bytes] = []
         self.leaf_cache: list[bytes] = []  # leaves hashed so far: each progress root hashes only the new one
@@ -64,18 +85,49 @@ class SolverRun:
         final_root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
         self.chain.transact("Market", "submitResult", self.job_id, final_root)
         log.info("job %s: submitted final root %s", self.job_id, final_root)
+        if self.conduct.publish == "unsampled":
+            self._publish_unsampled(spec)
         return final_root
 
     def _publish(self, ckpt: Checkpoint, loss: float | None, spec: JobSpec) -> None:
-        """Upload the checkpoint, report it, and commit the root over all checkpoints so far."""
-        artifact = self.client.upload_artifact(save_checkpoint(ckpt))
-        state_hash = "0x" + ckpt.state_hash.hex()
-        self.client.report_checkpoint(self.job_id, ckpt.index, ckpt.step, state_hash, artifact, loss)
+        """Keep, upload and report the checkpoint, and commit the root over all checkpoints so far."""
+        blob = save_checkpoint(ckpt)
+        path = kept_path(self.home, self.chain.address, self.job_id, ckpt.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+        if self.conduct.publish in ("all", "junk"):
+            artifact = self.client.upload_artifact(blob if self.conduct.publish == "all" else os.urandom(256))
+            self.client.report_checkpoint(self.job_id, ckpt.index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, loss)
         self.state_hashes.append(ckpt.state_hash)
         if ckpt.index > 0:
             root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
             self.chain.transact("Market", "postProgress", self.job_id, ckpt.index, root)
         log.info("job %s: checkpoint %s/%s at step %s, loss %s", self.job_id, ckpt.index, spec.checkpoint_count, ckpt.step, loss)
+
+    def _fake_roots(self, spec: JobSpec) -> str:
+        """A cheat (tests only): commit random roots, as if trained, without computing anything."""
+        for index in range(1, spec.checkpoint_count + 1):
+            self.chain.transact("Market", "postProgress", self.job_id, index, os.urandom(32))
+        root = "0x" + os.urandom(32).hex()
+        self.chain.transact("Market", "submitResult", self.job_id, root)
+        return root
+
+    def _publish_unsampled(self, spec: JobSpec, timeout: float = 300) -> None:
+        """A cheat (tests only): once the sample is sealed, publish every checkpoint with its true hash, but
+        junk bytes for the starts and ends of the sampled intervals."""
+        deadline = time.monotonic() + timeout
+        while not self.chain.job(self.job_id)["sampleSealedAt"]:
+            if time.monotonic() > deadline:
+                raise ChainError(f"job {self.job_id}: the sample was not sealed in {timeout:.0f} s")
+            time.sleep(0.5)
+        sample = self.chain.market.functions.sampledIntervals(self.job_id).call()
+        hidden = {i for interval in sample for i in (interval, interval + 1)}
+        for index, state_hash in enumerate(self.state_hashes):
+            blob = kept_checkpoint(self.home, self.chain.address, self.job_id, index)
+            artifact = self.client.upload_artifact(os.urandom(256) if index in hidden else blob)
+            self.client.report_checkpoint(self.job_id, index, index * spec.checkpoint_interval,
+                                          "0x" + state_hash.hex(), artifact, None)
+        log.info("job %s: published all but the sampled intervals %s", self.job_id, sorted(sample))
 
     def _resume_point(self, job: dict, trainer: Trainer) -> Checkpoint | None:
         """The last committed checkpoint of an earlier attempt, checked against its progress root."""

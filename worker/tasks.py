@@ -31,10 +31,12 @@ RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError), retry_backof
 
 @app.task(name=EXECUTE_JOB, **RETRY)
 def execute_job(job_id: int) -> str:
-    from worker.cheats import trainer_factory
+    from worker.cheats import conduct, trainer_factory
     from worker.solver import SolverRun  # torch loads only in worker processes
 
-    return SolverRun(job_id, _chain(), _client(), trainer_factory(get_settings().cheat)).execute()
+    settings = get_settings()
+    return SolverRun(job_id, _chain(), _client(), trainer_factory(settings.cheat), home=settings.home,
+                     conduct=conduct(settings.cheat)).execute()
 
 
 @app.task(name=VERIFY_JOB, **RETRY)

@@ -1,16 +1,24 @@
 """The verifier's side of a submitted job: an accountable spot check of the sealed sample.
 
 1. Seal the sample (Market.sealSample: anyone may; the seed is the hash of a block mined after the
-   solver's final root) and read the sampled intervals from the contract.
+   solver's final root) and read the sampled intervals from the contract. Whether this key was drawn for
+   the job's audit committee (Audit.isDrawn, stake-weighted) decides whether it commits; any verifier
+   still checks the data and may challenge.
 2. Replay them. The coordinator shows every checkpoint's leaf hash, but withholds the state hash and
    bytes of the checkpoints that end sampled intervals (backend/disclosure.py), so the only way to know
    them is to recompute them. Consecutive sampled intervals are replayed as one run from the first start.
 3. Commit to the recomputed hashes in the Audit contract (with a bond), then, once the commit window has
-   ended and the solver's hashes are disclosed: challenge the first interval that disagrees, and reveal.
+   ended and the solver's hashes are disclosed: challenge the lowest interval that disagrees, and reveal.
 
-Nothing the coordinator serves is trusted: the leaves must rebuild the on-chain final root, start
-checkpoints must hash to their leaves, and agreement is decided on the leaf hashes of the committed tree.
-The salt and hashes of a commitment are kept on disk before it is sent, so a retried task still reveals.
+Withholding is answered on chain, never by crashing: when a leaf, a state hash or checkpoint bytes that the
+check needs are missing or do not hash right, the verifier demands that checkpoint
+(DisputeGame.challengeAvailability) once challenges open. Unanswered, the solver is slashed; answered, the
+data is out and the job is verified again (the dispute player re-dispatches it).
+
+Nothing the coordinator serves is trusted: the leaves must rebuild the on-chain final root, checkpoints
+must hash to their leaves, and agreement is decided on the leaf hashes of the committed tree. The salt and
+hashes of a commitment are kept on disk before it is sent, so a retried task still reveals. Every wait has
+a deadline and says what it waits for.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoint_leaf_hash
 from pinpoint.sampling import audit_commitment
 from pinpoint.spec import AnySpec, InferenceSpec, JobSpec
-from worker.disputes import open_challenge, proof_bytes
+from worker.availability import holds
+from worker.disputes import demand_checkpoint, open_challenge, proof_bytes
 from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
 from worker.engine.inference import InferenceInputError
 from worker.engine.training import Trainer
@@ -47,8 +56,12 @@ class Verdict:
     detail: str
 
 
-class Unverifiable(RuntimeError):
-    """The published data does not let anyone check the sample (missing or inconsistent checkpoints)."""
+class Unavailable(RuntimeError):
+    """Checkpoint `index`, which the check needs, is not published as committed (leaf, hash or bytes)."""
+
+    def __init__(self, index: int, why: str):
+        super().__init__(f"checkpoint {index}: {why}")
+        self.index = index
 
 
 class VerifierRun:
@@ -70,30 +83,43 @@ class VerifierRun:
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
         sample = self.sealed_sample()
-        leaves = self.published_leaves(spec, job)
         try:
-            ours = self.recompute(spec, sample, leaves) if not self.lazy else self.guess(sample)
-        except Unverifiable as exc:
-            verdict = Verdict(sample[0], False, str(exc))
-            self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
-            log.warning("job %s: %s", self.job_id, exc)
-            return verdict
-        if self.lie:
-            ours = {interval: keccak(h) for interval, h in ours.items()}
+            leaves, ours = self.check(spec, job, sample)
+            salt = self.commit([ours[interval] for interval in sample]) if self.drawn() else None
+            self.wait_for_challenges()
+        except Unavailable as missing:
+            # Too late for the audit now; what was published by the time challenges open still counts.
+            log.warning("job %s: %s; checking again once challenges open", self.job_id, missing)
+            salt = None
+            self.wait_for_challenges()
+            try:
+                leaves, ours = self.check(spec, job, sample)
+            except Unavailable as still_missing:
+                return self.demand(still_missing, sample[0])
         hashes = [ours[interval] for interval in sample]
-        mismatches = [i for i in sample if self.leaf(spec, i + 1, ours[i]) != leaves.leaf_hash(i + 1)]
+        mismatches = sorted(i for i in sample if self.leaf(spec, i + 1, ours[i]) != leaves.leaf_hash(i + 1))
         verdict = self.verdict(spec, sample, mismatches)
-
-        salt = self.commit(hashes)
-        if salt is not None:
-            self.wait_for_disclosure()
-        if mismatches and not self.lazy:
-            self.challenge(spec, mismatches[0], ours[mismatches[0]])
-        if salt is not None:
+        if salt is not None:  # reveal first: the reveal window is shorter than the challenge window
             self.reveal(salt, hashes, [[] if i in mismatches else proof_bytes(leaves.get_proof(i + 1)) for i in sample])
+        try:
+            if mismatches and not self.lazy:
+                self.challenge(spec, mismatches[0], ours[mismatches[0]])
+            elif not self.lazy:
+                self.check_disclosed(spec, sample)
+        except Unavailable as missing:
+            return self.demand(missing, sample[0])
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
         log.info("job %s intervals %s: %s (%s)", self.job_id, sample, "agree" if verdict.agrees else "DISAGREE", verdict.detail)
         return verdict
+
+    def check(self, spec: AnySpec, job: dict, sample: list[int]) -> tuple[StandardMerkleTree, dict[int, bytes]]:
+        """The published leaves (checked against the final root) and our end-state hash of each sampled
+        interval (for a lying verifier: wrong ones)."""
+        leaves = self.published_leaves(spec, job, sample)
+        ours = self.recompute(spec, sample, leaves) if not self.lazy else self.guess(sample)
+        if self.lie:
+            ours = {interval: keccak(h) for interval, h in ours.items()}
+        return leaves, ours
 
     # --- the sample ----------------------------------------------------------------------------------
 
@@ -112,17 +138,30 @@ class VerifierRun:
                     log.debug("job %s: %s", self.job_id, exc)
             if time.monotonic() > deadline:
                 raise ChainError(f"job {self.job_id}: the sample could not be sealed in {timeout:.0f} s")
+            log.info("job %s: waiting for block %s to seal the sample", self.job_id, job["sampleBlock"] + 1)
             time.sleep(self.poll_seconds)
 
-    def published_leaves(self, spec: AnySpec, job: dict) -> StandardMerkleTree:
+    def drawn(self) -> bool:
+        if self.chain.audit is None:
+            return False
+        drawn = self.chain.audit.functions.isDrawn(self.job_id, self.chain.address).call()
+        log.info("job %s: %s for the audit committee", self.job_id, "drawn" if drawn else "not drawn")
+        return drawn
+
+    def reported(self) -> dict[int, dict]:
+        return {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
+
+    def published_leaves(self, spec: AnySpec, job: dict, sample: list[int]) -> StandardMerkleTree:
         """The tree of the leaf hashes the coordinator shows, checked against the on-chain final root."""
-        reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
-        if set(reported) != set(range(spec.checkpoint_count + 1)):
-            raise Unverifiable("the solver did not publish every checkpoint")
+        reported = self.reported()
+        missing = sorted(set(range(spec.checkpoint_count + 1)) - set(reported))
+        if missing:
+            raise Unavailable(missing[0], "the solver did not publish its leaf")
         tree = StandardMerkleTree.from_leaf_hashes([reported[i]["leaf"] for i in range(spec.checkpoint_count + 1)],
                                                   CHECKPOINT_LEAF_TYPES)
         if tree.root != job["finalRoot"]:
-            raise Unverifiable("the published leaves do not rebuild the committed final root")
+            # Some published leaf is not the committed one; the replay needs the sample's first start.
+            raise Unavailable(min(sample), "the published leaves do not rebuild the committed final root")
         return tree
 
     def leaf(self, spec: AnySpec, index: int, state_hash: bytes) -> str:
@@ -137,7 +176,8 @@ class VerifierRun:
             try:
                 return {i: expected_leaf_state_hash(spec, i + 1, self.client.download_artifact) for i in sample}
             except (CoordinatorError, InferenceInputError) as exc:
-                raise Unverifiable(f"cannot recompute the sampled inputs: {exc}") from None
+                # The submitter's own artifacts are unusable: nothing the solver could have served. No demand.
+                raise ChainError(f"job {self.job_id}: cannot recompute the sampled inputs: {exc}") from None
         ours: dict[int, bytes] = {}
         for run in runs(sample):
             trainer = Trainer(spec)
@@ -149,16 +189,31 @@ class VerifierRun:
 
     def start_checkpoint(self, spec: JobSpec, index: int, leaves: StandardMerkleTree):
         """Checkpoint `index` from the artifact store: its bytes must hash to the state hash in its leaf."""
-        reported = next(c for c in self.client.job(self.job_id)["checkpoints"] if c["index"] == index)
+        reported = self.reported()[index]
         if reported["state_hash"] is None:
-            raise Unverifiable(f"checkpoint {index} is withheld but starts a sampled run")
+            raise Unavailable(index, "withheld, but it starts a sampled run")
         state_hash = bytes.fromhex(reported["state_hash"][2:])
         if self.leaf(spec, index, state_hash) != leaves.leaf_hash(index):
-            raise Unverifiable(f"checkpoint {index}'s reported state hash is not the one under the final root")
+            raise Unavailable(index, "its reported state hash is not the one under the final root")
         try:
             return load_checkpoint(self.client.download_artifact(reported["artifact"]), expected_state_hash=state_hash)
         except (CoordinatorError, CheckpointHashMismatch, CheckpointFormatError) as exc:
-            raise Unverifiable(f"checkpoint {index} bytes do not match its committed leaf: {exc}") from None
+            raise Unavailable(index, f"its bytes do not hold the committed state: {exc}") from None
+
+    def check_disclosed(self, spec: AnySpec, sample: list[int]) -> None:
+        """Once disclosed, the sampled ends and the result itself (the last checkpoint) must be fetchable
+        and hold their committed states: they are what the submitter paid for."""
+        reported = self.reported()
+        for index in sorted({i + 1 for i in sample} | {spec.checkpoint_count}):
+            entry = reported[index]
+            if entry["state_hash"] is None:
+                raise Unavailable(index, "still withheld after the commit window")
+            try:
+                blob = self.client.download_artifact(entry["artifact"])
+            except CoordinatorError as exc:
+                raise Unavailable(index, f"its bytes cannot be fetched: {exc}") from None
+            if not holds(spec, index * spec.checkpoint_interval, blob, bytes.fromhex(entry["state_hash"][2:])):
+                raise Unavailable(index, "its bytes do not hold the committed state")
 
     def guess(self, sample: list[int]) -> dict[int, bytes]:
         """The lazy verifier: whatever the coordinator shows for the sampled ends (withheld: nothing)."""
@@ -184,9 +239,10 @@ class VerifierRun:
     def commit(self, hashes: list[bytes]) -> bytes | None:
         """Commit to `hashes` with the audit bond; returns the salt (None: no audit possible)."""
         audit = self.chain.audit
-        if audit is None:
-            return None
         path = self._note_path()
+        if self.chain.now() > audit.functions.commitDeadline(self.job_id).call():
+            log.info("job %s: the audit's commit window has passed; no commitment", self.job_id)
+            return None
         if audit.functions.getEntry(self.job_id, self.chain.address).call()[0] != ZERO:
             if path.exists():  # committed by an earlier attempt of this task
                 return bytes.fromhex(json.loads(path.read_text())["salt"])
@@ -204,25 +260,48 @@ class VerifierRun:
         log.info("job %s: committed to %s recomputed hashes", self.job_id, len(hashes))
         return salt
 
-    def wait_for_disclosure(self) -> None:
-        """Until a block is past the commit window: then reveals are allowed and hashes disclosed."""
+    def wait_for_challenges(self, slack: float = 60) -> None:
+        """Until a block is past the audit's commit window: then the solver's hashes are disclosed, reveals
+        and challenges open. Gives up (ChainError) `slack` seconds after the deadline by the wall clock."""
         deadline = self.chain.audit.functions.commitDeadline(self.job_id).call()
+        give_up = time.monotonic() + max(0, deadline - self.chain.now()) + slack
         while self.chain.w3.eth.get_block("latest")["timestamp"] <= deadline:
+            if time.monotonic() > give_up:
+                raise ChainError(f"job {self.job_id}: no block past the commit window (ends {deadline}) arrived")
+            log.info("job %s: waiting for the commit window to end at %s (disclosure, reveals, challenges)",
+                     self.job_id, deadline)
             time.sleep(self.poll_seconds)
 
     def challenge(self, spec: AnySpec, interval: int, our_hash: bytes) -> None:
-        """Open a dispute over checkpoint interval+1 with the solver's now disclosed hashes."""
-        if self.chain.game is None:
-            return
-        reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
+        """Open a dispute over checkpoint interval+1 with the solver's now disclosed hashes; the start of the
+        interval must be fetchable (the bisection replays from it), else it is demanded first."""
+        reported = self.reported()
         if any(reported[i]["state_hash"] is None for i in range(spec.checkpoint_count + 1)):
-            log.warning("job %s: the solver's hashes are still withheld; cannot challenge", self.job_id)
-            return
+            raise Unavailable(interval + 1, "still withheld after the commit window")
         hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
+        if not isinstance(spec, InferenceSpec):
+            try:
+                blob = self.client.download_artifact(reported[interval]["artifact"])
+            except CoordinatorError:
+                blob = b""
+            if not holds(spec, interval * spec.checkpoint_interval, blob, hashes[interval]):
+                raise Unavailable(interval, "the disputed interval's start cannot be fetched")
         try:
             open_challenge(self.chain, self.job_id, interval, hashes, spec.checkpoint_interval, our_hash)
         except ChainError as exc:  # e.g. another challenger was first, or the window closed
             log.warning("job %s: challenge failed: %s", self.job_id, exc)
+
+    def demand(self, missing: Unavailable, interval: int) -> Verdict:
+        """Demand the missing checkpoint on chain (challenges are open); the verdict says why."""
+        verdict = Verdict(interval, False, f"unverifiable: {missing}; demanded on chain")
+        log.warning("job %s: %s", self.job_id, missing)
+        try:
+            demand_checkpoint(self.chain, self.job_id, missing.index)
+        except ChainError as exc:  # another dispute is open, or the window closed: say so, lose nothing
+            verdict = Verdict(interval, False, f"unverifiable: {missing}; could not demand it: {exc}")
+            log.warning("job %s: %s", self.job_id, verdict.detail)
+        self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
+        return verdict
 
     def reveal(self, salt: bytes, hashes: list[bytes], proofs: list[list[bytes]]) -> None:
         try:

@@ -18,6 +18,7 @@ from worker.verifier import VerifierRun
 
 ETHER = 10**18
 MAX_PRICE = ETHER // 20
+FORFEITED, REFUNDED, PAID = range(3)  # IAudit.Outcome
 pytestmark = pytest.mark.e2e
 
 
@@ -28,7 +29,8 @@ def test_lazyVerifier_isCaught_andLosesItsBondToTheHonestOne(tmp_path):
         submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
         honest = submitter.w3.eth.account.from_key(ANVIL_KEYS[3]).address
         lazy_chain = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[5])
-        lazy_chain.transact("Staking", "deposit", value=ETHER // 10)  # staked, so its verdicts are accepted
+        # A registered verifier with as much stake as the honest one: with a committee of 3, both are drawn.
+        lazy_chain.transact("Audit", "register", value=ETHER)  # counts for results submitted a second later
         api = CoordinatorClient(stack.api_url)
         accepted = api.submit_spec(spec)
         job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
@@ -44,17 +46,18 @@ def test_lazyVerifier_isCaught_andLosesItsBondToTheHonestOne(tmp_path):
         audit = submitter.audit.functions
         sample = submitter.market.functions.sampledIntervals(job_id).call()
         assert len(sample) == 2
-        _, lazy_revealed, lazy_agreed = audit.getEntry(job_id, lazy_chain.address).call()
+        assert audit.isDrawn(job_id, lazy_chain.address).call()
+        _, lazy_revealed, lazy_agreed, _, _ = audit.getEntry(job_id, lazy_chain.address).call()
         assert lazy_revealed and not lazy_agreed  # ...but its hashes are not the solver's
 
         job = wait_for(lambda: (j := submitter.job(job_id))["state"] == JobState.FINALIZED and j, "finalization", 300)
         assert job["state"] == JobState.FINALIZED  # nobody disputed: the solver was honest
-        _, honest_revealed, honest_agreed = audit.getEntry(job_id, honest).call()
+        _, honest_revealed, honest_agreed, _, _ = audit.getEntry(job_id, honest).call()
         assert honest_revealed and honest_agreed
 
         wait_for(lambda: audit.settled(job_id).call(), "the keeper to settle the audits")
-        settled = {e.args.verifier: (e.args.paid, e.args.amount) for e in
+        settled = {e.args.verifier: (e.args.outcome, e.args.amount) for e in
                    submitter.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})}
         bond = audit.auditBond().call()
         reward = job_economics(MAX_PRICE, spec.checkpoint_count, 2).verifier_reward
-        assert settled == {lazy_chain.address: (False, bond), honest: (True, bond + reward + bond)}
+        assert settled == {lazy_chain.address: (FORFEITED, bond), honest: (PAID, bond + reward + bond)}

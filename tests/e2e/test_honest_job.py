@@ -16,6 +16,7 @@ from pinpoint.spec import example_mlp_spec, parse_spec
 from tests.e2e.waiting import wait_for
 
 ETHER = 10**18
+FORFEITED, REFUNDED, PAID = range(3)  # IAudit.Outcome
 pytestmark = pytest.mark.e2e
 
 
@@ -55,13 +56,13 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         # and once the reveal window was over it got its bond back plus the reward the submitter funded.
         verifier = chain.w3.eth.account.from_key(ANVIL_KEYS[3]).address
         audit = chain.audit.functions
-        commitment, revealed, agreed = audit.getEntry(job_id, verifier).call()
-        assert int.from_bytes(commitment, "big") and revealed and agreed
+        commitment, revealed, agreed, _, _ = audit.getEntry(job_id, verifier).call()
+        assert int.from_bytes(commitment, "big") and revealed and agreed and audit.agreements(job_id).call() == 1
         wait_for(lambda: audit.settled(job_id).call(), "the keeper to settle the audit")
         settled = chain.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})
         reward = job_economics(max_price, spec.checkpoint_count).verifier_reward
-        assert [(e.args.verifier, e.args.paid, e.args.amount) for e in settled] == [
-            (verifier, True, audit.auditBond().call() + reward)]
+        assert [(e.args.verifier, e.args.outcome, e.args.amount) for e in settled] == [
+            (verifier, PAID, audit.auditBond().call() + reward)]
         assert view["final_loss"] < view["checkpoints"][1]["loss"]  # it learned something
 
         # Payouts: the solver earns its bid, the submitter gets the rest of the escrow, the stake is free again.

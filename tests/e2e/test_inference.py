@@ -71,7 +71,7 @@ def test_inferenceJob_everyOutputIsProvenAgainstTheChain(tmp_path, artifacts, mo
         audit = submitter.audit.functions
         wait_for(lambda: audit.settled(job_id).call(), "the keeper to settle the audit")
         [settled] = submitter.audit.events.AuditSettled().get_logs(from_block=0, argument_filters={"jobId": job_id})
-        assert settled.args.paid is True and settled.args.amount > audit.auditBond().call()
+        assert settled.args.outcome == 2 and settled.args.amount > audit.auditBond().call()  # Outcome.Paid
 
 
 def test_wrongOutput_isPinpointedToItsInput_andSlashed(tmp_path, artifacts):

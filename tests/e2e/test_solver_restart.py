@@ -27,7 +27,7 @@ def test_killedSolver_resumesFromItsLastCommittedCheckpoint(tmp_path):
         accepted = api.submit_spec(spec)
         job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
                                     max_price=ETHER // 20, bidding_seconds=4,
-                                    execution_seconds=900, challenge_seconds=6)
+                                    execution_seconds=900, challenge_seconds=20)
 
         wait_for(lambda: chain.job(job_id)["checkpointsDone"] >= 3, "some committed progress")
         solver = dict(stack.processes)["solver"]

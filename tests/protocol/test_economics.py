@@ -16,6 +16,7 @@ from pinpoint.economics import (
     detection_probability,
     job_economics,
     minimum_stake,
+    required_stake,
     samples_for_detection,
     verifier_reward,
 )
@@ -147,11 +148,22 @@ def test_verifier_reward():
     assert verifier_reward(10, 1, 3, margin=1) == 3  # ceil(8/3): never underpaid by rounding
 
 
+def test_required_stake_is_the_model_floored_at_the_payment():
+    # Every interval sampled: the model asks for nothing, the market still asks for the escrow.
+    assert minimum_stake(ETHER, 8, 8) == 0
+    assert required_stake(ETHER, 8, 8) == ETHER
+    assert job_economics(ETHER, 8, samples=8).required_stake == ETHER
+    # Where the model asks for more than the payment, it stands.
+    assert required_stake(ETHER, 32, 4) == minimum_stake(ETHER, 32, 4) > ETHER
+    with pytest.raises(ValueError, match="payment"):
+        required_stake(-1, 8, 8)
+
+
 def test_job_economics_defaults():
     terms = job_economics(ETHER, 32)
     assert terms.samples == 4
     assert terms.detection_one_faked == pytest.approx(0.125)
-    assert terms.required_stake == minimum_stake(ETHER, 32, 4)
+    assert terms.required_stake == required_stake(ETHER, 32, 4) == minimum_stake(ETHER, 32, 4)
     assert terms.verifier_reward == verifier_reward(ETHER, 4, 32)
     assert job_economics(ETHER, 32, samples=8).samples == 8
 
