@@ -57,6 +57,10 @@ def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
     solver.transact("Market", "closeBidding", job_id)
     tree = checkpoint_tree(job_id, [cheat(0), cheat(interval)], interval)
     solver.transact("Market", "submitResult", job_id, tree.root)
+    advance(1)
+    advance(1)  # the seed block exists, and calls see it
+    challenger.transact("Market", "sealSample", job_id)
+    advance(challenger.audit.functions.commitWindow().call() + 1)  # challenges open after the commit window
 
     gas: dict[str, list[int]] = {}
 

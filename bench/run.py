@@ -74,7 +74,9 @@ def measure_gas() -> dict[str, int]:
         spec_hash = "0x" + os.urandom(32).hex()
         terms = dict(max_price=ETHER // 10, required_stake=ETHER, bidding_seconds=60, execution_seconds=600,
                      challenge_seconds=60, samples=2)
-        result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=3 * ETHER))}
+        result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=3 * ETHER)),
+                  "Audit.register (verifier stake)": gas(verifier.transact("Audit", "register", value=ETHER))}
+        advance(2)  # the verifier's stake counts for results submitted from now on
         receipt = submitter.transact("Market", "postJob", spec_hash, 8, 8, 2, terms["required_stake"], 60, 600, 60,
                                      value=terms["max_price"])
         result["Market.postJob"] = gas(receipt)
@@ -108,6 +110,9 @@ def measure_gas() -> dict[str, int]:
         result["Audit.settle (1 verifier)"] = gas(submitter.transact("Audit", "settle", job_id))
         result["Audit.claim"] = gas(verifier.transact("Audit", "claim"))
 
+        referee = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[4])
+        result.update(availability_path(submitter, solver, verifier, referee, spec_hash, terms, advance))
+
         unbid = submitter.post_job(spec_hash, 8, 8, **terms)
         advance(61)
         result["Market.closeBidding (no bids: cancel)"] = gas(submitter.transact("Market", "closeBidding", unbid))
@@ -118,6 +123,42 @@ def measure_gas() -> dict[str, int]:
         advance(601)
         result["Market.reportMissedDeadline (slash)"] = gas(submitter.transact("Market", "reportMissedDeadline", silent))
         return result
+
+
+def availability_path(submitter: Chain, solver: Chain, verifier: Chain, referee: Chain, spec_hash: str, terms: dict,
+                      advance) -> dict:
+    """Gas of a demanded checkpoint that the solver serves (a referee attests the bytes), and of the end of a
+    job that no drawn verifier approved."""
+    referee.transact("RefereeCourt", "register", value=referee.court.functions.minBond().call())
+    job_id = submitter.post_job(spec_hash, 8, 8, **terms)
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    advance(61)
+    solver.transact("Market", "closeBidding", job_id)
+    hashes = [os.urandom(32) for _ in range(9)]
+    tree = checkpoint_tree(job_id, hashes, 8)
+    solver.transact("Market", "submitResult", job_id, tree.root)
+    advance(1)
+    advance(1)  # the seed block exists, and calls see it
+    verifier.transact("Market", "sealSample", job_id)
+    advance(verifier.audit.functions.commitWindow().call() + 1)
+    result = {}
+    receipt = verifier.transact("DisputeGame", "challengeAvailability", job_id, 5,
+                                value=verifier.game.functions.availabilityBond().call())
+    result["DisputeGame.challengeAvailability"] = receipt["gasUsed"]
+    dispute_id = verifier.game.functions.disputeCount().call()
+    proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(5)]
+    result["DisputeGame.answerAvailability"] = solver.transact(
+        "DisputeGame", "answerAvailability", dispute_id, hashes[5], proof, os.urandom(32))["gasUsed"]
+    request_id = referee.court.functions.requestCount().call()
+    advance(1)
+    advance(1)
+    referee.transact("RefereeCourt", "draw", request_id)
+    result["RefereeCourt.submitStep (availability)"] = referee.transact(
+        "RefereeCourt", "submitStep", request_id, hashes[5])["gasUsed"]
+    advance(terms["challenge_seconds"] + 1)
+    result["Market.finalize (nobody approved: unverified)"] = submitter.transact("Market", "finalize", job_id)["gasUsed"]
+    result["DisputeGame.releaseBond"] = submitter.transact("DisputeGame", "releaseBond", dispute_id)["gasUsed"]
+    return result
 
 
 def commitment_overhead(spec, repeats: int) -> dict:

@@ -33,6 +33,11 @@ ANVIL_KEYS = [
 ]
 
 
+LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=8, reveal_window=12, clock=90, verifier_delay=1)
+"""Windows for one machine: a verifier replays a sample within seconds, a silent party loses a dispute in a
+minute and a half, a verifier registered a second ago can be drawn. `ape run deploy` defaults to hours."""
+
+
 class StackError(RuntimeError):
     pass
 
@@ -134,18 +139,17 @@ class LocalStack:
                                              "--save", "", "--appendonly", "no", "--dir", str(self.home)])
         wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
 
-    def deploy(self, unbonding_delay: int = 60, commit_window: int = 8, reveal_window: int = 12, clock: int = 90,
-               verifier_delay: int = 1) -> dict:
-        """Deploy with windows short enough for a demo: a verifier replays a sample within seconds, a silent
-        party loses a dispute in a minute and a half, and a verifier registered a second ago can be drawn."""
+    def deploy(self, options: dict[str, int] | None = None) -> dict:
+        """Deploy with `options` (`ape run deploy` flags without dashes; default LOCAL_DEPLOY, windows short
+        enough for a demo; {} for the script's own defaults)."""
+        options = LOCAL_DEPLOY if options is None else options
+        flags = [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
         env = dict(self.env, APE_FOUNDRY_HOST=self.rpc_url, PINPOINT_DEPLOYMENT_FILE=str(self.deployment_file))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / "deploy.log"
         with open(log, "wb") as out:
             result = subprocess.run(
-                [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry",
-                 "--unbonding-delay", str(unbonding_delay), "--commit-window", str(commit_window),
-                 "--reveal-window", str(reveal_window), "--clock", str(clock), "--verifier-delay", str(verifier_delay)],
+                [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", "ethereum:local:foundry", *flags],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600,
             )
         if result.returncode != 0 or not self.deployment_file.exists():
@@ -176,7 +180,7 @@ class LocalStack:
         shutil.rmtree(self.logs, ignore_errors=True)
 
     def start_all(self, solver_options: tuple[str, ...] = (), verifier_options: tuple[str, ...] = (),
-                  progress=print, second_verifier: bool = False) -> None:
+                  progress=print, second_verifier: bool = False, deploy_options: dict[str, int] | None = None) -> None:
         """Chain, Redis, contracts, coordinator, and one solver, verifier and referee (Anvil keys 2, 3, 4);
         with `second_verifier`, an honest verifier too (key 6): a job is paid only once a verifier approved
         it, so a scenario whose verifier lies needs another one."""
@@ -187,7 +191,7 @@ class LocalStack:
         progress(f"starting the embedded Redis-protocol server on {self.redis_url}" if not self.external_redis else f"using Redis at {self.redis_url}")
         self.start_redis()
         progress("compiling and deploying the contracts (ape run deploy)")
-        self.deploy()
+        self.deploy(deploy_options)
         self.mine_every_second()
         progress(f"starting the coordinator on {self.api_url}")
         self.start_coordinator()

@@ -39,7 +39,7 @@ from pinpoint.sampling import audit_commitment
 from pinpoint.spec import AnySpec, InferenceSpec, JobSpec
 from worker.availability import holds
 from worker.disputes import demand_checkpoint, open_challenge, proof_bytes
-from worker.engine.checkpoint import CheckpointFormatError, CheckpointHashMismatch, load_checkpoint
+from worker.engine.checkpoint import load_checkpoint
 from worker.engine.inference import InferenceInputError
 from worker.engine.training import Trainer
 from worker.inference import expected_leaf_state_hash
@@ -195,10 +195,32 @@ class VerifierRun:
         state_hash = bytes.fromhex(reported["state_hash"][2:])
         if self.leaf(spec, index, state_hash) != leaves.leaf_hash(index):
             raise Unavailable(index, "its reported state hash is not the one under the final root")
-        try:
-            return load_checkpoint(self.client.download_artifact(reported["artifact"]), expected_state_hash=state_hash)
-        except (CoordinatorError, CheckpointHashMismatch, CheckpointFormatError) as exc:
-            raise Unavailable(index, f"its bytes do not hold the committed state: {exc}") from None
+        blob = self.fetch(spec, index, reported["artifact"], state_hash)
+        if blob is None:
+            raise Unavailable(index, "its bytes cannot be fetched or do not hold the committed state")
+        return load_checkpoint(blob, expected_state_hash=state_hash)
+
+    def fetch(self, spec: AnySpec, index: int, artifact: str, state_hash: bytes) -> bytes | None:
+        """Checkpoint `index`'s bytes: those the coordinator lists, else those the solver named on chain
+        when the checkpoint was demanded; None if neither holds the committed state."""
+        for candidate in (artifact, *self.served_on_chain(index)):
+            try:
+                blob = self.client.download_artifact(candidate)
+            except CoordinatorError:
+                continue
+            if holds(spec, index * spec.checkpoint_interval, blob, state_hash):
+                return blob
+        return None
+
+    def served_on_chain(self, index: int) -> list[str]:
+        """Artifacts the solver named for checkpoint `index` in answered availability demands."""
+        game = self.chain.game.functions
+        served = []
+        for dispute_id in game.heldBonds(self.job_id).call():  # the answered demands of this job
+            dispute = self.chain.dispute(dispute_id)
+            if dispute["index"] == index:
+                served.append(dispute["preStateArtifact"])
+        return served
 
     def check_disclosed(self, spec: AnySpec, sample: list[int]) -> None:
         """Once disclosed, the sampled ends and the result itself (the last checkpoint) must be fetchable
@@ -208,12 +230,8 @@ class VerifierRun:
             entry = reported[index]
             if entry["state_hash"] is None:
                 raise Unavailable(index, "still withheld after the commit window")
-            try:
-                blob = self.client.download_artifact(entry["artifact"])
-            except CoordinatorError as exc:
-                raise Unavailable(index, f"its bytes cannot be fetched: {exc}") from None
-            if not holds(spec, index * spec.checkpoint_interval, blob, bytes.fromhex(entry["state_hash"][2:])):
-                raise Unavailable(index, "its bytes do not hold the committed state")
+            if self.fetch(spec, index, entry["artifact"], bytes.fromhex(entry["state_hash"][2:])) is None:
+                raise Unavailable(index, "its bytes cannot be fetched or do not hold the committed state")
 
     def guess(self, sample: list[int]) -> dict[int, bytes]:
         """The lazy verifier: whatever the coordinator shows for the sampled ends (withheld: nothing)."""
@@ -279,13 +297,9 @@ class VerifierRun:
         if any(reported[i]["state_hash"] is None for i in range(spec.checkpoint_count + 1)):
             raise Unavailable(interval + 1, "still withheld after the commit window")
         hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(spec.checkpoint_count + 1)]
-        if not isinstance(spec, InferenceSpec):
-            try:
-                blob = self.client.download_artifact(reported[interval]["artifact"])
-            except CoordinatorError:
-                blob = b""
-            if not holds(spec, interval * spec.checkpoint_interval, blob, hashes[interval]):
-                raise Unavailable(interval, "the disputed interval's start cannot be fetched")
+        if not isinstance(spec, InferenceSpec) and self.fetch(spec, interval, reported[interval]["artifact"],
+                                                              hashes[interval]) is None:
+            raise Unavailable(interval, "the disputed interval's start cannot be fetched")
         try:
             open_challenge(self.chain, self.job_id, interval, hashes, spec.checkpoint_interval, our_hash)
         except ChainError as exc:  # e.g. another challenger was first, or the window closed
