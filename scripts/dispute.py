@@ -3,6 +3,7 @@
     ape run dispute open JOB_ID INDEX AGREED_HASH AGREED_PROOF_JSON SOLVER_HASH SOLVER_PROOF_JSON CHALLENGER_HASH
     ape run dispute open --from-file challenge.json   # {"job_id", "index", "agreed_hash", "agreed_proof",
                                                       #  "solver_hash", "solver_proof", "challenger_hash"}
+    ape run dispute demand JOB_ID INDEX               # demand checkpoint INDEX: the solver must serve it
     ape run dispute show DISPUTE_ID
     ape run dispute reveal DISPUTE_ID HASH            # the solver: its state hash at the midpoint
     ape run dispute respond DISPUTE_ID agree|disagree # the challenger
@@ -153,6 +154,23 @@ def open_dispute(cli_ctx, network, account, from_file, args):
 @cli.command(cls=ConnectedProviderCommand)
 @ape_cli_context()
 @network_option()
+@account_option(prompt=False)
+@click.argument("job_id", type=int)
+@click.argument("index", type=int)
+def demand(cli_ctx, network, account, job_id, index):
+    """Demand checkpoint INDEX of JOB_ID on chain, posting the availability bond: the solver must prove its
+    state hash and serve its bytes within its clock, or be slashed."""
+    game = game_contract()
+    bond = game.availabilityBond()
+    sender = signer(cli_ctx, account, f"Post a {ether(bond)} availability bond")
+    with explained("demand"):
+        tx = game.challengeAvailability(job_id, index, sender=sender, value=bond)
+    cli_ctx.logger.success(f"dispute {tx.return_value} demands checkpoint {index} of job {job_id}; the solver's clock runs")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@ape_cli_context()
+@network_option()
 @click.argument("dispute_id", type=int)
 def show(cli_ctx, network, dispute_id):
     """Show a dispute: phase, interval, hashes, round, clocks and whose turn it is."""
@@ -164,6 +182,8 @@ def show(cli_ctx, network, dispute_id):
                                           search_topics={"disputeId": dispute_id}))
     solver_left, challenger_left = game.clocks(dispute_id)
     click.echo(f"dispute:      {dispute_id} (job {d.jobId})")
+    if getattr(d, "kind", 0) == 1:
+        click.echo(f"kind:         availability of checkpoint {d.index}: the solver must serve it")
     click.echo(f"phase:        {PHASES[d.phase]}" + (f" ({outcome(d)})" if d.phase == RESOLVED else ""))
     click.echo(f"solver:       {d.solver}")
     click.echo(f"challenger:   {d.challenger}")

@@ -90,9 +90,9 @@ def test_stakeScript_deposit_request_earlyWithdraw_show(chain_stack):
     assert f"withdrawable at: {withdrawable_at} (unix time)" in lines
 
 
-def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
-    """A submitted job (set up with web3), challenged with `ape run dispute open`, shown, and a move refused
-    because it is not the challenger's turn."""
+def reviewed_job(chain_stack):
+    """A job submitted over three checkpoints, its sample sealed, past the audit's commit window: open to
+    challenges. Returns the parties, the job id, the solver's states and their tree."""
     submitter, solver, challenger = (
         Chain(chain_stack.rpc_url, chain_stack.deployment_file, anvil_key(n)) for n in (SUBMITTER, SOLVER, CHALLENGER)
     )
@@ -108,6 +108,17 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     solver.transact("Market", "postProgress", job_id, 1, checkpoint_tree(job_id, hashes[:2], 4).root)
     solver.transact("Market", "submitResult", job_id, tree.root)
     assert solver.job(job_id)["state"].name == "SUBMITTED"
+    advance_time(submitter.w3, 1)
+    advance_time(submitter.w3, 1)  # the seed block exists
+    submitter.transact("Market", "sealSample", job_id)
+    advance_time(submitter.w3, submitter.audit.functions.commitWindow().call() + 1)  # challenges open
+    return submitter, solver, challenger, job_id, hashes, tree
+
+
+def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
+    """A submitted job (set up with web3), challenged with `ape run dispute open`, shown, and a move refused
+    because it is not the challenger's turn."""
+    submitter, solver, challenger, job_id, hashes, tree = reviewed_job(chain_stack)
 
     challenge = tmp_path / "challenge.json"
     challenge.write_text(json.dumps({
@@ -144,3 +155,18 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     assert f"cannot respond now: it is the solver's turn ({solver.address}) to reveal" in text, text
     assert "Traceback" not in text and 'File "' not in text, text
     assert challenger.dispute(dispute_id)["phase"].name == "REVEAL"  # nothing was sent
+
+
+def test_disputeScript_demand_show(chain_stack):
+    """`ape run dispute demand` opens an availability dispute: the solver's clock runs."""
+    _, solver, challenger, job_id, _, _ = reviewed_job(chain_stack)
+    demanded = ape_run(chain_stack, "dispute", "demand", str(job_id), "2", account=f"TEST::{CHALLENGER}")
+    assert demanded.returncode == 0, output(demanded)
+    dispute_id = challenger.game.functions.activeDispute(job_id).call()
+    dispute = challenger.dispute(dispute_id)
+    assert (dispute["kind"].name, dispute["index"], dispute["phase"].name) == ("AVAILABILITY", 2, "SERVE")
+    assert dispute["bond"] == challenger.game.functions.availabilityBond().call()
+    shown = ape_run(chain_stack, "dispute", "show", str(dispute_id), account=None)
+    assert "kind: availability of checkpoint 2" in " ".join(shown.stdout.split()), shown.stdout
+    again = ape_run(chain_stack, "dispute", "demand", str(job_id), "1", account=f"TEST::{CHALLENGER}")
+    assert again.returncode != 0 and "demand reverted" in output(again)  # the job is already disputed
