@@ -4,6 +4,7 @@ import os
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.localnet import ANVIL_KEYS
+from pinpoint.merkle import checkpoint_tree
 from tests.conftest import advance_time
 from worker.keeper import Keeper
 
@@ -45,3 +46,65 @@ def test_keeper_cancelsUnbidJobs_andSlashesSilentSolvers(chain_stack):
     assert all(anyone.audit.functions.settled(j).call() for j in (unbid, silent))
     assert [x for x in keeper.tick() if x[0] in (unbid, silent)] == []
     assert not {unbid, silent} & (keeper.open | keeper.unsettled_audits)
+
+
+def test_keeper_sealsAndEndsUnapprovedWork_andReleasesHeldBonds(chain_stack):
+    # Fresh keys: the keeper also acts on what other tests left on this chain.
+    anyone = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[0])
+    submitter, solver, challenger, referee = (Chain(chain_stack.rpc_url, chain_stack.deployment_file, "0x" + k * 32)
+                                              for k in ("11", "12", "13", "14"))
+    for party in (submitter, solver, challenger, referee):
+        anyone.w3.eth.send_transaction({"from": anyone.address, "to": party.address, "value": ETHER})
+    keeper = Keeper(anyone)
+    keeper.tick()
+    solver.transact("Staking", "deposit", value=ETHER // 2)
+    court = referee.court.functions
+    if not court.isReferee(referee.address).call():
+        referee.transact("RefereeCourt", "register", value=court.minBond().call())
+
+    terms = dict(TERMS, challenge_seconds=anyone.minimum_challenge_seconds())
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, **terms)
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    advance_time(submitter.w3, 61)
+    keeper.tick()  # closes the auction
+    hashes = [os.urandom(32) for _ in range(3)]
+    tree = checkpoint_tree(job_id, hashes, 2)
+    solver.transact("Market", "submitResult", job_id, tree.root)
+    advance_time(submitter.w3, 1)
+    assert (job_id, "sealSample") not in keeper.tick()  # the seed block is the latest: its hash is not final yet
+    advance_time(submitter.w3, 1)
+    assert (job_id, "sealSample") in keeper.tick()
+    job = anyone.job(job_id)
+    assert job["challengeDeadline"] == job["sampleSealedAt"] + terms["challenge_seconds"]
+
+    # A demand the solver answers, attested by a referee: the bond waits for the job's end.
+    advance_time(submitter.w3, anyone.audit.functions.commitWindow().call() + 1)
+    challenger.transact("DisputeGame", "challengeAvailability", job_id, 1,
+                        value=anyone.game.functions.availabilityBond().call())
+    dispute_id = anyone.game.functions.activeDispute(job_id).call()
+    proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(1)]
+    solver.transact("DisputeGame", "answerAvailability", dispute_id, hashes[1], proof, os.urandom(32))
+    request_id = court.requestCount().call()
+    advance_time(submitter.w3, 1)
+    advance_time(submitter.w3, 1)  # the draw block is final
+    referee.transact("RefereeCourt", "draw", request_id)
+    keys = {anyone.w3.eth.account.from_key(k).address: k for k in ("0x" + "14" * 32, *ANVIL_KEYS)}
+    drawn = referee.struct("RefereeCourt", "getRequest", request_id)["referee"]  # other tests seat referees too
+    Chain(chain_stack.rpc_url, chain_stack.deployment_file, keys[drawn]).transact(
+        "RefereeCourt", "submitStep", request_id, hashes[1])
+    assert anyone.dispute(dispute_id)["bondHeld"]
+
+    # Nobody drawn approved the result: after the window the keeper ends it unverified, then pays the bond
+    # back to the demander (no approval: the demand was not frivolous) and the reward back to the submitter.
+    pot = anyone.audit.functions.pot(job_id).call()
+    advance_time(submitter.w3, terms["challenge_seconds"] + 1)
+    done = [x for x in keeper.tick() if x[0] in (job_id, dispute_id)]
+    assert (job_id, "finalize") in done
+    assert anyone.job(job_id)["state"] == JobState.UNVERIFIED
+    assert {(dispute_id, "releaseBond"), (job_id, "settle")} <= set(keeper.tick())  # nobody committed: no reveals
+    assert anyone.audit.functions.credits(submitter.address).call() == pot > 0
+    assert challenger.game.functions.credits(challenger.address).call() == anyone.game.functions.availabilityBond().call()
+    assert submitter.market.functions.credits(submitter.address).call() == TERMS["max_price"]
+    assert solver.staking.functions.lockedStake(solver.address).call() == 0
+    assert solver.market.functions.credits(solver.address).call() == 0
+    assert not [x for x in keeper.tick() if x[0] in (job_id, dispute_id)]
