@@ -18,6 +18,9 @@ from __future__ import annotations
 from pinpoint.chain import Chain, JobState
 
 UNDER_REVIEW = (JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
+"""States in which a verifier may still commit (or will once the sample is sealed). Every other state is
+settled or never had a result (Finalized, Unverified, Slashed, Cancelled, Failed) or has no checkpoints yet
+(Bidding): nothing is withheld."""
 
 
 def withheld_checkpoints(chain: Chain, job_id: int) -> set[int]:
@@ -27,7 +30,7 @@ def withheld_checkpoints(chain: Chain, job_id: int) -> set[int]:
     if audit is None or job["state"] not in UNDER_REVIEW:
         return set()
     everything_but_start = set(range(1, job["checkpointCount"] + 1))
-    if job["sampleSealedAt"] == 0:
+    if job["sampleSealedAt"] == 0:  # (challengeDeadline is 0 too: the review starts at the seal)
         return everything_but_start
     commit_deadline = job["sampleSealedAt"] + audit.functions.commitWindow().call()
     # Block time, as the contract sees it: once a block is past the deadline no commit can land any more.

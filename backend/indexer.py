@@ -111,15 +111,20 @@ class Indexer:
         elif event.name == "ProgressPosted":
             job.checkpoints_done, job.progress_root = a["checkpointsDone"], a["progressRoot"]
         elif event.name == "ResultSubmitted":
-            job.state, job.final_root, job.challenge_deadline = "submitted", a["finalRoot"], a["challengeDeadline"]
+            # The review window opens only when the sample is sealed (SampleSealed carries its deadline).
+            job.state, job.final_root = "submitted", a["finalRoot"]
             if self.dispatcher is not None:
                 return [lambda: self.dispatcher.verify(job_id)]
+        elif event.name == "SampleSealed":
+            job.challenge_deadline = a["challengeDeadline"]
         elif event.name == "JobFinalized":
             job.state, job.solver_payout, job.submitter_refund = "finalized", str(a["solverPayout"]), str(a["submitterRefund"])
         elif event.name == "SolverSlashed":
             job.slashed = str(a["amount"])
         elif event.name == "JobFailed":
             job.state = "failed"
+        elif event.name == "JobUnverified":  # no drawn verifier approved: escrow back, solver unpaid
+            job.state = "unverified"
         elif event.name == "JobDisputed":
             job.state = "disputed"
         elif event.name == "DisputeSettled":
@@ -131,8 +136,18 @@ class Indexer:
     def apply_dispute(self, session: Session, event: DecodedEvent) -> None:
         a = event.args
         if event.name == "DisputeOpened":
-            session.add(Dispute(id=a["disputeId"], job_id=a["jobId"], challenger=a["challenger"], lo=a["lo"],
-                                hi=a["hi"], phase="reveal" if a["hi"] - a["lo"] > 1 else "serve"))
+            session.add(Dispute(id=a["disputeId"], job_id=a["jobId"], kind="fault", challenger=a["challenger"],
+                                lo=a["lo"], hi=a["hi"], phase="reveal" if a["hi"] - a["lo"] > 1 else "serve"))
+            session.flush()
+            return
+        if event.name == "AvailabilityChallenged":  # checkpoint `index` demanded: the solver must serve it
+            job = session.get(Job, int(a["jobId"]))
+            if job is None:
+                log.warning("event %s for unknown job %s", event.name, a["jobId"])
+                return
+            step = a["index"] * job.checkpoint_interval
+            session.add(Dispute(id=a["disputeId"], job_id=job.id, kind="availability", challenger=a["challenger"],
+                                lo=step, hi=step, phase="serve"))
             session.flush()
             return
         dispute = session.get(Dispute, a["disputeId"]) if "disputeId" in a else None
@@ -143,7 +158,7 @@ class Indexer:
         elif event.name == "Responded":
             dispute.lo, dispute.hi, dispute.rounds = a["lo"], a["hi"], dispute.rounds + 1
             dispute.phase = "serve" if dispute.hi - dispute.lo == 1 else "reveal"
-        elif event.name == "StateServed":
+        elif event.name in ("StateServed", "AvailabilityAnswered"):  # the step verifier's turn
             dispute.phase = "adjudicating"
         elif event.name == "DisputeResolved":
             dispute.phase, dispute.solver_won = "resolved", a["solverWon"]

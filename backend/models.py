@@ -107,7 +107,9 @@ class Verdict(Base):
 
 
 class Dispute(Base):
-    """A bisection game over one of the job's intervals, as its events tell it."""
+    """A dispute over a job's result, as its events tell it: a bisection game over one of the job's
+    intervals (kind "fault"), or a demand that the solver serve one checkpoint (kind "availability"; then
+    lo = hi = the demanded checkpoint's step)."""
 
     __tablename__ = "disputes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -118,6 +120,7 @@ class Dispute(Base):
     rounds: Mapped[int] = mapped_column(Integer, default=0)
     phase: Mapped[str] = mapped_column(String(16))
     solver_won: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    kind: Mapped[str] = mapped_column(String(16), default="fault", server_default="fault")
 
 
 class ChainEvent(Base):

@@ -1,7 +1,7 @@
 """Pydantic models of the REST API, per entity family."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,9 +42,11 @@ class VerdictPublic(BaseModel):
 class DisputePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
+    kind: Literal["fault", "availability"] = Field(
+        description="fault: a bisection over a disputed interval; availability: the solver must serve one checkpoint")
     challenger: str
-    lo: int = Field(description="step of the state both sides agree on")
-    hi: int = Field(description="step of the solver's disputed claim")
+    lo: int = Field(description="fault: step of the state both sides agree on; availability: step of the demanded checkpoint")
+    hi: int = Field(description="fault: step of the solver's disputed claim; availability: equal to lo")
     rounds: int
     phase: str
     solver_won: bool | None

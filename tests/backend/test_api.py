@@ -5,27 +5,24 @@ import json
 import os
 
 import pytest
-from fastapi.testclient import TestClient
 
-from backend.app import create_app
 from backend.indexer import Indexer
 from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS
-from pinpoint.settings import Settings
 from pinpoint.signing import sign_report
 from pinpoint.spec import example_inference_spec, example_mlp_spec
+from tests.backend.scenario import (
+    award,
+    client,
+    fresh_key,
+    post_and_bid,
+    staked_solver,
+    submitter_of,
+)
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
 
 ETHER = 10**18
-
-
-@pytest.fixture
-def api(chain_stack, database_url, tmp_path):
-    settings = Settings(home=tmp_path, rpc_url=chain_stack.rpc_url, deployment_file=chain_stack.deployment_file,
-                        database_url=database_url)
-    with TestClient(create_app(settings, run_indexer=False)) as client:
-        yield client
 
 
 def digest(data: bytes) -> str:
@@ -106,12 +103,13 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     assert forged.status_code == 403  # a signature over other content recovers another address
 
     verdict = {"interval": 0, "agrees": True, "detail": "replayed"}
-    assert report(ANVIL_KEYS[4], verdict, "verdicts").json() == {"created": True}  # staked
+    refused = report(ANVIL_KEYS[4], verdict, "verdicts")  # staked, but the job's own solver
+    assert refused.status_code == 403 and "solver" in refused.json()["detail"]
     assert report("0x" + "11" * 32, verdict, "verdicts").status_code == 403  # no stake
     job = api.get(f"/jobs/{job_id}").json()
     assert job["state"] == "running" and job["solver"] == solver.address
     assert [c["index"] for c in job["checkpoints"]] == [1] and job["final_loss"] == 0.5
-    assert [v["verifier"] for v in job["verdicts"]] == [solver.address]
+    assert job["verdicts"] == []
     assert api.get("/jobs", params={"state": "nonsense"}).status_code == 422
     assert job_id in [j["id"] for j in api.get("/jobs", params={"state": "running"}).json()]
 
@@ -132,3 +130,46 @@ def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
     response = api.get(f"/jobs/{jobs['inference']}/outputs")
     assert response.status_code == 409 and "no final root on chain yet" in response.json()["detail"]
     assert api.get(f"/jobs/{jobs['inference']}/outputs", params={"limit": 0}).status_code == 422
+
+
+def test_verdicts_fromVerifiersWithStakeInStakingOrAudit_neverFromTheSolver(api, chain_stack):
+    reader = client(chain_stack)
+    submitter, solver = submitter_of(chain_stack), staked_solver(chain_stack)
+    run = post_and_bid(submitter, solver)
+    award([run], solver)
+    drain(Indexer(reader, api.app.state.sessions, RecordingDispatcher()))
+    job_id = run.job_id
+    verdict = {"interval": 1, "agrees": True, "detail": "replayed"}
+
+    def report(key):
+        return api.post(f"/jobs/{job_id}/verdicts",
+                        json={"body": verdict, "signature": sign_report(key, "verdicts", job_id, verdict)})
+
+    def stake(key) -> tuple[int, int]:
+        address = reader.w3.eth.account.from_key(key).address
+        staking = reader.staking.functions
+        return (staking.freeStake(address).call() + staking.lockedStake(address).call(),
+                reader.audit.functions.stakeOf(address).call())
+
+    staker, registered, nobody = (fresh_key(reader) for _ in range(3))
+    client(chain_stack, staker).transact("Staking", "deposit", value=ETHER // 10)
+    verifier = client(chain_stack, registered)
+    verifier.transact("Audit", "register", value=max(reader.audit.functions.minVerifierStake().call(), 1))
+    assert stake(staker)[0] > 0 and stake(staker)[1] == 0  # Staking's stake alone
+    assert stake(registered)[0] == 0 and stake(registered)[1] > 0  # the audit's stake alone
+    assert stake(nobody) == (0, 0)
+
+    assert report(staker).json() == {"created": True}
+    assert report(registered).json() == {"created": True}
+    response = report(nobody)
+    assert response.status_code == 403 and "has no stake" in response.json()["detail"]
+    response = report("0x" + bytes(solver.account.key).hex())  # staked in Staking, but this is its own job
+    assert response.status_code == 403 and "solver" in response.json()["detail"]
+
+    verifier.transact("Audit", "requestExit")  # its stake leaves the registry at once: so does its voice
+    assert stake(registered) == (0, 0)
+    response = report(registered)
+    assert response.status_code == 403 and "has no stake" in response.json()["detail"]
+
+    addresses = [reader.w3.eth.account.from_key(k).address for k in (staker, registered)]
+    assert [v["verifier"] for v in api.get(f"/jobs/{job_id}").json()["verdicts"]] == addresses

@@ -5,13 +5,17 @@ checkpoint listing is read as a verifier (anonymous) and as the solver (signed r
 """
 
 import os
+from types import SimpleNamespace
 
+import pytest
+
+from backend.disclosure import withheld_checkpoints
 from backend.indexer import Indexer
-from pinpoint.chain import Chain
+from pinpoint.chain import Chain, JobState
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import checkpoint_leaf_hash, checkpoint_tree
 from pinpoint.signing import sign_read, sign_report
-from tests.backend.test_api import ETHER, api, digest  # noqa: F401 (fixture)
+from tests.backend.test_api import ETHER, digest
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
 
@@ -72,3 +76,41 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     # Past the commit window no commitment can land any more: everything is shown.
     advance_time(solver.w3, submitter.audit.functions.commitWindow().call() + 1)
     assert withheld() == set()
+
+
+class _Call:
+    def __init__(self, value):
+        self.value = value
+
+    def call(self):
+        return self.value
+
+
+def stub_chain(state: JobState, sealed_at: int, now: int, sample: list[int]) -> SimpleNamespace:
+    """The few reads withheld_checkpoints makes, answered from a job with COUNT checkpoints."""
+    job = {"state": state, "checkpointCount": COUNT, "sampleSealedAt": sealed_at, "submittedAt": 50,
+           "challengeDeadline": sealed_at and sealed_at + 600}
+    audit = SimpleNamespace(functions=SimpleNamespace(commitWindow=lambda: _Call(8)))
+    return SimpleNamespace(
+        contracts={"Audit": audit}, job=lambda job_id: job,
+        market=SimpleNamespace(functions=SimpleNamespace(sampledIntervals=lambda job_id: _Call(sample))),
+        w3=SimpleNamespace(eth=SimpleNamespace(get_block=lambda which: {"timestamp": now})))
+
+
+@pytest.mark.parametrize("state", list(JobState))
+def test_onlyResultsUnderReview_withholdAnything(state):
+    """Unsealed (challengeDeadline still 0), every checkpoint but the start could be drawn: withheld while the
+    job runs or its result is under review, and never once it is settled (Unverified included)."""
+    under_review = state in (JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
+    withheld = withheld_checkpoints(stub_chain(state, sealed_at=0, now=100, sample=[]), 1)
+    assert withheld == (set(range(1, COUNT + 1)) if under_review else set())
+
+
+@pytest.mark.parametrize("state", [JobState.SUBMITTED, JobState.DISPUTED])
+def test_sealedSample_isWithheldThroughTheCommitWindowInclusive(state):
+    sample = [0, 2]
+    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=100, sample=sample), 1) == {1, 3}
+    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=108, sample=sample), 1) == {1, 3}
+    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=109, sample=sample), 1) == set()
+    settled = stub_chain(JobState.UNVERIFIED, sealed_at=100, now=100, sample=sample)
+    assert withheld_checkpoints(settled, 1) == set()

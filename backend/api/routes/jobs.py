@@ -22,7 +22,7 @@ from pinpoint.signing import read_signer, report_signer
 from pinpoint.spec import SpecError, parse_spec
 
 router = APIRouter(tags=["jobs"])
-JOB_STATES = ("bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed")
+JOB_STATES = ("bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed", "unverified")
 
 
 @router.post("/jobs", response_model=SpecAccepted, status_code=status.HTTP_201_CREATED)
@@ -115,14 +115,30 @@ def create_checkpoint(job_id: int, report: SignedReport, session: SessionDep, st
     return {"created": True}
 
 
+def _has_stake(chain, address: str) -> bool:
+    """Whether `address` has stake behind it: a verifier registered in the Audit contract, or stake (free or
+    locked) in the Staking contract."""
+    if chain.audit is not None and chain.audit.functions.stakeOf(address).call() > 0:
+        return True
+    staking = chain.staking.functions
+    return staking.freeStake(address).call() + staking.lockedStake(address).call() > 0
+
+
 @router.post("/jobs/{job_id}/verdicts", response_model=dict)
 def create_verdict(job_id: int, report: SignedReport, session: SessionDep, request: Request) -> dict:
-    """A staked verifier reports the result of replaying one interval."""
-    job_or_404(session, job_id)
+    """A verifier with stake (registered in the Audit contract, or staked in Staking) reports the result of
+    replaying one interval. The job's own solver cannot vouch for itself."""
+    job = job_or_404(session, job_id)
     signer = _signed_by(report, "verdicts", job_id)
-    staking = request.app.state.chain.staking.functions
-    if staking.freeStake(signer).call() + staking.lockedStake(signer).call() == 0:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} has no stake; only staked verifiers report")
+    chain = request.app.state.chain
+    # The chain's word too: the index may not have seen the award yet.
+    solvers = {s.lower() for s in (job.solver, chain.job(job_id)["solver"]) if s}
+    if signer.lower() in solvers:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} is the solver of job {job_id}; a solver "
+                            "does not report verdicts on its own work")
+    if not _has_stake(chain, signer):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} has no stake; only verifiers registered in "
+                            "the Audit contract or staked in the Staking contract report")
     body = VerdictReport.model_validate(report.body)
     session.add(Verdict(job_id=job_id, verifier=signer, **body.model_dump()))
     session.commit()

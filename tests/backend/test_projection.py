@@ -1,0 +1,120 @@
+"""Unit tests of the indexer's projection: decoded events in, rows out (no chain; the real-chain runs are in
+test_indexer.py and test_review_events.py)."""
+
+import itertools
+
+import pytest
+
+from backend.db import make_engine, migrate, session_factory
+from backend.indexer import Indexer
+from backend.models import Dispute, Job
+from pinpoint.chain import DecodedEvent
+
+JOB, INTERVAL = 7, 8
+SOLVER, CHALLENGER = "0x" + "50" * 20, "0x" + "c4" * 20
+ROOT = "0x" + "f0" * 32
+
+
+class StubChain:
+    """What the indexer reads from the chain besides events: the job's challenge deadline, after a dispute
+    the solver won gave the window back."""
+
+    def __init__(self):
+        self.deployment = {}
+        self.challenge_deadline = 0
+
+    def job(self, job_id):
+        assert job_id == JOB
+        return {"challengeDeadline": self.challenge_deadline}
+
+
+@pytest.fixture
+def project(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    chain = StubChain()
+    indexer = Indexer(chain, sessions, None)
+    blocks = itertools.count(100)
+
+    def apply(contract, name, **args):
+        with sessions() as session:
+            indexer.apply(session, DecodedEvent(contract, name, args, next(blocks), 0, "0x" + "00" * 32))
+            session.commit()
+
+    def job() -> Job:
+        with sessions() as session:
+            return session.get(Job, JOB)
+
+    def dispute(dispute_id) -> tuple:
+        with sessions() as session:
+            d = session.get(Dispute, dispute_id)
+            return None if d is None else (d.job_id, d.kind, d.challenger, d.lo, d.hi, d.rounds, d.phase, d.solver_won)
+
+    apply("Market", "JobPosted", jobId=JOB, submitter="0x" + "5b" * 20, specHash="0x" + "aa" * 32, maxPrice=10,
+          requiredStake=40, checkpointCount=4, checkpointInterval=INTERVAL, biddingDeadline=1000)
+    apply("Market", "JobAwarded", jobId=JOB, solver=SOLVER, price=5, executionDeadline=2000)
+    yield chain, apply, job, dispute
+    engine.dispose()
+
+
+def test_reviewWindow_opensAtTheSeal_andComesBackAfterALostChallenge(project):
+    chain, apply, job, _ = project
+    apply("Market", "ResultSubmitted", jobId=JOB, finalRoot=ROOT, sampleBlock=55)
+    assert (job().state, job().final_root, job().challenge_deadline) == ("submitted", ROOT, None)
+    apply("Market", "SampleRearmed", jobId=JOB, sampleBlock=400)  # nobody sealed in time: still no window
+    assert job().challenge_deadline is None
+    apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=400, challengeDeadline=3000)
+    assert (job().state, job().challenge_deadline) == ("submitted", 3000)
+    apply("Market", "JobDisputed", jobId=JOB)
+    assert (job().state, job().challenge_deadline) == ("disputed", 3000)
+    chain.challenge_deadline = 3500  # the time that was left, from the settlement on
+    apply("Market", "DisputeSettled", jobId=JOB, solverWon=True)
+    assert (job().state, job().challenge_deadline) == ("submitted", 3500)
+
+
+def test_jobUnverified_isATerminalState(project):
+    _, apply, job, _ = project
+    apply("Market", "ResultSubmitted", jobId=JOB, finalRoot=ROOT, sampleBlock=55)
+    apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=55, challengeDeadline=3000)
+    apply("Market", "JobUnverified", jobId=JOB)
+    assert (job().state, job().solver_payout, job().submitter_refund, job().slashed) == ("unverified", None, None, None)
+
+
+def test_availabilityDispute_rows(project):
+    _, apply, job, dispute = project
+    apply("Market", "ResultSubmitted", jobId=JOB, finalRoot=ROOT, sampleBlock=55)
+    apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=55, challengeDeadline=3000)
+    # The game opens the market's dispute (JobDisputed) before it announces the challenge.
+    apply("Market", "JobDisputed", jobId=JOB)
+    apply("DisputeGame", "AvailabilityChallenged", disputeId=3, jobId=JOB, challenger=CHALLENGER, index=3)
+    assert dispute(3) == (JOB, "availability", CHALLENGER, 3 * INTERVAL, 3 * INTERVAL, 0, "serve", None)
+    assert job().state == "disputed"
+    apply("DisputeGame", "AvailabilityAnswered", disputeId=3, index=3, stateHash="0x" + "11" * 32,
+          artifact="0x" + "22" * 32, requestId=9)
+    assert dispute(3)[6:] == ("adjudicating", None)
+    apply("DisputeGame", "DisputeResolved", disputeId=3, jobId=JOB, solverWon=False)
+    apply("Market", "SolverSlashed", jobId=JOB, solver=SOLVER, amount=40)
+    apply("Market", "DisputeSettled", jobId=JOB, solverWon=False)
+    assert dispute(3) == (JOB, "availability", CHALLENGER, 3 * INTERVAL, 3 * INTERVAL, 0, "resolved", False)
+    assert (job().state, job().slashed) == ("slashed", "40")
+
+
+def test_availabilityDispute_ofTheInitialCheckpoint_andOfAnUnknownJob(project):
+    _, apply, _, dispute = project
+    apply("DisputeGame", "AvailabilityChallenged", disputeId=4, jobId=JOB, challenger=CHALLENGER, index=0)
+    assert dispute(4)[1:5] == ("availability", CHALLENGER, 0, 0)
+    apply("DisputeGame", "AvailabilityChallenged", disputeId=5, jobId=JOB + 1, challenger=CHALLENGER, index=1)
+    assert dispute(5) is None  # logged and skipped, like any event of a job the index never saw posted
+
+
+def test_faultDispute_rows(project):
+    _, apply, _, dispute = project
+    apply("DisputeGame", "DisputeOpened", disputeId=6, jobId=JOB, challenger=CHALLENGER, lo=INTERVAL,
+          hi=2 * INTERVAL, challengerHash="0x" + "ee" * 32)
+    assert dispute(6) == (JOB, "fault", CHALLENGER, INTERVAL, 2 * INTERVAL, 0, "reveal", None)
+    apply("DisputeGame", "MidpointRevealed", disputeId=6, step=12, stateHash="0x" + "33" * 32)
+    apply("DisputeGame", "Responded", disputeId=6, agree=True, lo=12, hi=16)
+    assert dispute(6)[3:7] == (12, 16, 1, "reveal")
+    apply("DisputeGame", "DisputeAbandoned", disputeId=6, jobId=JOB)
+    assert dispute(6)[1] == "fault" and dispute(6)[6] == "abandoned"
