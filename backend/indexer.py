@@ -113,8 +113,6 @@ class Indexer:
         elif event.name == "ResultSubmitted":
             # The review window opens only when the sample is sealed (SampleSealed carries its deadline).
             job.state, job.final_root = "submitted", a["finalRoot"]
-            if self.dispatcher is not None:
-                return [lambda: self.dispatcher.verify(job_id)]
         elif event.name == "SampleSealed":
             job.challenge_deadline = a["challengeDeadline"]
         elif event.name == "JobFinalized":

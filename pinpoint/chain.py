@@ -249,6 +249,7 @@ class Chain:
             data = get_event_data(self.w3.codec, abi, log)
             args = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in data["args"].items()}
             decoded.append(
-                DecodedEvent(contract, data["event"], args, log["blockNumber"], log["logIndex"], log["transactionHash"].hex())
+                DecodedEvent(contract, data["event"], args, log["blockNumber"], log["logIndex"],
+                             Web3.to_hex(log["transactionHash"]))
             )
         return decoded

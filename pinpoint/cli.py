@@ -119,8 +119,9 @@ def outputs(args, settings) -> int:
         for r in results:
             print(f"  input {r.index}: " + (f"{_brief(r.output.values())}  proven" if r.proven else r.problem))
     if state != "finalized":
-        print(f"note: job {args.job_id} is {state}; its outputs are " +
-              ("proven wrong: do not use them" if state == "slashed" else "not final yet"), file=sys.stderr)
+        why = {"slashed": "proven wrong: do not use them",
+               "unverified": "what the solver committed, but no verifier approved them (you were refunded)"}
+        print(f"note: job {args.job_id} is {state}; its outputs are {why.get(state, 'not final yet')}", file=sys.stderr)
     return 0 if state == "finalized" and all(r.proven for r in results) else 1
 
 
