@@ -23,9 +23,6 @@ class RecordingDispatcher:
     def execute(self, job_id, solver):
         self.sent.append(("execute", job_id, solver))
 
-    def verify(self, job_id):
-        self.sent.append(("verify", job_id))
-
 
 def drain(indexer: Indexer) -> None:
     head = indexer.chain.w3.eth.block_number
