@@ -34,6 +34,8 @@ from worker.cheats import INFERENCE_CHEATS
 from worker.engine.datasets import materialize
 
 ETHER = 10**18
+OUTCOMES = {0: "forfeited its {} bond", 1: "got its {} bond back", 2: "paid {} (bond + share of the pot)"}
+"""How an audit settled (IAudit.Outcome)."""
 ENDED = (JobState.FINALIZED, JobState.CANCELLED, JobState.FAILED, JobState.SLASHED, JobState.UNVERIFIED)
 INFERENCE_INPUTS = 32
 MAX_PRICE = ETHER // 20  # escrowed by the submitter; the stake and sample size follow (pinpoint.economics)
@@ -157,14 +159,21 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
         print(f"  verdict        interval {v['interval']}: {'agrees' if v['agrees'] else 'disagrees'} ({v['verifier']})")
     for a in audits:
         entry = chain.audit.functions.getEntry(job_id, a["verifier"]).call()
-        outcome = f"paid {eth(a['amount'])} (bond + reward)" if a["paid"] else f"forfeited its {eth(a['amount'])} bond"
+        outcome = OUTCOMES[a["outcome"]].format(eth(a["amount"]))
         print(f"  audit          {a['verifier'][:10]}… committed, {'revealed' if entry[1] else 'never revealed'}, "
               f"{'agreed' if entry[2] else 'disagreed'}: {outcome}")
     for d in view["disputes"]:
+        if d.get("kind") == "availability":
+            served = "served (its bond waits for the job's end)" if d["solver_won"] else "not served: the solver is slashed"
+            print(f"  dispute {d['id']}      checkpoint at step {d['lo']} demanded: {served}")
+            continue
         winner = "solver (the challenger's bond goes to it)" if d["solver_won"] else "challenger (the solver is slashed)"
         print(f"  dispute {d['id']}      pinpointed step {d['lo']} -> {d['hi']} in {d['rounds']} rounds; winner: {winner}")
     if job["state"] == JobState.SLASHED:
         print(f"  slashed        {eth(view['slashed'])} of the solver's stake: half to the challenger, half to the submitter")
+        print(f"  escrow         {eth(job['maxPrice'])} returned to the submitter; the solver is paid nothing")
+    elif job["state"] == JobState.UNVERIFIED:
+        print("  unverified     no drawn verifier approved the result in its window")
         print(f"  escrow         {eth(job['maxPrice'])} returned to the submitter; the solver is paid nothing")
     else:
         print(f"  solver paid    {eth(view['solver_payout'])} (its bid)")
