@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: setup demo demo-dispute demo-false-challenge demo-inference test test-contracts test-python bench compile clean
+.PHONY: setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-python bench compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -37,6 +37,10 @@ demo-dispute: setup
 # A verifier that challenges honest work: the solver wins the dispute and the challenger's bond.
 demo-false-challenge: setup
 	$(BIN)/python -m pinpoint.demo --false-challenge
+
+# A solver that trains but publishes nothing: the verifier demands a checkpoint on chain; unserved, it is slashed.
+demo-withhold: setup
+	$(BIN)/python -m pinpoint.demo --cheat withhold@0
 
 # Train, then run the trained model on 32 inputs as an inference job; every output proven against the chain.
 demo-inference: setup

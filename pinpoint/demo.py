@@ -97,7 +97,9 @@ def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float, work: s
                       f"{'agrees' if verdict['agrees'] else 'DISAGREES'} ({verdict['detail']})")
             shown_verdicts = len(view["verdicts"])
             for d in view["disputes"]:
-                line = (f"  dispute {d['id']}: steps {d['lo']}..{d['hi']} after {d['rounds']} rounds, {d['phase']}"
+                what = (f"checkpoint at step {d['lo']} demanded" if d.get("kind") == "availability"
+                        else f"steps {d['lo']}..{d['hi']} after {d['rounds']} rounds")
+                line = (f"  dispute {d['id']}: {what}, {d['phase']}"
                         + ("" if d["solver_won"] is None else f": {'solver' if d['solver_won'] else 'challenger'} wins"))
                 if shown_disputes.get(d["id"]) != line:
                     print(line)
