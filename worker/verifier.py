@@ -258,13 +258,13 @@ class VerifierRun:
         """Commit to `hashes` with the audit bond; returns the salt (None: no audit possible)."""
         audit = self.chain.audit
         path = self._note_path()
-        if self.chain.now() > audit.functions.commitDeadline(self.job_id).call():
-            log.info("job %s: the audit's commit window has passed; no commitment", self.job_id)
-            return None
         if audit.functions.getEntry(self.job_id, self.chain.address).call()[0] != ZERO:
-            if path.exists():  # committed by an earlier attempt of this task
+            if path.exists():  # committed by an earlier attempt of this task: it still reveals
                 return bytes.fromhex(json.loads(path.read_text())["salt"])
             log.warning("job %s: committed before but the salt is lost; the bond is forfeited", self.job_id)
+            return None
+        if self.chain.now() > audit.functions.commitDeadline(self.job_id).call():
+            log.info("job %s: the audit's commit window has passed; no commitment", self.job_id)
             return None
         salt = os.urandom(32)
         path.parent.mkdir(parents=True, exist_ok=True)
