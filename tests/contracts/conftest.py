@@ -4,9 +4,15 @@ Contracts are deployed once per session; ape's isolation snapshots the chain aro
 """
 
 import pytest
-from audit_helpers import AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW, proven_job, sampled
+from audit_helpers import proven_job, register, sampled
 from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, REFEREE_BOND
-from market_helpers import REQUIRED_STAKE, UNBONDING_DELAY, JobFactory
+from market_helpers import (
+    REQUIRED_STAKE,
+    UNBONDING_DELAY,
+    VERIFIER_DELAY,
+    JobFactory,
+    deploy_market,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +47,7 @@ def staking(project, owner):
 
 @pytest.fixture(scope="session")
 def market(project, owner, staking):
-    market = owner.deploy(project.Market, staking)
-    staking.setOperator(market, True, sender=owner)
-    return market
+    return deploy_market(project, owner, staking)
 
 
 @pytest.fixture
@@ -98,8 +102,9 @@ def seated(court, referees):
 
 
 @pytest.fixture(scope="session")
-def audit(project, owner, market):
-    return owner.deploy(project.Audit, market, AUDIT_BOND, COMMIT_WINDOW, REVEAL_WINDOW)
+def audit(project, market):
+    """The market's audit, wired by `market`."""
+    return project.Audit.at(market.audit())
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +114,16 @@ def verifiers(accounts):
 
 
 @pytest.fixture
-def honest_job(chain, jobs, market, staked, solver, stranger):
-    """A submitted honest job (root over TRUTH) with its sample sealed."""
+def registered(chain, audit, verifiers):
+    """The four verifiers registered with VERIFIER_STAKE each, VERIFIER_DELAY + 1 seconds before the next
+    block (per test). Each holds 1/COMMITTEE_SIZE of the stake, so each is drawn for every job submitted from
+    then on, except a job it solves."""
+    last = register(audit, verifiers)[-1]
+    chain.pending_timestamp = last.timestamp + VERIFIER_DELAY + 1
+    return verifiers
+
+
+@pytest.fixture
+def honest_job(chain, jobs, market, staked, registered, solver, stranger):
+    """A submitted honest job (root over TRUTH) with its sample sealed, its committee the four verifiers."""
     return sampled(chain, market, proven_job(jobs, market, solver), stranger)

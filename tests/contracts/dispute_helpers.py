@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from eth_abi import encode
 from eth_utils import keccak
-from market_helpers import REQUIRED_STAKE, ZERO32
+from market_helpers import COMMIT_WINDOW, REQUIRED_STAKE, ZERO32
 
 from pinpoint.merkle import checkpoint_tree
 
 CHALLENGE_BOND = 10**17
+AVAILABILITY_BOND = CHALLENGE_BOND // 10  # DisputeGame.availabilityBond: a tenth of the challenge bond
 CLOCK = 3600
 REFEREE_BOND = 10**17
 ANSWER_WINDOW = 600
@@ -22,6 +23,8 @@ CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 
 # IDisputeGame.Phase values.
 P_NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
+# IDisputeGame.Kind values.
+FAULT, AVAILABILITY = range(2)
 # IMarket.JobState values added for disputes.
 DISPUTED, SLASHED = 7, 8
 
@@ -76,6 +79,33 @@ def submit_proven(jobs, market, solver, claimed: list[bytes], count: int, interv
     return job
 
 
+def seal(chain, market, job_id, sender):
+    """Mines the seed block (the one after submitResult) and seals the job's sample."""
+    chain.mine(1)
+    return market.sealSample(job_id, sender=sender)
+
+
+def challenge_opens_at(market, job_id) -> int:
+    """The last second in which the job cannot be challenged yet: the end of its audit commit window (the
+    audits here are deployed with COMMIT_WINDOW)."""
+    return market.getJob(job_id).sampleSealedAt + COMMIT_WINDOW
+
+
+def open_challenges(chain, market, job_id, sender) -> None:
+    """Seals the job's sample (unless it is sealed) and makes the next block land just after the audit's
+    commit window: from then until its challenge deadline the job can be challenged."""
+    if market.getJob(job_id).sampleSealedAt == 0:
+        seal(chain, market, job_id, sender)
+    chain.pending_timestamp = max(challenge_opens_at(market, job_id) + 1, chain.blocks.head.timestamp)
+
+
+def submit_open(jobs, market, solver, claimed: list[bytes], count: int, interval: int, **overrides) -> ProvenJob:
+    """`submit_proven`, then the sample sealed and time moved past the commit window: ready to challenge."""
+    job = submit_proven(jobs, market, solver, claimed, count, interval, **overrides)
+    open_challenges(jobs.chain, market, job.job_id, jobs.submitter)
+    return job
+
+
 # --- actors -------------------------------------------------------------------------------------------
 
 
@@ -121,11 +151,13 @@ class Challenger:
 
 
 def referee_answer(store: dict, request) -> bytes:
-    """An honest referee: downloads the served pre-state, checks it is the agreed one, runs one step."""
+    """An honest referee: downloads the served pre-state and checks it is the agreed one; then runs one step,
+    or for an availability request answers the fetched checkpoint's state hash (a toy state is its own hash).
+    Zero when the bytes cannot be fetched or are not the named state."""
     state = store.get(bytes(request.preStateArtifact))
     if state is None or state != bytes(request.preStateHash):
         return ZERO32
-    return toy_step(state, request.step)
+    return state if request.availability else toy_step(state, request.step)
 
 
 def adjudicate(chain, court, referees, store, request_id, keeper) -> object:
@@ -156,9 +188,26 @@ def play(chain, game, court, dispute_id, solver: Solver, challenger: Challenger,
             return rounds
 
 
-def assert_ledgers(market, game, court):
+def demand(game, job: ProvenJob, index: int, challenger) -> int:
+    """An availability challenge of checkpoint `index` (with the availability bond); returns its dispute id."""
+    return game.challengeAvailability(job.job_id, index, sender=challenger, value=AVAILABILITY_BOND).return_value
+
+
+def answer(game, job: ProvenJob, dispute_id: int, solver, store: dict | None):
+    """The solver answers an availability dispute with its committed state hash and proof, naming the bytes
+    of the checkpoint; with a `store` it uploads them there (else nobody can fetch them)."""
+    index = game.getDispute(dispute_id).index
+    state, proof = job.checkpoint(index)
+    if store is not None:
+        store[artifact_id(state)] = state
+    return game.answerAvailability(dispute_id, state, proof, artifact_id(state), sender=solver)
+
+
+def assert_ledgers(market, game, court, audit=None):
     """Every contract's balance equals its ledger."""
     assert market.balance == market.totalEscrow() + market.totalCredits()
     assert game.balance == game.totalBonds() + game.totalCredits()
     assert court.balance == court.totalBonds() + court.totalCredits()
+    if audit is not None:
+        assert audit.balance == audit.totalHeld() + audit.totalCredits()
 

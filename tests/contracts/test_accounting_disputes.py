@@ -1,15 +1,21 @@
-"""Accounting invariants under seeded random sequences that mix the market's actions with whole disputes:
-challenges, bisection moves, timeouts, referee registration, draws, answers, redraws, abandons and claims.
+"""Accounting invariants under seeded random sequences that mix the market's actions with whole disputes
+(challenges, bisection moves, timeouts, referee registration, draws, answers, redraws, abandons) and audits
+(verifier registration and exits, pots, commits, reveals, settlements), and claims from every contract.
 
 Invariants, checked after every step:
 - Staking's balance equals the sum over accounts of free + locked + pending stake.
 - Market's balance equals totalEscrow + totalCredits; totalEscrow is the max price of every job in Bidding,
   Running, Submitted or Disputed; totalCredits is the sum of the actors' credits.
-- DisputeGame's balance equals totalBonds + totalCredits; totalBonds is one challenge bond per unresolved
-  dispute; totalCredits is the sum of the actors' credits.
+- DisputeGame's balance equals totalBonds + totalCredits; totalBonds is the bond of every unresolved dispute
+  (a challenge bond for a fault, an availability bond for a demand) and of every answered demand whose bond
+  is held until its job ends; totalCredits is the sum of the actors' credits.
 - RefereeCourt's balance equals totalBonds + totalCredits; totalBonds is the sum of the actors' referee bonds;
   totalCredits is the sum of the actors' credits.
 - An account's locked stake equals the required stake of the open (incl. Disputed) jobs it is the solver of.
+- Audit's balance equals totalHeld + totalCredits; totalHeld is the registered and exiting verifier stake plus,
+  for every job whose audits are not settled, its pot and one audit bond per committed verifier; totalCredits
+  is the sum of the actors' credits.
+- A job is Finalized (its solver paid) only with an agreeing reveal, and Unverified only without one.
 """
 
 import json
@@ -23,6 +29,8 @@ from ape.exceptions import ContractLogicError
 from dispute_helpers import (
     ADJUDICATING,
     ANSWER_WINDOW,
+    AVAILABILITY,
+    AVAILABILITY_BOND,
     CHALLENGE_BOND,
     DISPUTED,
     REFEREE_BOND,
@@ -30,23 +38,42 @@ from dispute_helpers import (
     RESPOND,
     REVEAL,
     SERVE,
+    SLASHED,
     artifact_id,
     referee_answer,
     trajectory,
 )
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from market_helpers import BIDDING, RUNNING, SUBMITTED, sample_count
+from market_helpers import (
+    AUDIT_BOND,
+    BIDDING,
+    CANCELLED,
+    COMMIT_WINDOW,
+    FAILED,
+    FINALIZED,
+    MIN_VERIFIER_STAKE,
+    REVEAL_WINDOW,
+    RUNNING,
+    SUBMITTED,
+    UNVERIFIED,
+    VERIFIER_STAKE,
+    sample_count,
+)
 
 from pinpoint.merkle import checkpoint_tree
+from pinpoint.sampling import audit_commitment
 
 ETH = 10**18
-STEPS = 90
+STEPS = 150
 OPEN_STATES = (BIDDING, RUNNING, SUBMITTED, DISPUTED)
+SETTLED_STATES = (FINALIZED, CANCELLED, FAILED, SLASHED, UNVERIFIED)
 ZERO_ADDRESS = "0x" + "00" * 20
-MARKET_ACTIONS = ["deposit", "request", "withdraw", "post", "bid", "close", "submit", "finalize", "missed", "claim"]
-DISPUTE_ACTIONS = ["challenge", "reveal", "respond", "serve", "timeout", "register", "deregister", "draw", "answer",
-                   "redraw", "abandon", "claim_game", "claim_court"]
+MARKET_ACTIONS = ["deposit", "request", "withdraw", "post", "bid", "close", "submit", "seal", "finalize", "missed",
+                  "claim"]
+DISPUTE_ACTIONS = ["challenge", "demand", "reveal", "respond", "serve", "timeout", "release", "register",
+                   "deregister", "draw", "answer", "redraw", "abandon", "claim_game", "claim_court"]
+AUDIT_ACTIONS = ["enlist", "exit", "withdraw_stake", "fund", "commit", "disclose", "settle", "claim_audit"]
 WAITS = [1, 30, 120, 300, 601, 900, 3601]
 
 
@@ -88,9 +115,9 @@ class Reader:
 class DisputeSequence:
     """Plays random (mostly plausible, sometimes reverting) actions and checks the invariants after each."""
 
-    def __init__(self, rng, chain, staking, market, game, court, actors):
+    def __init__(self, rng, chain, staking, market, game, court, audit, actors):
         self.rng, self.chain, self.staking, self.market = rng, chain, staking, market
-        self.game, self.court, self.actors = game, court, actors
+        self.game, self.court, self.audit, self.actors = game, court, audit, actors
         self.by_address = {a.address: a for a in actors}
         self.reverts = 0
         self.succeeded, self.reverted = Counter(), Counter()
@@ -99,8 +126,13 @@ class DisputeSequence:
         self.disputes = {}  # dispute id -> Dispute (unresolved ones re-read after every step)
         self.requests = {}  # request id -> Request (open ones re-read after every step)
         self.store = {}  # the artifact store: artifact id -> state
-        self.read = Reader(chain.provider.uri, [staking, market, game, court])
-        self.now = 0
+        self.audits = {}  # (job id, verifier address) -> (salt, hashes) committed, until revealed
+        self.exiting = {}  # verifier address -> stake waiting out its exit delay
+        self.audit_settled = set()
+        self.all_commits = set()  # (job id, verifier address) of every commitment
+        self.read = Reader(chain.provider.uri, [staking, market, game, court, audit])
+        self.minimum_challenge = self.read(market, "minimumChallengeDuration")
+        self.now = chain.blocks.head.timestamp  # the sequence's own clock: one second per step, plus the waits
 
     # --- picking targets ---------------------------------------------------------------------------------
 
@@ -114,8 +146,40 @@ class DisputeSequence:
         return self.rng.randint(1, fallback + 1)
 
     def jobs_in(self, state, expired):
+        """Jobs in `state` whose window has (or has not) passed; a submitted job's window (its review) starts
+        when its sample is sealed, so unsealed ones are in neither."""
         deadline = {BIDDING: "biddingDeadline", RUNNING: "executionDeadline", SUBMITTED: "challengeDeadline"}[state]
-        return [i for i, j in self.jobs.items() if j.state == state and (getattr(j, deadline) < self.now) == expired]
+        return [i for i, j in self.jobs.items() if j.state == state and (state != SUBMITTED or j.sampleSealedAt)
+                and (getattr(j, deadline) < self.now) == expired]
+
+    def unsealed(self):
+        return [i for i, j in self.jobs.items() if j.state == SUBMITTED and not j.sampleSealedAt]
+
+    def challengeable(self):
+        """Sealed submitted jobs past their audit commit window and inside their challenge window."""
+        return [i for i in self.jobs_in(SUBMITTED, False) if self.now > self.jobs[i].sampleSealedAt + COMMIT_WINDOW]
+
+    def committable(self):
+        return [i for i, j in self.jobs.items() if j.state in (SUBMITTED, DISPUTED) and j.sampleSealedAt
+                and self.now <= j.sampleSealedAt + COMMIT_WINDOW]
+
+    def revealable(self):
+        """(job id, verifier address) of the commitments not yet revealed, in their reveal window."""
+        def window(j):
+            end = self.jobs[j].sampleSealedAt + COMMIT_WINDOW
+            return end < self.now <= end + REVEAL_WINDOW
+
+        return [key for key in self.audits if window(key[0])]
+
+    def settleable(self):
+        """Jobs settled in the market whose audits are not, past their reveal window if anyone committed."""
+        def revealed_out(i):
+            j = self.jobs[i]
+            return not any(k[0] == i for k in self.all_commits) or self.now > j.sampleSealedAt + COMMIT_WINDOW + \
+                REVEAL_WINDOW
+
+        return [i for i, j in self.jobs.items() if j.state in SETTLED_STATES and i not in self.audit_settled
+                and revealed_out(i)]
 
     def disputes_in(self, *phases, expired=None):
         """Disputes in `phases`; with `expired`, only those whose mover's clock has (or has not) run out."""
@@ -156,8 +220,14 @@ class DisputeSequence:
         weights["close"] = 3 if self.jobs_in(BIDDING, True) else 0
         weights["submit"] = 3 if self.jobs_in(RUNNING, False) else 0
         weights["missed"] = 1 if self.jobs_in(RUNNING, True) else 0
-        weights["finalize"] = 1 if self.jobs_in(SUBMITTED, True) else 0
-        weights["challenge"] = 4 if [j for j in self.jobs_in(SUBMITTED, False) if j in self.claims] else 0
+        weights["seal"] = 3 if self.unsealed() else 0
+        weights["finalize"] = 2 if self.jobs_in(SUBMITTED, True) else 0
+        weights["challenge"] = 4 if [j for j in self.challengeable() if j in self.claims] else 0
+        weights["demand"] = 2 if [j for j in self.challengeable() if j in self.claims] else 0
+        weights["release"] = 2 if self.releasable() else 0
+        weights["commit"] = 3 if self.committable() else 0
+        weights["disclose"] = 3 if self.revealable() else 0
+        weights["settle"] = 2 if self.settleable() else 0
         for action, phase in (("reveal", REVEAL), ("respond", RESPOND), ("serve", SERVE)):
             weights[action] = 4 if self.disputes_in(phase, expired=False) else 0
         weights["timeout"] = 3 if self.disputes_in(REVEAL, RESPOND, SERVE, expired=True) else 0
@@ -169,12 +239,15 @@ class DisputeSequence:
 
     def step(self):
         rng = self.rng
-        self.now = self.chain.pending_timestamp
-        everything = MARKET_ACTIONS + DISPUTE_ACTIONS + ["wait"]
+        # Each step's block lands at the sequence's clock, so the timing of a seeded sequence does not depend
+        # on how fast the machine runs it (only the block hashes, hence samples and draws, vary between runs).
+        self.now += 1
+        self.chain.pending_timestamp = self.now
+        everything = MARKET_ACTIONS + DISPUTE_ACTIONS + AUDIT_ACTIONS + ["wait"]
         action = rng.choice(self.plausible() if rng.random() < 0.95 else everything)
         if action == "misc":  # the actions that move no job or dispute along: one slot for all of them
             action = rng.choice(["deposit", "request", "withdraw", "claim", "claim_game", "claim_court", "register",
-                                 "deregister"])
+                                 "deregister", "enlist", "exit", "withdraw_stake", "fund", "claim_audit"])
         self.action = action
         who = self.actor()
         getattr(self, f"do_{action}")(who)
@@ -191,13 +264,18 @@ class DisputeSequence:
 
     def do_post(self, who):
         rng = self.rng
-        # Same draws, in the same order, as before sample counts existed: the seeded sequences are unchanged.
+        # Same draws, in the same order, as before sample counts existed.
         spec, count, interval = rng.randbytes(32), rng.randint(1, 4), rng.randint(1, 12)
         stake = rng.randint(1, 4) * ETH // 4
-        windows = rng.randint(100, 400), rng.randint(200, 900), rng.randint(600, 2400)
+        bidding, execution, challenge = rng.randint(100, 400), rng.randint(200, 900), rng.randint(600, 2400)
+        challenge += self.minimum_challenge  # the review holds the audit's commit and reveal windows
         value = rng.randint(1, 10) * ETH // 10
+        # The stake matches the escrow at least (the market's floor): posts here move jobs along, the floor's
+        # refusals are exercised in test_accounting.py.
+        stake = max(stake, value)
         samples = sample_count(value, count, stake)
-        self.market.postJob(spec, count, interval, samples, stake, *windows, sender=who, value=value)
+        self.market.postJob(spec, count, interval, samples, stake, bidding, execution, challenge, sender=who,
+                            value=value)
 
     def do_bid(self, who):
         job_id = self.pick(self.jobs_in(BIDDING, False), len(self.jobs))
@@ -225,6 +303,9 @@ class DisputeSequence:
         self.market.submitResult(job_id, tree.root, sender=sender)
         self.claims[job_id] = (truth, claimed, tree)
 
+    def do_seal(self, who):
+        self.market.sealSample(self.pick(self.unsealed(), len(self.jobs)), sender=who)
+
     def do_finalize(self, who):
         self.market.finalize(self.pick(self.jobs_in(SUBMITTED, True), len(self.jobs)), sender=who)
 
@@ -242,7 +323,7 @@ class DisputeSequence:
     def do_challenge(self, who):
         """Challenges a submitted result: at the first wrong checkpoint with the truth, or anywhere at random."""
         rng = self.rng
-        candidates = [j for j in self.jobs_in(SUBMITTED, False) if j in self.claims]
+        candidates = [j for j in self.challengeable() if j in self.claims]
         if not candidates:  # probing the guards: any job, no proofs
             self.game.challenge(rng.randint(1, len(self.jobs) + 1), 0, rng.randbytes(32), [], rng.randbytes(32), [],
                                 rng.randbytes(32), sender=who, value=CHALLENGE_BOND)
@@ -281,8 +362,31 @@ class DisputeSequence:
         agree = bytes(d.midHash) == truth[mid] if honest else self.rng.random() < 0.5
         self.game.respond(dispute_id, agree, sender=self.usually(d.challenger if d else ZERO_ADDRESS))
 
+    def do_demand(self, who):
+        """Demands a checkpoint of a challengeable result (sometimes past the last one, or with a wrong bond)."""
+        rng = self.rng
+        candidates = [j for j in self.challengeable() if j in self.claims]
+        job_id = self.pick(candidates, len(self.jobs))
+        job = self.jobs.get(job_id)
+        count = job.checkpointCount if job else 1
+        index = rng.randint(0, count) if rng.random() < 0.95 else count + 1
+        challenger = who if job is None or who.address != job.solver or rng.random() < 0.1 else self.actor()
+        bond = AVAILABILITY_BOND if rng.random() < 0.95 else CHALLENGE_BOND
+        self.game.challengeAvailability(job_id, index, sender=challenger, value=bond)
+
+    def releasable(self):
+        return [i for i, d in self.disputes.items()
+                if d.bondHeld and self.jobs[d.jobId].state in (FINALIZED, UNVERIFIED, SLASHED)]
+
+    def do_release(self, who):
+        held = [i for i, d in self.disputes.items() if d.bondHeld]
+        self.game.releaseBond(self.pick(self.releasable() or held, len(self.disputes)), sender=who)
+
     def do_serve(self, who):
         dispute_id, d = self.dispute(SERVE)
+        if d is not None and d.kind == AVAILABILITY:
+            self.answer_demand(dispute_id, d)
+            return
         claimed = self.claims.get(d.jobId, (None, None))[1] if d else None
         if claimed and self.rng.random() < 0.8:
             artifact = artifact_id(claimed[d.lo])
@@ -290,6 +394,20 @@ class DisputeSequence:
         else:
             artifact = self.rng.randbytes(32)  # nobody can download it: the referee answers 0
         self.game.serveState(dispute_id, artifact, sender=self.usually(d.solver if d else ZERO_ADDRESS))
+
+    def answer_demand(self, dispute_id, d):
+        """Answers a demand: mostly the committed checkpoint, uploaded (sometimes not, or a forged hash)."""
+        rng = self.rng
+        if d.jobId in self.claims:
+            _, claimed, tree = self.claims[d.jobId]
+            state, proof = claimed[d.lo], tree.get_proof(d.index)
+        else:  # a root over nothing: no proof exists, the solver can only run out its clock
+            state, proof = rng.randbytes(32), []
+        if rng.random() < 0.1:
+            state = rng.randbytes(32)  # not under the root: refused
+        if rng.random() < 0.8:
+            self.store[artifact_id(state)] = state
+        self.game.answerAvailability(dispute_id, state, proof, artifact_id(state), sender=self.usually(d.solver))
 
     def do_timeout(self, who):
         self.game.claimTimeout(self.dispute(REVEAL, RESPOND, SERVE, expired=True)[0], sender=who)
@@ -325,7 +443,74 @@ class DisputeSequence:
         self.court.claim(sender=self.creditor(self.court, who))
 
     def do_wait(self, who):
-        self.chain.pending_timestamp += self.rng.choice(WAITS)
+        self.now += self.rng.choice(WAITS)
+
+    # --- audits ------------------------------------------------------------------------------------------
+
+    def do_enlist(self, who):
+        """Registers verifier stake: mostly enough, sometimes below the minimum."""
+        value = self.rng.choice([VERIFIER_STAKE, VERIFIER_STAKE // 2, MIN_VERIFIER_STAKE - 1])
+        self.audit.register(sender=who, value=value)
+
+    def do_exit(self, who):
+        registered = [a for a in self.actors if self.read(self.audit, "stakeOf", a)]
+        who = self.rng.choice(registered) if registered and self.rng.random() < 0.9 else who
+        stake = self.read(self.audit, "stakeOf", who)
+        self.audit.requestExit(sender=who)
+        self.exiting[who.address] = self.exiting.get(who.address, 0) + stake
+
+    def do_withdraw_stake(self, who):
+        leaving = [a for a in self.actors if self.exiting.get(a.address)]
+        who = self.rng.choice(leaving) if leaving and self.rng.random() < 0.9 else who
+        self.audit.withdrawStake(sender=who)
+        self.exiting[who.address] = 0
+
+    def do_fund(self, who):
+        self.audit.fund(self.rng.randint(1, len(self.jobs) + 1), sender=who, value=self.rng.randint(1, ETH // 10))
+
+    def do_commit(self, who):
+        """A drawn actor commits, mostly to the true hashes of the sampled intervals, else to the solver's own
+        (an approval) or to made-up ones; sometimes anyone commits to anything (NotDrawn and the other guards)."""
+        rng = self.rng
+        job_id = self.pick(self.committable(), len(self.jobs))
+        job = self.jobs.get(job_id)
+        start = rng.randrange(len(self.actors))  # the first drawn actor from a random one on
+        order = self.actors[start:] + self.actors[:start]
+        drawn = next((a for a in order if job and self.read(self.audit, "isDrawn", job_id, a)), None)
+        who = drawn if drawn is not None and rng.random() < 0.9 else who
+        sample = self.read(self.market, "sampledIntervals", job_id) if job and job.sampleSealedAt else [0]
+        if job_id in self.claims and rng.random() < 0.8:
+            truth, claimed, _ = self.claims[job_id]
+            states = truth if rng.random() < 0.6 else claimed
+            hashes = [states[(i + 1) * job.checkpointInterval] for i in sample]
+        else:
+            hashes = [rng.randbytes(32) for _ in sample]
+        salt = rng.randbytes(32)
+        self.audit.commit(job_id, audit_commitment(job_id, who.address, salt, hashes), sender=who, value=AUDIT_BOND)
+        self.audits[job_id, who.address] = (salt, hashes)
+        self.all_commits.add((job_id, who.address))
+
+    def do_disclose(self, who):
+        """Reveals a commitment (mostly in its window), with the solver's proofs where there is a tree."""
+        candidates = self.revealable()
+        if not candidates or self.rng.random() < 0.1:
+            self.audit.reveal(self.rng.randint(1, len(self.jobs) + 1), b"\x01" * 32, [], [], sender=who)
+            return
+        job_id, address = self.rng.choice(candidates)
+        salt, hashes = self.audits[job_id, address]
+        sample = self.read(self.market, "sampledIntervals", job_id)
+        tree = self.claims[job_id][2] if job_id in self.claims else None
+        proofs = [tree.get_proof(i + 1) if tree else [] for i in sample]
+        self.audit.reveal(job_id, salt, hashes, proofs, sender=self.by_address[address])
+        del self.audits[job_id, address]
+
+    def do_settle(self, who):
+        job_id = self.pick(self.settleable(), len(self.jobs))
+        self.audit.settle(job_id, sender=who)
+        self.audit_settled.add(job_id)
+
+    def do_claim_audit(self, who):
+        self.audit.claim(sender=self.creditor(self.audit, who))
 
     # --- invariants ----------------------------------------------------------------------------------------
 
@@ -336,7 +521,8 @@ class DisputeSequence:
             if job_id not in self.jobs or self.jobs[job_id].state in OPEN_STATES:
                 self.jobs[job_id] = read(market, "getJob", job_id)
         for dispute_id in range(1, read(game, "disputeCount") + 1):
-            if dispute_id not in self.disputes or self.disputes[dispute_id].phase != RESOLVED:
+            known = self.disputes.get(dispute_id)
+            if known is None or known.phase != RESOLVED or known.bondHeld:
                 self.disputes[dispute_id] = read(game, "getDispute", dispute_id)
         for request_id in range(1, read(court, "requestCount") + 1):
             if request_id not in self.requests or not self.requests[request_id].done:
@@ -365,7 +551,13 @@ class DisputeSequence:
             assert totals[contract][0] == sum(read(contract, "credits", a) for a in actors), f"{contract} credits"
 
         unresolved = {i: d for i, d in self.disputes.items() if d.phase != RESOLVED}
-        assert totals[game][1] == CHALLENGE_BOND * len(unresolved), "one bond per unresolved dispute"
+        held = {i: d for i, d in self.disputes.items() if d.bondHeld}
+        assert totals[game][1] == sum(d.bond for d in (*unresolved.values(), *held.values())), \
+            "bonds != those of unresolved disputes and held demands"
+        for d in self.disputes.values():
+            assert d.bond == (AVAILABILITY_BOND if d.kind == AVAILABILITY else CHALLENGE_BOND)
+        for d in held.values():  # only a demand the solver answered holds its bond, and only until the job ends
+            assert d.kind == AVAILABILITY and d.solverWon and d.phase == RESOLVED
         for dispute_id, d in unresolved.items():  # one dispute per job, and the job is Disputed while it runs
             assert read(game, "activeDispute", d.jobId) == dispute_id
             assert self.jobs[d.jobId].state == DISPUTED
@@ -373,6 +565,21 @@ class DisputeSequence:
             if d.requestId:
                 assert (d.phase == ADJUDICATING) == (not self.requests[d.requestId].done)
         assert totals[court][1] == sum(read(court, "bondOf", a) for a in actors), "court bonds != referee bonds"
+
+        audit = self.audit
+        held, audit_credits = read(audit, "totalHeld"), read(audit, "totalCredits")
+        assert read.balance(audit) == held + audit_credits, "Audit balance != held + credits"
+        assert audit_credits == sum(read(audit, "credits", a) for a in actors), "audit credits"
+        stakes = sum(read(audit, "stakeOf", a) for a in actors) + sum(self.exiting.values())
+        open_audits = 0
+        for job_id, job in self.jobs.items():
+            if not read(audit, "settled", job_id):
+                open_audits += read(audit, "pot", job_id) + AUDIT_BOND * len(read(audit, "verifiersOf", job_id))
+            if job.state == FINALIZED:
+                assert read(audit, "agreements", job_id) > 0, f"job {job_id} paid without an agreeing reveal"
+            elif job.state == UNVERIFIED:
+                assert read(audit, "agreements", job_id) == 0, f"job {job_id} unverified despite an agreement"
+        assert held == stakes + open_audits, "audit held != verifier stake + open pots and bonds"
 
     def play(self, steps):
         for _ in range(steps):
@@ -387,20 +594,25 @@ class DisputeSequence:
 
 # (seed, referees registered at the start): with none, disputes reach the court with nobody to draw until
 # someone registers, which exercises `abandon`.
-@pytest.mark.parametrize("seed, seated", [(1, 2), (4, 0), (3, 1)])
+@pytest.mark.parametrize("seed, seated", [(1, 2), (5, 0), (6, 1)])
 def test_accountingWithDisputes_randomActions_keepBalancesEqualToLedgers(
-    seed, seated, chain, staking, market, game, court, submitter, solver, solver2, stranger, challenger, referees
+    seed, seated, chain, staking, market, game, court, audit, submitter, solver, solver2, stranger, challenger,
+    referees
 ):
     actors = [submitter, solver, solver2, stranger, challenger, *referees[:2]]
     for actor in actors:
         staking.deposit(sender=actor, value=2 * ETH)
     for referee in referees[:seated]:
         court.register(sender=referee, value=REFEREE_BOND)
-    sequence = DisputeSequence(random.Random(seed), chain, staking, market, game, court, actors)
+    for verifier in (stranger, *referees[:2]):  # a registry from the start, so audits begin with the first jobs
+        audit.register(sender=verifier, value=VERIFIER_STAKE)
+    sequence = DisputeSequence(random.Random(seed), chain, staking, market, game, court, audit, actors)
     sequence.play(STEPS)
+    states = Counter(j.state for j in sequence.jobs.values())
     print(f"seed {seed}: ok {dict(sequence.succeeded)}, reverted {dict(sequence.reverted)}, "
-          f"{len(sequence.disputes)} disputes")
+          f"{len(sequence.disputes)} disputes, job states {dict(states)}")
     # The sequence must exercise real dispute transitions, not just reverts.
     assert sequence.reverts < STEPS * 0.6
     assert {"post", "bid", "close", "submit", "challenge", "reveal", "respond"} <= set(sequence.succeeded)
+    assert {"seal", "commit", "disclose", "settle"} <= set(sequence.succeeded)
     assert any(d.phase == RESOLVED for d in sequence.disputes.values())

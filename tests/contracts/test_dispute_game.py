@@ -8,14 +8,20 @@ import ape
 import pytest
 from dispute_helpers import (
     ADJUDICATING,
+    AVAILABILITY_BOND,
     CHALLENGE_BOND,
     CLOCK,
     DISPUTED,
+    FAULT,
     RESOLVED,
     RESPOND,
     REVEAL,
     SERVE,
+    SLASHED,
     artifact_id,
+    challenge_opens_at,
+    seal,
+    submit_open,
     submit_proven,
     trajectory,
 )
@@ -29,7 +35,8 @@ INDEX = 1  # agreed checkpoint (step 8); checkpoint 2 (step 16) is disputed
 
 @pytest.fixture
 def proven(jobs, market, game, staked, solver):
-    return submit_proven(jobs, market, solver, CLAIMED, count=4, interval=8)
+    """The cheater's job, sealed, just after its audit commit window: open to challenges."""
+    return submit_open(jobs, market, solver, CLAIMED, count=4, interval=8)
 
 
 @pytest.fixture
@@ -62,6 +69,13 @@ def test_constructor_badArguments_revert(project, owner, market, court, args, er
         owner.deploy(project.DisputeGame, *args)
 
 
+def test_constructor_availabilityBondIsATenthOfTheChallengeBond(project, owner, market, court, game):
+    assert (game.challengeBond(), game.availabilityBond()) == (CHALLENGE_BOND, AVAILABILITY_BOND)
+    assert AVAILABILITY_BOND == CHALLENGE_BOND // 10
+    tiny = owner.deploy(project.DisputeGame, market, court, 9, CLOCK)
+    assert tiny.availabilityBond() == 1  # never zero: a demand always risks something
+
+
 def test_maxRounds_isCeilLog2(game):
     assert [game.maxRounds(n) for n in (0, 1, 2, 3, 4, 5, 8, 9, 64, 65)] == [0, 0, 1, 2, 2, 3, 3, 4, 6, 7]
 
@@ -75,10 +89,12 @@ def test_challenge_opensDisputeAndDisputesJob(game, market, proven, challenger, 
     d = game.getDispute(dispute_id)
     assert (d.jobId, d.solver, d.challenger, d.lo, d.hi) == (proven.job_id, solver, challenger, 8, 16)
     assert (d.loHash, d.hiHash, d.phase) == (CLAIMED[8], CLAIMED[16], REVEAL)
+    assert (d.kind, d.index, d.challengerHash, d.bond) == (FAULT, INDEX, TRUTH[16], CHALLENGE_BOND)
     assert (d.solverClock, d.challengerClock, d.turnStart) == (CLOCK, CLOCK, tx.timestamp)
     job = market.getJob(proven.job_id)
     assert (job.state, job.challengeTimeLeft) == (DISPUTED, job.challengeDeadline - tx.timestamp)
     assert game.activeDispute(proven.job_id) == dispute_id
+    assert game.decisiveDispute(proven.job_id) == 0  # nothing decided yet
     assert (game.totalBonds(), game.balance) == (CHALLENGE_BOND, CHALLENGE_BOND)
     assert logs(tx, game.DisputeOpened) == [
         game.DisputeOpened(dispute_id, proven.job_id, challenger, 8, 16, TRUTH[16])
@@ -131,6 +147,35 @@ def test_challenge_runningJob_reverts(game, market, jobs, staked, solver2, chall
         game.challenge(*args, sender=challenger, value=CHALLENGE_BOND)
 
 
+def test_challenge_unsealedResult_reverts(game, market, jobs, staked, solver2, challenger):
+    job = submit_proven(jobs, market, solver2, CLAIMED, count=4, interval=8)
+    jobs.after(market.getJob(job.job_id).submittedAt + 10 * CLOCK)  # however late: the review starts at the seal
+    with ape.reverts(market.SampleNotSealed):
+        game.challenge(*job.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    assert (market.getJob(job.job_id).state, game.disputeCount(), game.balance) == (SUBMITTED, 0, 0)
+
+
+def test_challenge_duringCommitWindow_reverts_opensRightAfter(game, market, jobs, staked, solver2, challenger,
+                                                              stranger):
+    """No challenge puts a hash on chain while verifiers can still commit theirs."""
+    job = submit_proven(jobs, market, solver2, CLAIMED, count=4, interval=8)
+    seal(jobs.chain, market, job.job_id, stranger)
+    opens_at = challenge_opens_at(market, job.job_id)
+    jobs.chain.pending_timestamp = opens_at
+    with ape.reverts(market.ChallengeNotOpen, opensAt=opens_at):
+        game.challenge(*job.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    jobs.after(opens_at)
+    game.challenge(*job.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    assert market.getJob(job.job_id).state == DISPUTED
+
+
+def test_challenge_atDeadline_isAccepted(game, market, jobs, proven, challenger):
+    deadline = market.getJob(proven.job_id).challengeDeadline
+    jobs.chain.pending_timestamp = deadline
+    tx = game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    assert market.getJob(proven.job_id).challengeTimeLeft == 0 == deadline - tx.timestamp
+
+
 def test_challenge_afterWindow_reverts(game, market, jobs, proven, challenger):
     deadline = market.getJob(proven.job_id).challengeDeadline
     jobs.after(deadline)
@@ -145,7 +190,7 @@ def test_challenge_secondWhileOpen_reverts(game, market, proven, dispute, strang
 
 def test_challenge_oneStepInterval_startsAtServe(game, jobs, market, solver, staked, challenger):
     claimed = trajectory(INITIAL, 3, deviate_at=2, wrong=b"\xee" * 32)
-    job = submit_proven(jobs, market, solver, claimed, count=3, interval=1)
+    job = submit_open(jobs, market, solver, claimed, count=3, interval=1)
     dispute_id = game.challenge(*job.challenge_args(1, TRUTH[2]), sender=challenger, value=CHALLENGE_BOND).return_value
     d = game.getDispute(dispute_id)
     assert (d.lo, d.hi, d.phase) == (1, 2, SERVE)
@@ -286,9 +331,11 @@ def test_claimTimeout_adjudicating_reverts(game, dispute, solver, challenger, st
         game.claimTimeout(dispute, sender=stranger)
 
 
-def test_claim_paysCreditOnce(game, dispute, challenger, solver, stranger, chain):
+def test_claim_paysCreditOnce(game, market, proven, dispute, challenger, solver, stranger, chain):
     chain.pending_timestamp = game.getDispute(dispute).turnStart + CLOCK + 1
     game.claimTimeout(dispute, sender=stranger)  # the silent solver loses; the bond goes back
+    assert market.getJob(proven.job_id).state == SLASHED
+    assert game.decisiveDispute(proven.job_id) == dispute  # the dispute that slashed the solver
     assert game.credits(challenger) == CHALLENGE_BOND
     before = challenger.balance
     tx = game.claim(sender=challenger)

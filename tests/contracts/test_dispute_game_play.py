@@ -12,6 +12,7 @@ Invariants of every game, whichever side is dishonest:
 import random
 
 import pytest
+from audit_helpers import approve, sampled
 from dispute_helpers import (
     CHALLENGE_BOND,
     CHALLENGER_REWARD,
@@ -26,10 +27,11 @@ from dispute_helpers import (
     assert_ledgers,
     max_rounds,
     play,
+    submit_open,
     submit_proven,
     trajectory,
 )
-from market_helpers import MAX_PRICE, PRICE, REQUIRED_STAKE, SUBMITTED, logs
+from market_helpers import FINALIZED, MAX_PRICE, PRICE, REQUIRED_STAKE, SUBMITTED, logs
 
 COUNT = 3
 # A dishonest solver (consistent with its own wrong trajectory, or answering arbitrarily) against an honest
@@ -41,6 +43,7 @@ def assert_settled(market, game, court, staking, job_id, dispute_id, solver, cha
     d = game.getDispute(dispute_id)
     assert (d.phase, d.solverWon) == (RESOLVED, solver_won)
     assert game.activeDispute(job_id) == 0
+    assert game.decisiveDispute(job_id) == (0 if solver_won else dispute_id)
     job = market.getJob(job_id)
     if solver_won:
         assert job.state == SUBMITTED
@@ -80,7 +83,7 @@ def test_fuzzedGame_honestSideAlwaysWins(
         challenger_hash = rng.randbytes(32)
         the_solver = Solver(solver, truth, store)
         the_challenger = Challenger(challenger, truth, scenario, rng)
-    job = submit_proven(jobs, market, solver, claimed, COUNT, interval)
+    job = submit_open(jobs, market, solver, claimed, COUNT, interval)
     dispute_id = game.challenge(
         *job.challenge_args(index, challenger_hash), sender=challenger, value=CHALLENGE_BOND
     ).return_value
@@ -101,7 +104,7 @@ def cheat(jobs, market, game, staked, solver):
     """A job whose solver deviated at step 13 (checkpoints 8 steps apart), and the truth."""
     truth = trajectory(b"\x01" * 32, 32)
     claimed = trajectory(truth[0], 32, deviate_at=13, wrong=b"\xee" * 32)
-    return submit_proven(jobs, market, solver, claimed, 4, 8), truth
+    return submit_open(jobs, market, solver, claimed, 4, 8), truth
 
 
 @pytest.fixture
@@ -135,10 +138,11 @@ def test_solverSilentAtServe_loses(chain, market, game, court, staking, cheat, c
     assert_settled(market, game, court, staking, job.job_id, cheat_dispute, solver, challenger, submitter, False)
 
 
-def test_silentChallenger_losesBond_andSolverGetsWindowBack(chain, jobs, market, game, court, staking, staked, solver,
-                                                           challenger, submitter, stranger):
+def test_silentChallenger_losesBond_andSolverGetsWindowBack(chain, jobs, market, game, court, audit, staking, staked,
+                                                           registered, solver, challenger, submitter, stranger):
     truth = trajectory(b"\x02" * 32, 32)
     job = submit_proven(jobs, market, solver, truth, 4, 8)
+    approve(jobs, audit, sampled(chain, market, job, stranger), registered[0])  # then challenges are open
     opened = game.challenge(*job.challenge_args(2, b"\x07" * 32), sender=challenger, value=CHALLENGE_BOND)
     dispute_id = opened.return_value
     time_left = market.getJob(job.job_id).challengeTimeLeft
@@ -154,8 +158,10 @@ def test_silentChallenger_losesBond_andSolverGetsWindowBack(chain, jobs, market,
     assert deadline == tx.timestamp + time_left
     jobs.after(deadline)
     market.finalize(job.job_id, sender=stranger)
+    assert market.getJob(job.job_id).state == FINALIZED
     assert market.credits(solver) == PRICE
     assert staking.lockedStake(solver) == 0
+    assert_ledgers(market, game, court, audit)
 
 
 def test_silentReferee_isSlashedAndReplaced_gameEnds(chain, market, game, court, staking, cheat, cheat_dispute,

@@ -1,15 +1,24 @@
 """Market's side of disputes: setting the game once, and openDispute / resolveDispute, which only the game
-calls. Here the "game" is a plain test account, so each hook is exercised on its own."""
+calls. Here the "game" is a plain test account, so each hook is exercised on its own. Disputes open only
+on a sealed result, after its audit commit window, until its challenge deadline."""
 
 import ape
 import pytest
-from dispute_helpers import CHALLENGER_REWARD, DISPUTED, SLASHED
+from dispute_helpers import (
+    CHALLENGER_REWARD,
+    DISPUTED,
+    SLASHED,
+    challenge_opens_at,
+    open_challenges,
+    seal,
+)
 from market_helpers import (
     MAX_PRICE,
     REQUIRED_STAKE,
     RUNNING,
     SUBMITTED,
     JobFactory,
+    deploy_market,
     logs,
 )
 
@@ -22,8 +31,7 @@ def referee_game(accounts):
 
 @pytest.fixture(scope="session")
 def bare_market(project, owner, staking, referee_game):
-    market = owner.deploy(project.Market, staking)
-    staking.setOperator(market, True, sender=owner)
+    market = deploy_market(project, owner, staking)
     market.setDisputeGame(referee_game, sender=owner)
     return market
 
@@ -33,9 +41,16 @@ def bare_jobs(bare_market, submitter, chain):
     return JobFactory(bare_market, submitter, chain)
 
 
+def open_job(bare_market, bare_jobs, solver) -> int:
+    """A submitted job, sealed, just after its commit window: the game may open a dispute."""
+    job_id = bare_jobs.submitted(solver)
+    open_challenges(bare_jobs.chain, bare_market, job_id, bare_jobs.submitter)
+    return job_id
+
+
 @pytest.fixture
 def disputed(bare_market, bare_jobs, staked, solver, referee_game):
-    job_id = bare_jobs.submitted(solver)
+    job_id = open_job(bare_market, bare_jobs, solver)
     bare_market.openDispute(job_id, sender=referee_game)
     return job_id
 
@@ -59,7 +74,7 @@ def test_challengerReward_isHalfTheStake(bare_market):
 
 
 def test_openDispute_storesTimeLeft(bare_market, bare_jobs, staked, solver, referee_game, chain):
-    job_id = bare_jobs.submitted(solver)
+    job_id = open_job(bare_market, bare_jobs, solver)
     deadline = bare_market.getJob(job_id).challengeDeadline
     chain.pending_timestamp = deadline - 700
     tx = bare_market.openDispute(job_id, sender=referee_game)
@@ -69,13 +84,13 @@ def test_openDispute_storesTimeLeft(bare_market, bare_jobs, staked, solver, refe
 
 
 def test_openDispute_atDeadline_leavesNoTime(bare_market, bare_jobs, staked, solver, referee_game, chain):
-    job_id = bare_jobs.submitted(solver)
+    job_id = open_job(bare_market, bare_jobs, solver)
     chain.pending_timestamp = bare_market.getJob(job_id).challengeDeadline
     bare_market.openDispute(job_id, sender=referee_game)
     assert bare_market.getJob(job_id).challengeTimeLeft == 0
 
 
-def test_openDispute_guards_revert(bare_market, bare_jobs, staked, solver, solver2, referee_game, stranger):
+def test_openDispute_guards_revert(bare_market, bare_jobs, staked, solver, solver2, referee_game, stranger, chain):
     job_id = bare_jobs.submitted(solver)
     with ape.reverts(bare_market.NotDisputeGame, caller=stranger):
         bare_market.openDispute(job_id, sender=stranger)
@@ -84,6 +99,13 @@ def test_openDispute_guards_revert(bare_market, bare_jobs, staked, solver, solve
     running = bare_jobs.awarded(solver2)
     with ape.reverts(bare_market.WrongJobState, expected=SUBMITTED, actual=RUNNING):
         bare_market.openDispute(running, sender=referee_game)
+    with ape.reverts(bare_market.SampleNotSealed):
+        bare_market.openDispute(job_id, sender=referee_game)
+    seal(chain, bare_market, job_id, stranger)
+    opens_at = challenge_opens_at(bare_market, job_id)
+    chain.pending_timestamp = opens_at  # the last second of the audit's commit window
+    with ape.reverts(bare_market.ChallengeNotOpen, opensAt=opens_at):
+        bare_market.openDispute(job_id, sender=referee_game)
     deadline = bare_market.getJob(job_id).challengeDeadline
     bare_jobs.after(deadline)
     with ape.reverts(bare_market.ChallengeClosed, deadline=deadline):
@@ -99,7 +121,7 @@ def test_disputedJob_cannotBeFinalized(bare_market, bare_jobs, disputed, strange
 def test_resolveDispute_guards_revert(bare_market, bare_jobs, disputed, solver, solver2, referee_game, stranger):
     with ape.reverts(bare_market.NotDisputeGame, caller=stranger):
         bare_market.resolveDispute(disputed, False, stranger, sender=stranger)
-    submitted = bare_jobs.submitted(solver2)
+    submitted = open_job(bare_market, bare_jobs, solver2)
     with ape.reverts(bare_market.WrongJobState, expected=DISPUTED, actual=SUBMITTED):
         bare_market.resolveDispute(submitted, True, stranger, sender=referee_game)
 

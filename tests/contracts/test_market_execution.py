@@ -5,7 +5,6 @@ from eth_abi import encode
 from eth_utils import keccak
 from market_helpers import (
     BIDDING,
-    CHALLENGE_DURATION,
     CHECKPOINT_COUNT,
     CHECKPOINT_INTERVAL,
     PRICE,
@@ -98,14 +97,16 @@ def test_postProgress_emptyRoot_reverts(market, jobs, staked, solver):
 # --- submitResult -------------------------------------------------------------------------------
 
 
-def test_submitResult_opensChallengeWindowAndEmits(market, jobs, staked, solver):
+def test_submitResult_recordsSubmissionAndArmsSample_windowWaitsForTheSeal(market, jobs, staked, solver):
     job_id = jobs.awarded(solver)
     tx = market.submitResult(job_id, ROOT, sender=solver)
     job = market.getJob(job_id)
     assert (job.state, job.finalRoot) == (SUBMITTED, ROOT)
-    assert job.challengeDeadline == tx.timestamp + CHALLENGE_DURATION
+    assert (job.submittedAt, job.sampleBlock) == (tx.timestamp, tx.block_number + 1)
+    # The review (and with it the challenge window) starts only when the sample is sealed.
+    assert (job.challengeDeadline, job.sampleSealedAt, job.sampleSeed) == (0, 0, ZERO32)
     assert logs(tx, market.ResultSubmitted) == [
-        market.ResultSubmitted(jobId=job_id, finalRoot=ROOT, challengeDeadline=job.challengeDeadline)
+        market.ResultSubmitted(jobId=job_id, finalRoot=ROOT, sampleBlock=tx.block_number + 1)
     ]
 
 

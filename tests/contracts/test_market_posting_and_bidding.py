@@ -5,16 +5,23 @@ import pytest
 from market_helpers import (
     BIDDING,
     CANCELLED,
+    COMMIT_WINDOW,
     EXECUTION_DURATION,
+    MAX_DURATION,
     MAX_PRICE,
     NONE,
     PRICE,
     REQUIRED_STAKE,
+    REVEAL_WINDOW,
     RUNNING,
     SPEC_HASH,
     ZERO32,
+    JobFactory,
+    deploy_audit,
     logs,
 )
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 # --- deployment ---------------------------------------------------------------------------------
 
@@ -34,6 +41,56 @@ def test_deploy_marketIsStakingOperator(market, staking):
     assert staking.isOperator(market)
 
 
+def test_deploy_marketHasItsAudit_andTheReviewBoundsChallengeWindows(market, audit):
+    assert market.audit() == audit
+    assert audit.market() == market
+    assert market.minimumChallengeDuration() == audit.commitWindow() + audit.revealWindow()
+    assert market.minimumChallengeDuration() == COMMIT_WINDOW + REVEAL_WINDOW
+    assert market.MAX_DURATION() == MAX_DURATION == 365 * 24 * 3600
+
+
+# --- setAudit -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unwired(project, owner, staking):
+    """A market whose audit is not set yet."""
+    market = owner.deploy(project.Market, staking)
+    staking.setOperator(market, True, sender=owner)
+    return market
+
+
+def test_postJob_beforeAuditIsSet_reverts(unwired, submitter, chain):
+    assert unwired.audit() == ZERO_ADDRESS
+    with ape.reverts(unwired.AuditNotSet):
+        unwired.minimumChallengeDuration()
+    with ape.reverts(unwired.AuditNotSet):
+        JobFactory(unwired, submitter, chain).post()
+    assert (unwired.jobCount(), unwired.totalEscrow(), unwired.balance) == (0, 0, 0)
+
+
+def test_setAudit_setsOnce_thenJobsCanBePosted(project, owner, unwired, submitter, stranger, chain):
+    audit = deploy_audit(project, owner, unwired)
+    with ape.reverts(unwired.OwnableUnauthorizedAccount, account=stranger):
+        unwired.setAudit(audit, sender=stranger)
+    with ape.reverts(unwired.ZeroAddress):
+        unwired.setAudit(ZERO_ADDRESS, sender=owner)
+    tx = unwired.setAudit(audit, sender=owner)
+    assert unwired.audit() == audit
+    assert logs(tx, unwired.AuditSet) == [unwired.AuditSet(audit)]
+    with ape.reverts(unwired.AuditAlreadySet, audit=audit):
+        unwired.setAudit(deploy_audit(project, owner, unwired), sender=owner)
+    assert unwired.audit() == audit
+    assert JobFactory(unwired, submitter, chain).post() == 1
+
+
+def test_setAudit_auditOfAnotherMarket_reverts(project, owner, market, unwired):
+    foreign = deploy_audit(project, owner, market)  # reviews the shared market, not this one
+    with ape.reverts(unwired.AuditOfAnotherMarket, audit=foreign):
+        unwired.setAudit(foreign, sender=owner)
+    assert unwired.audit() == ZERO_ADDRESS
+
+
 # --- postJob ------------------------------------------------------------------------------------
 
 
@@ -46,7 +103,7 @@ def test_postJob_escrowsAndEmits(market, jobs, submitter, chain):
     assert job.specHash == SPEC_HASH
     assert (job.maxPrice, job.price, job.requiredStake) == (MAX_PRICE, 0, REQUIRED_STAKE)
     assert (job.checkpointCount, job.checkpointInterval, job.sampleCount) == (4, 50, 2)
-    assert (job.sampleBlock, job.sampleSealedAt, job.sampleSeed) == (0, 0, ZERO32)
+    assert (job.sampleBlock, job.sampleSealedAt, job.sampleSeed, job.submittedAt) == (0, 0, ZERO32, 0)
     assert job.biddingDeadline == tx.timestamp + 600
     assert (job.executionDuration, job.challengeDuration) == (3600, 1800)
     assert (job.executionDeadline, job.challengeDeadline, job.checkpointsDone) == (0, 0, 0)
@@ -89,6 +146,29 @@ def test_postJob_twice_idsIncrease(market, jobs):
 def test_postJob_zeroValue_reverts(market, jobs, overrides, error):
     with ape.reverts(getattr(market, error)):
         jobs.post(**overrides)
+
+
+@pytest.mark.parametrize("window", ["biddingDuration", "executionDuration", "challengeDuration"])
+def test_postJob_windowLongerThanMaxDuration_reverts_andMaxIsAccepted(market, jobs, chain, window):
+    with ape.reverts(market.DurationTooLong, duration=MAX_DURATION + 1, maximum=MAX_DURATION):
+        jobs.post(**{window: MAX_DURATION + 1})
+    job_id = jobs.post(**{window: MAX_DURATION})
+    job = market.getJob(job_id)
+    if window == "biddingDuration":
+        assert job.biddingDeadline == chain.blocks.head.timestamp + MAX_DURATION
+    else:
+        assert getattr(job, window) == MAX_DURATION
+    assert market.totalEscrow() == market.balance == MAX_PRICE
+
+
+def test_postJob_challengeWindowShorterThanTheReview_reverts_andMinimumIsAccepted(market, jobs):
+    minimum = COMMIT_WINDOW + REVEAL_WINDOW
+    assert market.minimumChallengeDuration() == minimum
+    with ape.reverts(market.ChallengeWindowTooShort, challengeDuration=minimum - 1, minimum=minimum):
+        jobs.post(challengeDuration=minimum - 1)
+    with ape.reverts(market.ChallengeWindowTooShort, challengeDuration=1, minimum=minimum):
+        jobs.post(challengeDuration=1)
+    assert market.getJob(jobs.post(challengeDuration=minimum)).challengeDuration == minimum
 
 
 def test_getJob_unknown_isEmpty(market):

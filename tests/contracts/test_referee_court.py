@@ -11,9 +11,11 @@ from dispute_helpers import (
     DISPUTED,
     REFEREE_BOND,
     RESOLVED,
+    answer,
     artifact_id,
     assert_ledgers,
-    submit_proven,
+    demand,
+    submit_open,
     toy_step,
     trajectory,
 )
@@ -31,7 +33,7 @@ CLAIMED = trajectory(TRUTH[0], 3, deviate_at=2, wrong=b"\xee" * 32)
 @pytest.fixture
 def request_id(jobs, market, game, staked, solver, challenger):
     """A step request: the solver served its state at step 1 (agreed) for the disputed step 1 -> 2."""
-    job = submit_proven(jobs, market, solver, CLAIMED, count=3, interval=1)
+    job = submit_open(jobs, market, solver, CLAIMED, count=3, interval=1)
     dispute_id = game.challenge(*job.challenge_args(1, TRUTH[2]), sender=challenger, value=CHALLENGE_BOND).return_value
     return game.serveState(dispute_id, artifact_id(CLAIMED[1]), sender=solver).events[-1].requestId
 
@@ -113,6 +115,28 @@ def test_requestStep_recordsRequest(court, game, request_id, solver, challenger)
     assert court.requestCount() == request_id == 1
     assert (r.step, r.preStateHash, r.preStateArtifact) == (1, CLAIMED[1], artifact_id(CLAIMED[1]))
     assert (r.solver, r.challenger, r.referee, r.deadline, r.done) == (solver, challenger, ZERO_ADDRESS, 0, False)
+    assert r.availability is False
+
+
+def test_requestAvailability_notGame_reverts(court, game, stranger):
+    with ape.reverts(court.NotGame, caller=stranger):
+        court.requestAvailability(1, 1, 0, ZERO32, ZERO32, stranger, stranger, sender=stranger)
+    assert court.requestCount() == 0
+
+
+def test_requestAvailability_recordsAnAvailabilityCheck(court, game, jobs, market, staked, solver, challenger):
+    job = submit_open(jobs, market, solver, TRUTH, count=3, interval=1)
+    dispute_id = demand(game, job, 2, challenger)
+    tx = answer(game, job, dispute_id, solver, store=None)
+    request_id = tx.events[-1].requestId
+    r = court.getRequest(request_id)
+    assert (r.disputeId, r.jobId, r.step, r.availability) == (dispute_id, job.job_id, 2, True)
+    assert (r.preStateHash, r.preStateArtifact) == (TRUTH[2], artifact_id(TRUTH[2]))
+    assert (r.solver, r.challenger, r.drawBlock, r.requestedAt) == (solver, challenger, tx.block_number + 1,
+                                                                   tx.timestamp)
+    assert logs(tx, court.StepRequested) == [
+        court.StepRequested(request_id, dispute_id, job.job_id, 2, TRUTH[2], artifact_id(TRUTH[2]))
+    ]
 
 
 def test_draw_picksFromTheHashOfTheDrawBlock(court, chain, seated, request_id, stranger):
