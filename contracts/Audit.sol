@@ -324,10 +324,11 @@ contract Audit is IAudit, ReentrancyGuard {
         if (!entry.revealed) return Outcome.Forfeited;
         if (!verdict.slashed) return entry.agreed ? Outcome.Paid : Outcome.Forfeited;
         if (verdict.unjudged) return Outcome.Refunded;
-        if (entry.agreed) return Outcome.Forfeited; // approved a claim shown wrong on its sampled interval
-        if (entry.firstMismatch < verdict.interval) return Outcome.Refunded; // an earlier disagreement, unjudged
+        if (entry.agreed || entry.firstMismatch > verdict.interval) return Outcome.Forfeited; // approved the claim shown wrong
+        // The game proves the solver's claim wrong, not the challenger's hash right: only the same hash is
+        // paid (it was committed before anyone's was disclosed); another one, or an earlier doubt, is unjudged.
         if (entry.firstMismatch == verdict.interval && entry.mismatchHash == verdict.hash) return Outcome.Paid;
-        return Outcome.Forfeited;
+        return Outcome.Refunded;
     }
 
     /// @dev Whether `verifier` is on the job's committee: stake-weighted, from the registry as it was

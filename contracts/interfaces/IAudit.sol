@@ -10,9 +10,9 @@ import {IMarket} from "./IMarket.sol";
 ///         the stake as it was `verifierDelay` seconds before the result was submitted, so nobody can
 ///         (re)arrange it once the sample's seed exists: verifier v is drawn iff
 ///         keccak256(seed, v) mod T < committeeSize * s_v (T, s_v: total and v's stake then), so a
-///         verifier's chance grows with its stake (capped at 1), splitting stake across addresses gains
-///         nothing, and the draws are independent: other verifiers' stake never crowds one out. The
-///         job's solver is never drawn.
+///         verifier's chance grows with its stake (capped at 1), splitting stake across addresses below
+///         that cap gains nothing (above it, each address holds a sure seat), and the draws are
+///         independent: other verifiers' stake never crowds one out. The job's solver is never drawn.
 ///         Audit: once a job's sample is sealed (IMarket.sealSample), drawn verifiers commit to the
 ///         end-state hashes they recomputed for the sampled intervals, with a bond, before the solver's
 ///         hashes for those checkpoints are disclosed (the coordinator withholds them until the commit
@@ -22,9 +22,10 @@ import {IMarket} from "./IMarket.sol";
 ///         - Finalized or Unverified: revealed agreement -> bond + share; anything else -> forfeited.
 ///         - Slashed by a fault dispute over interval d, with the winning challenger's hash h at
 ///           checkpoint d + 1: if d was sampled, a reveal whose lowest mismatching interval is d with
-///           hash h -> bond + share; one whose lowest mismatch is below d (unjudged) -> bond back;
-///           anything else (an approval of the wrong claim, a wrong hash) -> forfeited. If d was not
-///           sampled, every reveal -> bond back (the sample missed the fault: nobody is paid for it).
+///           hash h -> bond + share; one whose lowest mismatch is d with another hash, or below d -> bond
+///           back (the game proves the solver's claim wrong, not the challenger's hash right, and an
+///           earlier doubt was never judged); one that approved checkpoint d + 1 -> forfeited. If d was
+///           not sampled, every reveal -> bond back (the sample missed the fault: nobody is paid for it).
 ///         - Slashed for unavailable data: every reveal -> bond back.
 ///         - Never revealed -> forfeited.
 ///         A verifier that approves without replaying cannot reproduce hashes it has not seen, so it

@@ -277,7 +277,7 @@ def test_settle_unverified_everyAuditForfeits_potAndBondsToSubmitter(audit, mark
 # --- settle: Slashed -----------------------------------------------------------------------------------------
 
 
-def test_settle_slashedFaultSampled_finderPaid_earlierDoubtRefunded_approvalAndWrongHashForfeit(
+def test_settle_slashedFaultSampled_finderPaid_earlierDoubtAndOtherHashRefunded_approvalForfeits(
     chain, audit, market, game, court, jobs, staked, registered, solver, submitter, challenger, stranger
 ):
     """The sample holds the honest interval 0 and the faked interval 1, which the dispute proved wrong."""
@@ -307,13 +307,15 @@ def test_settle_slashedFaultSampled_finderPaid_earlierDoubtRefunded_approvalAndW
     assert (d.kind, d.index, bytes(d.challengerHash)) == (FAULT, FIRST_FAKED, TRUTH[16])
 
     tx = audit.settle(job_id, sender=stranger)
-    pot = FUNDING + 2 * AUDIT_BOND  # the reward and the two forfeited bonds; the refunded bond is not in it
+    # The misser's other hash at 1 is not judged wrong (the game proved the solver's claim wrong, not the
+    # challenger's hash right): its bond comes back, unpaid. Only the approval is forfeited.
+    pot = FUNDING + AUDIT_BOND
     assert logs(tx, audit.AuditSettled) == settled_as(audit, job_id, [
         (registered[0], PAID, AUDIT_BOND + pot), (registered[1], REFUNDED, AUDIT_BOND),
-        (registered[2], FORFEITED, AUDIT_BOND), (registered[3], FORFEITED, AUDIT_BOND),
+        (registered[2], FORFEITED, AUDIT_BOND), (registered[3], REFUNDED, AUDIT_BOND),
     ])
     assert logs(tx, audit.AuditRefunded) == []
-    assert [audit.credits(v) for v in registered] == [AUDIT_BOND + pot, AUDIT_BOND, 0, 0]
+    assert [audit.credits(v) for v in registered] == [AUDIT_BOND + pot, AUDIT_BOND, 0, AUDIT_BOND]
     assert (audit.credits(submitter), audit.totalHeld()) == (0, STAKES)
     assert_ledgers(market, game, court, audit)
 
