@@ -51,8 +51,9 @@ test: test-contracts test-python
 test-contracts: setup
 	$(BIN)/ape test tests/contracts
 
+# Two pytest workers: the end-to-end stacks mostly wait on chain windows and clocks, so they overlap well.
 test-python: setup
-	$(BIN)/python -m pytest -p no:ape_test tests --ignore=tests/contracts
+	$(BIN)/python -m pytest -p no:ape_test -n 2 tests --ignore=tests/contracts
 
 bench: setup
 	$(BIN)/python -m bench.run

@@ -32,9 +32,9 @@ def run_job(stack: LocalStack, spec, solver_options=(), verifier_options=(), sec
     return submitter, job_id, job, view
 
 
-@pytest.mark.parametrize("cheat", sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS))
+@pytest.mark.parametrize("cheat", sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS - {"perturb_withhold"}))
 def test_cheatingSolver_isPinpointedAndSlashed(tmp_path, cheat):
-    # perturb_withhold also never serves its state at the pinpointed step: it loses on its clock instead.
+    # perturb_withhold (a state not served at the pinpointed step) is in test_withholding.py.
     spec = example_mlp_spec()  # 64 steps, a checkpoint every 8
     step = 13
     with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:

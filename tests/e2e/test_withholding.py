@@ -29,7 +29,7 @@ class Run:
     """One job on a fresh stack; `party(i)` is the address of Anvil key i (1 submitter, 2 solver,
     3 verifier, 4 referee, 5 a stranger)."""
 
-    def __init__(self, stack: LocalStack, cheat: str | None):
+    def __init__(self, stack: LocalStack, cheat: str | None, samples: int = SAMPLES):
         self.stack = stack
         stack.start_all(("--cheat", cheat) if cheat else (), progress=lambda _: None)
         self.chain = Chain(stack.rpc_url, stack.deployment_file)
@@ -39,8 +39,8 @@ class Run:
         accepted = self.api.submit_spec(self.spec)
         self.job_id = self.submitter.post_job(
             accepted["spec_hash"], self.spec.checkpoint_count, self.spec.checkpoint_interval, max_price=MAX_PRICE,
-            samples=SAMPLES, required_stake=STAKE, bidding_seconds=4, execution_seconds=600, challenge_seconds=40)
-        self.reward = job_economics(MAX_PRICE, self.spec.checkpoint_count, SAMPLES).verifier_reward
+            samples=samples, required_stake=STAKE, bidding_seconds=4, execution_seconds=600, challenge_seconds=40)
+        self.reward = job_economics(MAX_PRICE, self.spec.checkpoint_count, samples).verifier_reward
 
     def party(self, key: int) -> str:
         return self.chain.w3.eth.account.from_key(ANVIL_KEYS[key]).address
@@ -111,6 +111,27 @@ def test_withholdingSolver_whoLeavesADemandUnanswered_isSlashed(tmp_path, cheat)
     with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
         run = Run(stack, f"{cheat}@0")
         assert_slashed_for_withholding(run, run.ended())
+
+
+def test_stateWithheldInADispute_losesOnTheClock_andIsSlashed(tmp_path):
+    # A cheater (weights scaled after step 13) that publishes everything, so the sample catches it, but never
+    # serves its state at the pinpointed step: its clock runs out.
+    with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
+        run = Run(stack, "perturb_withhold@13", samples=8)
+        job = run.ended()
+        submitter, solver, verifier = run.party(1), run.party(2), run.party(3)
+        assert job["state"] == JobState.SLASHED
+        decisive = run.chain.dispute(run.chain.game.functions.decisiveDispute(run.job_id).call())
+        assert decisive["kind"] == DisputeKind.FAULT and (decisive["lo"], decisive["hi"]) == (13, 14)
+        assert decisive["preStateArtifact"] == "0x" + "00" * 32  # never served
+        # The verifier found the fault in its sample: its audit is paid the reward, on top of half the stake.
+        assert run.credits(submitter) == {"Market": MAX_PRICE + STAKE // 2, "DisputeGame": 0, "Audit": 0,
+                                          "RefereeCourt": 0}
+        bond = run.chain.audit.functions.auditBond().call()
+        assert run.credits(verifier) == {"Market": STAKE // 2, "DisputeGame": decisive["bond"],
+                                         "Audit": bond + run.reward, "RefereeCourt": 0}
+        assert run.chain.staking.functions.lockedStake(solver).call() == 0
+        run.claim_all()
 
 
 def test_junkBytes_answeredOnDemand_isNeverApproved_andNotPaid(tmp_path):

@@ -1,0 +1,68 @@
+"""The hosts' loops on a real chain: a solver does not work for nothing, a verifier checks every result
+but its own, once."""
+
+import os
+
+from pinpoint.chain import Chain
+from pinpoint.localnet import ANVIL_KEYS
+from tests.conftest import advance_time
+from worker.daemon import SolverDaemon, VerifierDaemon, ensure_verifier_stake
+from worker.pricing import PricePolicy
+
+ETHER = 10**18
+
+
+class RecordingDispatcher:
+    """Stands in for Celery inside this unit test of the daemons: records what would be sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    def verify(self, job_id, verifier):
+        self.sent.append(("verify", job_id, verifier))
+
+
+def parties(chain_stack, *names):
+    """Fresh funded keys (the session's chain is shared with other tests)."""
+    anyone = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[0])
+    chains = []
+    for name in names:
+        chain = Chain(chain_stack.rpc_url, chain_stack.deployment_file, "0x" + os.urandom(32).hex())
+        anyone.w3.provider.make_request("anvil_setBalance", [chain.address, hex(10 * ETHER)])
+        chains.append(chain)
+    return chains
+
+
+def terms(chain: Chain, **overrides) -> dict:
+    return dict(max_price=ETHER // 10, bidding_seconds=60, execution_seconds=600,
+                challenge_seconds=chain.minimum_challenge_seconds()) | overrides
+
+
+def test_solver_declinesAJobWhoseVerifiersAreNotPaid_untilItIsFunded(chain_stack):
+    submitter, solver, verifier = parties(chain_stack, "submitter", "solver", "verifier")
+    ensure_verifier_stake(verifier, ETHER)
+    daemon = SolverDaemon(solver, client=None, policy=PricePolicy())
+    unfunded = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, verifier_reward=0, **terms(submitter))
+    assert "reward is not funded" in daemon.unverifiable_reason(unfunded)
+    submitter.transact("Audit", "fund", unfunded, value=ETHER // 100)
+    advance_time(submitter.w3, 1)
+    assert daemon.unverifiable_reason(unfunded) is None  # funded, and a verifier other than us is registered
+
+
+def test_verifier_sendsEachSubmittedResultOnce_neverItsOwn(chain_stack):
+    submitter, solver = parties(chain_stack, "submitter", "solver")
+    solver.transact("Staking", "deposit", value=ETHER)
+    dispatcher = RecordingDispatcher()
+    as_solver, as_other = VerifierDaemon(solver, dispatcher), VerifierDaemon(submitter, dispatcher)
+    as_solver.tick(), as_other.tick()
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, **terms(submitter))
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    advance_time(submitter.w3, 61)
+    solver.transact("Market", "closeBidding", job_id)
+    as_solver.tick(), as_other.tick()
+    assert [x for x in dispatcher.sent if x[1] == job_id] == []  # nothing submitted yet
+    solver.transact("Market", "submitResult", job_id, os.urandom(32))
+    for _ in range(2):
+        as_solver.tick(), as_other.tick()
+    # Run with the solver's key, a verifier host never checks its own result; any other key sends it once.
+    assert [x for x in dispatcher.sent if x[1] == job_id] == [("verify", job_id, submitter.address)]
