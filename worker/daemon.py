@@ -65,6 +65,7 @@ class SolverDaemon:
         self.seen = 0  # highest job id looked at
         self.watching: set[int] = set()  # jobs we bid on or won, until they end
         self.declined: dict[int, str] = {}  # open auctions we did not bid on, and why: looked at again
+        self.specs: dict[str, AnySpec] = {}  # by hash: a declined auction is looked at every tick
 
     def tick(self) -> None:
         for job_id in range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1):
@@ -89,9 +90,12 @@ class SolverDaemon:
             return
         if job["state"] != JobState.BIDDING or self.chain.now() >= job["biddingDeadline"]:
             self.declined.pop(job_id, None)
+            self.specs.pop(job["specHash"], None)
             return
         try:
-            spec = self.client.spec(job["specHash"])
+            spec = self.specs.get(job["specHash"])
+            if spec is None:
+                spec = self.specs[job["specHash"]] = self.client.spec(job["specHash"])
         except CoordinatorError as exc:
             return self.decline(job_id, f"spec unavailable ({exc})")
         free = self.chain.staking.functions.freeStake(self.chain.address).call()
