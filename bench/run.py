@@ -264,11 +264,11 @@ def inference_verifier_cost(count: int, repeats: int) -> dict:
     for _ in range(repeats):
         start = time.perf_counter()
         engine = InferenceEngine(spec).load(weights, inputs)
-        hashes = [engine.model_state_hash]
+        hashes = [engine.leaf_state_hash(0)]
         for index in range(count):
             row, output = engine.record(index)
-            output_artifact(index, row, output)  # what the solver uploads
-            hashes.append(leaf_state_hash(input_hash(row), output_hash(output)))
+            output_artifact(engine.spec_hash, index, row, output)  # what the solver uploads
+            hashes.append(leaf_state_hash(engine.spec_hash, input_hash(row), output_hash(output)))
         checkpoint_root(1, hashes, 1)
         solve.append(time.perf_counter() - start)
         start = time.perf_counter()

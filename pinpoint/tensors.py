@@ -186,6 +186,14 @@ def float32_tensor(rows: list[list[float]]) -> RawTensor:
 
 # ---------------------------------------------------------------- the canonical state hash
 
+def spec_hash_bytes(spec_hash: str | bytes) -> bytes:
+    """The 32 bytes of a spec hash given as '0x' + 64 hex digits (spec.spec_hash()) or as bytes."""
+    raw = bytes.fromhex(spec_hash.removeprefix("0x")) if isinstance(spec_hash, str) else bytes(spec_hash)
+    if len(raw) != 32:
+        raise ValueError(f"a spec hash is 32 bytes, got {len(raw)}")
+    return raw
+
+
 
 def entry_header(name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> bytes:
     """The bytes the state hash reads before an entry's data: u64-length-prefixed name and dtype, ndim,

@@ -5,7 +5,9 @@ An inference job is a job with one leaf per input and checkpoint interval 1 (pin
 the training machinery applies unchanged: a sampled "interval" i is input i (leaf i+1); a challenge of
 leaf k that accepts leaf k-1 is already one step apart, so the dispute goes straight to the solver
 serving its pre-state (for inference: the spec's weights artifact) and a referee recomputing leaf k.
-Inputs do not depend on each other, so recomputing one needs only the spec and its two artifacts.
+Inputs do not depend on each other, so recomputing one needs only the spec and its two artifacts. Every
+leaf hash is bound to the spec hash (pinpoint/inference.py), so two jobs share leaves only when their
+specs are identical.
 """
 
 from __future__ import annotations
@@ -83,15 +85,15 @@ def run_inference(run: SolverRun, job: dict, spec: InferenceSpec, engine: Infere
     coordinator accepts identical reports again); it posts progress only beyond what the chain has."""
     job_id, client, chain = run.job_id, run.client, run.chain
     load_engine(engine, client.download_artifact)
-    hashes = [engine.model_state_hash]
+    hashes = [engine.leaf_state_hash(0)]  # the model's leaf: the weights' state hash bound to the spec
     leaf_cache: list[bytes] = []
-    client.report_checkpoint(job_id, 0, 0, "0x" + engine.model_state_hash.hex(), weights_artifact(spec), None)
+    client.report_checkpoint(job_id, 0, 0, "0x" + hashes[0].hex(), weights_artifact(spec), None)
     done = job["checkpointsDone"]
     stride = -(-spec.inputs.count // PROGRESS_POSTS)
     for leaf in range(1, spec.inputs.count + 1):
         row, output = engine.record(leaf - 1)
-        artifact = client.upload_artifact(commitments.output_artifact(leaf - 1, row, output))
-        state = commitments.leaf_state_hash(commitments.input_hash(row), commitments.output_hash(output))
+        artifact = client.upload_artifact(commitments.output_artifact(engine.spec_hash, leaf - 1, row, output))
+        state = engine.input_leaf_hash(row, output)
         client.report_checkpoint(job_id, leaf, leaf, "0x" + state.hex(), artifact, None)
         hashes.append(state)
         if leaf % stride == 0 or leaf == spec.inputs.count:

@@ -40,8 +40,27 @@ def engine(artifacts, cheat=None):
     return make_trainer(spec, cheat).load(weights, inputs)
 
 
-def test_leaf0_isTheTrainingJobsFinalStateHash(artifacts):
-    assert engine(artifacts).leaf_state_hash(0) == artifacts[3].state_hash
+def test_leaf0_isTheTrainingJobsFinalStateHash_boundToTheSpec(artifacts):
+    spec, *_ = artifacts
+    assert engine(artifacts).model_state_hash == artifacts[3].state_hash
+    assert engine(artifacts).leaf_state_hash(0) == inf.model_leaf_hash(spec.spec_hash(), artifacts[3].state_hash)
+
+
+def test_specsDifferingOnlyInTheInputsCount_shareNoLeaf(artifacts):
+    """The same model on the same first rows: without the spec in the leaves, leaves 0..COUNT-1 of the
+    shorter job would be those of the longer one, disclosed when that one is audited or disputed."""
+    spec, weights, inputs, _ = artifacts
+    rows = inf.read_inputs(inputs, COUNT)
+    fewer = inf.inputs_artifact(ts.RawTensor(rows.dtype, (COUNT - 1, *rows.shape[1:]),
+                                             bytes(rows.data[:(COUNT - 1) * len(rows.row(0).data)])))
+    short_spec = example_inference_spec("0x" + spec.weights.sha256, sha(fewer), COUNT - 1)
+    assert short_spec.model_dump(exclude={"inputs"}) == spec.model_dump(exclude={"inputs"})
+    long_engine, short_engine = engine(artifacts), InferenceEngine(short_spec).load(weights, fewer)
+    for k in range(1, COUNT):  # the same computation: the same input and output bytes
+        assert torch.equal(short_engine.output(k - 1), long_engine.output(k - 1))
+    long_leaves = {long_engine.leaf_state_hash(k) for k in range(COUNT + 1)}
+    short_leaves = {short_engine.leaf_state_hash(k) for k in range(COUNT)}
+    assert not long_leaves & short_leaves
 
 
 def test_everyLeaf_recomputesIdentically_aloneAndInAnyOrder(artifacts):
@@ -56,7 +75,8 @@ def test_everyLeaf_recomputesIdentically_aloneAndInAnyOrder(artifacts):
 def test_leafHash_isTheHashOfTheOutputArtifactsContent(artifacts):
     e = engine(artifacts)
     row, out = e.record(2)
-    record = inf.read_output_artifact(inf.output_artifact(2, row, out))
+    spec = artifacts[0].spec_hash()
+    record = inf.read_output_artifact(inf.output_artifact(spec, 2, row, out), spec)
     assert record.state_hash == e.leaf_state_hash(3)
     assert torch.equal(torch.tensor(record.output.values()), e.output(2))  # batch of one = the same bytes
 

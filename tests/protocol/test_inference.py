@@ -27,6 +27,8 @@ from worker.engine.state import state_hash as engine_state_hash
 
 W, I = "a" * 64, "b" * 64
 JOB = 7
+SPEC_HASH = example_inference_spec("0x" + W, I, 5).spec_hash()  # the job the committed leaves belong to
+OTHER_SPEC_HASH = example_inference_spec("0x" + W, I, 6).spec_hash()  # the same but for the inputs count
 
 
 def test_module_does_not_import_torch():
@@ -101,14 +103,17 @@ def test_stateHash_matchesTheEngine(tensor):
 
 def test_outputArtifact_recomputesItsHashes_ignoringItsMetadata():
     row, out = ts.float32_tensor([[1.0, 2.0]]).row(0), ts.float32_tensor([[0.5, -0.5, 3.0]]).row(0)
-    record = inf.read_output_artifact(inf.output_artifact(4, row, out))
+    record = inf.read_output_artifact(inf.output_artifact(SPEC_HASH, 4, row, out), SPEC_HASH)
     assert (record.index, record.input_hash, record.output_hash) == (4, inf.input_hash(row), inf.output_hash(out))
-    assert record.state_hash == inf.leaf_state_hash(inf.input_hash(row), inf.output_hash(out))
+    assert record.state_hash == inf.leaf_state_hash(SPEC_HASH, inf.input_hash(row), inf.output_hash(out))
+    # read as a leaf of another job (whatever the metadata says), the same bytes hash to another leaf
+    assert inf.read_output_artifact(inf.output_artifact(SPEC_HASH, 4, row, out), OTHER_SPEC_HASH).state_hash \
+        == inf.leaf_state_hash(OTHER_SPEC_HASH, inf.input_hash(row), inf.output_hash(out)) != record.state_hash
     forged = ts.write_safetensors({"input": row, "output": out}, {"format": inf.OUTPUT_FORMAT, "index": "4",
                                                                    "output_hash": "0x" + "00" * 32})
-    assert inf.read_output_artifact(forged).output_hash == inf.output_hash(out)
+    assert inf.read_output_artifact(forged, SPEC_HASH).output_hash == inf.output_hash(out)
     with pytest.raises(ts.SafetensorsError, match="not a pinpoint.inference-output/1"):
-        inf.read_output_artifact(ts.write_safetensors({"output": out}))
+        inf.read_output_artifact(ts.write_safetensors({"output": out}), SPEC_HASH)
 
 
 # ---------------------------------------------------------------- output proofs
@@ -119,7 +124,8 @@ def committed():
     """A committed inference job of 5 inputs: (final root, input rows, entries as the coordinator serves them)."""
     inputs = ts.float32_tensor([[float(i), 1.0] for i in range(5)])
     outputs = [ts.float32_tensor([[i * 0.5, -1.0, 2.0]]).row(0) for i in range(5)]
-    hashes = [b"\x11" * 32] + [inf.leaf_state_hash(inf.input_hash(inputs.row(i)), inf.output_hash(o)) for i, o in enumerate(outputs)]
+    hashes = [b"\x11" * 32] + [inf.leaf_state_hash(SPEC_HASH, inf.input_hash(inputs.row(i)), inf.output_hash(o))
+                             for i, o in enumerate(outputs)]
     tree = checkpoint_tree(JOB, hashes, 1)
     entries = [{"index": i, "input_hash": "0x" + inf.input_hash(inputs.row(i)).hex(),
                 "output_hash": "0x" + inf.output_hash(o).hex(), "output": o.to_json(), "values": o.values(),
@@ -130,7 +136,7 @@ def committed():
 def test_everyHonestOutput_verifiesAgainstTheRoot(committed):
     root, inputs, entries = committed
     for entry in entries:
-        out = inf.verify_output(JOB, root, inf.input_hash(inputs.row(entry["index"])), entry)
+        out = inf.verify_output(JOB, SPEC_HASH, root, inf.input_hash(inputs.row(entry["index"])), entry)
         assert out.values() == entry["values"]
 
 
@@ -160,16 +166,29 @@ def test_forgedOutputs_areRefused_namingTheInput(committed, tamper, why):
     entry = json.loads(json.dumps(entries[2]))
     tamper(entry)
     with pytest.raises(inf.OutputProofError, match=re.escape(why)):
-        inf.verify_output(JOB, root, inf.input_hash(inputs.row(2)), entry)
+        inf.verify_output(JOB, SPEC_HASH, root, inf.input_hash(inputs.row(2)), entry)
 
 
 def test_aProofForAnotherJob_orRoot_doesNotVerify(committed):
     root, inputs, entries = committed
     with pytest.raises(inf.OutputProofError, match="Merkle proof"):
-        inf.verify_output(JOB + 1, root, inf.input_hash(inputs.row(1)), entries[1])
+        inf.verify_output(JOB + 1, SPEC_HASH, root, inf.input_hash(inputs.row(1)), entries[1])
     other = StandardMerkleTree.from_leaf_hashes(["0x" + "22" * 32, "0x" + "33" * 32], ["uint256"]).root
     with pytest.raises(inf.OutputProofError, match="Merkle proof"):
-        inf.verify_output(JOB, other, inf.input_hash(inputs.row(1)), entries[1])
+        inf.verify_output(JOB, SPEC_HASH, other, inf.input_hash(inputs.row(1)), entries[1])
+
+
+def test_leavesBindTheSpec_anOutputOfAnotherSpec_doesNotVerify(committed):
+    """The same input and output make another leaf under another spec (here: only the inputs count
+    differs), so one job's leaves never stand for another's."""
+    root, inputs, entries = committed
+    with pytest.raises(inf.OutputProofError, match="Merkle proof"):
+        inf.verify_output(JOB, OTHER_SPEC_HASH, root, inf.input_hash(inputs.row(1)), entries[1])
+    digests = (inf.input_hash(inputs.row(1)), bytes.fromhex(entries[1]["output_hash"][2:]))
+    assert inf.leaf_state_hash(SPEC_HASH, *digests) != inf.leaf_state_hash(OTHER_SPEC_HASH, *digests)
+    assert inf.model_leaf_hash(SPEC_HASH, b"\x11" * 32) != inf.model_leaf_hash(OTHER_SPEC_HASH, b"\x11" * 32)
+    with pytest.raises(ValueError, match="32 bytes"):
+        inf.leaf_state_hash("0x1234", *digests)
 
 
 # ---------------------------------------------------------------- the spec

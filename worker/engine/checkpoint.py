@@ -6,16 +6,20 @@ Tensor names (everything needed to continue training, DESIGN.md Commitments):
     rng.cpu                      torch CPU generator state (uint8); rng.cuda on CUDA hosts
     cursor.step                  int64 scalar: optimizer steps taken (the data cursor: batches depend
                                  only on (seed, step))
+    spec.hash                    uint8 (32,): the job's spec hash, so that the state hash binds the spec
+                                 (worker/engine/state.py); a checkpoint of one spec is refused for another
 
 Serialized as safetensors (never pickle); the metadata carries format, spec hash, index, step and the
-state hash, and `load_checkpoint` recomputes the hash from the tensors. The bytes are written here
+state hash; `load_checkpoint` recomputes the hash from the tensors and checks that the embedded
+`spec.hash` is the one the metadata names (and the caller's, when given). The bytes are written here
 (`safetensors_bytes`) rather than by `safetensors.torch.save`, which spends most of its time on per-tensor
 Python checks and orders the metadata keys at random; the layout is the same (tensors by dtype, largest
 first as safetensors ranks them, then by name; header padded with spaces to 8 bytes), with metadata keys
 sorted so the same checkpoint always gives the same bytes. They are read back by `safetensors.torch.load`.
 
     blob = save_checkpoint(checkpoint)
-    checkpoint = load_checkpoint(blob, expected_state_hash=leaf_hash)   # raises CheckpointHashMismatch
+    checkpoint = load_checkpoint(blob, expected_state_hash=leaf_hash, expected_spec_hash=spec.spec_hash())
+    # raises CheckpointHashMismatch, or CheckpointSpecMismatch for a checkpoint of another spec
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ import torch
 from safetensors.torch import load as safetensors_load
 
 from pinpoint.tensors import safetensors_file
-from worker.engine.state import dtype_name, hashable_view, state_hash
+from worker.engine.state import (
+    SPEC_ENTRY,
+    dtype_name,
+    embedded_spec_hash,
+    hashable_view,
+    spec_hash_bytes,
+    state_hash,
+)
 
 FORMAT = "pinpoint.checkpoint/1"
 
@@ -49,6 +60,18 @@ class CheckpointFormatError(ValueError):
     """The bytes are not a pinpoint checkpoint."""
 
 
+class CheckpointSpecMismatch(CheckpointFormatError):
+    """The checkpoint is a state of another job spec than the one it is loaded for."""
+
+
+def check_spec(checkpoint_spec_hash: str, expected_spec_hash: str | bytes) -> None:
+    """Raise CheckpointSpecMismatch unless the checkpoint's spec hash is `expected_spec_hash`."""
+    expected = "0x" + spec_hash_bytes(expected_spec_hash).hex()
+    if checkpoint_spec_hash.lower() != expected:
+        raise CheckpointSpecMismatch(f"the checkpoint is a state of spec {checkpoint_spec_hash or '(none)'}, "
+                                     f"not of this job's spec {expected}")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """Training state at `step`. `index` is step // checkpoint_interval on interval boundaries, else None
@@ -67,8 +90,15 @@ class Checkpoint:
 
 
 def make_checkpoint(index: int | None, step: int, tensors: dict[str, torch.Tensor], spec_hash: str = "") -> Checkpoint:
-    """Wrap tensors (already snapshotted) into a Checkpoint, computing the state hash."""
-    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=state_hash(tensors), spec_hash=spec_hash)
+    """Wrap tensors (already snapshotted, with their `spec.hash` entry) into a Checkpoint, computing the
+    state hash; `spec_hash`, when given, must be the embedded one."""
+    embedded = embedded_spec_hash(tensors)
+    if embedded is None:
+        raise ValueError(f"a training state needs its {SPEC_ENTRY!r} entry (uint8, 32 bytes): "
+                         "the state hash binds the spec")
+    if spec_hash:
+        check_spec(embedded, spec_hash)
+    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=state_hash(tensors), spec_hash=embedded)
 
 
 def save_checkpoint(checkpoint: Checkpoint) -> bytes:
@@ -112,9 +142,12 @@ def read_metadata(blob: bytes) -> dict[str, str]:
     return metadata
 
 
-def load_checkpoint(blob: bytes, expected_state_hash: bytes | str | None = None) -> Checkpoint:
+def load_checkpoint(blob: bytes, expected_state_hash: bytes | str | None = None,
+                    expected_spec_hash: str | bytes | None = None) -> Checkpoint:
     """Parse checkpoint bytes and recompute the state hash; raise CheckpointHashMismatch when it differs
-    from the hash in the metadata or from `expected_state_hash` (bytes, or '0x' hex from a Merkle leaf)."""
+    from the hash in the metadata or from `expected_state_hash` (bytes, or '0x' hex from a Merkle leaf),
+    CheckpointFormatError when the embedded `spec.hash` is missing or not the metadata's, and
+    CheckpointSpecMismatch when it is not `expected_spec_hash` (the job the caller loads it for)."""
     metadata = read_metadata(blob)
     if metadata.get("format") != FORMAT:
         raise CheckpointFormatError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
@@ -122,6 +155,14 @@ def load_checkpoint(blob: bytes, expected_state_hash: bytes | str | None = None)
         tensors = safetensors_load(blob)
     except Exception as exc:  # safetensors raises its own SafetensorError
         raise CheckpointFormatError(f"bad safetensors data: {exc}") from None
+    embedded = embedded_spec_hash(tensors)
+    if embedded is None:
+        raise CheckpointFormatError(f"no {SPEC_ENTRY!r} entry (uint8, 32 bytes): not a state bound to a spec")
+    if metadata.get("spec_hash", "").lower() != embedded:
+        raise CheckpointFormatError(f"the metadata names spec {metadata.get('spec_hash')!r}, "
+                                    f"the state holds {embedded}")
+    if expected_spec_hash is not None:
+        check_spec(embedded, expected_spec_hash)
     actual = state_hash(tensors)
     claimed = bytes.fromhex(metadata.get("state_hash", "").removeprefix("0x"))
     if actual != claimed:
@@ -135,5 +176,4 @@ def load_checkpoint(blob: bytes, expected_state_hash: bytes | str | None = None)
     if "cursor.step" not in tensors or int(tensors["cursor.step"]) != step:
         raise CheckpointFormatError(f"cursor.step does not match the metadata step {step}")
     index = int(metadata["index"]) if metadata.get("index") else None
-    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=actual,
-                      spec_hash=metadata.get("spec_hash", ""))
+    return Checkpoint(index=index, step=step, tensors=tensors, state_hash=actual, spec_hash=embedded)

@@ -2,11 +2,11 @@
 
 Every input runs alone (batch dimension 1), so a verifier or a referee that recomputes one input gets the
 same bytes as the solver that ran them all, in any order (tests/engine/test_inference.py). The leaf
-hashes are pinpoint/inference.py's; this module only adds torch.
+hashes are pinpoint/inference.py's, each bound to the spec hash; this module only adds torch.
 
     engine = InferenceEngine(spec)                     # checks the execution profile
     engine.load(weights_blob, inputs_blob)             # checks both artifacts against the spec
-    engine.leaf_state_hash(3)                          # leaf 3 = input 2 and its output
+    engine.leaf_state_hash(3)                          # leaf 3 = input 2 and its output (bound to the spec)
     python -m worker.engine.inference SPEC.json WEIGHTS.safetensors INPUTS.safetensors   # every leaf hash
 """
 
@@ -45,6 +45,7 @@ class InferenceEngine:
             raise TypeError(f"an InferenceEngine runs inference specs, not {type(spec).__name__}")
         check_profile(spec)
         self.spec = spec
+        self.spec_hash = spec.spec_hash()
         self.device = torch.device(spec.profile.device)
         self.model: torch.nn.Module | None = None
 
@@ -131,13 +132,20 @@ class InferenceEngine:
         return self.inputs.row(index), raw(self.output(index))
 
     def leaf_state_hash(self, leaf: int) -> bytes:
-        """The state hash of leaf `leaf`: the model's state hash for 0, else input leaf-1 with its output."""
+        """The state hash of leaf `leaf`: the model's (its weights' state hash with the spec hash) for 0,
+        else input leaf-1 with its output and the spec hash (pinpoint/inference.py)."""
         if leaf == 0:
-            return self.model_state_hash
+            if self.model is None:
+                raise RuntimeError("load() the artifacts first")
+            return commitments.model_leaf_hash(self.spec_hash, self.model_state_hash)
         if not 1 <= leaf <= self.spec.inputs.count:
             raise IndexError(f"leaf {leaf} out of range 0..{self.spec.inputs.count}")
         row, out = self.record(leaf - 1)
-        return commitments.leaf_state_hash(commitments.input_hash(row), commitments.output_hash(out))
+        return self.input_leaf_hash(row, out)
+
+    def input_leaf_hash(self, row: RawTensor, output: RawTensor) -> bytes:
+        """The state hash of the leaf of one input row and its output, for this engine's spec."""
+        return commitments.leaf_state_hash(self.spec_hash, commitments.input_hash(row), commitments.output_hash(output))
 
 
 def main(argv: list[str] | None = None) -> int:

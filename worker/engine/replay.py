@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the resulting checkpoint here")
     args = parser.parse_args(argv)
     spec = parse_spec(args.spec.read_bytes())
-    start = load_checkpoint(args.checkpoint.read_bytes())
+    start = load_checkpoint(args.checkpoint.read_bytes(), expected_spec_hash=spec.spec_hash())
     end = replay_interval(spec, start) if args.to_step is None else replay_to_step(spec, start, args.to_step)
     if args.out is not None:
         args.out.write_bytes(save_checkpoint(end))

@@ -19,6 +19,18 @@ measures it: on a shared 2-core machine its 2-thread gain over 64 MB was erratic
 sha256), while the single stream runs at 0.88x-1.02x of plain sha256 over one buffer; the engine's
 checkpoints are well under 1 MB (about 0.2 ms of hashing), so the definition stays one stream.
 
+State hashes bind the spec. Every training state the protocol commits to (checkpoint 0, every interval
+end, every mid-interval state a dispute bisects to, the referee's one-step result, a verifier's replay)
+holds the entry `spec.hash` (SPEC_ENTRY): a uint8 tensor of shape (32,), the 32 bytes of the job's spec
+hash (sha256 of the spec's canonical JSON, pinpoint/spec.py). It is an ordinary entry, hashed like any
+other (it sorts after `rng.*`), and the checkpoint file stores it, so the bytes on disk still hash to the
+committed hash by this one rule and loading can refuse a checkpoint of another spec. Two specs that differ
+in any field (e.g. only `steps`) therefore never share a state hash, even where their computation is the
+same, and one job's disclosed hashes reveal nothing about another's (docs/PROTOCOL.md, "State hashes bind
+the spec"). The same layout also hashes things that are not training states, without the entry
+(dataset contents; inference weights, inputs and outputs, whose leaves bind the spec hash by prefixing
+it: pinpoint/inference.py).
+
     from worker.engine.state import state_hash
     digest = state_hash({"model.weight": w, "cursor.step": torch.tensor(3)})  # 32 bytes
 """
@@ -33,6 +45,7 @@ from functools import lru_cache
 import torch
 
 from pinpoint.tensors import entry_header as encode_entry_header
+from pinpoint.tensors import spec_hash_bytes
 
 _NO_NUMPY = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}
 """Dtypes numpy lacks, hashed through a same-size integer view of the same bytes."""
@@ -73,6 +86,23 @@ def _header(name: str, dtype: torch.dtype, shape: tuple[int, ...] | torch.Size) 
 def entry_header(name: str, t: torch.Tensor) -> bytes:
     """The bytes hashed before the tensor's data: name, dtype, shape and byte count (see module docstring)."""
     return _header(name, t.dtype, t.shape)
+
+
+SPEC_ENTRY = "spec.hash"
+"""The state entry that binds a training state to its job's spec: uint8, shape (32,), the spec hash."""
+
+
+def spec_entry(spec_hash: str | bytes) -> torch.Tensor:
+    """The `spec.hash` tensor of a spec hash (a fresh uint8 tensor of shape (32,))."""
+    return torch.frombuffer(bytearray(spec_hash_bytes(spec_hash)), dtype=torch.uint8).clone()
+
+
+def embedded_spec_hash(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The spec hash ('0x' + hex) a state's `spec.hash` entry holds; None if it has no well-formed one."""
+    t = tensors.get(SPEC_ENTRY)
+    if t is None or t.dtype != torch.uint8 or tuple(t.shape) != (32,):
+        return None
+    return "0x" + bytes(tensor_bytes(t)).hex()
 
 
 def state_hash(tensors: dict[str, torch.Tensor]) -> bytes:

@@ -2,6 +2,8 @@
 
 Same spec (including its execution profile) => same bytes => same state hashes, run to run and process to
 process. The batch of step s depends only on (spec.seed, s), so training can resume from any checkpoint.
+Every state holds the spec hash (entry `spec.hash`), so its state hash binds the spec: two specs never
+share a state hash, even where they compute the same weights (worker/engine/state.py).
 
     trainer = Trainer(spec)
     hashes = trainer.run(on_checkpoint=lambda checkpoint, loss: store(checkpoint))   # checkpoints 0..n
@@ -18,9 +20,15 @@ import torch
 import torch.nn.functional as F
 
 from pinpoint.spec import AdamWSpec, CharTransformerSpec, JobSpec, MLPSpec, SGDSpec
-from worker.engine.checkpoint import Checkpoint, make_checkpoint
+from worker.engine.checkpoint import (
+    Checkpoint,
+    CheckpointSpecMismatch,
+    check_spec,
+    make_checkpoint,
+)
 from worker.engine.datasets import Dataset, materialize
 from worker.engine.models import build_model
+from worker.engine.state import SPEC_ENTRY, embedded_spec_hash, spec_entry
 
 RECOMMENDED_CHECKPOINT_INTERVAL = 64
 """The default checkpoint interval: what `make bench` measures the commitment overhead at (target <= 3%).
@@ -158,6 +166,7 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors["cursor.step"] = torch.tensor(self.step, dtype=torch.int64)
+        tensors[SPEC_ENTRY] = spec_entry(self.spec_hash)  # binds the state hash to the spec
         return tensors
 
     def snapshot(self) -> Checkpoint:
@@ -173,11 +182,14 @@ class Trainer:
         return self.snapshot()
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        """Continue from `checkpoint` (the tensors are copied; the checkpoint stays unchanged)."""
-        if checkpoint.spec_hash and checkpoint.spec_hash != self.spec_hash:
-            raise ValueError(f"checkpoint belongs to spec {checkpoint.spec_hash}, not {self.spec_hash}")
+        """Continue from `checkpoint` (the tensors are copied; the checkpoint stays unchanged). Raises
+        CheckpointSpecMismatch for a state of another spec (its embedded `spec.hash` is not this job's)."""
+        embedded = embedded_spec_hash(checkpoint.tensors)
+        if embedded is None:
+            raise CheckpointSpecMismatch(f"the checkpoint has no {SPEC_ENTRY!r} entry: not a state of this job's spec")
+        check_spec(embedded, self.spec_hash)
         self._apply_profile()
-        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}}
+        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}, "spec": {}}
         optim_state: dict[int, dict[str, torch.Tensor]] = {}
         for name, tensor in checkpoint.tensors.items():
             kind, _, rest = name.partition(".")

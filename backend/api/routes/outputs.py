@@ -49,17 +49,17 @@ def read_outputs(job_id: int, session: SessionDep, store: StoreDep, request: Req
         raise HTTPException(status.HTTP_409_CONFLICT, detail="the reported leaves do not rebuild the on-chain "
                             "final root (the solver reported other outputs than it committed)")
     withheld = withheld_checkpoints(chain, job_id)
-    entries = [_entry(index, reported[index + 1], store, tree, withheld)
+    entries = [_entry(index, reported[index + 1], store, tree, withheld, spec.spec_hash())
                for index in range(offset, min(offset + limit, spec.inputs.count))]
     return OutputsPage(job_id=job_id, state=job.state, final_root=final_root, count=spec.inputs.count,
                        offset=offset, outputs=entries)
 
 
-def _entry(index: int, checkpoint, store, tree: StandardMerkleTree, withheld: set[int]) -> OutputEntry:
+def _entry(index: int, checkpoint, store, tree: StandardMerkleTree, withheld: set[int], spec_hash: str) -> OutputEntry:
     if checkpoint.index in withheld:
         return OutputEntry(index=index, withheld=True)
     try:
-        record = read_output_artifact(store.path(checkpoint.artifact).read_bytes())
+        record = read_output_artifact(store.path(checkpoint.artifact).read_bytes(), spec_hash)
     except (OSError, SafetensorsError) as exc:
         return OutputEntry(index=index, error=f"output artifact {checkpoint.artifact} unreadable: {exc}")
     if record.index != index or "0x" + record.state_hash.hex() != checkpoint.state_hash:
