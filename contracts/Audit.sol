@@ -19,6 +19,9 @@ contract Audit is IAudit, ReentrancyGuard {
     uint256 public constant MAX_VERIFIERS = 32;
 
     /// @inheritdoc IAudit
+    uint64 public constant MAX_WINDOW = 30 days;
+
+    /// @inheritdoc IAudit
     IMarket public immutable market;
     /// @inheritdoc IAudit
     uint256 public immutable auditBond;
@@ -73,6 +76,11 @@ contract Audit is IAudit, ReentrancyGuard {
         if (commitWindow_ == 0 || revealWindow_ == 0) revert ZeroWindow();
         // INVARIANT: the committee is read from strictly before the submission, hence before the seed exists.
         if (verifierDelay_ == 0) revert ZeroVerifierDelay();
+        // INVARIANT: every window and delay is bounded, so every deadline built from them is far from overflow
+        // and a job's review ends in bounded time.
+        if (commitWindow_ > MAX_WINDOW) revert WindowTooLong(commitWindow_, MAX_WINDOW);
+        if (revealWindow_ > MAX_WINDOW) revert WindowTooLong(revealWindow_, MAX_WINDOW);
+        if (verifierDelay_ > MAX_WINDOW) revert WindowTooLong(verifierDelay_, MAX_WINDOW);
         if (committeeSize_ == 0 || committeeSize_ > MAX_VERIFIERS / 4) revert ZeroCommitteeSize();
         market = market_;
         auditBond = auditBond_;

@@ -43,7 +43,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     mapping(address account => uint256 amount) public credits;
 
     /// @inheritdoc IDisputeGame
-    mapping(uint256 jobId => uint256 disputeId) public activeDispute;
+    uint64 public constant MAX_CLOCK = 30 days;
 
     /// @inheritdoc IDisputeGame
     mapping(uint256 jobId => uint256 disputeId) public decisiveDispute;
@@ -51,6 +51,8 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     mapping(uint256 disputeId => Dispute) private _disputes;
 
     mapping(uint256 jobId => uint256[] disputeIds) private _heldBonds;
+
+    mapping(uint256 jobId => uint256[] disputeIds) private _disputesOf;
 
     /// @param market_ The market whose results are disputed; this game must be set as its dispute game.
     /// @param stepVerifier_ Adjudicates the final single step.
@@ -63,6 +65,8 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         if (challengeBond_ == 0) revert ZeroChallengeBond();
         // INVARIANT: each party gets time to move.
         if (clockDuration_ == 0) revert ZeroClockDuration();
+        // INVARIANT: a dispute, and so the job it holds open, ends in bounded time.
+        if (clockDuration_ > MAX_CLOCK) revert ClockTooLong(clockDuration_, MAX_CLOCK);
         market = market_;
         stepVerifier = stepVerifier_;
         challengeBond = challengeBond_;
@@ -98,7 +102,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         if (msg.value != availabilityBond) revert WrongBond(msg.value, availabilityBond);
         IMarket.Job memory job = market.getJob(jobId);
         if (msg.sender == job.solver) revert SolverCannotChallenge();
-        // INVARIANT: the same window as a fault challenge, one dispute at a time.
+        // INVARIANT: the same window as a fault challenge.
         market.openDispute(jobId);
         // INVARIANT: only a checkpoint the job commits to can be demanded.
         if (index > job.checkpointCount) revert CheckpointOutOfRange(index, job.checkpointCount);
@@ -177,6 +181,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     function stepVerified(uint256 disputeId, bytes32 postStateHash) external {
         // INVARIANT: only the step verifier adjudicates the step.
         if (msg.sender != address(stepVerifier)) revert NotStepVerifier(msg.sender);
+        if (_closedAsMoot(disputeId)) return;
         Dispute storage d = _disputeIn(disputeId, Phase.Adjudicating);
         // A zero answer means the solver did not serve its pre-state: the solver loses.
         _resolve(disputeId, d, postStateHash != bytes32(0) && postStateHash == d.hiHash);
@@ -186,16 +191,21 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     function stepUnresolved(uint256 disputeId) external {
         // INVARIANT: only the step verifier can say it cannot adjudicate.
         if (msg.sender != address(stepVerifier)) revert NotStepVerifier(msg.sender);
+        if (_closedAsMoot(disputeId)) return;
         Dispute storage d = _disputeIn(disputeId, Phase.Adjudicating);
-        d.phase = Phase.Resolved;
-        d.abandoned = true;
-        delete activeDispute[d.jobId];
-        totalBonds -= d.bond;
+        if (_moot(d)) return _abandon(disputeId, d);
         // INVARIANT: without a verdict nobody loses anything: the bond goes back to the challenger and the
-        // market is told the solver won (no slash; the job gets its remaining challenge window back).
-        _credit(d.challenger, d.bond);
+        // market is told the solver won (no slash; the deadline never moved).
+        _abandon(disputeId, d);
         market.resolveDispute(d.jobId, true, d.challenger);
-        emit DisputeAbandoned(disputeId, d.jobId);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function closeMoot(uint256 disputeId) external {
+        Dispute storage d = _disputes[disputeId];
+        // INVARIANT: only an open dispute whose job another dispute decided is closed this way.
+        if (d.phase == Phase.None || d.phase == Phase.Resolved || !_moot(d)) revert NotMoot(disputeId);
+        _abandon(disputeId, d);
     }
 
     /// @inheritdoc IDisputeGame
@@ -215,7 +225,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     function releaseBond(uint256 disputeId) external {
         Dispute storage d = _disputes[disputeId];
         if (!d.bondHeld) revert NoBondHeld(disputeId);
-        IMarket.JobState state = market.getJob(d.jobId).state;
+        IMarket.JobState state = market.jobState(d.jobId);
         // INVARIANT: the bond follows the job's outcome, so it waits for it.
         if (
             state != IMarket.JobState.Finalized && state != IMarket.JobState.Unverified
@@ -232,6 +242,11 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     /// @inheritdoc IDisputeGame
     function heldBonds(uint256 jobId) external view returns (uint256[] memory) {
         return _heldBonds[jobId];
+    }
+
+    /// @inheritdoc IDisputeGame
+    function disputesOf(uint256 jobId) external view returns (uint256[] memory) {
+        return _disputesOf[jobId];
     }
 
     /// @inheritdoc IDisputeGame
@@ -313,7 +328,7 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         d.turnStart = uint64(block.timestamp);
         d.phase = phase;
         d.bond = msg.value;
-        activeDispute[d.jobId] = disputeId;
+        _disputesOf[d.jobId].push(disputeId);
         totalBonds += msg.value;
     }
 
@@ -350,9 +365,10 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
 
     /// @dev Ends the dispute: the bond goes to the winner and the market settles the job.
     function _resolve(uint256 disputeId, Dispute storage d, bool solverWins) internal {
+        // Another dispute already slashed the solver: this one has nothing left to decide.
+        if (_moot(d)) return _abandon(disputeId, d);
         d.phase = Phase.Resolved;
         d.solverWon = solverWins;
-        delete activeDispute[d.jobId];
         if (!solverWins) decisiveDispute[d.jobId] = disputeId;
         if (solverWins && d.kind == Kind.Availability) {
             // Whether the data was out before the demand cannot be shown on chain; the job's end tells:
@@ -365,6 +381,26 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
         }
         market.resolveDispute(d.jobId, solverWins, d.challenger);
         emit DisputeResolved(disputeId, d.jobId, solverWins);
+    }
+
+    /// @dev Ends the dispute with no winner: the bond goes back to the challenger.
+    function _abandon(uint256 disputeId, Dispute storage d) internal {
+        d.phase = Phase.Resolved;
+        d.abandoned = true;
+        totalBonds -= d.bond;
+        _credit(d.challenger, d.bond);
+        emit DisputeAbandoned(disputeId, d.jobId);
+    }
+
+    /// @dev Whether another dispute of the same job already slashed its solver.
+    function _moot(Dispute storage d) internal view returns (bool) {
+        return market.jobState(d.jobId) == IMarket.JobState.Slashed;
+    }
+
+    /// @dev Whether the dispute was closed (abandoned) before its step verifier answered.
+    function _closedAsMoot(uint256 disputeId) internal view returns (bool) {
+        Dispute storage d = _disputes[disputeId];
+        return d.phase == Phase.Resolved && d.abandoned;
     }
 
     /// @dev Adds `amount` to what `account` can claim.

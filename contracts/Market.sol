@@ -40,6 +40,15 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     uint64 public constant MAX_DURATION = 365 days;
 
     /// @inheritdoc IMarket
+    uint64 public constant MAX_CHECKPOINT_COUNT = 2 ** 20;
+
+    /// @inheritdoc IMarket
+    uint64 public constant MAX_CHECKPOINT_INTERVAL = 2 ** 20;
+
+    /// @inheritdoc IMarket
+    uint64 public constant MAX_SAMPLE_COUNT = 128;
+
+    /// @inheritdoc IMarket
     address public disputeGame;
 
     /// @inheritdoc IMarket
@@ -88,6 +97,13 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         // INVARIANT: verifiers replay at least one interval, and no more than there are.
         if (sampleCount == 0) revert ZeroSampleCount();
         if (sampleCount > checkpointCount) revert TooManySamples(sampleCount, checkpointCount);
+        // INVARIANT: every later transaction of the job (proofs, a dispute's rounds, the audit's reveal and
+        // settlement, which re-draw the sample) fits in a block, whatever the submitter chose.
+        if (checkpointCount > MAX_CHECKPOINT_COUNT) revert CheckpointCountTooLarge(checkpointCount, MAX_CHECKPOINT_COUNT);
+        if (checkpointInterval > MAX_CHECKPOINT_INTERVAL) {
+            revert CheckpointIntervalTooLarge(checkpointInterval, MAX_CHECKPOINT_INTERVAL);
+        }
+        if (sampleCount > MAX_SAMPLE_COUNT) revert SampleCountTooLarge(sampleCount, MAX_SAMPLE_COUNT);
         // INVARIANT: a solver always has something to lose, and enough that cheating is a losing bet.
         if (requiredStake == 0) revert ZeroRequiredStake();
         _requireMinimumStake(requiredStake, checkpointCount, sampleCount);
@@ -319,6 +335,7 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         if (disputeGame != address(0)) revert DisputeGameAlreadySet(disputeGame);
         disputeGame = game;
         emit DisputeGameSet(game);
+        _renounceOnceWired();
     }
 
     /// @inheritdoc IMarket
@@ -330,11 +347,18 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         if (address(audit) != address(0)) revert AuditAlreadySet(address(audit));
         audit = audit_;
         emit AuditSet(address(audit_));
+        _renounceOnceWired();
     }
 
     /// @inheritdoc IMarket
     function openDispute(uint256 jobId) external onlyDisputeGame {
-        Job storage job = _jobIn(jobId, JobState.Submitted);
+        Job storage job = _jobs[jobId];
+        if (job.state == JobState.None) revert UnknownJob(jobId);
+        // INVARIANT: several disputes may be open at once, so no challenger (nor a chain of them) can keep
+        // another out; only a result under review is disputed.
+        if (job.state != JobState.Submitted && job.state != JobState.Disputed) {
+            revert WrongJobState(JobState.Submitted, job.state);
+        }
         // INVARIANT: challenges follow the audit's commit window, so none puts a withheld hash on chain
         // while verifiers can still commit (and a result is never challenged before its sample exists).
         if (job.sampleSealedAt == 0) revert SampleNotSealed();
@@ -342,7 +366,7 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
         if (block.timestamp <= opensAt) revert ChallengeNotOpen(opensAt);
         // INVARIANT: a result can be challenged until its challenge deadline, inclusive.
         if (block.timestamp > job.challengeDeadline) revert ChallengeClosed(job.challengeDeadline);
-        job.challengeTimeLeft = job.challengeDeadline - uint64(block.timestamp);
+        ++job.openDisputes;
         job.state = JobState.Disputed;
         emit JobDisputed(jobId);
     }
@@ -351,10 +375,9 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     function resolveDispute(uint256 jobId, bool solverWins, address challenger) external onlyDisputeGame {
         Job storage job = _jobIn(jobId, JobState.Disputed);
         if (solverWins) {
-            // A lost challenge must not shorten the window other verifiers have: give back what was left.
-            job.challengeDeadline = uint64(block.timestamp) + job.challengeTimeLeft;
-            job.challengeTimeLeft = 0;
-            job.state = JobState.Submitted;
+            // The deadline never moved (nobody was kept out), so the result is final after it once no
+            // dispute is left open.
+            if (--job.openDisputes == 0) job.state = JobState.Submitted;
             emit DisputeSettled(jobId, true);
             return;
         }
@@ -370,6 +393,11 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     /// @inheritdoc IMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         return _jobs[jobId];
+    }
+
+    /// @inheritdoc IMarket
+    function jobState(uint256 jobId) external view returns (JobState) {
+        return _jobs[jobId].state;
     }
 
     /// @inheritdoc IMarket
@@ -398,6 +426,11 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     function _requireMinimumStake(uint256 requiredStake, uint64 checkpointCount, uint64 sampleCount) internal view {
         uint256 minimum = minimumStake(msg.value, checkpointCount, sampleCount);
         if (requiredStake < minimum) revert StakeBelowMinimum(requiredStake, minimum);
+    }
+
+    /// @dev Drops the owner once the game and the audit are wired: nothing is adjustable afterwards.
+    function _renounceOnceWired() internal {
+        if (disputeGame != address(0) && address(audit) != address(0)) _transferOwnership(address(0));
     }
 
     /// @dev Emits JobPosted from storage (postJob has no stack slots left for it).

@@ -8,7 +8,8 @@ import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 
 /// @title Staking
-/// @notice ETH stake with free, locked and unbonding buckets; operators lock, unlock and slash.
+/// @notice ETH stake with free, locked and unbonding buckets; only the market, wired once at deploy,
+///         locks, unlocks and slashes.
 contract Staking is IStaking, Ownable, ReentrancyGuard {
     /// @dev One account's stake, by bucket.
     struct Stake {
@@ -22,7 +23,7 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
     uint64 public immutable unbondingDelay;
 
     /// @inheritdoc IStaking
-    mapping(address operator => bool allowed) public isOperator;
+    address public market;
 
     mapping(address account => Stake) private _stakes;
 
@@ -31,18 +32,21 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
         unbondingDelay = unbondingDelay_;
     }
 
-    modifier onlyOperator() {
-        // INVARIANT: only contracts the owner trusts can move or take someone else's stake.
-        if (!isOperator[msg.sender]) revert NotOperator(msg.sender);
+    modifier onlyMarket() {
+        // INVARIANT: only the market, by its rules, can move or take someone else's stake.
+        if (msg.sender != market) revert NotMarket(msg.sender);
         _;
     }
 
     /// @inheritdoc IStaking
-    function setOperator(address operator, bool allowed) external onlyOwner {
-        // INVARIANT: an operator is a real address.
-        if (operator == address(0)) revert ZeroAddress();
-        isOperator[operator] = allowed;
-        emit OperatorSet(operator, allowed);
+    function setMarket(address market_) external onlyOwner {
+        // INVARIANT: the market is a real address.
+        if (market_ == address(0)) revert ZeroAddress();
+        // INVARIANT: wired once; with the owner gone, no key can add a party that locks or takes stake.
+        if (market != address(0)) revert MarketAlreadySet(market);
+        market = market_;
+        emit MarketSet(market_);
+        _transferOwnership(address(0));
     }
 
     /// @inheritdoc IStaking
@@ -82,7 +86,7 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IStaking
-    function lock(address account, uint256 amount) external onlyOperator {
+    function lock(address account, uint256 amount) external onlyMarket {
         // INVARIANT: a lock backs something.
         if (amount == 0) revert ZeroAmount();
         Stake storage stake = _stakes[account];
@@ -94,7 +98,7 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IStaking
-    function unlock(address account, uint256 amount) external onlyOperator {
+    function unlock(address account, uint256 amount) external onlyMarket {
         // INVARIANT: an unlock releases something.
         if (amount == 0) revert ZeroAmount();
         Stake storage stake = _stakes[account];
@@ -106,7 +110,7 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IStaking
-    function slash(address account, uint256 amount) external onlyOperator nonReentrant returns (uint256 slashed) {
+    function slash(address account, uint256 amount) external onlyMarket nonReentrant returns (uint256 slashed) {
         // INVARIANT: a slash takes something.
         if (amount == 0) revert ZeroAmount();
         Stake storage stake = _stakes[account];

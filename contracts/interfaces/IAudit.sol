@@ -88,6 +88,8 @@ interface IAudit {
     error ZeroCommitteeSize();
     /// @notice The verifier delay must be at least one second (the set is read strictly before submission).
     error ZeroVerifierDelay();
+    /// @notice A window or delay is longer than MAX_WINDOW.
+    error WindowTooLong(uint64 window, uint64 maximum);
     /// @notice The verifier already committed to this job.
     error AlreadyCommitted();
     /// @notice The job already has `MAX_VERIFIERS` audits.
@@ -200,6 +202,9 @@ interface IAudit {
 
     /// @notice Most audits per job: bounds the gas of `settle` (the committee averages committeeSize).
     function MAX_VERIFIERS() external view returns (uint256);
+
+    /// @notice The longest commit window, reveal window or verifier delay a deployment may have (30 days).
+    function MAX_WINDOW() external view returns (uint64);
 
     /// @notice The least stake a registered verifier holds.
     function minVerifierStake() external view returns (uint256);

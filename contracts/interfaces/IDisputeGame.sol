@@ -98,6 +98,10 @@ interface IDisputeGame {
     error NoDisagreement();
     /// @notice No dispute has this id.
     error UnknownDispute(uint256 disputeId);
+    /// @notice The clock is longer than MAX_CLOCK.
+    error ClockTooLong(uint64 clockDuration, uint64 maximum);
+    /// @notice The dispute is not moot: it is closed, or its job was not decided by another dispute.
+    error NotMoot(uint256 disputeId);
     /// @notice The move belongs to another phase.
     error WrongPhase(Phase expected, Phase actual);
     /// @notice The move is `expected`'s to make.
@@ -144,12 +148,14 @@ interface IDisputeGame {
     /// @notice The solver proved the checkpoint's state hash and named its bytes; the step verifier checks them.
     event AvailabilityAnswered(uint256 indexed disputeId, uint64 index, bytes32 stateHash, bytes32 artifact, uint256 requestId);
     event Claimed(address indexed account, uint256 amount);
-    /// @notice The step verifier could not adjudicate: the dispute ended with no winner (bond back to the
-    ///         challenger, the job back to Submitted with the rest of its challenge window).
+    /// @notice The dispute ended with no winner and the bond back to the challenger: the step verifier could
+    ///         not adjudicate, or another dispute of the same job had already slashed the solver (moot).
     event DisputeAbandoned(uint256 indexed disputeId, uint256 indexed jobId);
 
-    /// @notice Opens a dispute over checkpoint `index + 1` of a Submitted job, inside its challenge window,
-    ///         with msg.value == challengeBond. The job moves to Disputed (one dispute per job at a time).
+    /// @notice Opens a dispute over checkpoint `index + 1` of a Submitted (or already Disputed) job, inside
+    ///         its challenge window, with msg.value == challengeBond. Any number of disputes of one job may
+    ///         be open at once, so nobody can keep an honest challenger out; the first that proves the
+    ///         solver wrong slashes it, and the others become moot (`closeMoot`: bonds back).
     /// @param index The last checkpoint the challenger agrees with (0 = the initial state).
     /// @param agreedHash The solver's state hash at checkpoint `index`, with its proof against the final root.
     /// @param solverHash The solver's state hash at checkpoint `index + 1`, with its proof.
@@ -198,15 +204,20 @@ interface IDisputeGame {
     ///         store) and the step goes to the step verifier. Phase Serve, within its clock.
     function serveState(uint256 disputeId, bytes32 preStateArtifact) external;
 
-    /// @notice The step verifier's answer: the solver wins iff postStateHash != 0 && == hiHash.
+    /// @notice The step verifier's answer: the solver wins iff postStateHash != 0 && == hiHash. An answer
+    ///         for a dispute already closed as moot is ignored (the step verifier is never stranded).
     function stepVerified(uint256 disputeId, bytes32 postStateHash) external;
 
     /// @notice The step verifier's exit when it cannot answer (v1: no referee other than the parties exists):
     ///         the dispute is Resolved with `abandoned` set and no winner. The challenger's bond is credited
     ///         back to it, and the market treats the job as if the solver had won (nobody is slashed without
-    ///         a verdict; the job returns to Submitted with the challenge window it had left, so another
-    ///         challenger can try once the step verifier can answer). Step verifier only, phase Adjudicating.
+    ///         a verdict; the challenge deadline never moved, so others could challenge meanwhile). Step
+    ///         verifier only, phase Adjudicating; ignored for a dispute already closed as moot.
     function stepUnresolved(uint256 disputeId) external;
+
+    /// @notice Closes an open dispute whose job another dispute already slashed: no winner, the bond back to
+    ///         the challenger (its claim may have been right; the solver is punished once). Anyone may call.
+    function closeMoot(uint256 disputeId) external;
 
     /// @notice When the party to move (solver in Reveal/Serve, challenger in Respond) has used up its
     ///         clock, the other party wins. Anyone may call.
@@ -237,8 +248,12 @@ interface IDisputeGame {
     /// @notice The dispute that slashed `jobId`'s solver (0 if none).
     function decisiveDispute(uint256 jobId) external view returns (uint256 disputeId);
 
-    /// @notice The open dispute over `jobId` (0 if none).
-    function activeDispute(uint256 jobId) external view returns (uint256 disputeId);
+    /// @notice Every dispute ever opened over `jobId`, oldest first (the market counts the open ones).
+    function disputesOf(uint256 jobId) external view returns (uint256[] memory);
+
+    /// @notice The longest clock a deployment may give each party (30 days): bounds how long a dispute,
+    ///         and so the job it holds, can last.
+    function MAX_CLOCK() external view returns (uint64);
 
     /// @notice The step the solver reveals next: (lo + hi) / 2.
     function midpoint(uint256 disputeId) external view returns (uint64);

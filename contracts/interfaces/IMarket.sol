@@ -20,8 +20,10 @@ interface IMarket {
     ///         Bidding -> Cancelled (no bids), Running -> Failed (missed execution deadline) and
     ///         Submitted -> Disputed -> Slashed (the dispute game proved a checkpoint wrong or unavailable),
     ///         and Submitted -> Unverified (the window passed and no drawn verifier approved the result:
-    ///         the submitter is refunded, the solver unlocked but unpaid). A dispute the solver wins
-    ///         returns the job to Submitted with the rest of its challenge window.
+    ///         the submitter is refunded, the solver unlocked but unpaid). Disputed means at least one dispute
+    ///         is open; several can be open at once (nobody can keep an honest challenger out), and
+    ///         once the last one the solver wins closes, the job is Submitted again. Challenges never
+    ///         move the challenge deadline: a result is final after it and after every open dispute.
     enum JobState {
         None,
         Bidding,
@@ -55,8 +57,8 @@ interface IMarket {
         bytes32 progressRoot;
         bytes32 finalRoot;
         JobState state;
-        /// @dev Seconds of the challenge window that were left when the current dispute opened.
-        uint64 challengeTimeLeft;
+        /// @dev Disputes of this result that are open now (the job is Disputed while this is not 0).
+        uint64 openDisputes;
         /// @dev How many intervals verifiers replay (drawn by `sampledIntervals` once the seed is sealed).
         uint64 sampleCount;
         /// @dev The block whose hash seeds the sample: the block after the one holding `submitResult`.
@@ -143,6 +145,12 @@ interface IMarket {
     error ChallengeNotOpen(uint64 opensAt);
     /// @notice A window is longer than MAX_DURATION.
     error DurationTooLong(uint64 duration, uint64 maximum);
+    /// @notice More checkpoints than MAX_CHECKPOINT_COUNT (proofs and the sample must fit in a block).
+    error CheckpointCountTooLarge(uint64 checkpointCount, uint64 maximum);
+    /// @notice More steps between checkpoints than MAX_CHECKPOINT_INTERVAL (bounds a dispute's rounds).
+    error CheckpointIntervalTooLarge(uint64 checkpointInterval, uint64 maximum);
+    /// @notice More sampled intervals than MAX_SAMPLE_COUNT (an audit reveal must fit in a block).
+    error SampleCountTooLarge(uint64 sampleCount, uint64 maximum);
     /// @notice The challenge window cannot hold the audit's commit and reveal windows (`minimum` seconds).
     error ChallengeWindowTooShort(uint64 challengeDuration, uint64 minimum);
     /// @notice No audit is wired yet (`setAudit`): jobs cannot be reviewed, so none can be posted.
@@ -260,6 +268,16 @@ interface IMarket {
     /// @notice The longest bidding, execution or challenge window a job may have (365 days).
     function MAX_DURATION() external view returns (uint64);
 
+    /// @notice The most checkpoints a job may commit to (2^20: proofs of at most 21 hashes).
+    function MAX_CHECKPOINT_COUNT() external view returns (uint64);
+
+    /// @notice The most steps between two checkpoints (2^20: a dispute bisects in at most 20 rounds).
+    function MAX_CHECKPOINT_INTERVAL() external view returns (uint64);
+
+    /// @notice The most intervals a job may sample (128: an audit reveal, with its proofs, and the
+    ///         settlement that re-draws the sample stay far inside a block; tests measure them at the bounds).
+    function MAX_SAMPLE_COUNT() external view returns (uint64);
+
     /// @notice After the challenge window of a sealed result: if at least one drawn verifier revealed
     ///         agreement (`IAudit.agreements`), credits the solver its price and the submitter the rest
     ///         of the escrow (-> Finalized); else credits the submitter the whole escrow (-> Unverified).
@@ -273,7 +291,8 @@ interface IMarket {
     /// @notice Pays the caller its whole credit.
     function claim() external;
 
-    /// @notice Sets the dispute game, once. Owner only.
+    /// @notice Sets the dispute game, once. Owner only. Once both the game and the audit are set the
+    ///         market renounces its owner: the wiring is fixed and nobody holds power over it.
     function setDisputeGame(address game) external;
 
     /// @notice Sets the audit, once: its windows bound the jobs' challenge windows and its agreements
@@ -283,14 +302,13 @@ interface IMarket {
     /// @notice The audit reviewing this market's results (zero until set).
     function audit() external view returns (IAudit);
 
-    /// @notice The game moves a Submitted job, after its audit commit window and inside its challenge
-    ///         window, to Disputed and stores the seconds of the window left (`challengeTimeLeft`).
-    ///         Dispute game only.
+    /// @notice The game opens one more dispute of a Submitted or Disputed job, after its audit commit
+    ///         window and inside its challenge window: -> Disputed, `openDisputes` + 1. Dispute game only.
     function openDispute(uint256 jobId) external;
 
-    /// @notice Ends the dispute over a Disputed job. Dispute game only.
-    ///         Solver won: back to Submitted, with `challengeDeadline = now + challengeTimeLeft`, so a
-    ///         frivolous challenge cannot eat the window of other verifiers.
+    /// @notice Ends one dispute over a Disputed job. Dispute game only.
+    ///         Solver won: `openDisputes` - 1, and back to Submitted when none is left open (the challenge
+    ///         deadline never moved: other challengers could open theirs all along).
     ///         Solver lost: its required stake is slashed; `challenger` is credited
     ///         slashed * CHALLENGER_REWARD_BPS / 10_000 and the submitter the rest of the stake plus the
     ///         whole escrow (maxPrice); -> Slashed.
@@ -311,6 +329,9 @@ interface IMarket {
 
     /// @notice The job with id `jobId` (all zero, state None, if there is none).
     function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice The state of job `jobId` alone (None if there is none): cheaper than `getJob`.
+    function jobState(uint256 jobId) external view returns (JobState);
 
     /// @notice Number of jobs posted; also the id of the latest one.
     function jobCount() external view returns (uint256);

@@ -3,17 +3,21 @@ pragma solidity 0.8.28;
 
 /// @title IStaking
 /// @notice Holds the ETH stake of solvers (and later verifiers and referees). Stake is in one of three
-///         buckets: free (can back new bids or be withdrawn), locked (backs a running commitment; only an
-///         operator can release or slash it) and pending (unbonding; withdrawable after `unbondingDelay`).
+///         buckets: free (can back new bids or be withdrawn), locked (backs a running commitment; only the
+///         market can release or slash it, by its rules) and pending (unbonding; withdrawable after
+///         `unbondingDelay`).
 /// @dev Accounting invariant: address(this).balance == sum over accounts of (free + locked + pending).
-///      Operators are protocol contracts set by the owner (the market now, the dispute game later).
+///      Least authority: the deployer wires the market once (`setMarket`), which drops the owner, so no key
+///      can later add an operator that locks or takes anyone's stake.
 interface IStaking {
     /// @notice An amount of zero was given where a positive amount is required.
     error ZeroAmount();
     /// @notice The zero address was given where a contract address is required.
     error ZeroAddress();
-    /// @notice The caller is not an operator.
-    error NotOperator(address caller);
+    /// @notice The caller is not the market.
+    error NotMarket(address caller);
+    /// @notice The market is already wired.
+    error MarketAlreadySet(address market);
     /// @notice The account's free stake is smaller than the amount asked for.
     error InsufficientFreeStake(uint256 available, uint256 requested);
     /// @notice The account's locked stake is smaller than the amount asked for.
@@ -29,14 +33,14 @@ interface IStaking {
     event WithdrawalRequested(address indexed account, uint256 amount, uint64 availableAt);
     /// @notice `account` received its whole pending stake, `amount` wei.
     event Withdrawn(address indexed account, uint256 amount);
-    /// @notice An operator moved `amount` wei of `account`'s stake from free to locked.
+    /// @notice The market moved `amount` wei of `account`'s stake from free to locked.
     event StakeLocked(address indexed account, uint256 amount);
-    /// @notice An operator moved `amount` wei of `account`'s stake from locked back to free.
+    /// @notice The market moved `amount` wei of `account`'s stake from locked back to free.
     event StakeUnlocked(address indexed account, uint256 amount);
-    /// @notice `operator` took `amount` wei of `account`'s locked stake (and received the ETH).
-    event StakeSlashed(address indexed account, uint256 amount, address indexed operator);
-    /// @notice The owner allowed or disallowed `operator`.
-    event OperatorSet(address indexed operator, bool allowed);
+    /// @notice The market took `amount` wei of `account`'s locked stake (and received the ETH).
+    event StakeSlashed(address indexed account, uint256 amount, address indexed market);
+    /// @notice The market was wired; the staking contract has no owner from now on.
+    event MarketSet(address indexed market);
 
     /// @notice Adds msg.value to the caller's free stake.
     function deposit() external payable;
@@ -48,22 +52,23 @@ interface IStaking {
     /// @notice Sends the caller its whole pending stake once `withdrawableAt(caller)` has been reached.
     function withdraw() external;
 
-    /// @notice Moves `amount` of `account`'s free stake to locked. Operator only.
+    /// @notice Moves `amount` of `account`'s free stake to locked. Market only.
     function lock(address account, uint256 amount) external;
 
-    /// @notice Moves `amount` of `account`'s locked stake back to free. Operator only.
+    /// @notice Moves `amount` of `account`'s locked stake back to free. Market only.
     function unlock(address account, uint256 amount) external;
 
     /// @notice Takes `amount` of `account`'s locked stake and sends the ETH to the calling operator,
-    ///         which credits the harmed parties in its own ledger. Operator only.
+    ///         which credits the harmed parties in its own ledger. Market only.
     /// @return slashed The amount sent to the operator (always `amount`).
     function slash(address account, uint256 amount) external returns (uint256 slashed);
 
-    /// @notice Allows or disallows `operator` to lock, unlock and slash stake. Owner only.
-    function setOperator(address operator, bool allowed) external;
+    /// @notice Wires the one market that may lock, unlock and slash stake, once, and renounces the owner.
+    ///         Owner (the deployer) only.
+    function setMarket(address market_) external;
 
-    /// @notice Whether `operator` may lock, unlock and slash stake.
-    function isOperator(address operator) external view returns (bool);
+    /// @notice The market that locks, unlocks and slashes stake (zero until wired).
+    function market() external view returns (address);
 
     /// @notice Stake of `account` that can back a new bid or be withdrawn.
     function freeStake(address account) external view returns (uint256);

@@ -59,7 +59,7 @@ def test_review_isIndexed_fromSealToUnverifiedAndDisputesOfBothKinds(api, chain_
     tree = faulty.tree
     challenger.transact(game, "challenge", faulty.job_id, 1, faulty.hash_hex(1), tree.get_proof(1), faulty.hash_hex(2),
                         tree.get_proof(2), "0x" + "ee" * 32, value=bond)
-    dispute_of = {run.job_id: reader.game.functions.activeDispute(run.job_id).call() for run in runs[1:]}
+    dispute_of = {run.job_id: reader.game.functions.disputesOf(run.job_id).call()[-1] for run in runs[1:]}
     assert 0 not in dispute_of.values()
     drain(indexer)
 

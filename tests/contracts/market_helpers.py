@@ -89,9 +89,10 @@ def deploy_audit(project, owner, market, **overrides):
 
 
 def deploy_market(project, owner, staking, **audit_overrides):
-    """A market, operator of `staking`, with its own audit wired (jobs cannot be posted before)."""
+    """A market, the one market of `staking` (which must be unwired), with its own audit wired (jobs cannot
+    be posted before)."""
     market = owner.deploy(project.Market, staking)
-    staking.setOperator(market, True, sender=owner)
+    staking.setMarket(market, sender=owner)
     market.setAudit(deploy_audit(project, owner, market, **audit_overrides), sender=owner)
     return market
 

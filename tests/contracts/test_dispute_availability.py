@@ -92,7 +92,7 @@ def assert_slashed(market, game, court, staking, job_id, dispute_id, solver, cha
     the whole escrow to the submitter, the solver unpaid."""
     d = game.getDispute(dispute_id)
     assert (d.phase, d.solverWon, d.abandoned, d.bondHeld) == (RESOLVED, False, False, False)
-    assert (game.activeDispute(job_id), game.decisiveDispute(job_id)) == (0, dispute_id)
+    assert game.decisiveDispute(job_id) == dispute_id
     assert market.getJob(job_id).state == SLASHED
     assert (game.credits(challenger), game.credits(solver), game.totalBonds()) == (AVAILABILITY_BOND, 0, 0)
     assert market.credits(challenger) == CHALLENGER_REWARD == REQUIRED_STAKE // 2
@@ -114,8 +114,8 @@ def test_challengeAvailability_opensServeDispute_andDisputesJob(game, market, jo
     assert (d.solverClock, d.challengerClock, d.turnStart) == (CLOCK, CLOCK, tx.timestamp)
     assert game.clocks(dispute_id) == (CLOCK, CLOCK)
     sealed = market.getJob(job.job_id)
-    assert (sealed.state, sealed.challengeTimeLeft) == (DISPUTED, sealed.challengeDeadline - tx.timestamp)
-    assert (game.activeDispute(job.job_id), game.decisiveDispute(job.job_id)) == (dispute_id, 0)
+    assert (sealed.state, sealed.openDisputes) == (DISPUTED, 1)
+    assert (game.disputesOf(job.job_id), game.decisiveDispute(job.job_id)) == ([dispute_id], 0)
     assert game.totalBonds() == game.balance == AVAILABILITY_BOND
     assert logs(tx, game.AvailabilityChallenged) == [
         game.AvailabilityChallenged(dispute_id, job.job_id, challenger, INDEX)
@@ -166,11 +166,11 @@ def test_challengeAvailability_sameWindowAsAFaultChallenge(chain, game, market, 
     assert (game.disputeCount(), game.balance) == (0, 0)
 
 
-def test_challengeAvailability_whileDisputed_reverts(game, market, job, demanded, stranger):
-    with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
-        game.challengeAvailability(job.job_id, 1, sender=stranger, value=AVAILABILITY_BOND)
-    with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
-        game.challenge(*job.challenge_args(1, b"\x07" * 32), sender=stranger, value=CHALLENGE_BOND)
+def test_challengeAvailability_whileDisputed_opensMore(game, market, job, demanded, stranger):
+    second = game.challengeAvailability(job.job_id, 1, sender=stranger, value=AVAILABILITY_BOND).return_value
+    third = game.challenge(*job.challenge_args(1, b"\x07" * 32), sender=stranger, value=CHALLENGE_BOND).return_value
+    assert game.disputesOf(job.job_id) == [demanded, second, third]
+    assert market.getJob(job.job_id).openDisputes == 3
 
 
 # --- answerAvailability --------------------------------------------------------------------------------------
@@ -246,9 +246,9 @@ def answered_and_fetched(chain, game, court, seated, job, dispute_id, solver, ke
     return adjudicate(chain, court, seated, store, request_id, keeper)
 
 
-def test_availability_answered_solverWins_windowBack_bondHeld(chain, market, game, court, staking, job, demanded,
-                                                              seated, solver, challenger, stranger):
-    time_left = market.getJob(job.job_id).challengeTimeLeft
+def test_availability_answered_solverWins_bondHeld(chain, market, game, court, staking, job, demanded,
+                                                   seated, solver, challenger, stranger):
+    deadline = market.getJob(job.job_id).challengeDeadline
     tx = answered_and_fetched(chain, game, court, seated, job, demanded, solver, stranger)
     request_id = game.getDispute(demanded).requestId
     assert logs(tx, court.StepAnswered) == [court.StepAnswered(request_id, TRUTH[INDEX * INTERVAL])]
@@ -256,11 +256,10 @@ def test_availability_answered_solverWins_windowBack_bondHeld(chain, market, gam
     assert logs(tx, market.DisputeSettled) == [market.DisputeSettled(job.job_id, True)]
     d = game.getDispute(demanded)
     assert (d.phase, d.solverWon, d.bondHeld) == (RESOLVED, True, True)
-    assert (game.activeDispute(job.job_id), game.decisiveDispute(job.job_id)) == (0, 0)
+    assert game.decisiveDispute(job.job_id) == 0
     assert game.heldBonds(job.job_id) == [demanded]
     reviewed = market.getJob(job.job_id)
-    assert (reviewed.state, reviewed.challengeDeadline, reviewed.challengeTimeLeft) == (
-        SUBMITTED, tx.timestamp + time_left, 0)
+    assert (reviewed.state, reviewed.challengeDeadline, reviewed.openDisputes) == (SUBMITTED, deadline, 0)
     # Nobody is paid yet: whether the data was out before the demand is for the job's outcome to tell.
     assert (game.credits(solver), game.credits(challenger)) == (0, 0)
     assert game.totalBonds() == game.balance == AVAILABILITY_BOND
@@ -365,10 +364,8 @@ def test_availability_otherBytes_refereeAnswersAnotherHash_solverSlashed(chain, 
                                                                          challenger, stranger):
     # The fetched bytes hash to something else than the committed state: not the checkpoint, the solver loses.
     request_id = answer(game, job, demanded, solver, store={}).events[-1].requestId
-    chain.mine(1)
-    court.draw(request_id, sender=stranger)
-    referee = next(r for r in seated if r.address == court.getRequest(request_id).referee)
-    court.submitStep(request_id, TRUTH[INDEX * INTERVAL + 1], sender=referee)
+    adjudicate(chain, court, seated, {}, request_id, stranger,
+               answers={r.address: TRUTH[INDEX * INTERVAL + 1] for r in seated})
     assert_slashed(market, game, court, staking, job.job_id, demanded, solver, challenger, submitter)
     claim_everything([market, game, court], [solver, submitter, challenger, stranger])
     assert market.balance == game.balance == 0
@@ -391,16 +388,16 @@ def test_availability_silentSolver_timesOut_slashedAsForAFault(chain, market, ga
 
 def test_availability_noReferee_abandoned_noWinner_bondBack(chain, market, game, court, staking, job, demanded,
                                                             solver, submitter, challenger, stranger):
-    time_left = market.getJob(job.job_id).challengeTimeLeft
+    deadline = market.getJob(job.job_id).challengeDeadline
     request_id = answer(game, job, demanded, solver, store={}).events[-1].requestId
-    chain.pending_timestamp = court.getRequest(request_id).requestedAt + court.answerWindow() + 1
-    tx = court.abandon(request_id, sender=stranger)
+    chain.pending_timestamp = court.getRequest(request_id).armedAt + court.answerWindow() + 1
+    tx = court.decide(request_id, sender=stranger)  # nobody but the parties can sit: abandoned
     d = game.getDispute(demanded)
     assert (d.phase, d.abandoned, d.solverWon) == (RESOLVED, True, False)
     assert game.decisiveDispute(job.job_id) == 0
     assert (game.credits(challenger), game.credits(solver), game.totalBonds()) == (AVAILABILITY_BOND, 0, 0)
     sealed = market.getJob(job.job_id)
-    assert (sealed.state, sealed.challengeDeadline) == (SUBMITTED, tx.timestamp + time_left)
+    assert (sealed.state, sealed.challengeDeadline) == (SUBMITTED, deadline)
     assert (staking.lockedStake(solver), market.credits(submitter)) == (REQUIRED_STAKE, 0)
     claim_everything([market, game, court], [solver, submitter, challenger, stranger])
     assert game.balance == 0

@@ -92,8 +92,8 @@ def test_challenge_opensDisputeAndDisputesJob(game, market, proven, challenger, 
     assert (d.kind, d.index, d.challengerHash, d.bond) == (FAULT, INDEX, TRUTH[16], CHALLENGE_BOND)
     assert (d.solverClock, d.challengerClock, d.turnStart) == (CLOCK, CLOCK, tx.timestamp)
     job = market.getJob(proven.job_id)
-    assert (job.state, job.challengeTimeLeft) == (DISPUTED, job.challengeDeadline - tx.timestamp)
-    assert game.activeDispute(proven.job_id) == dispute_id
+    assert (job.state, job.openDisputes) == (DISPUTED, 1)
+    assert game.disputesOf(proven.job_id) == [dispute_id]
     assert game.decisiveDispute(proven.job_id) == 0  # nothing decided yet
     assert (game.totalBonds(), game.balance) == (CHALLENGE_BOND, CHALLENGE_BOND)
     assert logs(tx, game.DisputeOpened) == [
@@ -172,8 +172,8 @@ def test_challenge_duringCommitWindow_reverts_opensRightAfter(game, market, jobs
 def test_challenge_atDeadline_isAccepted(game, market, jobs, proven, challenger):
     deadline = market.getJob(proven.job_id).challengeDeadline
     jobs.chain.pending_timestamp = deadline
-    tx = game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
-    assert market.getJob(proven.job_id).challengeTimeLeft == 0 == deadline - tx.timestamp
+    game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
+    assert market.getJob(proven.job_id).openDisputes == 1
 
 
 def test_challenge_afterWindow_reverts(game, market, jobs, proven, challenger):
@@ -183,9 +183,10 @@ def test_challenge_afterWindow_reverts(game, market, jobs, proven, challenger):
         game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND)
 
 
-def test_challenge_secondWhileOpen_reverts(game, market, proven, dispute, stranger):
-    with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
-        game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=stranger, value=CHALLENGE_BOND)
+def test_challenge_secondWhileOpen_opensAnother(game, market, proven, dispute, stranger):
+    second = game.challenge(*proven.challenge_args(INDEX, TRUTH[16]), sender=stranger, value=CHALLENGE_BOND).return_value
+    assert game.disputesOf(proven.job_id) == [dispute, second]
+    assert market.getJob(proven.job_id).openDisputes == 2
 
 
 def test_challenge_oneStepInterval_startsAtServe(game, jobs, market, solver, staked, challenger):
@@ -236,7 +237,7 @@ def test_serveState_requestsStepFromCourt(game, court, dispute, solver, challeng
     assert (d.phase, d.preStateArtifact, d.requestId) == (ADJUDICATING, artifact_id(CLAIMED[13]), 1)
     request = court.getRequest(1)
     assert (request.disputeId, request.jobId, request.step, request.preStateHash) == (dispute, d.jobId, 13, CLAIMED[13])
-    assert (request.solver, request.challenger, request.drawBlock) == (solver, challenger, tx.block_number + 1)
+    assert (request.solver, request.challenger, request.seedBlock) == (solver, challenger, tx.block_number + 1)
     assert logs(tx, game.StateServed) == [game.StateServed(dispute, 13, artifact_id(CLAIMED[13]), 1)]
 
 

@@ -17,6 +17,7 @@ from market_helpers import (
     REQUIRED_STAKE,
     RUNNING,
     SUBMITTED,
+    UNBONDING_DELAY,
     JobFactory,
     deploy_market,
     logs,
@@ -30,10 +31,24 @@ def referee_game(accounts):
 
 
 @pytest.fixture(scope="session")
-def bare_market(project, owner, staking, referee_game):
-    market = deploy_market(project, owner, staking)
+def bare_staking(project, owner):
+    """The bare market's own staking contract (a staking contract serves one market)."""
+    return owner.deploy(project.Staking, UNBONDING_DELAY)
+
+
+@pytest.fixture(scope="session")
+def bare_market(project, owner, bare_staking, referee_game):
+    market = deploy_market(project, owner, bare_staking)
     market.setDisputeGame(referee_game, sender=owner)
     return market
+
+
+@pytest.fixture
+def staked(bare_staking, solver, solver2):
+    """Solvers with stake in the bare market's staking contract."""
+    for account in (solver, solver2):
+        bare_staking.deposit(sender=account, value=2 * REQUIRED_STAKE)
+    return (solver, solver2)
 
 
 @pytest.fixture(scope="session")
@@ -73,21 +88,28 @@ def test_challengerReward_isHalfTheStake(bare_market):
     assert bare_market.CHALLENGER_REWARD_BPS() == 5_000
 
 
-def test_openDispute_storesTimeLeft(bare_market, bare_jobs, staked, solver, referee_game, chain):
+def test_openDispute_manyAtOnce_countsThem_andNeverMovesTheDeadline(bare_market, bare_jobs, staked, solver,
+                                                                    referee_game, chain):
     job_id = open_job(bare_market, bare_jobs, solver)
     deadline = bare_market.getJob(job_id).challengeDeadline
     chain.pending_timestamp = deadline - 700
     tx = bare_market.openDispute(job_id, sender=referee_game)
-    job = bare_market.getJob(job_id)
-    assert (job.state, job.challengeTimeLeft) == (DISPUTED, 700)
     assert logs(tx, bare_market.JobDisputed) == [bare_market.JobDisputed(job_id)]
-
-
-def test_openDispute_atDeadline_leavesNoTime(bare_market, bare_jobs, staked, solver, referee_game, chain):
-    job_id = open_job(bare_market, bare_jobs, solver)
-    chain.pending_timestamp = bare_market.getJob(job_id).challengeDeadline
+    # Nobody can keep another challenger out: a second dispute opens while the first is open.
     bare_market.openDispute(job_id, sender=referee_game)
-    assert bare_market.getJob(job_id).challengeTimeLeft == 0
+    job = bare_market.getJob(job_id)
+    assert (job.state, job.openDisputes, job.challengeDeadline) == (DISPUTED, 2, deadline)
+
+
+def test_openDispute_atDeadline_isTheLastChance(bare_market, bare_jobs, staked, solver, referee_game, chain):
+    job_id = open_job(bare_market, bare_jobs, solver)
+    deadline = bare_market.getJob(job_id).challengeDeadline
+    chain.pending_timestamp = deadline
+    bare_market.openDispute(job_id, sender=referee_game)
+    chain.pending_timestamp = deadline + 1
+    with ape.reverts(bare_market.ChallengeClosed, deadline=deadline):
+        bare_market.openDispute(job_id, sender=referee_game)
+    assert bare_market.getJob(job_id).openDisputes == 1
 
 
 def test_openDispute_guards_revert(bare_market, bare_jobs, staked, solver, solver2, referee_game, stranger, chain):
@@ -126,23 +148,32 @@ def test_resolveDispute_guards_revert(bare_market, bare_jobs, disputed, solver, 
         bare_market.resolveDispute(submitted, True, stranger, sender=referee_game)
 
 
-def test_resolveDispute_solverWins_givesWindowBack(bare_market, disputed, referee_game, stranger, chain):
-    time_left = bare_market.getJob(disputed).challengeTimeLeft
-    chain.pending_timestamp += 5000  # the dispute outlasted the original window
+def test_resolveDispute_solverWins_submittedOnceNoneIsLeftOpen(bare_market, disputed, referee_game, stranger,
+                                                                 chain):
+    deadline = bare_market.getJob(disputed).challengeDeadline
+    bare_market.openDispute(disputed, sender=referee_game)
+    chain.pending_timestamp = deadline + 5000  # the disputes outlast the window
     tx = bare_market.resolveDispute(disputed, True, stranger, sender=referee_game)
     job = bare_market.getJob(disputed)
-    assert (job.state, job.challengeDeadline, job.challengeTimeLeft) == (SUBMITTED, tx.timestamp + time_left, 0)
+    assert (job.state, job.openDisputes) == (DISPUTED, 1)
     assert logs(tx, bare_market.DisputeSettled) == [bare_market.DisputeSettled(disputed, True)]
+    with ape.reverts(bare_market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
+        bare_market.finalize(disputed, sender=stranger)
+    bare_market.resolveDispute(disputed, True, stranger, sender=referee_game)
+    job = bare_market.getJob(disputed)
+    # A lost challenge gives nothing back and takes nothing: the deadline never moved, so the result is final.
+    assert (job.state, job.openDisputes, job.challengeDeadline) == (SUBMITTED, 0, deadline)
     assert bare_market.totalEscrow() == MAX_PRICE
+    bare_market.finalize(disputed, sender=stranger)
 
 
-def test_resolveDispute_solverLoses_splitsStake(bare_market, staking, disputed, solver, submitter, referee_game,
+def test_resolveDispute_solverLoses_splitsStake(bare_market, bare_staking, disputed, solver, submitter, referee_game,
                                                 stranger):
     tx = bare_market.resolveDispute(disputed, False, stranger, sender=referee_game)
     assert bare_market.getJob(disputed).state == SLASHED
     assert bare_market.credits(stranger) == CHALLENGER_REWARD
     assert bare_market.credits(submitter) == MAX_PRICE + REQUIRED_STAKE - CHALLENGER_REWARD
-    assert (bare_market.totalEscrow(), staking.lockedStake(solver)) == (0, 0)
+    assert (bare_market.totalEscrow(), bare_staking.lockedStake(solver)) == (0, 0)
     assert bare_market.balance == bare_market.totalCredits() == MAX_PRICE + REQUIRED_STAKE
     assert logs(tx, bare_market.SolverSlashed) == [bare_market.SolverSlashed(disputed, solver, REQUIRED_STAKE)]
     assert logs(tx, bare_market.DisputeSettled) == [bare_market.DisputeSettled(disputed, False)]

@@ -15,6 +15,7 @@ from market_helpers import (
     REVEAL_WINDOW,
     RUNNING,
     SPEC_HASH,
+    UNBONDING_DELAY,
     ZERO32,
     JobFactory,
     deploy_audit,
@@ -36,9 +37,11 @@ def test_receive_fromStranger_reverts(market, stranger):
         stranger.transfer(market, 1)
 
 
-def test_deploy_marketIsStakingOperator(market, staking):
+def test_deploy_marketIsStakingsOnlyMarket_andNobodyOwnsEither(market, staking, game):
     assert market.staking() == staking
-    assert staking.isOperator(market)
+    assert staking.market() == market
+    # Least authority: once wired (staking's market; the market's audit and game) no key can rewire.
+    assert staking.owner() == market.owner() == ZERO_ADDRESS
 
 
 def test_deploy_marketHasItsAudit_andTheReviewBoundsChallengeWindows(market, audit):
@@ -53,10 +56,11 @@ def test_deploy_marketHasItsAudit_andTheReviewBoundsChallengeWindows(market, aud
 
 
 @pytest.fixture
-def unwired(project, owner, staking):
-    """A market whose audit is not set yet."""
+def unwired(project, owner):
+    """A market (with a staking contract of its own) whose audit is not set yet."""
+    staking = owner.deploy(project.Staking, UNBONDING_DELAY)
     market = owner.deploy(project.Market, staking)
-    staking.setOperator(market, True, sender=owner)
+    staking.setMarket(market, sender=owner)
     return market
 
 

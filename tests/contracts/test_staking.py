@@ -1,32 +1,44 @@
-"""Staking: deposits, unbonding withdrawals, and operator lock / unlock / slash."""
+"""Staking: deposits, unbonding withdrawals, and the market's lock / unlock / slash (wired once, no owner
+afterwards). Here `stranger` stands in for the market."""
 
 import ape
+import pytest
 from market_helpers import UNBONDING_DELAY, logs
 
 ONE = 10**18
+ZERO = "0x" + "00" * 20
+
+
+@pytest.fixture
+def staking(project, owner):
+    """A staking contract of its own, not yet wired (the session's one is the market's)."""
+    return owner.deploy(project.Staking, UNBONDING_DELAY)
 
 
 def test_constructor_setsUnbondingDelayAndOwner(staking, owner):
     assert staking.unbondingDelay() == UNBONDING_DELAY
     assert staking.owner() == owner
+    assert staking.market() == ZERO
 
 
-def test_setOperator_byOwner_setsAndEmits(staking, owner, stranger):
-    tx = staking.setOperator(stranger, True, sender=owner)
-    assert staking.isOperator(stranger)
-    assert logs(tx, staking.OperatorSet) == [staking.OperatorSet(operator=stranger, allowed=True)]
-    staking.setOperator(stranger, False, sender=owner)
-    assert not staking.isOperator(stranger)
+def test_setMarket_byOwner_setsEmitsAndRenouncesOwner(staking, owner, stranger):
+    tx = staking.setMarket(stranger, sender=owner)
+    assert staking.market() == stranger
+    assert logs(tx, staking.MarketSet) == [staking.MarketSet(market=stranger)]
+    # Least authority: nobody can add another party that locks or takes stake.
+    assert staking.owner() == ZERO
+    with ape.reverts(staking.OwnableUnauthorizedAccount, account=owner):
+        staking.setMarket(owner, sender=owner)
 
 
-def test_setOperator_byStranger_reverts(staking, stranger):
+def test_setMarket_byStranger_reverts(staking, stranger):
     with ape.reverts(staking.OwnableUnauthorizedAccount, account=stranger):
-        staking.setOperator(stranger, True, sender=stranger)
+        staking.setMarket(stranger, sender=stranger)
 
 
-def test_setOperator_zeroAddress_reverts(staking, owner):
+def test_setMarket_zeroAddress_reverts(staking, owner):
     with ape.reverts(staking.ZeroAddress):
-        staking.setOperator("0x" + "00" * 20, True, sender=owner)
+        staking.setMarket(ZERO, sender=owner)
 
 
 def test_deposit_addsFreeStakeAndEmits(staking, solver):
@@ -75,7 +87,7 @@ def test_requestWithdrawal_moreThanFree_reverts(staking, solver):
 
 
 def test_requestWithdrawal_lockedStake_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
     staking.lock(solver, ONE, sender=stranger)
     with ape.reverts(staking.InsufficientFreeStake, available=0, requested=1):
@@ -120,7 +132,7 @@ def test_withdraw_twice_reverts(staking, solver, chain):
 
 
 def test_lock_unlock_byOperator_moveStakeAndEmit(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=3 * ONE)
     tx = staking.lock(solver, 2 * ONE, sender=stranger)
     assert (staking.freeStake(solver), staking.lockedStake(solver)) == (ONE, 2 * ONE)
@@ -132,25 +144,25 @@ def test_lock_unlock_byOperator_moveStakeAndEmit(staking, owner, solver, strange
 
 def test_lock_byStranger_reverts(staking, solver, stranger):
     staking.deposit(sender=solver, value=ONE)
-    with ape.reverts(staking.NotOperator, caller=stranger):
+    with ape.reverts(staking.NotMarket, caller=stranger):
         staking.lock(solver, ONE, sender=stranger)
 
 
 def test_lock_zero_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     with ape.reverts(staking.ZeroAmount):
         staking.lock(solver, 0, sender=stranger)
 
 
 def test_lock_moreThanFree_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
     with ape.reverts(staking.InsufficientFreeStake, available=ONE, requested=2 * ONE):
         staking.lock(solver, 2 * ONE, sender=stranger)
 
 
 def test_lock_pendingStake_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
     staking.requestWithdrawal(ONE, sender=solver)
     with ape.reverts(staking.InsufficientFreeStake, available=0, requested=ONE):
@@ -158,18 +170,18 @@ def test_lock_pendingStake_reverts(staking, owner, solver, stranger):
 
 
 def test_unlock_byStranger_reverts(staking, solver, stranger):
-    with ape.reverts(staking.NotOperator, caller=stranger):
+    with ape.reverts(staking.NotMarket, caller=stranger):
         staking.unlock(solver, ONE, sender=stranger)
 
 
 def test_unlock_zero_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     with ape.reverts(staking.ZeroAmount):
         staking.unlock(solver, 0, sender=stranger)
 
 
 def test_unlock_moreThanLocked_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
     staking.lock(solver, ONE, sender=stranger)
     with ape.reverts(staking.InsufficientLockedStake, available=ONE, requested=ONE + 1):
@@ -177,7 +189,7 @@ def test_unlock_moreThanLocked_reverts(staking, owner, solver, stranger):
 
 
 def test_slash_byOperator_sendsLockedStakeToOperator(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=3 * ONE)
     staking.lock(solver, 2 * ONE, sender=stranger)
     balance_before = stranger.balance
@@ -187,31 +199,31 @@ def test_slash_byOperator_sendsLockedStakeToOperator(staking, owner, solver, str
     assert (staking.freeStake(solver), staking.lockedStake(solver)) == (ONE, ONE)
     assert staking.balance == 2 * ONE
     assert logs(tx, staking.StakeSlashed) == [
-        staking.StakeSlashed(account=solver, amount=ONE, operator=stranger)
+        staking.StakeSlashed(account=solver, amount=ONE, market=stranger)
     ]
 
 
 def test_slash_byStranger_reverts(staking, solver, stranger):
-    with ape.reverts(staking.NotOperator, caller=stranger):
+    with ape.reverts(staking.NotMarket, caller=stranger):
         staking.slash(solver, ONE, sender=stranger)
 
 
 def test_slash_zero_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     with ape.reverts(staking.ZeroAmount):
         staking.slash(solver, 0, sender=stranger)
 
 
 def test_slash_freeStake_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
     with ape.reverts(staking.InsufficientLockedStake, available=0, requested=ONE):
         staking.slash(solver, ONE, sender=stranger)
 
 
-def test_operator_revoked_reverts(staking, owner, solver, stranger):
-    staking.setOperator(stranger, True, sender=owner)
-    staking.setOperator(stranger, False, sender=owner)
+def test_lock_byFormerOwner_reverts(staking, owner, solver, stranger):
+    staking.setMarket(stranger, sender=owner)
     staking.deposit(sender=solver, value=ONE)
-    with ape.reverts(staking.NotOperator, caller=stranger):
-        staking.lock(solver, ONE, sender=stranger)
+    # The deploy key holds no power over stake once the market is wired.
+    with ape.reverts(staking.NotMarket, caller=owner):
+        staking.lock(solver, ONE, sender=owner)

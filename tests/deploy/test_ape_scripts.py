@@ -127,7 +127,7 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     }))
     opened = ape_run(chain_stack, "dispute", "open", "--from-file", str(challenge), account=f"TEST::{CHALLENGER}")
     assert opened.returncode == 0, output(opened)
-    dispute_id = challenger.game.functions.activeDispute(job_id).call()
+    dispute_id = challenger.game.functions.disputesOf(job_id).call()[-1]
     assert dispute_id != 0
     assert f"dispute {dispute_id} opened over steps 0..4; next: Reveal" in output(opened)
     dispute = challenger.dispute(dispute_id)
@@ -162,7 +162,7 @@ def test_disputeScript_demand_show(chain_stack):
     _, solver, challenger, job_id, _, _ = reviewed_job(chain_stack)
     demanded = ape_run(chain_stack, "dispute", "demand", str(job_id), "2", account=f"TEST::{CHALLENGER}")
     assert demanded.returncode == 0, output(demanded)
-    dispute_id = challenger.game.functions.activeDispute(job_id).call()
+    dispute_id = challenger.game.functions.disputesOf(job_id).call()[-1]
     dispute = challenger.dispute(dispute_id)
     assert (dispute["kind"].name, dispute["index"], dispute["phase"].name) == ("AVAILABILITY", 2, "SERVE")
     assert dispute["bond"] == challenger.game.functions.availabilityBond().call()

@@ -7,6 +7,7 @@ from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import checkpoint_tree
 from tests.conftest import advance_time
 from worker.keeper import Keeper
+from worker.referee import answer_commitment
 
 ETHER = 10**18
 TERMS = dict(max_price=ETHER // 10, required_stake=ETHER // 4, bidding_seconds=60, execution_seconds=600,
@@ -81,17 +82,26 @@ def test_keeper_sealsAndEndsUnapprovedWork_andReleasesHeldBonds(chain_stack):
     advance_time(submitter.w3, anyone.audit.functions.commitWindow().call() + 1)
     challenger.transact("DisputeGame", "challengeAvailability", job_id, 1,
                         value=anyone.game.functions.availabilityBond().call())
-    dispute_id = anyone.game.functions.activeDispute(job_id).call()
+    dispute_id = anyone.game.functions.disputesOf(job_id).call()[-1]
     proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(1)]
     solver.transact("DisputeGame", "answerAvailability", dispute_id, hashes[1], proof, os.urandom(32))
     request_id = court.requestCount().call()
     advance_time(submitter.w3, 1)
     advance_time(submitter.w3, 1)  # the draw block is final
     referee.transact("RefereeCourt", "draw", request_id)
-    keys = {anyone.w3.eth.account.from_key(k).address: k for k in ("0x" + "14" * 32, *ANVIL_KEYS)}
-    drawn = referee.struct("RefereeCourt", "getRequest", request_id)["referee"]  # other tests seat referees too
-    Chain(chain_stack.rpc_url, chain_stack.deployment_file, keys[drawn]).transact(
-        "RefereeCourt", "submitStep", request_id, hashes[1])
+    # Every referee key on the panel (other tests seat referees too) commits, then reveals, the hash.
+    panel = [c for c in (Chain(chain_stack.rpc_url, chain_stack.deployment_file, k)
+                         for k in ("0x" + "14" * 32, *ANVIL_KEYS)) if court.onPanel(request_id, c.address).call()]
+    salt = os.urandom(32)
+    for member in panel:
+        member.transact("RefereeCourt", "commitAnswer", request_id,
+                        answer_commitment(request_id, member.address, hashes[1], salt))
+    window = court.answerWindow().call()
+    advance_time(submitter.w3, window + 1)
+    for member in panel:
+        member.transact("RefereeCourt", "revealAnswer", request_id, hashes[1], salt)
+    advance_time(submitter.w3, window + 1)
+    referee.transact("RefereeCourt", "decide", request_id)
     assert anyone.dispute(dispute_id)["bondHeld"]
 
     # Nobody drawn approved the result: after the window the keeper ends it unverified, then pays the bond
