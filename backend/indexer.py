@@ -126,9 +126,12 @@ class Indexer:
         elif event.name == "JobDisputed":
             job.state = "disputed"
         elif event.name == "DisputeSettled":
-            job.state = "submitted" if a["solverWon"] else "slashed"
-            if a["solverWon"]:  # the window the dispute interrupted starts again
-                job.challenge_deadline = self.chain.job(job_id)["challengeDeadline"]
+            # Disputes run side by side and never move the deadline: a won one leaves the job disputed while
+            # others are open. Which are is read from the events' own block, not from the chain as it is now.
+            if not a["solverWon"]:
+                job.state = "slashed"
+            elif self.chain.job(job_id, block=event.block_number)["openDisputes"] == 0:
+                job.state = "submitted"
         return []
 
     def apply_dispute(self, session: Session, event: DecodedEvent) -> None:

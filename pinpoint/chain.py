@@ -145,15 +145,16 @@ class Chain:
 
     # --- reads -------------------------------------------------------------------------------------
 
-    def job(self, job_id: int) -> dict[str, Any]:
-        job = self.struct("Market", "getJob", job_id)
+    def job(self, job_id: int, block: int | str = "latest") -> dict[str, Any]:
+        """The job as of `block` (the indexer reads a job as its event left it)."""
+        job = self.struct("Market", "getJob", job_id, block=block)
         job["state"] = JobState(job["state"])
         return job
 
-    def struct(self, contract: str, function: str, *args) -> dict[str, Any]:
+    def struct(self, contract: str, function: str, *args, block: int | str = "latest") -> dict[str, Any]:
         """Call a view returning one struct, as a dict keyed by field name (bytes32 as 0x-hex)."""
         fn_abi = next(f for f in self.contracts[contract].abi if f.get("name") == function)
-        values = getattr(self.contracts[contract].functions, function)(*args).call()
+        values = getattr(self.contracts[contract].functions, function)(*args).call(block_identifier=block)
         return {
             f["name"]: "0x" + bytes(v).hex() if f["type"] == "bytes32" else v
             for f, v in zip(fn_abi["outputs"][0]["components"], values)

@@ -67,6 +67,11 @@ DEFAULT_STAKE_MARGIN = Fraction(5, 4)
 DEFAULT_REWARD_MARGIN = Fraction(5, 4)
 DEFAULT_TARGET_DETECTION = Fraction(1, 10)
 """Default chance that the sample hits a single faked interval (see `default_samples`)."""
+MAX_CHECKPOINT_COUNT = 2**20
+MAX_CHECKPOINT_INTERVAL = 2**20
+MAX_SAMPLE_COUNT = 128
+"""Market's bounds (every transaction of a job fits in a block): a larger job samples at most 128 intervals,
+so its detection chance is lower and the stake it asks for higher."""
 
 
 def _count(name: str, value, minimum: int = 0) -> int:
@@ -138,8 +143,12 @@ def default_samples(checkpoint_count: int, target_detection: float = DEFAULT_TAR
     honest or not), the stake the worst cheater needs grows like ``n/s`` (with ``G = P``: about
     ``(n/s - 2) P``). With replay cost ``r`` and a cost of locked capital ``rho`` per job, the per-job total
     ``(s/n) r P + rho (n/s) P`` is smallest at ``s/n = sqrt(rho / r)``: 0.11 for rho = 1%, r = 0.8. So the
-    default replays about a tenth of the job and asks for a stake of about eight times the price."""
-    return samples_for_detection(checkpoint_count, 1, target_detection)
+    default replays about a tenth of the job and asks for a stake of about eight times the price, up to the
+    market's MAX_SAMPLE_COUNT (past 1,280 checkpoints the tenth is capped and the stake grows instead)."""
+    n = _count("checkpoint_count", checkpoint_count, 1)
+    t = _ratio("target_detection", target_detection, high=Fraction(1), low_open=True)
+    # One faked interval is hit with probability exactly s/n, so no search is needed (n may be 2^20).
+    return min(max(1, math.ceil(t * n)), MAX_SAMPLE_COUNT)
 
 
 def cheating_gain(payment: int, stake: int, checkpoint_count: int, samples: int, faked: int, *,

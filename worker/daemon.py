@@ -18,6 +18,7 @@ from worker.engine.training import ProfileMismatch, check_profile
 from worker.inference import Download, honest_engine
 from worker.keeper import OPEN_STATES, due_exit
 from worker.pricing import PricePolicy
+from worker.solver import JobMismatch, check_spec_matches
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class SolverDaemon:
         reason = unsupported_reason(spec, self.client.download_artifact)
         if reason is None and price is None:
             reason = f"pays at most {job['maxPrice']} wei, our price is {self.policy.quote(spec)}"
+        if reason is None:
+            reason = self.infeasible_reason(spec, job)
         if reason is None and free < job["requiredStake"]:
             reason = f"needs {job['requiredStake']} wei of free stake, we have {free}"
         if reason is None:
@@ -122,6 +125,18 @@ class SolverDaemon:
         if self.declined.get(job_id) != reason:  # say why once, not every tick
             log.info("job %s: no bid: %s", job_id, reason)
         self.declined[job_id] = reason
+
+    def infeasible_reason(self, spec: AnySpec, job: dict) -> str | None:
+        """A job we could not complete as posted: its terms are not its spec's (no root we commit would be the
+        spec's), or its execution window is shorter than the work may take here (we would lose the stake)."""
+        try:
+            check_spec_matches(spec, job)
+        except JobMismatch as exc:
+            return str(exc)
+        needed = self.policy.seconds_for(spec)
+        if job["executionDuration"] < needed:
+            return f"its execution window is {job['executionDuration']} s, the work may take {needed} s here"
+        return None
 
     def unverifiable_reason(self, job_id: int) -> str | None:
         """Work is paid only once a drawn verifier approved it: a job nobody is paid or able to check is
@@ -166,7 +181,8 @@ class VerifierDaemon:
         self.seen = max(self.waiting | {self.seen})
         for job_id in sorted(self.waiting):
             job = self.chain.job(job_id)
-            if job["state"] == JobState.SUBMITTED and job["solver"].lower() != self.chain.address.lower():
+            # Disputes run side by side with the audit: a disputed result is still one to check.
+            if job["state"] in (JobState.SUBMITTED, JobState.DISPUTED) and job["solver"].lower() != self.chain.address.lower():
                 self.verify(job_id)
             if job["state"] not in (JobState.BIDDING, JobState.RUNNING):
                 self.waiting.discard(job_id)

@@ -4,7 +4,8 @@ An auction past its deadline is closed (awarded, or cancelled with a refund); a 
 deadline is reported (its stake goes to the submitter); a sealed result past its challenge window is
 finalized (paid if a drawn verifier approved it, else ended unverified with the escrow refunded);
 a submitted result's sample is sealed as soon as its seed block exists; a settled job's audits are
-settled once their reveal window is over, and the bonds of its answered availability demands released.
+settled once their reveal window is over, and the bonds of its answered availability demands released; the
+disputes still open when another one slashed the solver are closed as moot (bonds back).
 Verifier hosts run a Keeper for every job; solvers use `due_exit` for their own.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from pinpoint.chain import Chain, ChainError, JobState
+from pinpoint.chain import Chain, ChainError, JobState, Phase
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Keeper:
         self.open: set[int] = set()
         self.unsettled_audits: set[int] = set()
         self.held_bonds: set[int] = set()  # dispute ids
+        self.moot: set[int] = set()  # dispute ids still open over a job another dispute slashed
 
     def tick(self) -> list[tuple[int, str]]:
         """Trigger every due exit; returns what was done."""
@@ -51,6 +53,8 @@ class Keeper:
                 if self._has_audit(job_id):
                     self.unsettled_audits.add(job_id)
                 self.held_bonds.update(self.chain.game.functions.heldBonds(job_id).call())
+                if job["state"] == JobState.SLASHED:
+                    self.moot.update(self.chain.game.functions.disputesOf(job_id).call())
                 continue
             action = due_exit(job, now)
             if action is None and self._seal_due(job):
@@ -67,6 +71,11 @@ class Keeper:
                 self._act(done, "DisputeGame", "releaseBond", dispute_id)
             else:
                 self.held_bonds.discard(dispute_id)
+        for dispute_id in sorted(self.moot):
+            dispute = self.chain.dispute(dispute_id)
+            if dispute["phase"] != Phase.RESOLVED:
+                self._act(done, "DisputeGame", "closeMoot", dispute_id)
+            self.moot.discard(dispute_id)
         return done
 
     def _has_audit(self, job_id: int) -> bool:
@@ -83,6 +92,6 @@ class Keeper:
         try:
             self.chain.transact(contract, action, target)
             done.append((target, action))
-            log.info("%s %s: %s (deadline passed)", "dispute" if action == "releaseBond" else "job", target, action)
+            log.info("%s %s: %s", "job" if contract == "Market" else "dispute", target, action)
         except ChainError as exc:  # someone else acted first, or the block clock lags ours
             log.debug("%s(%s): %s", action, target, exc)

@@ -3,9 +3,11 @@
     work  = steps x batch_size x model_size          (model_size: a rough parameter count)
     work  = inputs x model_size / 3                  (inference: one forward pass per input, no backward)
     price = max(min_price, work x wei_per_unit)
+    time  = work / work_per_second                   (a deliberately slow estimate of one CPU host)
 
-A solver bids `price` when it is at most the job's maximum price and it can run the job's execution
-profile; otherwise it stays out. Everything is in wei; the defaults suit the local demo.
+A solver bids `price` when it is at most the job's maximum price, it can run the job's execution profile,
+and the execution window leaves room for the work (`seconds_for`); otherwise it stays out. Everything is in
+wei; the defaults suit the local demo.
 """
 
 from dataclasses import dataclass
@@ -27,13 +29,19 @@ def model_size(spec: JobSpec | InferenceSpec) -> int:
 class PricePolicy:
     min_price: int = 10**15  # 0.001 ETH
     wei_per_unit: int = 1 * GWEI // 1000  # 1 gwei per thousand units of work
+    work_per_second: int = 10**8  # about 0.6 GFLOP/s of training: slow on purpose, so windows are not cut close
+
+    def work(self, spec: JobSpec | InferenceSpec) -> int:
+        if isinstance(spec, InferenceSpec):
+            return spec.inputs.count * model_size(spec) // 3
+        return spec.steps * spec.batch_size * model_size(spec)
 
     def quote(self, spec: JobSpec | InferenceSpec) -> int:
-        if isinstance(spec, InferenceSpec):
-            work = spec.inputs.count * model_size(spec) // 3
-        else:
-            work = spec.steps * spec.batch_size * model_size(spec)
-        return max(self.min_price, work * self.wei_per_unit)
+        return max(self.min_price, self.work(spec) * self.wei_per_unit)
+
+    def seconds_for(self, spec: JobSpec | InferenceSpec) -> int:
+        """How long the whole job may take here: twice the estimate, plus a minute to start and commit."""
+        return 2 * -(-self.work(spec) // self.work_per_second) + 60
 
     def bid_for(self, spec: JobSpec | InferenceSpec, max_price: int) -> int | None:
         """The price to bid, or None when the job does not pay enough."""

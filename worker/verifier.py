@@ -77,7 +77,7 @@ class VerifierRun:
 
     def verify(self) -> Verdict | None:
         job = self.chain.job(self.job_id)
-        if job["state"] != JobState.SUBMITTED:
+        if job["state"] not in (JobState.SUBMITTED, JobState.DISPUTED):  # others' disputes run side by side
             log.info("job %s is %s; nothing to verify", self.job_id, job["state"].name.lower())
             return None
         spec = self.client.spec(job["specHash"])

@@ -12,6 +12,7 @@ import pytest
 
 from pinpoint.economics import (
     cheating_gain,
+    MAX_SAMPLE_COUNT,
     default_samples,
     detection_probability,
     job_economics,
@@ -73,6 +74,9 @@ def test_default_samples():
     assert default_samples(1000) == 100
     assert default_samples(32, target_detection=0.5) == 16
     assert default_samples(32, target_detection=1) == 32
+    # Capped at the market's MAX_SAMPLE_COUNT, so every audit reveal fits in a block; the stake grows instead.
+    assert default_samples(1280) == 128 == default_samples(1281) == default_samples(2**20) == MAX_SAMPLE_COUNT
+    assert required_stake(10**18, 2**20, 128) > required_stake(10**18, 1280, 128)
 
 
 STAKE_CASES = [

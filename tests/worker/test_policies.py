@@ -8,7 +8,7 @@ from pinpoint.spec import (
     example_transformer_spec,
 )
 from pinpoint.tensors import float32_tensor
-from worker.daemon import unsupported_reason
+from worker.daemon import SolverDaemon, unsupported_reason
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.training import Trainer
 from worker.pricing import PricePolicy
@@ -19,6 +19,20 @@ def test_quote_growsWithWork_andHasAFloor():
     small, large = example_mlp_spec(steps=64), example_mlp_spec(steps=6400)
     assert policy.quote(large) > policy.quote(small) >= 10**15
     assert PricePolicy(min_price=7, wei_per_unit=0).quote(small) == 7
+
+
+def test_solverRefusesJobsItCouldNotComplete_asPosted():
+    policy = PricePolicy(work_per_second=10**6)
+    daemon = SolverDaemon(chain=None, client=None, policy=policy)
+    spec = example_mlp_spec(steps=64)
+    terms = {"checkpointCount": spec.checkpoint_count, "checkpointInterval": spec.checkpoint_interval}
+    needed = policy.seconds_for(spec)
+    assert needed > 60 and needed >= 2 * policy.work(spec) / 10**6
+    assert daemon.infeasible_reason(spec, terms | {"executionDuration": needed}) is None
+    assert "may take" in daemon.infeasible_reason(spec, terms | {"executionDuration": needed - 1})
+    # Terms that are not the spec's: no root the solver commits could be checked against the spec.
+    mismatch = terms | {"executionDuration": needed, "checkpointCount": spec.checkpoint_count + 1}
+    assert "the chain says" in daemon.infeasible_reason(spec, mismatch)
 
 
 def test_inferenceQuote_growsWithInputs_andCostsLessThanTrainingOnThem():
