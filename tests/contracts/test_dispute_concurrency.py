@@ -4,7 +4,7 @@ challenge deadline never moves, the first dispute that proves the solver wrong s
 become moot (bond back, nothing else changes; a late verdict for one of them is ignored).
 
 The cheat: 4 checkpoints 8 steps apart, the solver deviates at step 13 (checkpoint 2 is wrong). The solver's
-ally is `stranger`; `owner` plays an uninvolved keeper."""
+ally is `stranger` (or its `Staller` contract, contracts/testing/); `owner` plays an uninvolved keeper."""
 
 import ape
 import pytest
@@ -18,10 +18,10 @@ from dispute_helpers import (
     SLASHED,
     Challenger,
     Solver,
-    commitment,
-    referee_answer,
     assert_ledgers,
+    commitment,
     play,
+    referee_answer,
     submit_open,
     trajectory,
 )
@@ -153,4 +153,34 @@ def test_closeMoot_guards(chain, market, game, court, cheat, challenger, strange
     with ape.reverts(game.NotMoot, disputeId=stalled):  # decided, not moot
         game.closeMoot(stalled, sender=owner)
     assert game.decisiveDispute(cheat.job_id) == stalled
+    assert_ledgers(market, game, court)
+
+
+def test_stallerContract_manyDisputesAndChainedRechallenges_keepNobodyOut(
+    chain, jobs, project, market, game, court, staking, staked, seated, solver, challenger, submitter, stranger, owner
+):
+    # A long window, so the staller has time to chain: claim its own timeout and re-challenge in one transaction.
+    job = submit_open(jobs, market, solver, CLAIMED, 4, 8, challengeDuration=4 * CLOCK)
+    staller = stranger.deploy(project.Staller)
+    args = job.challenge_args(0, FRIVOLOUS)
+    first, second = staller.challengeMany(game, 2, *args, sender=stranger, value=2 * CHALLENGE_BOND).return_value
+    for dispute_id in (first, second):  # the solver answers; the staller never does
+        game.reveal(dispute_id, CLAIMED[game.midpoint(dispute_id)], sender=solver)
+    jobs.after(game.getDispute(first).turnStart + CLOCK)
+    third = staller.timeoutAndRechallenge(game, first, *args, sender=stranger, value=CHALLENGE_BOND).return_value
+    honest = game.challenge(*job.challenge_args(1, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND).return_value
+    assert game.getDispute(first).solverWon and market.getJob(job.job_id).openDisputes == 3  # second, third, honest
+
+    # The honest dispute runs beside the stalls and slashes the cheater; the stalls are moot.
+    play(chain, game, court, honest, Solver(solver, CLAIMED, {}), Challenger(challenger, TRUTH), seated, owner)
+    assert market.getJob(job.job_id).state == SLASHED
+    for dispute_id in (second, third):
+        game.closeMoot(dispute_id, sender=owner)
+    # A contract that refuses ETH strands only its own credit; every other party is paid.
+    assert game.credits(staller) == 2 * CHALLENGE_BOND and game.credits(solver) == CHALLENGE_BOND
+    with ape.reverts():
+        staller.claimFrom(game, sender=stranger)
+    for account, contract in ((challenger, game), (challenger, market), (submitter, market), (solver, game)):
+        contract.claim(sender=account)
+    assert game.balance == game.credits(staller) == game.totalCredits() and game.totalBonds() == 0
     assert_ledgers(market, game, court)
