@@ -2,7 +2,7 @@
 
 import os
 
-from pinpoint.chain import Chain, JobState
+from pinpoint.chain import Chain, JobState, Phase
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import checkpoint_tree
 from tests.conftest import advance_time
@@ -118,3 +118,40 @@ def test_keeper_sealsAndEndsUnapprovedWork_andReleasesHeldBonds(chain_stack):
     assert solver.staking.functions.lockedStake(solver.address).call() == 0
     assert solver.market.functions.credits(solver.address).call() == 0
     assert not [x for x in keeper.tick() if x[0] in (job_id, dispute_id)]
+
+
+def test_keeper_closesDisputesLeftMootBySlash(chain_stack):
+    anyone = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[0])
+    submitter, solver, first, second = (Chain(chain_stack.rpc_url, chain_stack.deployment_file, "0x" + k * 32)
+                                        for k in ("21", "22", "23", "24"))
+    for party in (submitter, solver, first, second):
+        anyone.w3.eth.send_transaction({"from": anyone.address, "to": party.address, "value": ETHER})
+    keeper = Keeper(anyone)
+    keeper.tick()
+    solver.transact("Staking", "deposit", value=ETHER // 2)
+    terms = dict(TERMS, challenge_seconds=anyone.minimum_challenge_seconds())
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, **terms)
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    advance_time(submitter.w3, 61)
+    keeper.tick()
+    solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, [os.urandom(32)] * 3, 2).root)
+    advance_time(submitter.w3, 1)
+    advance_time(submitter.w3, 1)
+    keeper.tick()  # seals
+    advance_time(submitter.w3, anyone.audit.functions.commitWindow().call() + 1)
+
+    # Two demands side by side; the solver answers neither, so the first one slashes it.
+    bond = anyone.game.functions.availabilityBond().call()
+    first.transact("DisputeGame", "challengeAvailability", job_id, 1, value=bond)
+    second.transact("DisputeGame", "challengeAvailability", job_id, 2, value=bond)
+    slashing, moot = anyone.game.functions.disputesOf(job_id).call()
+    advance_time(submitter.w3, anyone.game.functions.clockDuration().call() + 1)
+    first.transact("DisputeGame", "claimTimeout", slashing)
+    assert anyone.job(job_id)["state"] == JobState.SLASHED
+    assert anyone.dispute(moot)["phase"] != Phase.RESOLVED
+
+    assert (moot, "closeMoot") in keeper.tick()
+    closed = anyone.dispute(moot)
+    assert (closed["phase"], closed["abandoned"]) == (Phase.RESOLVED, True)
+    assert second.game.functions.credits(second.address).call() == bond
+    assert not [x for x in keeper.tick() if x[0] == moot]
