@@ -4,92 +4,143 @@ pragma solidity 0.8.28;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IRefereeCourt} from "./interfaces/IRefereeCourt.sol";
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 
 /// @title RefereeCourt
-/// @notice v1 step verifier: bonded referees, one drawn per request from a block hash that did not exist
-///         when the request was made; a silent referee is slashed and replaced; a request no referee can
-///         be drawn for is abandoned after `answerWindow` (the dispute ends with no winner).
+/// @notice v1 step verifier: a stake-weighted panel per request, drawn from stakes fixed before the seed
+///         existed, answering by commit-reveal; wrong or silent panel members are slashed to the parties.
+///         See IRefereeCourt for the rules.
 contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
-    /// @inheritdoc IRefereeCourt
-    uint256 public immutable minBond;
+    using Checkpoints for Checkpoints.Trace208;
 
     /// @inheritdoc IRefereeCourt
+    uint64 public constant MAX_ROUNDS = 3;
+    /// @inheritdoc IRefereeCourt
+    uint256 public constant MAX_PANEL_SIZE = 8;
+    /// @inheritdoc IRefereeCourt
+    uint64 public constant MAX_ANSWER_WINDOW = 7 days;
+    /// @inheritdoc IRefereeCourt
+    uint64 public constant MAX_EXIT_DELAY = 60 days;
+
+    /// @inheritdoc IRefereeCourt
+    uint256 public immutable minBond;
+    /// @inheritdoc IRefereeCourt
     uint64 public immutable answerWindow;
+    /// @inheritdoc IRefereeCourt
+    uint64 public immutable exitDelay;
+    /// @inheritdoc IRefereeCourt
+    uint256 public immutable panelSize;
 
     /// @inheritdoc IRefereeCourt
     address public game;
-
     /// @inheritdoc IRefereeCourt
     uint256 public requestCount;
-
     /// @inheritdoc IRefereeCourt
-    uint256 public totalBonds;
-
+    uint256 public refereeCount;
+    /// @inheritdoc IRefereeCourt
+    uint256 public totalStake;
+    /// @inheritdoc IRefereeCourt
+    uint256 public totalExiting;
     /// @inheritdoc IRefereeCourt
     uint256 public totalCredits;
-
     /// @inheritdoc IRefereeCourt
     mapping(address account => uint256 amount) public credits;
-
     /// @inheritdoc IRefereeCourt
-    mapping(address referee => uint256 bond) public bondOf;
+    mapping(uint256 requestId => mapping(address referee => bool)) public slashed;
 
-    /// @inheritdoc IRefereeCourt
-    mapping(address referee => uint256 count) public openDraws;
-
-    address[] private _referees;
-    /// @dev Position in `_referees` plus one (0: not a referee), for O(1) removal.
-    mapping(address referee => uint256 position) private _positions;
+    /// @dev Counted stake by block number, per referee and in total: panels read it as of the past.
+    mapping(address referee => Checkpoints.Trace208) private _stakes;
+    Checkpoints.Trace208 private _totalStake;
+    mapping(address referee => uint256) private _exiting;
+    mapping(address referee => uint64) private _exitAt;
 
     mapping(uint256 requestId => Request) private _requests;
+    mapping(uint256 requestId => mapping(uint64 round => Round)) private _rounds;
+    mapping(uint256 requestId => mapping(uint64 round => mapping(address referee => Vote))) private _votes;
+    mapping(uint256 requestId => mapping(bytes32 answer => uint256 stake)) private _tally;
 
-    /// @param minBond_ The smallest bond a referee registers with (wei).
-    /// @param answerWindow_ Seconds a drawn referee has to answer.
-    constructor(uint256 minBond_, uint64 answerWindow_) Ownable(msg.sender) {
+    /// @param minBond_ The least stake a referee holds after registering (wei, > 0).
+    /// @param answerWindow_ Seconds to draw a round, then to commit, then to reveal (1 .. 7 days).
+    /// @param exitDelay_ Seconds exiting stake stays slashable (3 * answerWindow .. 60 days).
+    /// @param panelSize_ Expected panel seats per round (1 .. 8).
+    constructor(uint256 minBond_, uint64 answerWindow_, uint64 exitDelay_, uint256 panelSize_) Ownable(msg.sender) {
+        // INVARIANT: every seat has something to lose.
+        if (minBond_ == 0) revert ZeroMinBond();
+        // INVARIANT: every deadline is a real point in the future, and a dispute ends within weeks.
+        if (answerWindow_ == 0 || answerWindow_ > MAX_ANSWER_WINDOW) revert AnswerWindowOutOfRange(answerWindow_);
+        // INVARIANT: stake stays slashable while any panel it sits on is open. A seat is read from a snapshot
+        // taken when its round is armed, so stake that sits exited at or after that moment; the round is drawn
+        // within answerWindow of arming (or re-armed), then commits and reveals take answerWindow each:
+        // exitDelay >= 3 * answerWindow keeps it locked until the panel's reveal deadline.
+        if (exitDelay_ < 3 * uint256(answerWindow_) || exitDelay_ > MAX_EXIT_DELAY) {
+            revert ExitDelayOutOfRange(exitDelay_);
+        }
+        // INVARIANT: a bounded expected panel, so the parties can count on at most a few seats to answer.
+        if (panelSize_ == 0 || panelSize_ > MAX_PANEL_SIZE) revert PanelSizeOutOfRange(panelSize_);
         minBond = minBond_;
         answerWindow = answerWindow_;
+        exitDelay = exitDelay_;
+        panelSize = panelSize_;
     }
 
     /// @inheritdoc IRefereeCourt
     function setGame(address game_) external onlyOwner {
         // INVARIANT: the game is a real contract address.
         if (game_ == address(0)) revert ZeroAddress();
-        // INVARIANT: who may ask for steps never changes under an open dispute.
-        if (game != address(0)) revert GameAlreadySet(game);
         game = game_;
+        // Least authority: nothing is left for an owner to do, so there is none (a second call reverts).
+        _transferOwnership(address(0));
         emit GameSet(game_);
     }
 
+    // --- registry ------------------------------------------------------------------------------------
+
     /// @inheritdoc IRefereeCourt
     function register() external payable {
-        // INVARIANT: every referee has at least minBond to lose by staying silent.
-        if (msg.value < minBond) revert BondTooLow(msg.value, minBond);
-        // INVARIANT: one seat (and one chance per draw) per address.
-        if (_positions[msg.sender] != 0) revert AlreadyRegistered(msg.sender);
-        _referees.push(msg.sender);
-        _positions[msg.sender] = _referees.length;
-        bondOf[msg.sender] = msg.value;
-        totalBonds += msg.value;
-        emit RefereeRegistered(msg.sender, msg.value);
+        // INVARIANT: a registration adds stake.
+        if (msg.value == 0) revert NoFunds();
+        uint256 before = _stakes[msg.sender].latest();
+        uint256 stake = before + msg.value;
+        // INVARIANT: every counted seat has at least minBond to lose.
+        if (stake < minBond) revert BondTooLow(stake, minBond);
+        if (before == 0) ++refereeCount;
+        _setStake(msg.sender, stake, totalStake + msg.value);
+        emit RefereeRegistered(msg.sender, msg.value, stake);
     }
 
     /// @inheritdoc IRefereeCourt
-    function deregister() external {
-        // INVARIANT: only a referee leaves the set.
-        if (_positions[msg.sender] == 0) revert NotRegistered(msg.sender);
-        // INVARIANT: a drawn referee keeps its bond at stake until it answers or is slashed.
-        if (openDraws[msg.sender] != 0) revert RefereeBusy(openDraws[msg.sender]);
-        uint256 bond = bondOf[msg.sender];
-        _remove(msg.sender);
-        bondOf[msg.sender] = 0;
-        totalBonds -= bond;
-        _credit(msg.sender, bond);
-        emit RefereeDeregistered(msg.sender, bond);
+    function requestExit() external {
+        uint256 stake = _stakes[msg.sender].latest();
+        // INVARIANT: only counted stake exits.
+        if (stake == 0) revert NotRegistered(msg.sender);
+        --refereeCount;
+        _setStake(msg.sender, 0, totalStake - stake);
+        // INVARIANT: stake stays slashable for exitDelay, longer than any panel it can sit on is open.
+        uint64 availableAt = uint64(block.timestamp) + exitDelay;
+        _exiting[msg.sender] += stake;
+        _exitAt[msg.sender] = availableAt;
+        totalExiting += stake;
+        emit ExitRequested(msg.sender, stake, availableAt);
     }
+
+    /// @inheritdoc IRefereeCourt
+    function withdraw() external {
+        uint256 amount = _exiting[msg.sender];
+        // INVARIANT: only exiting stake is withdrawn.
+        if (amount == 0) revert NoPendingExit();
+        // INVARIANT: exiting stake is withdrawn only after the exit delay (it is slashable until then).
+        if (block.timestamp < _exitAt[msg.sender]) revert ExitNotReady(_exitAt[msg.sender]);
+        _exiting[msg.sender] = 0;
+        totalExiting -= amount;
+        _credit(msg.sender, amount);
+        emit Withdrawn(msg.sender, amount);
+    }
+
+    // --- requests ------------------------------------------------------------------------------------
 
     /// @inheritdoc IStepVerifier
     function requestStep(
@@ -121,83 +172,140 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     function draw(uint256 requestId) external {
         Request storage r = _openRequest(requestId);
-        // INVARIANT: one referee at a time per request.
-        if (r.referee != address(0)) revert AlreadyDrawn(r.referee);
-        // INVARIANT: the seed is the hash of a block mined after the request, unknown when it was made.
-        if (block.number <= r.drawBlock) revert DrawTooEarly(r.drawBlock);
-        bytes32 seed = blockhash(r.drawBlock);
-        if (seed == bytes32(0)) {
-            // Over 256 blocks old: the hash is gone, so draw from the next block instead.
-            r.drawBlock = uint64(block.number) + 1;
-            emit DrawRearmed(requestId, r.drawBlock);
+        // INVARIANT: a round's panel is drawn once.
+        if (r.seed != bytes32(0)) revert AlreadyDrawn(requestId);
+        // INVARIANT: the seed is the hash of a block mined after the stakes were fixed.
+        if (block.number <= r.seedBlock) revert DrawTooEarly(r.seedBlock);
+        bytes32 hash = blockhash(r.seedBlock);
+        if (hash == bytes32(0) || block.timestamp > r.armedAt + answerWindow) {
+            // The hash is gone (over 256 blocks), or the round waited too long to be drawn: exiting stake
+            // might leave before this panel closes. Read stakes and the seed anew.
+            _arm(r);
+            // INVARIANT: re-arming is for a round someone can sit on; otherwise `decide` abandons it.
+            if (_eligibleStake(r) == 0) revert NoEligibleReferee();
+            emit DrawRearmed(requestId, r.snapshotBlock, r.seedBlock);
             return;
         }
-        uint256 n = _referees.length;
-        // Walk forward past the parties; at most two seats are skipped, so at most three are looked at.
-        uint256 start = n == 0 ? 0 : uint256(keccak256(abi.encode(seed, requestId))) % n;
-        address referee;
-        for (uint256 i = 0; i < n && i < 3; ++i) {
-            address candidate = _referees[(start + i) % n];
-            // INVARIANT: no party judges its own dispute.
-            if (candidate != r.solver && candidate != r.challenger) {
-                referee = candidate;
-                break;
-            }
+        // INVARIANT: a round is drawn only if someone but the parties can sit; else `decide` abandons it.
+        if (_eligibleStake(r) == 0) revert NoEligibleReferee();
+        bytes32 seed = keccak256(abi.encode(hash, requestId, r.round));
+        uint64 commitDeadline = uint64(block.timestamp) + answerWindow;
+        uint64 revealDeadline = commitDeadline + answerWindow;
+        r.seed = seed;
+        r.commitDeadline = commitDeadline;
+        r.revealDeadline = revealDeadline;
+        _rounds[requestId][r.round] = Round({seed: seed, snapshotBlock: r.snapshotBlock});
+        emit PanelDrawn(requestId, r.round, seed, commitDeadline, revealDeadline);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function commitAnswer(uint256 requestId, bytes32 commitment) external {
+        Request storage r = _drawnRequest(requestId);
+        // INVARIANT: every commitment precedes every reveal, so nobody commits after seeing an answer.
+        if (block.timestamp > r.commitDeadline) revert CommitClosed(r.commitDeadline);
+        // INVARIANT: only seats drawn from the snapshot answer; never a party.
+        if (!_onPanel(r, r.seed, r.snapshotBlock, msg.sender)) revert NotOnPanel(msg.sender);
+        // INVARIANT: a hash of nothing binds nothing.
+        if (commitment == bytes32(0)) revert EmptyCommitment();
+        Vote storage vote = _votes[requestId][r.round][msg.sender];
+        // INVARIANT: one answer per seat and round.
+        if (vote.commitment != bytes32(0)) revert AlreadyCommitted();
+        vote.commitment = commitment;
+        emit AnswerCommitted(requestId, msg.sender, commitment);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function revealAnswer(uint256 requestId, bytes32 answer, bytes32 salt) external {
+        Request storage r = _drawnRequest(requestId);
+        // INVARIANT: nobody reveals while others can still commit (they would copy).
+        if (block.timestamp <= r.commitDeadline) revert CommitOpen(r.commitDeadline);
+        // INVARIANT: the tally is final once the reveal window closes.
+        if (block.timestamp > r.revealDeadline) revert RevealClosed(r.revealDeadline);
+        Vote storage vote = _votes[requestId][r.round][msg.sender];
+        // INVARIANT: only a committed seat reveals (commitments are accepted from panel members only).
+        if (vote.commitment == bytes32(0)) revert NotCommitted();
+        // INVARIANT: a stake is counted once.
+        if (vote.revealed) revert AlreadyRevealed();
+        // INVARIANT: a referee reveals exactly what it committed to before any answer was visible.
+        if (keccak256(abi.encode(requestId, msg.sender, answer, salt)) != vote.commitment) {
+            revert CommitmentMismatch();
         }
-        if (referee == address(0)) revert NoEligibleReferee();
-        uint64 deadline = uint64(block.timestamp) + answerWindow;
-        r.referee = referee;
-        r.deadline = deadline;
-        ++openDraws[referee];
-        emit RefereeDrawn(requestId, referee, deadline);
+        vote.revealed = true;
+        vote.answer = answer;
+        uint256 stake = _stakes[msg.sender].upperLookupRecent(uint48(r.snapshotBlock));
+        uint256 tallied = _tally[requestId][answer] + stake;
+        _tally[requestId][answer] = tallied;
+        // Strictly more stake takes the lead: on a tie the answer that led first keeps it.
+        if (tallied > r.leadingStake) {
+            r.leadingStake = tallied;
+            r.leadingAnswer = answer;
+        }
+        emit AnswerRevealed(requestId, msg.sender, answer, stake);
     }
 
     /// @inheritdoc IRefereeCourt
-    function submitStep(uint256 requestId, bytes32 postStateHash) external {
+    function decide(uint256 requestId) external {
         Request storage r = _openRequest(requestId);
-        // INVARIANT: only the drawn referee answers.
-        if (msg.sender != r.referee || r.referee == address(0)) revert NotDrawnReferee(r.referee);
-        // INVARIANT: an answer counts only inside the referee's window; after it the referee is replaceable.
-        if (block.timestamp > r.deadline) revert AnswerWindowClosed(r.deadline);
-        r.done = true;
-        --openDraws[msg.sender];
-        emit StepAnswered(requestId, postStateHash);
-        IDisputeGame(game).stepVerified(r.disputeId, postStateHash);
+        if (r.seed == bytes32(0)) {
+            // INVARIANT: while someone but the parties can sit, `draw` is the exit, so no party escapes a
+            // verdict by abandoning an undrawn round.
+            if (_eligibleStake(r) != 0) revert NotDrawn(requestId);
+            uint64 abandonableAt = r.armedAt + answerWindow;
+            // INVARIANT: referees registered before the snapshot get a whole window before it is given up.
+            if (block.timestamp <= abandonableAt) revert DecideTooEarly(abandonableAt);
+            _abandon(requestId, r);
+            return;
+        }
+        // INVARIANT: every panel member had the whole reveal window.
+        if (block.timestamp <= r.revealDeadline) revert DecideTooEarly(r.revealDeadline);
+        if (r.leadingStake != 0) {
+            bytes32 verdict = r.leadingAnswer;
+            r.done = true;
+            r.hasVerdict = true;
+            r.verdict = verdict;
+            emit StepAnswered(requestId, verdict);
+            IDisputeGame(game).stepVerified(r.disputeId, verdict);
+        } else if (r.round < MAX_ROUNDS) {
+            // Nobody revealed: a fresh panel from fresh stakes (the silent ones stay slashable).
+            ++r.round;
+            _arm(r);
+            emit RoundEmpty(requestId, r.round, r.snapshotBlock, r.seedBlock);
+        } else {
+            _abandon(requestId, r);
+        }
     }
 
     /// @inheritdoc IRefereeCourt
-    function redraw(uint256 requestId) external {
-        Request storage r = _openRequest(requestId);
-        address referee = r.referee;
-        // INVARIANT: only a drawn referee can be late.
-        if (referee == address(0)) revert NotDrawn();
-        // INVARIANT: the referee keeps its whole window.
-        if (block.timestamp <= r.deadline) revert AnswerWindowOpen(r.deadline);
-        uint256 amount = bondOf[referee];
-        bondOf[referee] = 0;
-        totalBonds -= amount;
-        --openDraws[referee];
-        if (_positions[referee] != 0) _remove(referee);
-        _credit(msg.sender, amount);
-        r.referee = address(0);
-        r.deadline = 0;
-        r.drawBlock = uint64(block.number) + 1;
+    function slash(uint256 requestId, address referee) external {
+        Request storage r = _requests[requestId];
+        // INVARIANT: only requests the game made have panels.
+        if (r.seedBlock == 0) revert UnknownRequest(requestId);
+        // INVARIANT: a wrong answer is known only once the verdict is.
+        if (!r.done) revert NotDecided(requestId);
+        // INVARIANT: one fault, one slash.
+        if (slashed[requestId][referee]) revert AlreadySlashed(referee);
+        uint256 owed;
+        // At most MAX_ROUNDS rounds: O(1).
+        for (uint64 round = 1; round <= r.round; ++round) {
+            Round storage d = _rounds[requestId][round];
+            if (d.seed == bytes32(0) || !_onPanel(r, d.seed, d.snapshotBlock, referee)) continue;
+            Vote storage vote = _votes[requestId][round][referee];
+            // Silent, committed but hidden, or revealed another answer than the verdict (a round without a
+            // verdict had no reveal at all, so every seat in it was silent or hidden).
+            bool faulty = !vote.revealed || !r.hasVerdict || vote.answer != r.verdict;
+            if (!faulty) continue;
+            uint256 stake = _stakes[referee].upperLookupRecent(uint48(d.snapshotBlock));
+            if (stake > owed) owed = stake;
+        }
+        // INVARIANT: only a panel member that failed its seat is slashed; revealing the verdict keeps the bond.
+        if (owed == 0) revert NotSlashable(referee);
+        slashed[requestId][referee] = true;
+        uint256 amount = _take(referee, owed);
+        // INVARIANT: the bond goes to the parties, never to the caller: reporting yourself gains nothing.
+        uint256 half = amount / 2;
+        _credit(r.solver, half);
+        _credit(r.challenger, amount - half);
         emit RefereeSlashed(requestId, referee, amount);
-    }
-
-    /// @inheritdoc IRefereeCourt
-    function abandon(uint256 requestId) external {
-        Request storage r = _openRequest(requestId);
-        // INVARIANT: a drawn referee answers or is replaced (`redraw`); only an undrawn request is abandoned.
-        if (r.referee != address(0)) revert AlreadyDrawn(r.referee);
-        uint64 abandonableAt = r.requestedAt + answerWindow;
-        // INVARIANT: referees get a whole answer window after the request to register before it is given up.
-        if (block.timestamp <= abandonableAt) revert AbandonTooEarly(abandonableAt);
-        // INVARIANT: while a referee can be drawn, `draw` is the exit, so no party escapes a verdict here.
-        if (_hasEligibleReferee(r)) revert EligibleRefereeExists();
-        r.done = true;
-        emit RequestAbandoned(requestId, r.disputeId);
-        IDisputeGame(game).stepUnresolved(r.disputeId);
     }
 
     /// @inheritdoc IRefereeCourt
@@ -211,14 +319,49 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         Address.sendValue(payable(msg.sender), amount);
     }
 
-    /// @inheritdoc IRefereeCourt
-    function refereeCount() external view returns (uint256) {
-        return _referees.length;
-    }
+    // --- views ---------------------------------------------------------------------------------------
 
     /// @inheritdoc IRefereeCourt
     function isReferee(address account) external view returns (bool) {
-        return _positions[account] != 0;
+        return _stakes[account].latest() != 0;
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function stakeOf(address referee) external view returns (uint256) {
+        return _stakes[referee].latest();
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function stakeAt(address referee, uint256 blockNumber) external view returns (uint256) {
+        return _stakes[referee].upperLookupRecent(uint48(blockNumber));
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function totalStakeAt(uint256 blockNumber) external view returns (uint256) {
+        return _totalStake.upperLookupRecent(uint48(blockNumber));
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function exitingOf(address referee) external view returns (uint256 amount, uint64 availableAt) {
+        return (_exiting[referee], _exitAt[referee]);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function onPanel(uint256 requestId, address account) external view returns (bool) {
+        Request storage r = _requests[requestId];
+        return r.seed != bytes32(0) && _onPanel(r, r.seed, r.snapshotBlock, account);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function onPanelInRound(uint256 requestId, uint64 round, address account) external view returns (bool) {
+        Round storage d = _rounds[requestId][round];
+        return d.seed != bytes32(0) && _onPanel(_requests[requestId], d.seed, d.snapshotBlock, account);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function eligibleStake(uint256 requestId) external view returns (uint256) {
+        Request storage r = _requests[requestId];
+        return r.seedBlock == 0 ? 0 : _eligibleStake(r);
     }
 
     /// @inheritdoc IRefereeCourt
@@ -227,11 +370,28 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IRefereeCourt
-    function hasEligibleReferee(uint256 requestId) external view returns (bool) {
-        return _hasEligibleReferee(_requests[requestId]);
+    function getRound(uint256 requestId, uint64 round) external view returns (Round memory) {
+        return _rounds[requestId][round];
     }
 
-    /// @dev Records a request of the game; the referee is drawn from the hash of the next block.
+    /// @inheritdoc IRefereeCourt
+    function getVote(uint256 requestId, uint64 round, address referee) external view returns (Vote memory) {
+        return _votes[requestId][round][referee];
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function tally(uint256 requestId, bytes32 answer) external view returns (uint256) {
+        return _tally[requestId][answer];
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function totalBonds() external view returns (uint256) {
+        return totalStake + totalExiting;
+    }
+
+    // --- internals -----------------------------------------------------------------------------------
+
+    /// @dev Records a request of the game and arms its first round.
     function _request(
         uint256 disputeId,
         uint256 jobId,
@@ -252,38 +412,91 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         r.preStateArtifact = preStateArtifact;
         r.solver = solver;
         r.challenger = challenger;
-        r.drawBlock = uint64(block.number) + 1;
-        r.requestedAt = uint64(block.timestamp);
+        r.round = 1;
+        _arm(r);
         emit StepRequested(requestId, disputeId, jobId, step, preStateHash, preStateArtifact);
     }
 
-    /// @dev Whether a referee other than the request's parties is registered (the two parties are distinct:
-    ///      the game refuses a solver challenging itself), i.e. whether `draw` can pick someone.
-    function _hasEligibleReferee(Request storage r) internal view returns (bool) {
-        uint256 parties = (_positions[r.solver] != 0 ? 1 : 0) + (_positions[r.challenger] != 0 ? 1 : 0);
-        return _referees.length > parties;
+    /// @dev Arms the current round: stakes as of the previous block (so nothing registered in this block or
+    ///      later counts), the seed from the next block's hash; clears the draw.
+    function _arm(Request storage r) internal {
+        r.snapshotBlock = uint64(block.number) - 1;
+        r.seedBlock = uint64(block.number) + 1;
+        r.armedAt = uint64(block.timestamp);
+        r.seed = bytes32(0);
+        r.commitDeadline = 0;
+        r.revealDeadline = 0;
     }
 
-    /// @dev The request, which must exist and be unanswered.
+    /// @dev Closes the request without a verdict; the game ends the dispute with no winner.
+    function _abandon(uint256 requestId, Request storage r) internal {
+        r.done = true;
+        emit RequestAbandoned(requestId, r.disputeId);
+        IDisputeGame(game).stepUnresolved(r.disputeId);
+    }
+
+    /// @dev Whether `account` sits on the panel drawn with `seed` from the stakes at `snapshotBlock`.
+    function _onPanel(Request storage r, bytes32 seed, uint64 snapshotBlock, address account)
+        internal
+        view
+        returns (bool)
+    {
+        // INVARIANT: no party judges its own dispute.
+        if (account == r.solver || account == r.challenger) return false;
+        uint256 stake = _stakes[account].upperLookupRecent(uint48(snapshotBlock));
+        if (stake == 0) return false;
+        uint256 weight = stake * panelSize;
+        uint256 total = _totalStake.upperLookupRecent(uint48(snapshotBlock));
+        return weight >= total || uint256(keccak256(abi.encode(seed, account))) % total < weight;
+    }
+
+    /// @dev Snapshot stake of everyone but the parties in the current round.
+    function _eligibleStake(Request storage r) internal view returns (uint256) {
+        uint48 at = uint48(r.snapshotBlock);
+        return _totalStake.upperLookupRecent(at) - _stakes[r.solver].upperLookupRecent(at)
+            - _stakes[r.challenger].upperLookupRecent(at);
+    }
+
+    /// @dev Takes up to `owed` from the referee's bond, exiting stake first, then counted stake.
+    function _take(address referee, uint256 owed) internal returns (uint256 amount) {
+        uint256 exiting = _exiting[referee];
+        uint256 fromExiting = owed < exiting ? owed : exiting;
+        if (fromExiting != 0) {
+            _exiting[referee] = exiting - fromExiting;
+            totalExiting -= fromExiting;
+        }
+        uint256 counted = _stakes[referee].latest();
+        uint256 rest = owed - fromExiting;
+        uint256 fromCounted = rest < counted ? rest : counted;
+        if (fromCounted != 0) {
+            if (fromCounted == counted) --refereeCount;
+            _setStake(referee, counted - fromCounted, totalStake - fromCounted);
+        }
+        amount = fromExiting + fromCounted;
+    }
+
+    /// @dev The request, which must exist and be undecided.
     function _openRequest(uint256 requestId) internal view returns (Request storage r) {
         r = _requests[requestId];
         // INVARIANT: actions apply only to requests the game made.
-        if (r.drawBlock == 0) revert UnknownRequest(requestId);
-        // INVARIANT: a request is answered once.
+        if (r.seedBlock == 0) revert UnknownRequest(requestId);
+        // INVARIANT: a request is decided once.
         if (r.done) revert RequestDone(requestId);
     }
 
-    /// @dev Removes `referee` from the set by moving the last seat into its place.
-    function _remove(address referee) internal {
-        uint256 index = _positions[referee] - 1;
-        address last = _referees[_referees.length - 1];
-        _referees[index] = last;
-        _positions[last] = index + 1;
-        _referees.pop();
-        delete _positions[referee];
+    /// @dev The request, which must be open with its current round drawn.
+    function _drawnRequest(uint256 requestId) internal view returns (Request storage r) {
+        r = _openRequest(requestId);
+        // INVARIANT: answers belong to a drawn panel.
+        if (r.seed == bytes32(0)) revert NotDrawn(requestId);
     }
 
-    /// @dev Adds `amount` to what `account` can claim.
+    function _setStake(address referee, uint256 stake, uint256 total) internal {
+        _stakes[referee].push(uint48(block.number), uint208(stake));
+        _totalStake.push(uint48(block.number), uint208(total));
+        totalStake = total;
+    }
+
     function _credit(address account, uint256 amount) internal {
         if (amount == 0) return;
         credits[account] += amount;

@@ -75,9 +75,13 @@ def deployer(cli_ctx, network, account):
 @click.option("--clock", type=int, default=24 * 3600, show_default=True,
               help="Seconds on each party's chess clock in a dispute.")
 @click.option("--referee-bond", type=Decimal, default=Decimal("0.1"), show_default=True,
-              help="Least ether a referee registers with (lost if it stays silent when drawn).")
+              help="Least ether a referee stakes (lost if it is silent, hidden or wrong on a panel).")
 @click.option("--answer-window", type=int, default=3600, show_default=True,
-              help="Seconds a drawn referee has to answer.")
+              help="Seconds to draw a referee panel, then to commit answers, then to reveal them (1 .. 7 days).")
+@click.option("--exit-delay", type=int, default=3 * 24 * 3600, show_default=True,
+              help="Seconds a referee's stake stays slashable after it asks to exit (>= 3 * answer window).")
+@click.option("--panel-size", type=int, default=3, show_default=True,
+              help="Expected number of referees on a panel, drawn in proportion to stake (1 .. 8).")
 @click.option("--audit-bond", type=Decimal, default=Decimal("0.05"), show_default=True,
               help="Ether a verifier bonds per audit (lost if it cannot reveal hashes that match).")
 @click.option("--commit-window", type=int, default=3600, show_default=True,
@@ -92,12 +96,13 @@ def deployer(cli_ctx, network, account):
 @click.option("--committee-size", type=int, default=3, show_default=True,
               help="Expected number of verifiers drawn per job.")
 def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window,
-        audit_bond, commit_window, reveal_window, verifier_stake, verifier_delay, committee_size):
+        audit_bond, commit_window, reveal_window, verifier_stake, verifier_delay, committee_size,
+        exit_delay, panel_size):
     """Deploy Staking, Market, RefereeCourt, DisputeGame and Audit and write the deployment file."""
     account = deployer(cli_ctx, network, account)
     staking = account.deploy(project.Staking, unbonding_delay)
     market = account.deploy(project.Market, staking)
-    court = account.deploy(project.RefereeCourt, to_wei(referee_bond), answer_window)
+    court = account.deploy(project.RefereeCourt, to_wei(referee_bond), answer_window, exit_delay, panel_size)
     game = account.deploy(project.DisputeGame, market, court, to_wei(challenge_bond), clock)
     audit = account.deploy(project.Audit, market, to_wei(audit_bond), commit_window, reveal_window,
                            to_wei(verifier_stake), verifier_delay, committee_size)

@@ -6,7 +6,8 @@ then it runs the host's loop:
 - verifier: registers stake with the audit, sends every submitted result to its Celery worker to check,
   runs the keeper (every exit whose deadline passed) and its side of the disputes it opened (a demanded
   checkpoint that was served sends the job back to verification);
-- referee: registers a bond with the court and re-executes the single steps it is drawn for.
+- referee: registers stake with the court; on each panel it sits on it re-executes the single step and commits,
+  then reveals, its answer; it also draws and decides every request (anyone may), so disputes move on their own.
 """
 
 import argparse
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                                    on_answered=daemon.verify)
             tickers = [daemon.tick, Keeper(chain).tick, player.tick]
         else:
-            referee = Referee(chain, client)
+            referee = Referee(chain, client, home=settings.home)
             referee.register(stake)
             tickers = [referee.tick]
         run_loop(tickers, settings.poll_seconds, stop, celery)

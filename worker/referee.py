@@ -1,43 +1,64 @@
 """The referee role (v1 single-step adjudication): re-execute one disputed step from the served state, or
 attest whether demanded checkpoint bytes can be fetched and hold the committed state.
 
-Referees stake a bond in the RefereeCourt; the court draws one per request from a block hash that did
-not exist when the request was made. The drawn referee downloads the state the solver served, checks
-that it hashes to the agreed state, runs exactly one step, and posts the resulting state hash; the
-dispute game compares it with the solver's claim. A referee that stays silent is slashed and replaced.
+Referees stake in the RefereeCourt; for each request the court draws a stake-weighted panel from stakes
+fixed before the seed (a later block hash) existed. A panel member downloads the state the solver served,
+checks that it hashes to the agreed state, runs exactly one step, and commits to the resulting state hash
+(hash of answer and a random salt); once the commit window closes it reveals, and once the reveal window
+closes anyone decides: the answer with the most revealed stake goes to the dispute game. Silent, hidden or
+wrong panel members lose their bond to the parties.
+
+Each tick moves every open request one step, whoever's it is: draw once the seed block is mined, commit and
+reveal while on the panel, decide once the reveal window closed. Salts are kept in memory and under the
+worker's home (`<home>/referee/<address>.json`), so a restarted referee still reveals what it committed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
+from pathlib import Path
+
+from eth_abi import encode
+from eth_utils import keccak
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.spec import InferenceSpec
+from worker.availability import stored_state_hash
 from worker.engine.checkpoint import (
     CheckpointFormatError,
     CheckpointHashMismatch,
     load_checkpoint,
 )
 from worker.engine.inference import InferenceInputError
-from worker.availability import stored_state_hash
 from worker.engine.training import Trainer
 from worker.inference import referee_step
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = b"\x00" * 32  # the served state is missing or is not the agreed one: the solver loses
+ZERO = "0x" + "00" * 32
+
+
+def answer_commitment(request_id: int, referee: str, answer: bytes, salt: bytes) -> bytes:
+    """keccak256(abi.encode(requestId, referee, answer, salt)), as RefereeCourt.commitAnswer expects."""
+    return keccak(encode(["uint256", "address", "bytes32", "bytes32"], [request_id, referee, answer, salt]))
 
 
 class Referee:
-    def __init__(self, chain: Chain, client: CoordinatorClient):
+    def __init__(self, chain: Chain, client: CoordinatorClient, home: Path = Path(".pinpoint")):
         self.chain = chain
         self.client = client
         self.next_request = 1
+        self.answers: dict[int, bytes] = {}  # request id -> the answer computed for it (it never changes)
+        self.secrets_file = Path(home) / "referee" / f"{chain.address}.json"
+        self.commits = self._load()  # "requestId:round" -> {"answer": hex, "salt": hex, "revealed": bool}
 
     def register(self, bond: int) -> None:
         if not self.chain.court.functions.isReferee(self.chain.address).call():
             self.chain.transact("RefereeCourt", "register", value=bond)
-            log.info("registered as a referee with a bond of %s wei", bond)
+            log.info("registered as a referee with a stake of %s wei", bond)
 
     def tick(self) -> None:
         court = self.chain.court.functions
@@ -54,17 +75,70 @@ class Referee:
                 log.debug("request %s: %s", request_id, exc)
 
     def advance(self, request_id: int, request: dict) -> None:
-        drawn = int(request["referee"], 16)
-        if not drawn:
-            if self.chain.w3.eth.block_number > request["drawBlock"]:
-                self.chain.transact("RefereeCourt", "draw", request_id)  # anyone may draw
-        elif request["referee"].lower() == self.chain.address.lower():
-            post_state = self.execute_step(request)
-            self.chain.transact("RefereeCourt", "submitStep", request_id, post_state)
-            log.info("request %s: step %s -> 0x%s", request_id, request["step"], post_state.hex())
-        elif self.chain.now() > request["deadline"]:
-            self.chain.transact("RefereeCourt", "redraw", request_id)  # the drawn referee is silent
-            log.info("request %s: the drawn referee missed its deadline", request_id)
+        court = self.chain.court.functions
+        now = self.chain.now()
+        if request["seed"] == ZERO:
+            if self.chain.w3.eth.block_number > request["seedBlock"]:
+                if court.eligibleStake(request_id).call():
+                    self.chain.transact("RefereeCourt", "draw", request_id)  # anyone may draw
+                    drawn = self.chain.struct("RefereeCourt", "getRequest", request_id)
+                    if drawn["seed"] != ZERO:
+                        log.info("request %s: round %s drawn, commits until %s", request_id, drawn["round"],
+                                 drawn["commitDeadline"])
+                elif now > request["armedAt"] + court.answerWindow().call():
+                    self.chain.transact("RefereeCourt", "decide", request_id)
+                    log.info("request %s: nobody but the parties can sit; abandoned", request_id)
+            return
+        key = f"{request_id}:{request['round']}"
+        if now <= request["commitDeadline"]:
+            if key not in self.commits and court.onPanel(request_id, self.chain.address).call():
+                self.commit(request_id, request, key)
+        elif now <= request["revealDeadline"]:
+            entry = self.commits.get(key)
+            if entry and not entry.get("revealed"):
+                answer, salt = bytes.fromhex(entry["answer"]), bytes.fromhex(entry["salt"])
+                self.chain.transact("RefereeCourt", "revealAnswer", request_id, answer, salt)
+                entry["revealed"] = True
+                self._save()
+                log.info("request %s: revealed 0x%s", request_id, entry["answer"])
+        else:
+            self.chain.transact("RefereeCourt", "decide", request_id)  # anyone may decide
+            decided = self.chain.struct("RefereeCourt", "getRequest", request_id)
+            if decided["hasVerdict"]:
+                log.info("request %s: decided, verdict %s", request_id, decided["verdict"])
+            elif decided["done"]:
+                log.info("request %s: abandoned after %s empty rounds", request_id, decided["round"])
+            else:
+                log.info("request %s: nobody revealed; round %s armed", request_id, decided["round"])
+
+    def commit(self, request_id: int, request: dict, key: str) -> None:
+        """On the panel: compute the answer (once per request), commit to it with a fresh salt, keep both."""
+        if request_id not in self.answers:
+            self.answers[request_id] = self.execute_step(request)
+        answer, salt = self.answers[request_id], secrets.token_bytes(32)
+        # Kept before sending: a commit that lands while the process dies can still be revealed.
+        self.commits[key] = {"answer": answer.hex(), "salt": salt.hex(), "revealed": False}
+        self._save()
+        try:
+            self.chain.transact("RefereeCourt", "commitAnswer", request_id,
+                                answer_commitment(request_id, self.chain.address, answer, salt))
+        except ChainError:
+            del self.commits[key]  # refused (a revert sends nothing): try again next tick while the window is open
+            self._save()
+            raise
+        log.info("request %s: on the panel; step %s -> 0x%s committed", request_id, request["step"], answer.hex())
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self.secrets_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self) -> None:
+        self.secrets_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.secrets_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.commits))
+        tmp.replace(self.secrets_file)
 
     def execute_step(self, request: dict) -> bytes:
         """The true state hash one step after the served pre-state, or UNAVAILABLE; for an availability
@@ -96,3 +170,20 @@ class Referee:
         trainer.restore(state)
         trainer.train_until(state.step + 1)
         return trainer.snapshot().state_hash
+
+
+def answer_alone(chain: Chain, request_id: int, answer: bytes, advance) -> dict[str, int]:
+    """One whole court round played by a referee that holds a sure seat (e.g. the only staked referee, as in
+    the benchmarks): draw, commit, reveal, decide, moving the chain's clock past each window with
+    `advance(seconds)`. Returns the gas of each step."""
+    court = chain.court.functions
+    salt = secrets.token_bytes(32)
+    window = court.answerWindow().call()
+    gas = {"draw": chain.transact("RefereeCourt", "draw", request_id)["gasUsed"]}
+    gas["commitAnswer"] = chain.transact("RefereeCourt", "commitAnswer", request_id,
+                                         answer_commitment(request_id, chain.address, answer, salt))["gasUsed"]
+    advance(window + 1)
+    gas["revealAnswer"] = chain.transact("RefereeCourt", "revealAnswer", request_id, answer, salt)["gasUsed"]
+    advance(window + 1)
+    gas["decide"] = chain.transact("RefereeCourt", "decide", request_id)["gasUsed"]
+    return gas

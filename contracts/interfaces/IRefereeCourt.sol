@@ -4,20 +4,42 @@ pragma solidity 0.8.28;
 import {IStepVerifier} from "./IStepVerifier.sol";
 
 /// @title IRefereeCourt
-/// @notice v1 step verifier: a set of bonded referees. For each request one referee, neither the solver nor
-///         the challenger, is drawn from the hash of a block mined after the request; it re-executes the
-///         single step from the agreed pre-state and answers before its deadline. A referee that stays
-///         silent loses its whole bond to whoever triggers the redraw, and another one is drawn.
-/// @dev The draw is unpredictable to the parties: the hash of `drawBlock` did not exist when the request
-///      was made, so neither party could choose when to ask to land on a friendly referee. Its limit: the
-///      producer of `drawBlock` can bias it (withhold a block); a commit-reveal draw can replace it later.
-///      If no one draws within 256 blocks the hash is gone and the draw re-arms on the next block.
-///      Every state has an exit: a request no referee can be drawn for (every referee is a party, or there are
-///      none, e.g. after the last one was slashed) is abandoned by anyone once `answerWindow` seconds have
-///      passed since the request (`abandon`); the dispute then ends with no winner (`stepUnresolved`).
-///      Accounting invariant: address(this).balance == totalBonds() + totalCredits().
+/// @notice v1 step verifier: a stake-weighted panel of bonded referees per request, answering by
+///         commit-reveal; the answer with the most revealed stake is the verdict. Wrong, unrevealed and
+///         silent panel members lose their whole bond to the two parties of the request.
+/// @dev The rules, and why:
+///      - Registry with history. A referee's stake is checkpointed by block number, per referee and in
+///        total. `requestExit` stops it counting at once, but it stays slashable for `exitDelay` seconds.
+///      - Panel fixed before anyone can react. A request reads stakes as they were at `snapshotBlock`
+///        (the block before the request's), so nothing registered in or after the request's block counts;
+///        the seed is the hash of `seedBlock` (the block after the request's), which did not exist when
+///        the stakes were fixed. `draw` fixes the seed and opens the commit window.
+///      - Stake-weighted seats. A referee with snapshot stake s sits iff keccak(seed, referee) % T <
+///        panelSize * s (T: total snapshot stake), or surely if panelSize * s >= T: the expected number of
+///        seats is about panelSize, and splitting stake across addresses buys no weight (below the sure
+///        seat cap). The request's solver and challenger never sit.
+///      - Commit-reveal. Panel members commit keccak256(abi.encode(requestId, referee, answer, salt)) within
+///        `answerWindow` after the draw and reveal within the next `answerWindow`, so nobody copies.
+///        A reveal adds the referee's snapshot stake to its answer's tally; the leader is tracked as reveals
+///        arrive (no loop over referees). Ties: the answer that led first keeps the lead.
+///      - Decision. After the reveal window anyone calls `decide`: the leading answer goes to the game
+///        (`stepVerified`). A round where nobody revealed is redrawn (fresh snapshot, fresh seed), up to
+///        MAX_ROUNDS; after the last empty round, or when nobody but the parties has stake at the snapshot
+///        (after one `answerWindow`), the request is abandoned (`stepUnresolved`: no winner, the game
+///        refunds the challenger).
+///      - Slashing. After the decision anyone calls `slash(requestId, referee)` for a panel member (of any
+///        round of the request) that revealed another answer than the verdict, committed without revealing,
+///        or never committed. The whole bond it had at that round's snapshot (capped by what it still holds,
+///        counted or exiting) goes half to the solver and half to the challenger (odd wei to the
+///        challenger), never to the caller: a silent referee gains nothing by reporting itself.
+///        Silence is slashed even when the request ends abandoned; the parties of the dispute are not
+///        (without a verdict nobody in the game loses).
+///      - Referees are not paid in this version: revealing the verdict only keeps the bond.
+///      Limits: the producer of `seedBlock` can bias the draw (withhold a block); a coalition holding the
+///      larger revealed stake on a panel decides it (there is no appeal beyond the panel).
+///      Accounting invariant: address(this).balance == totalStake() + totalExiting() + totalCredits().
 interface IRefereeCourt is IStepVerifier {
-    /// @notice One step request and the referee drawn for it.
+    /// @notice One step (or availability) request and the state of its current round.
     struct Request {
         uint256 disputeId;
         uint256 jobId;
@@ -26,63 +48,113 @@ interface IRefereeCourt is IStepVerifier {
         bytes32 preStateArtifact;
         address solver;
         address challenger;
-        /// @dev The block whose hash draws the referee (the one after the request or the last redraw).
-        uint64 drawBlock;
-        /// @dev Zero until drawn (and again after a redraw).
-        address referee;
-        /// @dev The drawn referee answers while block.timestamp <= deadline.
-        uint64 deadline;
-        bool done;
-        /// @dev When the game made the request; `abandon` is possible once block.timestamp > requestedAt +
-        ///      answerWindow (and no referee can be drawn).
-        uint64 requestedAt;
-        /// @dev An availability check: no step to run; the referee fetches `preStateArtifact`, checks it is
+        /// @dev An availability check: no step to run; the panel fetches `preStateArtifact`, checks it is
         ///      the checkpoint at `step` and answers its state hash (which must equal `preStateHash`).
         bool availability;
+        /// @dev Stakes count as of this block (the one before the request's, or before the last rearm or round).
+        uint64 snapshotBlock;
+        /// @dev The block whose hash seeds the current round's panel.
+        uint64 seedBlock;
+        /// @dev When the current round was armed; `draw` is due within answerWindow after it.
+        uint64 armedAt;
+        /// @dev keccak256(abi.encode(blockhash(seedBlock), requestId, round)); zero until drawn.
+        bytes32 seed;
+        /// @dev The current round, 1..MAX_ROUNDS.
+        uint64 round;
+        /// @dev Panel members commit while block.timestamp <= commitDeadline (zero until drawn).
+        uint64 commitDeadline;
+        /// @dev Then reveal while block.timestamp <= revealDeadline; `decide` after it.
+        uint64 revealDeadline;
+        /// @dev The answer with the most revealed stake so far in this round, and that stake.
+        bytes32 leadingAnswer;
+        uint256 leadingStake;
+        /// @dev Decided: answered (`hasVerdict`) or abandoned.
+        bool done;
+        bool hasVerdict;
+        /// @dev The verdict sent to the game (valid iff hasVerdict; zero is a real answer: unavailable).
+        bytes32 verdict;
+    }
+
+    /// @notice One round's draw, kept for slashing its silent panel members later.
+    struct Round {
+        bytes32 seed;
+        uint64 snapshotBlock;
+    }
+
+    /// @notice A referee's answer in one round of a request.
+    struct Vote {
+        bytes32 commitment;
+        bool revealed;
+        bytes32 answer;
     }
 
     /// @notice The zero address was given where an address is required.
     error ZeroAddress();
-    /// @notice The dispute game can be set only once.
-    error GameAlreadySet(address game);
     /// @notice The caller is not the dispute game.
     error NotGame(address caller);
-    /// @notice The bond sent is below the minimum.
-    error BondTooLow(uint256 sent, uint256 minBond);
-    /// @notice The caller is already a referee.
-    error AlreadyRegistered(address referee);
-    /// @notice The caller is not a referee.
+    /// @notice The minimum bond must be positive.
+    error ZeroMinBond();
+    /// @notice `answerWindow` must be in [1, MAX_ANSWER_WINDOW].
+    error AnswerWindowOutOfRange(uint64 answerWindow);
+    /// @notice `exitDelay` must be in [3 * answerWindow, MAX_EXIT_DELAY].
+    error ExitDelayOutOfRange(uint64 exitDelay);
+    /// @notice `panelSize` must be in [1, MAX_PANEL_SIZE].
+    error PanelSizeOutOfRange(uint256 panelSize);
+    /// @notice Registering needs some value.
+    error NoFunds();
+    /// @notice The referee's stake after this registration would be below the minimum.
+    error BondTooLow(uint256 stake, uint256 minBond);
+    /// @notice The caller has no counted stake.
     error NotRegistered(address account);
-    /// @notice The referee is drawn for `openRequests` unanswered requests and cannot leave yet.
-    error RefereeBusy(uint256 openRequests);
+    /// @notice The caller has no exiting stake.
+    error NoPendingExit();
+    /// @notice Exiting stake can be withdrawn from `availableAt`.
+    error ExitNotReady(uint64 availableAt);
     /// @notice No request has this id.
     error UnknownRequest(uint256 requestId);
-    /// @notice The request was answered already.
+    /// @notice The request was decided already.
     error RequestDone(uint256 requestId);
-    /// @notice The draw needs the hash of `drawBlock`: wait until a later block.
-    error DrawTooEarly(uint64 drawBlock);
-    /// @notice A referee (`referee`) is already drawn for the request.
-    error AlreadyDrawn(address referee);
-    /// @notice No referee is drawn for the request: call `draw` first.
-    error NotDrawn();
-    /// @notice Every referee is a party to the dispute (or there are none).
+    /// @notice The request is not decided yet.
+    error NotDecided(uint256 requestId);
+    /// @notice The draw needs the hash of `seedBlock`: wait until a later block.
+    error DrawTooEarly(uint64 seedBlock);
+    /// @notice This round's panel is drawn already.
+    error AlreadyDrawn(uint256 requestId);
+    /// @notice The panel is not drawn yet: call `draw` first.
+    error NotDrawn(uint256 requestId);
+    /// @notice Nobody but the request's parties had stake at the snapshot.
     error NoEligibleReferee();
-    /// @notice Only the drawn referee (`referee`) answers.
-    error NotDrawnReferee(address referee);
-    /// @notice The answer window ended at `deadline`.
-    error AnswerWindowClosed(uint64 deadline);
-    /// @notice The drawn referee can answer until `deadline`.
-    error AnswerWindowOpen(uint64 deadline);
+    /// @notice The caller is not on the current round's panel.
+    error NotOnPanel(address account);
+    /// @notice A commitment must be non-zero.
+    error EmptyCommitment();
+    /// @notice The caller committed already in this round.
+    error AlreadyCommitted();
+    /// @notice The caller did not commit in this round.
+    error NotCommitted();
+    /// @notice The caller revealed already.
+    error AlreadyRevealed();
+    /// @notice The revealed answer and salt do not hash to the commitment.
+    error CommitmentMismatch();
+    /// @notice The commit window ended at `commitDeadline`.
+    error CommitClosed(uint64 commitDeadline);
+    /// @notice Reveals open after `commitDeadline`.
+    error CommitOpen(uint64 commitDeadline);
+    /// @notice The reveal window ended at `revealDeadline`.
+    error RevealClosed(uint64 revealDeadline);
+    /// @notice `decide` is possible once block.timestamp > `at`.
+    error DecideTooEarly(uint64 at);
+    /// @notice The referee was slashed for this request already.
+    error AlreadySlashed(address referee);
+    /// @notice The referee sat on no panel of this request, or answered the verdict.
+    error NotSlashable(address referee);
     /// @notice The caller has no credit to claim.
     error NothingToClaim();
-    /// @notice A request can be abandoned only after block.timestamp > `abandonableAt` (request time + answerWindow).
-    error AbandonTooEarly(uint64 abandonableAt);
-    /// @notice A referee who is not a party is registered: draw one (`draw`) instead of abandoning.
-    error EligibleRefereeExists();
 
     event GameSet(address indexed game);
-    event RefereeRegistered(address indexed referee, uint256 bond);
-    event RefereeDeregistered(address indexed referee, uint256 bond);
+    event RefereeRegistered(address indexed referee, uint256 amount, uint256 stake);
+    event ExitRequested(address indexed referee, uint256 amount, uint64 availableAt);
+    event Withdrawn(address indexed referee, uint256 amount);
     event StepRequested(
         uint256 indexed requestId,
         uint256 indexed disputeId,
@@ -91,78 +163,136 @@ interface IRefereeCourt is IStepVerifier {
         bytes32 preStateHash,
         bytes32 preStateArtifact
     );
-    /// @notice The hash of the old draw block was gone (over 256 blocks): the draw uses `drawBlock` now.
-    event DrawRearmed(uint256 indexed requestId, uint64 drawBlock);
-    event RefereeDrawn(uint256 indexed requestId, address indexed referee, uint64 deadline);
+    /// @notice The round was not drawn in time (or the seed hash is gone): it reads stakes and the seed anew.
+    event DrawRearmed(uint256 indexed requestId, uint64 snapshotBlock, uint64 seedBlock);
+    event PanelDrawn(uint256 indexed requestId, uint64 round, bytes32 seed, uint64 commitDeadline, uint64 revealDeadline);
+    event AnswerCommitted(uint256 indexed requestId, address indexed referee, bytes32 commitment);
+    event AnswerRevealed(uint256 indexed requestId, address indexed referee, bytes32 answer, uint256 stake);
+    /// @notice Nobody revealed in the round: a new one is armed.
+    event RoundEmpty(uint256 indexed requestId, uint64 nextRound, uint64 snapshotBlock, uint64 seedBlock);
+    /// @notice The verdict, sent to the game.
     event StepAnswered(uint256 indexed requestId, bytes32 postStateHash);
-    /// @notice The drawn referee did not answer in time and lost its bond, `amount`, to the caller of `redraw`.
+    /// @notice No verdict: the request is closed and its dispute ends with no winner.
+    event RequestAbandoned(uint256 indexed requestId, uint256 indexed disputeId);
+    /// @notice `amount` of the referee's bond went to the request's parties.
     event RefereeSlashed(uint256 indexed requestId, address indexed referee, uint256 amount);
     event Claimed(address indexed account, uint256 amount);
-    /// @notice No referee could be drawn for the request: it is closed unanswered and its dispute ends with no winner.
-    event RequestAbandoned(uint256 indexed requestId, uint256 indexed disputeId);
 
-    /// @notice Sets the dispute game, once. Owner only.
+    /// @notice Sets the dispute game, once, and renounces ownership in the same call (the court has no
+    ///         owner afterwards). Owner only.
     function setGame(address game) external;
 
-    /// @notice Joins the referee set with msg.value (>= minBond) as bond.
+    /// @notice Adds msg.value to the caller's stake; the stake after it must be >= minBond. It counts for
+    ///         requests made from the next block on.
     function register() external payable;
 
-    /// @notice Leaves the referee set; the bond is credited back. Not while drawn for an open request.
-    function deregister() external;
+    /// @notice Stops the caller's whole stake counting now; it can be withdrawn after `exitDelay` and
+    ///         stays slashable until then.
+    function requestExit() external;
 
-    /// @notice Draws the referee of a request from the hash of its draw block. Anyone, once
-    ///         block.number > drawBlock. Re-arms (drawBlock = next block) when that hash is gone.
+    /// @notice Credits the caller's exiting stake once its exit delay has passed (then `claim`).
+    function withdraw() external;
+
+    /// @notice Fixes the current round's seed from the hash of `seedBlock` and opens the commit window.
+    ///         Anyone, once block.number > seedBlock. If the hash is gone (over 256 blocks) or the round was
+    ///         armed over answerWindow ago, re-arms instead: fresh snapshot, fresh seed block (so exiting
+    ///         stake is still locked while the panel is open).
     function draw(uint256 requestId) external;
 
-    /// @notice The drawn referee answers the true post-state hash (0: pre-state unavailable or wrong),
-    ///         until its deadline; the answer goes to the dispute game at once.
-    function submitStep(uint256 requestId, bytes32 postStateHash) external;
+    /// @notice A panel member commits keccak256(abi.encode(requestId, msg.sender, answer, salt)) until the
+    ///         commit deadline. `answer` is the true post-state hash (0: pre-state unavailable or wrong).
+    function commitAnswer(uint256 requestId, bytes32 commitment) external;
 
-    /// @notice After the deadline without an answer: slashes the drawn referee's whole bond to the caller
-    ///         (keeper reward), removes it from the set and arms a new draw on the next block. Anyone.
-    function redraw(uint256 requestId) external;
+    /// @notice Reveals the committed answer after the commit deadline and until the reveal deadline; adds
+    ///         the referee's snapshot stake to the answer's tally.
+    function revealAnswer(uint256 requestId, bytes32 answer, bytes32 salt) external;
 
-    /// @notice The exit when no referee can be drawn: closes the request unanswered and calls
-    ///         `IDisputeGame.stepUnresolved`, which ends the dispute with no winner (the challenger's bond is
-    ///         credited back, nobody is slashed, the job returns to Submitted with the rest of its challenge
-    ///         window). Anyone, once block.timestamp > requestedAt + answerWindow, while no referee is drawn
-    ///         and no registered referee is eligible (all are parties to the dispute, or there are none).
-    /// @dev Requiring that no referee is eligible means a party cannot escape a verdict by abandoning a
-    ///      request that merely has not been drawn yet: while an eligible referee exists, `draw` is the exit.
-    function abandon(uint256 requestId) external;
+    /// @notice Anyone, after the reveal window: sends the leading answer to the game; with no reveal, arms
+    ///         a new round or (after MAX_ROUNDS) abandons the request. Before any draw, abandons a request
+    ///         nobody but its parties can sit on once answerWindow has passed since it was armed.
+    function decide(uint256 requestId) external;
+
+    /// @notice Anyone, after the decision: slashes a panel member that was wrong, unrevealed or silent in
+    ///         any round of the request; once per referee and request. Paid to the parties.
+    function slash(uint256 requestId, address referee) external;
 
     /// @notice Pays the caller its whole credit.
     function claim() external;
 
+    function MAX_ROUNDS() external view returns (uint64);
+
+    function MAX_PANEL_SIZE() external view returns (uint256);
+
+    function MAX_ANSWER_WINDOW() external view returns (uint64);
+
+    function MAX_EXIT_DELAY() external view returns (uint64);
+
     /// @notice The dispute game allowed to request steps (zero until set).
     function game() external view returns (address);
 
-    /// @notice The smallest bond a referee registers with.
+    /// @notice The least stake a referee holds after registering.
     function minBond() external view returns (uint256);
 
-    /// @notice Seconds a drawn referee has to answer.
+    /// @notice Seconds to draw a round, then to commit, then to reveal.
     function answerWindow() external view returns (uint64);
 
+    /// @notice Seconds from `requestExit` to when the stake can be withdrawn.
+    function exitDelay() external view returns (uint64);
+
+    /// @notice Expected number of panel seats per round.
+    function panelSize() external view returns (uint256);
+
+    /// @notice Number of referees with counted stake.
     function refereeCount() external view returns (uint256);
 
+    /// @notice Whether `account` has counted stake now.
     function isReferee(address account) external view returns (bool);
 
-    function bondOf(address referee) external view returns (uint256);
+    /// @notice Counted stake of `referee` now.
+    function stakeOf(address referee) external view returns (uint256);
 
-    /// @notice Number of unanswered requests `referee` is drawn for.
-    function openDraws(address referee) external view returns (uint256);
+    /// @notice Counted stake of `referee` as of the end of block `blockNumber` (< the current block).
+    function stakeAt(address referee, uint256 blockNumber) external view returns (uint256);
+
+    /// @notice Total counted stake as of the end of block `blockNumber` (< the current block).
+    function totalStakeAt(uint256 blockNumber) external view returns (uint256);
+
+    /// @notice Stake `referee` has exiting (still slashable), and when it can be withdrawn.
+    function exitingOf(address referee) external view returns (uint256 amount, uint64 availableAt);
+
+    /// @notice Whether `account` sits on the current round's panel (false until drawn).
+    function onPanel(uint256 requestId, address account) external view returns (bool);
+
+    /// @notice Whether `account` sat on the panel of `round` of the request (false if that round was not drawn).
+    function onPanelInRound(uint256 requestId, uint64 round, address account) external view returns (bool);
+
+    /// @notice Snapshot stake of everyone but the request's parties in the current round (0: nobody can sit).
+    function eligibleStake(uint256 requestId) external view returns (uint256);
 
     function getRequest(uint256 requestId) external view returns (Request memory);
 
-    /// @notice Whether a registered referee other than the request's solver and challenger exists (so
-    ///         `draw` can succeed and `abandon` is refused).
-    function hasEligibleReferee(uint256 requestId) external view returns (bool);
+    function getRound(uint256 requestId, uint64 round) external view returns (Round memory);
+
+    function getVote(uint256 requestId, uint64 round, address referee) external view returns (Vote memory);
+
+    /// @notice Revealed stake behind `answer` in the request's current round.
+    function tally(uint256 requestId, bytes32 answer) external view returns (uint256);
+
+    /// @notice Whether `referee` was slashed for the request.
+    function slashed(uint256 requestId, address referee) external view returns (bool);
 
     /// @notice Number of requests; also the id of the latest one (ids start at 1).
     function requestCount() external view returns (uint256);
 
     function credits(address account) external view returns (uint256);
 
+    /// @notice Sum of counted stake.
+    function totalStake() external view returns (uint256);
+
+    /// @notice Sum of exiting stake (not counted, still slashable, not yet withdrawn).
+    function totalExiting() external view returns (uint256);
+
+    /// @notice totalStake + totalExiting: every referee's bond held.
     function totalBonds() external view returns (uint256);
 
     function totalCredits() external view returns (uint256);

@@ -5,7 +5,7 @@ Contracts are deployed once per session; ape's isolation snapshots the chain aro
 
 import pytest
 from audit_helpers import proven_job, register, sampled
-from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, REFEREE_BOND
+from dispute_helpers import ANSWER_WINDOW, CHALLENGE_BOND, CLOCK, EXIT_DELAY, PANEL_SIZE, REFEREE_BOND
 from market_helpers import (
     REQUIRED_STAKE,
     UNBONDING_DELAY,
@@ -78,7 +78,7 @@ def referees(accounts):
 
 @pytest.fixture(scope="session")
 def court(project, owner):
-    return owner.deploy(project.RefereeCourt, REFEREE_BOND, ANSWER_WINDOW)
+    return owner.deploy(project.RefereeCourt, REFEREE_BOND, ANSWER_WINDOW, EXIT_DELAY, PANEL_SIZE)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +92,7 @@ def game(project, owner, market, court):
 
 @pytest.fixture
 def seated(court, referees):
-    """Three registered referees (per test)."""
+    """Three registered referees with equal stake (per test): each is a sure seat on every panel."""
     for referee in referees:
         court.register(sender=referee, value=REFEREE_BOND)
     return referees

@@ -18,7 +18,9 @@ CHALLENGE_BOND = 10**17
 AVAILABILITY_BOND = CHALLENGE_BOND // 10  # DisputeGame.availabilityBond: a tenth of the challenge bond
 CLOCK = 3600
 REFEREE_BOND = 10**17
-ANSWER_WINDOW = 600
+ANSWER_WINDOW = 120  # a panel decides in 2 windows: well inside the audit reveal window (900)
+EXIT_DELAY = 3 * ANSWER_WINDOW  # RefereeCourt: the least exit delay the court accepts for this window
+PANEL_SIZE = 3
 CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 
 # IDisputeGame.Phase values.
@@ -160,13 +162,31 @@ def referee_answer(store: dict, request) -> bytes:
     return state if request.availability else toy_step(state, request.step)
 
 
-def adjudicate(chain, court, referees, store, request_id, keeper) -> object:
-    """Draws a referee (on the next block) and has it answer honestly."""
+def commitment(request_id: int, referee: str, answer: bytes, salt: bytes) -> bytes:
+    """What a panel member commits: keccak256(abi.encode(requestId, referee, answer, salt))."""
+    return keccak(encode(["uint256", "address", "bytes32", "bytes32"], [request_id, referee, answer, salt]))
+
+
+def adjudicate(chain, court, referees, store, request_id, keeper, answers: dict | None = None) -> object:
+    """Draws the panel (on the next block); every one of `referees` on it commits and reveals the honest
+    answer (or `answers[address]` for those listed; None: stays silent); the keeper decides once the reveal
+    window closed. Returns the receipt of `decide`."""
     chain.mine(1)
     court.draw(request_id, sender=keeper)
     request = court.getRequest(request_id)
-    referee = next(r for r in referees if r.address == request.referee)
-    return court.submitStep(request_id, referee_answer(store, request), sender=referee)
+    honest = referee_answer(store, request)
+    panel = [r for r in referees if court.onPanel(request_id, r)]
+    chosen = {r.address: (answers or {}).get(r.address, honest) for r in panel}
+    salt = keccak(b"salt")
+    for r in panel:
+        if chosen[r.address] is not None:
+            court.commitAnswer(request_id, commitment(request_id, r.address, chosen[r.address], salt), sender=r)
+    chain.pending_timestamp = request.commitDeadline + 1
+    for r in panel:
+        if chosen[r.address] is not None:
+            court.revealAnswer(request_id, chosen[r.address], salt, sender=r)
+    chain.pending_timestamp = request.revealDeadline + 1
+    return court.decide(request_id, sender=keeper)
 
 
 def play(chain, game, court, dispute_id, solver: Solver, challenger: Challenger, referees, keeper) -> int:

@@ -1,5 +1,6 @@
 """Accounting invariants under seeded random sequences that mix the market's actions with whole disputes
-(challenges, bisection moves, timeouts, referee registration, draws, answers, redraws, abandons) and audits
+(challenges, bisection moves, timeouts, referee registration and exits, panel draws, committed and revealed
+answers, decisions, empty rounds, abandons and slashes) and audits
 (verifier registration and exits, pots, commits, reveals, settlements), and claims from every contract.
 
 Invariants, checked after every step:
@@ -9,7 +10,8 @@ Invariants, checked after every step:
 - DisputeGame's balance equals totalBonds + totalCredits; totalBonds is the bond of every unresolved dispute
   (a challenge bond for a fault, an availability bond for a demand) and of every answered demand whose bond
   is held until its job ends; totalCredits is the sum of the actors' credits.
-- RefereeCourt's balance equals totalBonds + totalCredits; totalBonds is the sum of the actors' referee bonds;
+- RefereeCourt's balance equals totalBonds + totalCredits; totalBonds (totalStake + totalExiting) is the sum of
+  the actors' counted and exiting referee stake;
   totalCredits is the sum of the actors' credits.
 - An account's locked stake equals the required stake of the open (incl. Disputed) jobs it is the solver of.
 - Audit's balance equals totalHeld + totalCredits; totalHeld is the registered and exiting verifier stake plus,
@@ -40,6 +42,7 @@ from dispute_helpers import (
     SERVE,
     SLASHED,
     artifact_id,
+    commitment,
     referee_answer,
     trajectory,
 )
@@ -58,6 +61,7 @@ from market_helpers import (
     SUBMITTED,
     UNVERIFIED,
     VERIFIER_STAKE,
+    ZERO32,
     sample_count,
 )
 
@@ -72,7 +76,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 MARKET_ACTIONS = ["deposit", "request", "withdraw", "post", "bid", "close", "submit", "seal", "finalize", "missed",
                   "claim"]
 DISPUTE_ACTIONS = ["challenge", "demand", "reveal", "respond", "serve", "timeout", "release", "register",
-                   "deregister", "draw", "answer", "redraw", "abandon", "claim_game", "claim_court"]
+                   "leave", "withdraw_bond", "draw", "commit_answer", "reveal_answer", "decide", "slash",
+                   "claim_game", "claim_court"]
 AUDIT_ACTIONS = ["enlist", "exit", "withdraw_stake", "fund", "commit", "disclose", "settle", "claim_audit"]
 WAITS = [1, 30, 120, 300, 601, 900, 3601]
 
@@ -125,6 +130,7 @@ class DisputeSequence:
         self.claims = {}  # job id -> (truth, claimed, tree) for results submitted with a real checkpoint tree
         self.disputes = {}  # dispute id -> Dispute (unresolved ones re-read after every step)
         self.requests = {}  # request id -> Request (open ones re-read after every step)
+        self.answers = {}  # (request id, round, referee address) -> (answer, salt) committed, until revealed
         self.store = {}  # the artifact store: artifact id -> state
         self.audits = {}  # (job id, verifier address) -> (salt, hashes) committed, until revealed
         self.exiting = {}  # verifier address -> stake waiting out its exit delay
@@ -189,21 +195,29 @@ class DisputeSequence:
 
         return [i for i, d in self.disputes.items() if d.phase in phases and expired in (None, out_of_clock(d))]
 
-    def requests_where(self, drawn, late=None):
-        """Open requests with (or without) a referee drawn; with `late`, only those past (or within) the time
-        that lets the next exit happen: the referee's deadline if drawn, else requestedAt + answerWindow."""
-        def past(r):
-            return self.now > (r.deadline if drawn else r.requestedAt + ANSWER_WINDOW)
-
-        return [i for i, r in self.requests.items()
-                if not r.done and (r.referee != ZERO_ADDRESS) == drawn and late in (None, past(r))]
+    def open_requests(self, drawn):
+        """Open requests whose current round is (or is not) drawn."""
+        return [i for i, r in self.requests.items() if not r.done and (r.seed != ZERO32) == drawn]
 
     def drawable(self):
-        return [i for i in self.requests_where(drawn=False) if self.read(self.court, "hasEligibleReferee", i)]
+        return [i for i in self.open_requests(drawn=False) if self.read(self.court, "eligibleStake", i)]
 
-    def abandonable(self):
-        late = self.requests_where(drawn=False, late=True)
-        return [i for i in late if not self.read(self.court, "hasEligibleReferee", i)]
+    def answerable(self):
+        return [i for i in self.open_requests(drawn=True) if self.now <= self.requests[i].commitDeadline]
+
+    def unveilable(self):
+        return [(i, r, a) for (i, r, a) in self.answers if not self.requests[i].done
+                and self.requests[i].round == r
+                and self.requests[i].commitDeadline < self.now <= self.requests[i].revealDeadline]
+
+    def decidable(self):
+        drawn = [i for i in self.open_requests(drawn=True) if self.now > self.requests[i].revealDeadline]
+        abandonable = [i for i in self.open_requests(drawn=False) if self.now > self.requests[i].armedAt + ANSWER_WINDOW
+                       and not self.read(self.court, "eligibleStake", i)]
+        return drawn + abandonable
+
+    def decided(self):
+        return [i for i, r in self.requests.items() if r.done]
 
     def usually(self, address):
         """Mostly the account at `address`, sometimes anyone (which must revert unless it is that account)."""
@@ -231,10 +245,14 @@ class DisputeSequence:
         for action, phase in (("reveal", REVEAL), ("respond", RESPOND), ("serve", SERVE)):
             weights[action] = 4 if self.disputes_in(phase, expired=False) else 0
         weights["timeout"] = 3 if self.disputes_in(REVEAL, RESPOND, SERVE, expired=True) else 0
-        weights["draw"] = 3 if self.drawable() else 0
-        weights["abandon"] = 3 if self.abandonable() else 0
-        weights["answer"] = 3 if self.requests_where(drawn=True, late=False) else 0
-        weights["redraw"] = 2 if self.requests_where(drawn=True, late=True) else 0
+        # A panel takes a draw, commits, a window, reveals, a window and a decision: weighted so it ends.
+        weights["draw"] = 5 if self.drawable() else 0
+        weights["commit_answer"] = 5 if self.answerable() else 0
+        weights["reveal_answer"] = 5 if self.unveilable() else 0
+        weights["decide"] = 5 if self.decidable() else 0
+        weights["slash"] = 1 if self.decided() else 0
+        if self.answerable() or self.open_requests(drawn=True):
+            weights["wait"] = 4  # the windows close only with time
         return [action for action, weight in weights.items() for _ in range(weight)]
 
     def step(self):
@@ -247,7 +265,7 @@ class DisputeSequence:
         action = rng.choice(self.plausible() if rng.random() < 0.95 else everything)
         if action == "misc":  # the actions that move no job or dispute along: one slot for all of them
             action = rng.choice(["deposit", "request", "withdraw", "claim", "claim_game", "claim_court", "register",
-                                 "deregister", "enlist", "exit", "withdraw_stake", "fund", "claim_audit"])
+                                 "leave", "withdraw_bond", "enlist", "exit", "withdraw_stake", "fund", "claim_audit"])
         self.action = action
         who = self.actor()
         getattr(self, f"do_{action}")(who)
@@ -415,26 +433,43 @@ class DisputeSequence:
     def do_register(self, who):
         self.court.register(sender=who, value=REFEREE_BOND * self.rng.choice([1, 1, 2]))
 
-    def do_deregister(self, who):
-        self.court.deregister(sender=who)
+    def do_leave(self, who):
+        self.court.requestExit(sender=who)
 
-    def request(self, drawn, late=None):
-        request_id = self.pick(self.requests_where(drawn, late), len(self.requests))
-        return request_id, self.requests.get(request_id)
+    def do_withdraw_bond(self, who):
+        self.court.withdraw(sender=who)
 
     def do_draw(self, who):
         self.court.draw(self.pick(self.drawable(), len(self.requests)), sender=who)
 
-    def do_answer(self, who):
-        request_id, r = self.request(drawn=True, late=False)
-        answer = referee_answer(self.store, r) if r else self.rng.randbytes(32)
-        self.court.submitStep(request_id, answer, sender=self.usually(r.referee if r else ZERO_ADDRESS))
+    def do_commit_answer(self, who):
+        """A panel member commits, mostly the honest answer; sometimes anyone commits anything."""
+        rng = self.rng
+        request_id = self.pick(self.answerable(), len(self.requests))
+        r = self.requests.get(request_id)
+        start = rng.randrange(len(self.actors))
+        order = self.actors[start:] + self.actors[:start]
+        member = next((a for a in order if r and self.read(self.court, "onPanel", request_id, a)), None)
+        who = member if member is not None and rng.random() < 0.9 else who
+        answer = referee_answer(self.store, r) if r and rng.random() < 0.8 else rng.randbytes(32)
+        salt = rng.randbytes(32)
+        self.court.commitAnswer(request_id, commitment(request_id, who.address, answer, salt), sender=who)
+        self.answers[request_id, r.round if r else 0, who.address] = (answer, salt)
 
-    def do_redraw(self, who):
-        self.court.redraw(self.request(drawn=True, late=True)[0], sender=who)
+    def do_reveal_answer(self, who):
+        candidates = self.unveilable()
+        if not candidates or self.rng.random() < 0.1:
+            self.court.revealAnswer(self.rng.randint(1, len(self.requests) + 1), ZERO32, ZERO32, sender=who)
+            return
+        key = self.rng.choice(candidates)
+        answer, salt = self.answers.pop(key)
+        self.court.revealAnswer(key[0], answer, salt, sender=self.by_address[key[2]])
 
-    def do_abandon(self, who):
-        self.court.abandon(self.pick(self.abandonable(), len(self.requests)), sender=who)
+    def do_decide(self, who):
+        self.court.decide(self.pick(self.decidable(), len(self.requests)), sender=who)
+
+    def do_slash(self, who):
+        self.court.slash(self.pick(self.decided(), len(self.requests)), self.actor(), sender=who)
 
     def do_claim_game(self, who):
         self.game.claim(sender=self.creditor(self.game, who))
@@ -561,10 +596,11 @@ class DisputeSequence:
         for dispute_id, d in unresolved.items():  # one dispute per job, and the job is Disputed while it runs
             assert read(game, "activeDispute", d.jobId) == dispute_id
             assert self.jobs[d.jobId].state == DISPUTED
-        for d in self.disputes.values():  # an Adjudicating dispute's request is open, and only then
-            if d.requestId:
-                assert (d.phase == ADJUDICATING) == (not self.requests[d.requestId].done)
-        assert totals[court][1] == sum(read(court, "bondOf", a) for a in actors), "court bonds != referee bonds"
+        for d in self.disputes.values():  # an Adjudicating dispute's request is open; a decided one's is over
+            if d.requestId:  # (an open request may outlive its dispute: a moot one, whose late verdict is ignored)
+                assert d.phase != ADJUDICATING or not self.requests[d.requestId].done
+        assert totals[court][1] == sum(read(court, "stakeOf", a) + read(court, "exitingOf", a) for a in actors), \
+            "court bonds != referee stake + exiting"
 
         audit = self.audit
         held, audit_credits = read(audit, "totalHeld"), read(audit, "totalCredits")
@@ -593,8 +629,8 @@ class DisputeSequence:
 
 
 # (seed, referees registered at the start): with none, disputes reach the court with nobody to draw until
-# someone registers, which exercises `abandon`.
-@pytest.mark.parametrize("seed, seated", [(1, 2), (5, 0), (6, 1)])
+# someone registers, which exercises the no-referee exit of `decide`.
+@pytest.mark.parametrize("seed, seated", [(1, 2), (10, 0), (6, 1)])
 def test_accountingWithDisputes_randomActions_keepBalancesEqualToLedgers(
     seed, seated, chain, staking, market, game, court, audit, submitter, solver, solver2, stranger, challenger,
     referees
