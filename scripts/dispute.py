@@ -85,9 +85,9 @@ def seconds_left(d) -> int:
 
 
 def outcome(d) -> str:
-    """How a Resolved dispute ended; `abandoned` (no referee could be drawn) exists on newer deployments."""
+    """How a Resolved dispute ended; `abandoned` (the court reached no verdict) exists on newer deployments."""
     if getattr(d, "abandoned", False):
-        return "abandoned: no referee could be drawn; no winner, bond back to the challenger"
+        return "abandoned: the court reached no verdict (nobody could sit, or no panel answered); no winner, bond back to the challenger"
     return f"solver won: {d.solverWon}"
 
 

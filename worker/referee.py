@@ -22,6 +22,7 @@ from pathlib import Path
 
 from eth_abi import encode
 from eth_utils import keccak
+from web3.exceptions import ContractCustomError, ContractLogicError
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
@@ -54,6 +55,9 @@ class Referee:
         self.answers: dict[int, bytes] = {}  # request id -> the answer computed for it (it never changes)
         self.secrets_file = Path(home) / "referee" / f"{chain.address}.json"
         self.commits = self._load()  # "requestId:round" -> {"answer": hex, "salt": hex, "revealed": bool}
+        self.watched: set[int] = set()  # requests this process saw open: checked for faults once decided
+        self.referees: set[str] = set()  # every address that ever registered (from the court's events)
+        self.scanned = int(chain.deployment.get("block", 0)) - 1
 
     def register(self, bond: int) -> None:
         if not self.chain.court.functions.isReferee(self.chain.address).call():
@@ -68,7 +72,11 @@ class Referee:
             if request["done"]:
                 if request_id == self.next_request:
                     self.next_request += 1
+                if request_id in self.watched:
+                    self.watched.discard(request_id)
+                    self.slash_faults(request_id)
                 continue
+            self.watched.add(request_id)
             try:
                 self.advance(request_id, request)
             except ChainError as exc:
@@ -127,6 +135,29 @@ class Referee:
             self._save()
             raise
         log.info("request %s: on the panel; step %s -> 0x%s committed", request_id, request["step"], answer.hex())
+
+    def slash_faults(self, request_id: int) -> None:
+        """Once a request is decided: slash every referee that failed its seat on one of its panels (silent,
+        hidden or wrong). The court decides who is slashable (a call that would revert is skipped) and pays
+        the bond to the dispute's parties, not to this referee: this keeps silence costly, nothing more."""
+        court = self.chain.court
+        latest = self.chain.w3.eth.block_number
+        if latest > self.scanned:
+            for event in court.events.RefereeRegistered().get_logs(from_block=self.scanned + 1, to_block=latest):
+                self.referees.add(event["args"]["referee"])
+            self.scanned = latest
+        for referee in sorted(self.referees):
+            try:
+                court.functions.slash(request_id, referee).call({"from": self.chain.address})
+            except (ContractLogicError, ContractCustomError, ValueError):
+                continue  # not slashable: it answered the verdict, sat on no panel, or was slashed already
+            try:
+                receipt = self.chain.transact("RefereeCourt", "slash", request_id, referee)
+            except ChainError as exc:
+                log.debug("request %s: slashing %s: %s", request_id, referee, exc)
+                continue
+            amount = court.events.RefereeSlashed().process_receipt(receipt)[0]["args"]["amount"]
+            log.info("request %s: slashed %s (%s wei to the parties) for a failed seat", request_id, referee, amount)
 
     def _load(self) -> dict:
         try:
