@@ -20,6 +20,9 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IStaking
+    uint64 public constant MAX_UNBONDING_DELAY = 365 days;
+
+    /// @inheritdoc IStaking
     uint64 public immutable unbondingDelay;
 
     /// @inheritdoc IStaking
@@ -29,6 +32,8 @@ contract Staking is IStaking, Ownable, ReentrancyGuard {
 
     /// @param unbondingDelay_ Seconds a withdrawal request waits before the stake can be withdrawn.
     constructor(uint64 unbondingDelay_) Ownable(msg.sender) {
+        // INVARIANT: a withdrawal's date never overflows and stake is never locked away for good.
+        if (unbondingDelay_ > MAX_UNBONDING_DELAY) revert DelayTooLong(unbondingDelay_, MAX_UNBONDING_DELAY);
         unbondingDelay = unbondingDelay_;
     }
 

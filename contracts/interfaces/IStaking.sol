@@ -18,6 +18,8 @@ interface IStaking {
     error NotMarket(address caller);
     /// @notice The market is already wired.
     error MarketAlreadySet(address market);
+    /// @notice The unbonding delay is longer than MAX_UNBONDING_DELAY.
+    error DelayTooLong(uint64 delay, uint64 maximum);
     /// @notice The account's free stake is smaller than the amount asked for.
     error InsufficientFreeStake(uint256 available, uint256 requested);
     /// @notice The account's locked stake is smaller than the amount asked for.
@@ -66,6 +68,9 @@ interface IStaking {
     /// @notice Wires the one market that may lock, unlock and slash stake, once, and renounces the owner.
     ///         Owner (the deployer) only.
     function setMarket(address market_) external;
+
+    /// @notice The longest unbonding delay a deployment may have (365 days).
+    function MAX_UNBONDING_DELAY() external view returns (uint64);
 
     /// @notice The market that locks, unlocks and slashes stake (zero until wired).
     function market() external view returns (address);

@@ -21,6 +21,13 @@ def test_constructor_setsUnbondingDelayAndOwner(staking, owner):
     assert staking.market() == ZERO
 
 
+def test_constructor_unbondingDelayOverTheBound_reverts_andTheBoundIsAccepted(project, owner):
+    bound = 365 * 24 * 3600
+    with ape.reverts(project.Staking.DelayTooLong, delay=bound + 1, maximum=bound):
+        owner.deploy(project.Staking, bound + 1)
+    assert owner.deploy(project.Staking, bound).MAX_UNBONDING_DELAY() == bound
+
+
 def test_setMarket_byOwner_setsEmitsAndRenouncesOwner(staking, owner, stranger):
     tx = staking.setMarket(stranger, sender=owner)
     assert staking.market() == stranger
