@@ -1,8 +1,9 @@
 """Deploy Staking, Market, RefereeCourt, DisputeGame and Audit, wire them, and write the deployment file.
 
-Wiring: the market is a staking operator; the game is the market's dispute game and the court's game; the
-audit is the market's audit (its windows bound every job's challenge window, and its verifiers' approval
-decides payment).
+Wiring, once, with no owner left afterwards: the market is the staking contract's one market (the only one
+that locks or slashes stake); the game is the market's dispute game and the court's game; the audit is the
+market's audit (its windows bound every job's challenge window, and its verifiers' approval decides payment).
+Every parameter below has a bound the contracts enforce (a constructor reverts beyond it).
 
     # a throwaway anvil that ape starts and stops (dry run):
     ape run deploy --network ethereum:local:foundry
@@ -106,7 +107,7 @@ def cli(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, refer
     game = account.deploy(project.DisputeGame, market, court, to_wei(challenge_bond), clock)
     audit = account.deploy(project.Audit, market, to_wei(audit_bond), commit_window, reveal_window,
                            to_wei(verifier_stake), verifier_delay, committee_size)
-    staking.setOperator(market, True, sender=account)
+    staking.setMarket(market, sender=account)
     market.setDisputeGame(game, sender=account)
     market.setAudit(audit, sender=account)
     court.setGame(game, sender=account)

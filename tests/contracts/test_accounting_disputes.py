@@ -75,7 +75,7 @@ SETTLED_STATES = (FINALIZED, CANCELLED, FAILED, SLASHED, UNVERIFIED)
 ZERO_ADDRESS = "0x" + "00" * 20
 MARKET_ACTIONS = ["deposit", "request", "withdraw", "post", "bid", "close", "submit", "seal", "finalize", "missed",
                   "claim"]
-DISPUTE_ACTIONS = ["challenge", "demand", "reveal", "respond", "serve", "timeout", "release", "register",
+DISPUTE_ACTIONS = ["challenge", "demand", "reveal", "respond", "serve", "timeout", "release", "close_moot", "register",
                    "leave", "withdraw_bond", "draw", "commit_answer", "reveal_answer", "decide", "slash",
                    "claim_game", "claim_court"]
 AUDIT_ACTIONS = ["enlist", "exit", "withdraw_stake", "fund", "commit", "disclose", "settle", "claim_audit"]
@@ -162,8 +162,14 @@ class DisputeSequence:
         return [i for i, j in self.jobs.items() if j.state == SUBMITTED and not j.sampleSealedAt]
 
     def challengeable(self):
-        """Sealed submitted jobs past their audit commit window and inside their challenge window."""
-        return [i for i in self.jobs_in(SUBMITTED, False) if self.now > self.jobs[i].sampleSealedAt + COMMIT_WINDOW]
+        """Sealed jobs under review (disputed ones too: disputes run side by side) past their audit commit
+        window and inside their challenge window."""
+        return [i for i, j in self.jobs.items() if j.state in (SUBMITTED, DISPUTED) and j.sampleSealedAt
+                and j.sampleSealedAt + COMMIT_WINDOW < self.now <= j.challengeDeadline]
+
+    def moot(self):
+        """Open disputes whose job another dispute already slashed."""
+        return [i for i, d in self.disputes.items() if d.phase != RESOLVED and self.jobs[d.jobId].state == SLASHED]
 
     def committable(self):
         return [i for i, j in self.jobs.items() if j.state in (SUBMITTED, DISPUTED) and j.sampleSealedAt
@@ -239,6 +245,7 @@ class DisputeSequence:
         weights["challenge"] = 4 if [j for j in self.challengeable() if j in self.claims] else 0
         weights["demand"] = 2 if [j for j in self.challengeable() if j in self.claims] else 0
         weights["release"] = 2 if self.releasable() else 0
+        weights["close_moot"] = 2 if self.moot() else 0
         weights["commit"] = 3 if self.committable() else 0
         weights["disclose"] = 3 if self.revealable() else 0
         weights["settle"] = 2 if self.settleable() else 0
@@ -360,6 +367,9 @@ class DisputeSequence:
             job_id, index, claimed[index * k], tree.get_proof(index), claimed[(index + 1) * k],
             tree.get_proof(index + 1), challenger_hash, sender=challenger, value=bond,
         )
+
+    def do_close_moot(self, who):
+        self.game.closeMoot(self.pick(self.moot(), len(self.disputes)), sender=who)
 
     def dispute(self, *phases, expired=False):
         dispute_id = self.pick(self.disputes_in(*phases, expired=expired), len(self.disputes))
@@ -593,9 +603,12 @@ class DisputeSequence:
             assert d.bond == (AVAILABILITY_BOND if d.kind == AVAILABILITY else CHALLENGE_BOND)
         for d in held.values():  # only a demand the solver answered holds its bond, and only until the job ends
             assert d.kind == AVAILABILITY and d.solverWon and d.phase == RESOLVED
-        for dispute_id, d in unresolved.items():  # one dispute per job, and the job is Disputed while it runs
-            assert read(game, "activeDispute", d.jobId) == dispute_id
-            assert self.jobs[d.jobId].state == DISPUTED
+        for job_id, job in self.jobs.items():  # the market counts the open disputes of a job under review
+            running = sum(1 for d in unresolved.values() if d.jobId == job_id)
+            if job.state in (SUBMITTED, DISPUTED):
+                assert job.openDisputes == running and (job.state == DISPUTED) == (running > 0)
+            else:  # only a slash by another dispute leaves disputes open, and those are moot
+                assert running == 0 or job.state == SLASHED
         for d in self.disputes.values():  # an Adjudicating dispute's request is open; a decided one's is over
             if d.requestId:  # (an open request may outlive its dispute: a moot one, whose late verdict is ignored)
                 assert d.phase != ADJUDICATING or not self.requests[d.requestId].done

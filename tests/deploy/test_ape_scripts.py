@@ -168,5 +168,8 @@ def test_disputeScript_demand_show(chain_stack):
     assert dispute["bond"] == challenger.game.functions.availabilityBond().call()
     shown = ape_run(chain_stack, "dispute", "show", str(dispute_id), account=None)
     assert "kind: availability of checkpoint 2" in " ".join(shown.stdout.split()), shown.stdout
+    beyond = ape_run(chain_stack, "dispute", "demand", str(job_id), "99", account=f"TEST::{CHALLENGER}")
+    assert beyond.returncode != 0 and "demand reverted" in output(beyond)  # no checkpoint 99
     again = ape_run(chain_stack, "dispute", "demand", str(job_id), "1", account=f"TEST::{CHALLENGER}")
-    assert again.returncode != 0 and "demand reverted" in output(again)  # the job is already disputed
+    assert again.returncode == 0, output(again)  # demands run side by side
+    assert challenger.game.functions.disputesOf(job_id).call()[-2:] == [dispute_id, dispute_id + 1]
