@@ -16,16 +16,16 @@ ROOT = "0x" + "f0" * 32
 
 
 class StubChain:
-    """What the indexer reads from the chain besides events: the job's challenge deadline, after a dispute
-    the solver won gave the window back."""
+    """What the indexer reads from the chain besides events: how many disputes of the job were open at the
+    block of a settlement the solver won (disputes run side by side)."""
 
     def __init__(self):
         self.deployment = {}
-        self.challenge_deadline = 0
+        self.open_disputes = {}  # block -> count
 
-    def job(self, job_id):
+    def job(self, job_id, block="latest"):
         assert job_id == JOB
-        return {"challengeDeadline": self.challenge_deadline}
+        return {"openDisputes": self.open_disputes[block]}
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def project(database_url):
     engine.dispose()
 
 
-def test_reviewWindow_opensAtTheSeal_andComesBackAfterALostChallenge(project):
+def test_reviewWindow_opensAtTheSeal_andStaysDisputedWhileAnyDisputeIsOpen(project):
     chain, apply, job, _ = project
     apply("Market", "ResultSubmitted", jobId=JOB, finalRoot=ROOT, sampleBlock=55)
     assert (job().state, job().final_root, job().challenge_deadline) == ("submitted", ROOT, None)
@@ -67,10 +67,13 @@ def test_reviewWindow_opensAtTheSeal_andComesBackAfterALostChallenge(project):
     apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=400, challengeDeadline=3000)
     assert (job().state, job().challenge_deadline) == ("submitted", 3000)
     apply("Market", "JobDisputed", jobId=JOB)
+    apply("Market", "JobDisputed", jobId=JOB)
     assert (job().state, job().challenge_deadline) == ("disputed", 3000)
-    chain.challenge_deadline = 3500  # the time that was left, from the settlement on
+    chain.open_disputes = {107: 1, 108: 0}  # at the blocks of the next two events (the fixture counts on)
     apply("Market", "DisputeSettled", jobId=JOB, solverWon=True)
-    assert (job().state, job().challenge_deadline) == ("submitted", 3500)
+    assert (job().state, job().challenge_deadline) == ("disputed", 3000)  # the other one is still open
+    apply("Market", "DisputeSettled", jobId=JOB, solverWon=True)
+    assert (job().state, job().challenge_deadline) == ("submitted", 3000)  # and the deadline never moved
 
 
 def test_jobUnverified_isATerminalState(project):
