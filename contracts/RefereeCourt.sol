@@ -18,7 +18,9 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     using Checkpoints for Checkpoints.Trace208;
 
     /// @inheritdoc IRefereeCourt
-    uint64 public constant MAX_ROUNDS = 3;
+    uint64 public constant MAX_APPEALS = 2;
+    /// @inheritdoc IRefereeCourt
+    uint64 public constant MAX_ROUNDS = 3 + MAX_APPEALS;
     /// @inheritdoc IRefereeCourt
     uint256 public constant MAX_PANEL_SIZE = 8;
     /// @inheritdoc IRefereeCourt
@@ -48,6 +50,8 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     uint256 public totalCredits;
     /// @inheritdoc IRefereeCourt
+    uint256 public totalAppealBonds;
+    /// @inheritdoc IRefereeCourt
     mapping(address account => uint256 amount) public credits;
     /// @inheritdoc IRefereeCourt
     mapping(uint256 requestId => mapping(address referee => bool)) public slashed;
@@ -61,7 +65,8 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     mapping(uint256 requestId => Request) private _requests;
     mapping(uint256 requestId => mapping(uint64 round => Round)) private _rounds;
     mapping(uint256 requestId => mapping(uint64 round => mapping(address referee => Vote))) private _votes;
-    mapping(uint256 requestId => mapping(bytes32 answer => uint256 stake)) private _tally;
+    mapping(uint256 requestId => mapping(uint64 round => mapping(bytes32 answer => uint256 stake))) private _tally;
+    mapping(uint256 requestId => mapping(uint64 appeal => Appeal)) private _appeals;
 
     /// @param minBond_ The least stake a referee holds after registering (wei, > 0).
     /// @param answerWindow_ Seconds to draw a round, then to commit, then to reveal (1 .. 7 days).
@@ -194,7 +199,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         r.seed = seed;
         r.commitDeadline = commitDeadline;
         r.revealDeadline = revealDeadline;
-        _rounds[requestId][r.round] = Round({seed: seed, snapshotBlock: r.snapshotBlock});
+        _rounds[requestId][r.round] = Round({seed: seed, snapshotBlock: r.snapshotBlock, panelSize: _panelSizeOf(r.appeals)});
         emit PanelDrawn(requestId, r.round, seed, commitDeadline, revealDeadline);
     }
 
@@ -204,7 +209,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         // INVARIANT: every commitment precedes every reveal, so nobody commits after seeing an answer.
         if (block.timestamp > r.commitDeadline) revert CommitClosed(r.commitDeadline);
         // INVARIANT: only seats drawn from the snapshot answer; never a party.
-        if (!_onPanel(r, r.seed, r.snapshotBlock, msg.sender)) revert NotOnPanel(msg.sender);
+        if (!_onPanel(r, r.seed, r.snapshotBlock, _panelSizeOf(r.appeals), msg.sender)) revert NotOnPanel(msg.sender);
         // INVARIANT: a hash of nothing binds nothing.
         if (commitment == bytes32(0)) revert EmptyCommitment();
         Vote storage vote = _votes[requestId][r.round][msg.sender];
@@ -233,8 +238,8 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         vote.revealed = true;
         vote.answer = answer;
         uint256 stake = _stakes[msg.sender].upperLookupRecent(uint48(r.snapshotBlock));
-        uint256 tallied = _tally[requestId][answer] + stake;
-        _tally[requestId][answer] = tallied;
+        uint256 tallied = _tally[requestId][r.round][answer] + stake;
+        _tally[requestId][r.round][answer] = tallied;
         // Strictly more stake takes the lead: on a tie the answer that led first keeps it.
         if (tallied > r.leadingStake) {
             r.leadingStake = tallied;
@@ -246,6 +251,12 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     function decide(uint256 requestId) external {
         Request storage r = _openRequest(requestId);
+        if (r.appealDeadline != 0) {
+            // INVARIANT: both parties had the whole appeal window.
+            if (block.timestamp <= r.appealDeadline) revert DecideTooEarly(r.appealDeadline);
+            _finalize(requestId, r);
+            return;
+        }
         if (r.seed == bytes32(0)) {
             // INVARIANT: while someone but the parties can sit, `draw` is the exit, so no party escapes a
             // verdict by abandoning an undrawn round.
@@ -253,26 +264,54 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
             uint64 abandonableAt = r.armedAt + answerWindow;
             // INVARIANT: referees registered before the snapshot get a whole window before it is given up.
             if (block.timestamp <= abandonableAt) revert DecideTooEarly(abandonableAt);
-            _abandon(requestId, r);
+            // An appeal nobody can sit on leaves the proposed verdict standing.
+            if (r.hasProposal) _finalize(requestId, r);
+            else _abandon(requestId, r);
             return;
         }
         // INVARIANT: every panel member had the whole reveal window.
         if (block.timestamp <= r.revealDeadline) revert DecideTooEarly(r.revealDeadline);
         if (r.leadingStake != 0) {
-            bytes32 verdict = r.leadingAnswer;
-            r.done = true;
-            r.hasVerdict = true;
-            r.verdict = verdict;
-            emit StepAnswered(requestId, verdict);
-            IDisputeGame(game).stepVerified(r.disputeId, verdict);
+            // The leading answer is proposed; either party may appeal it to a larger panel until the deadline.
+            uint64 deadline = uint64(block.timestamp) + answerWindow;
+            r.hasProposal = true;
+            r.proposed = r.leadingAnswer;
+            r.appealDeadline = deadline;
+            emit VerdictProposed(requestId, r.round, r.leadingAnswer, deadline);
         } else if (r.round < MAX_ROUNDS) {
-            // Nobody revealed: a fresh panel from fresh stakes (the silent ones stay slashable).
+            // Nobody revealed: a fresh panel (same size) from fresh stakes (the silent ones stay slashable).
             ++r.round;
             _arm(r);
             emit RoundEmpty(requestId, r.round, r.snapshotBlock, r.seedBlock);
+        } else if (r.hasProposal) {
+            // An appeal round that stayed empty: the proposed verdict stands.
+            _finalize(requestId, r);
         } else {
             _abandon(requestId, r);
         }
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function appeal(uint256 requestId) external payable {
+        Request storage r = _openRequest(requestId);
+        // INVARIANT: only a proposed verdict is appealed, and only while its appeal window is open.
+        if (r.appealDeadline == 0) revert NothingToAppeal(requestId);
+        if (block.timestamp > r.appealDeadline) revert AppealClosed(r.appealDeadline);
+        // INVARIANT: only the parties, who lose or win by the verdict, appeal it.
+        if (msg.sender != r.solver && msg.sender != r.challenger) revert NotParty(msg.sender);
+        // INVARIANT: a bounded number of rounds, so slashing stays O(1) and a dispute ends.
+        uint64 index = r.appeals;
+        if (index >= MAX_APPEALS || r.round >= MAX_ROUNDS) revert NoAppealLeft(requestId);
+        // INVARIANT: an appeal costs what its larger panel puts at stake (returned if it overturns the verdict).
+        uint256 bond = minBond * _panelSizeOf(index + 1);
+        if (msg.value != bond) revert WrongAppealBond(msg.value, bond);
+        _appeals[requestId][index] = Appeal({appellant: msg.sender, bond: bond, against: r.proposed});
+        totalAppealBonds += bond;
+        r.appeals = index + 1;
+        r.appealDeadline = 0;
+        ++r.round;
+        _arm(r);
+        emit VerdictAppealed(requestId, msg.sender, r.proposed, r.round, _panelSizeOf(index + 1), bond);
     }
 
     /// @inheritdoc IRefereeCourt
@@ -288,10 +327,10 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         // At most MAX_ROUNDS rounds: O(1).
         for (uint64 round = 1; round <= r.round; ++round) {
             Round storage d = _rounds[requestId][round];
-            if (d.seed == bytes32(0) || !_onPanel(r, d.seed, d.snapshotBlock, referee)) continue;
+            if (d.seed == bytes32(0) || !_onPanel(r, d.seed, d.snapshotBlock, d.panelSize, referee)) continue;
             Vote storage vote = _votes[requestId][round][referee];
-            // Silent, committed but hidden, or revealed another answer than the verdict (a round without a
-            // verdict had no reveal at all, so every seat in it was silent or hidden).
+            // Silent, committed but hidden, or revealed another answer than the final verdict (whatever its
+            // own round proposed: a captured panel overturned on appeal is judged by the appeal's verdict).
             bool faulty = !vote.revealed || !r.hasVerdict || vote.answer != r.verdict;
             if (!faulty) continue;
             uint256 stake = _stakes[referee].upperLookupRecent(uint48(d.snapshotBlock));
@@ -349,13 +388,13 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     function onPanel(uint256 requestId, address account) external view returns (bool) {
         Request storage r = _requests[requestId];
-        return r.seed != bytes32(0) && _onPanel(r, r.seed, r.snapshotBlock, account);
+        return r.seed != bytes32(0) && _onPanel(r, r.seed, r.snapshotBlock, _panelSizeOf(r.appeals), account);
     }
 
     /// @inheritdoc IRefereeCourt
     function onPanelInRound(uint256 requestId, uint64 round, address account) external view returns (bool) {
         Round storage d = _rounds[requestId][round];
-        return d.seed != bytes32(0) && _onPanel(_requests[requestId], d.seed, d.snapshotBlock, account);
+        return d.seed != bytes32(0) && _onPanel(_requests[requestId], d.seed, d.snapshotBlock, d.panelSize, account);
     }
 
     /// @inheritdoc IRefereeCourt
@@ -381,12 +420,32 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
 
     /// @inheritdoc IRefereeCourt
     function tally(uint256 requestId, bytes32 answer) external view returns (uint256) {
-        return _tally[requestId][answer];
+        return _tally[requestId][_requests[requestId].round][answer];
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function tallyInRound(uint256 requestId, uint64 round, bytes32 answer) external view returns (uint256) {
+        return _tally[requestId][round][answer];
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function getAppeal(uint256 requestId, uint64 index) external view returns (Appeal memory) {
+        return _appeals[requestId][index];
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function panelSizeOf(uint256 requestId) external view returns (uint256) {
+        return _panelSizeOf(_requests[requestId].appeals);
+    }
+
+    /// @inheritdoc IRefereeCourt
+    function appealBond(uint256 requestId) external view returns (uint256) {
+        return minBond * _panelSizeOf(_requests[requestId].appeals + 1);
     }
 
     /// @inheritdoc IRefereeCourt
     function totalBonds() external view returns (uint256) {
-        return totalStake + totalExiting;
+        return totalStake + totalExiting + totalAppealBonds;
     }
 
     // --- internals -----------------------------------------------------------------------------------
@@ -426,6 +485,37 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         r.seed = bytes32(0);
         r.commitDeadline = 0;
         r.revealDeadline = 0;
+        r.leadingAnswer = bytes32(0);
+        r.leadingStake = 0;
+    }
+
+    /// @dev Expected seats after `appeals` appeals: panelSize, then 2 * previous + 1 (3 -> 7 -> 15).
+    function _panelSizeOf(uint64 appeals) internal view returns (uint256 size) {
+        size = panelSize;
+        for (uint64 i = 0; i < appeals; ++i) {
+            size = 2 * size + 1;
+        }
+    }
+
+    /// @dev Closes the request with the proposed verdict; settles the appeal bonds (at most MAX_APPEALS): an
+    ///      appeal against another answer than the final verdict won its bond back, a frivolous one pays it to
+    ///      the other party. Then the verdict goes to the game.
+    function _finalize(uint256 requestId, Request storage r) internal {
+        bytes32 verdict = r.proposed;
+        r.done = true;
+        r.hasVerdict = true;
+        r.verdict = verdict;
+        r.appealDeadline = 0;
+        uint64 appeals = r.appeals;
+        for (uint64 i = 0; i < appeals; ++i) {
+            Appeal storage a = _appeals[requestId][i];
+            totalAppealBonds -= a.bond;
+            address to = a.against != verdict ? a.appellant : (a.appellant == r.solver ? r.challenger : r.solver);
+            _credit(to, a.bond);
+            emit AppealSettled(requestId, i, to, a.bond);
+        }
+        emit StepAnswered(requestId, verdict);
+        IDisputeGame(game).stepVerified(r.disputeId, verdict);
     }
 
     /// @dev Closes the request without a verdict; the game ends the dispute with no winner.
@@ -436,7 +526,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     }
 
     /// @dev Whether `account` sits on the panel drawn with `seed` from the stakes at `snapshotBlock`.
-    function _onPanel(Request storage r, bytes32 seed, uint64 snapshotBlock, address account)
+    function _onPanel(Request storage r, bytes32 seed, uint64 snapshotBlock, uint256 size, address account)
         internal
         view
         returns (bool)
@@ -445,7 +535,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         if (account == r.solver || account == r.challenger) return false;
         uint256 stake = _stakes[account].upperLookupRecent(uint48(snapshotBlock));
         if (stake == 0) return false;
-        uint256 weight = stake * panelSize;
+        uint256 weight = stake * size;
         uint256 total = _totalStake.upperLookupRecent(uint48(snapshotBlock));
         return weight >= total || uint256(keccak256(abi.encode(seed, account))) % total < weight;
     }

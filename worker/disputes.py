@@ -10,6 +10,11 @@ step apart the solver serves its state at `lo`, and a referee re-executes that s
 An availability dispute demands one checkpoint: the solver answers with its state hash, the Merkle proof
 and the bytes' id (uploading its own kept copy if the store lacks them); a referee fetches and hashes them.
 When the solver's clock runs out in either kind, the other side claims the timeout.
+
+While the court's proposed verdict can be appealed, a party appeals it (with the appeal bond, if it can afford
+it) when it goes against what the party knows: the solver wins iff the verdict is its claim `hiHash`, so the
+solver appeals any other answer; the challenger appeals the solver's claim when its own replay of the step
+gives another hash (for a demand: when the named bytes do not hold the proven hash).
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ from worker.inference import weights_artifact
 from worker.solver import TrainerFactory, kept_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+def as_bytes(value) -> bytes:
+    """A bytes32 as read from the chain (hex text or bytes)."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
 
 
 def proof_bytes(proof: list[str]) -> list[bytes]:
@@ -74,6 +84,7 @@ class DisputePlayer:
         self.on_answered = on_answered  # our demand was answered: the data is out, verify the job again
         self.seen = 0
         self.open: set[int] = set()
+        self.appealed: set[str] = set()  # "requestId:round" proposals already weighed for an appeal
 
     def tick(self) -> None:
         count = self.chain.game.functions.disputeCount().call()
@@ -104,7 +115,8 @@ class DisputePlayer:
         me = self.chain.address.lower()
         solver_turn = dispute["phase"] in (Phase.REVEAL, Phase.SERVE)
         if dispute["phase"] == Phase.ADJUDICATING:
-            return  # the referee's turn
+            self.maybe_appeal(dispute_id, dispute)  # the referees' turn; a proposed verdict may be appealed
+            return
         my_turn = (dispute["solver"].lower() == me) == solver_turn
         if not my_turn:
             solver_left, challenger_left = self.chain.game.functions.clocks(dispute_id).call()
@@ -139,6 +151,55 @@ class DisputePlayer:
             artifact = self.client.upload_artifact(save_checkpoint(state))
             self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
             log.info("dispute %s: served the state at step %s as %s", dispute_id, dispute["lo"], artifact)
+
+    def maybe_appeal(self, dispute_id: int, dispute: dict) -> None:
+        """Appeals the court's proposed verdict to a larger panel when it goes against what we know."""
+        request_id = dispute["requestId"]
+        if not request_id:
+            return
+        court = self.chain.court.functions
+        request = self.chain.struct("RefereeCourt", "getRequest", request_id)
+        if request["done"] or not request["appealDeadline"] or self.chain.now() > request["appealDeadline"]:
+            return
+        proposal = f"{request_id}:{request['round']}"
+        if proposal in self.appealed:
+            return  # weighed already
+        self.appealed.add(proposal)
+        if request["appeals"] >= court.MAX_APPEALS().call() or request["round"] >= court.MAX_ROUNDS().call():
+            return
+        proposed, claim = as_bytes(request["proposed"]), as_bytes(dispute["hiHash"])
+        if dispute["solver"].lower() == self.chain.address.lower():
+            if proposed == claim:
+                return  # the verdict we claimed (fault) or proved (availability)
+            why = f"our claim 0x{claim.hex()}"
+        else:
+            if self.lie or proposed != claim:
+                return  # the verdict goes our way, or we do not know better (a challenger of everything)
+            ours = self.our_answer(dispute, request)
+            if ours == claim:
+                return  # our own replay agrees with the solver: the verdict is right
+            why = "our replay's 0x" + ours.hex() if ours else "the output we challenged"
+        bond = court.appealBond(request_id).call()
+        if self.chain.w3.eth.get_balance(self.chain.address) < 2 * bond:  # the bond plus room for gas
+            log.warning("dispute %s: the court proposes 0x%s against %s, but the appeal bond %s wei is beyond us",
+                        dispute_id, proposed.hex(), why, bond)
+            return
+        self.chain.transact("RefereeCourt", "appeal", request_id, value=bond)
+        log.info("dispute %s: appealed the proposed verdict 0x%s (request %s, round %s) against %s with %s wei;"
+                 " a panel of about %s decides", dispute_id, proposed.hex(), request_id, request["round"], why,
+                 bond, court.panelSizeOf(request_id).call())
+
+    def our_answer(self, dispute: dict, request: dict) -> bytes | None:
+        """What the challenger knows the step (or the demanded bytes) gives. None for an inference input: the
+        challenger disagreed with the claimed output when it challenged, and keeps to that."""
+        spec = self.client.spec(self.chain.job(dispute["jobId"])["specHash"])
+        claim = as_bytes(dispute["hiHash"])
+        if dispute["kind"] == DisputeKind.AVAILABILITY:
+            artifact = "0x" + as_bytes(request["preStateArtifact"]).hex()
+            return claim if self.stored(spec, artifact, dispute["lo"], claim) else b"\x00" * 32
+        if isinstance(spec, InferenceSpec):
+            return None
+        return self.state_at(dispute, spec, dispute["lo"] + 1).state_hash
 
     def answer_demand(self, dispute_id: int, dispute: dict, spec: JobSpec | InferenceSpec) -> None:
         """Prove checkpoint `index`'s state hash on chain and name bytes the store holds for it."""

@@ -5,11 +5,14 @@ Referees stake in the RefereeCourt; for each request the court draws a stake-wei
 fixed before the seed (a later block hash) existed. A panel member downloads the state the solver served,
 checks that it hashes to the agreed state, runs exactly one step, and commits to the resulting state hash
 (hash of answer and a random salt); once the commit window closes it reveals, and once the reveal window
-closes anyone decides: the answer with the most revealed stake goes to the dispute game. Silent, hidden or
-wrong panel members lose their bond to the parties.
+closes anyone decides: the answer with the most revealed stake is proposed. Either party may appeal it to a
+larger panel within one more window (worker/disputes.py does); otherwise anyone decides again and the
+proposal goes to the dispute game as the verdict. Silent, hidden or wrong panel members (judged against the
+final verdict, in every round) lose their bond to the parties.
 
 Each tick moves every open request one step, whoever's it is: draw once the seed block is mined, commit and
-reveal while on the panel, decide once the reveal window closed. Salts are kept in memory and under the
+reveal while on the panel, decide once the reveal window closed (proposes), and again once the appeal window
+closed unappealed (finalizes). Salts are kept in memory and under the
 worker's home (`<home>/referee/<address>.json`), so a restarted referee still reveals what it committed.
 """
 
@@ -85,6 +88,12 @@ class Referee:
     def advance(self, request_id: int, request: dict) -> None:
         court = self.chain.court.functions
         now = self.chain.now()
+        if request.get("appealDeadline"):  # a proposed verdict: final once nobody appealed in its window
+            if now > request["appealDeadline"]:
+                self.chain.transact("RefereeCourt", "decide", request_id)
+                log.info("request %s: not appealed; verdict %s final after %s appeal(s)", request_id,
+                         request["proposed"], request.get("appeals", 0))
+            return
         if request["seed"] == ZERO:
             if self.chain.w3.eth.block_number > request["seedBlock"]:
                 if court.eligibleStake(request_id).call():
@@ -95,7 +104,11 @@ class Referee:
                                  drawn["commitDeadline"])
                 elif now > request["armedAt"] + court.answerWindow().call():
                     self.chain.transact("RefereeCourt", "decide", request_id)
-                    log.info("request %s: nobody but the parties can sit; abandoned", request_id)
+                    if request.get("hasProposal"):
+                        log.info("request %s: nobody but the parties can sit on the appeal; verdict %s stands",
+                                 request_id, request["proposed"])
+                    else:
+                        log.info("request %s: nobody but the parties can sit; abandoned", request_id)
             return
         key = f"{request_id}:{request['round']}"
         if now <= request["commitDeadline"]:
@@ -113,9 +126,14 @@ class Referee:
             self.chain.transact("RefereeCourt", "decide", request_id)  # anyone may decide
             decided = self.chain.struct("RefereeCourt", "getRequest", request_id)
             if decided["hasVerdict"]:
-                log.info("request %s: decided, verdict %s", request_id, decided["verdict"])
+                log.info("request %s: the appeal rounds stayed empty; verdict %s stands", request_id,
+                         decided["verdict"])
             elif decided["done"]:
                 log.info("request %s: abandoned after %s empty rounds", request_id, decided["round"])
+            elif decided.get("appealDeadline"):
+                log.info("request %s: round %s proposes %s (panel of ~%s); appealable until %s", request_id,
+                         decided["round"], decided["proposed"], court.panelSizeOf(request_id).call(),
+                         decided["appealDeadline"])
             else:
                 log.info("request %s: nobody revealed; round %s armed", request_id, decided["round"])
 
@@ -216,5 +234,7 @@ def answer_alone(chain: Chain, request_id: int, answer: bytes, advance) -> dict[
     advance(window + 1)
     gas["revealAnswer"] = chain.transact("RefereeCourt", "revealAnswer", request_id, answer, salt)["gasUsed"]
     advance(window + 1)
-    gas["decide"] = chain.transact("RefereeCourt", "decide", request_id)["gasUsed"]
+    gas["decide"] = chain.transact("RefereeCourt", "decide", request_id)["gasUsed"]  # proposes
+    advance(window + 1)  # nobody appeals
+    gas["finalize"] = chain.transact("RefereeCourt", "decide", request_id)["gasUsed"]
     return gas

@@ -22,13 +22,20 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///        `answerWindow` after the draw and reveal within the next `answerWindow`, so nobody copies.
 ///        A reveal adds the referee's snapshot stake to its answer's tally; the leader is tracked as reveals
 ///        arrive (no loop over referees). Ties: the answer that led first keeps the lead.
-///      - Decision. After the reveal window anyone calls `decide`: the leading answer goes to the game
-///        (`stepVerified`). A round where nobody revealed is redrawn (fresh snapshot, fresh seed), up to
-///        MAX_ROUNDS; after the last empty round, or when nobody but the parties has stake at the snapshot
-///        (after one `answerWindow`), the request is abandoned (`stepUnresolved`: no winner, the game
-///        refunds the challenger).
+///      - Decision. After the reveal window anyone calls `decide`: the leading answer is PROPOSED, and either
+///        party may `appeal` it within `answerWindow` (with `appealBond`: minBond * the next panel size).
+///        An appeal opens a new round with a larger expected panel (2 * previous + 1: 3 -> 7 -> 15), from a
+///        fresh snapshot and seed, with its own tally; at most MAX_APPEALS per request. `decide` after an
+///        unappealed appeal window finalizes: the proposed verdict goes to the game (`stepVerified`).
+///        A round where nobody revealed is redrawn (fresh snapshot, fresh seed), up to MAX_ROUNDS rounds in
+///        all (appeals included); after the last empty round, or when nobody but the parties has stake at the
+///        snapshot (after one `answerWindow`), the last proposed verdict stands (final), or with none the
+///        request is abandoned (`stepUnresolved`: no winner, the game refunds the challenger).
+///      - Appeal bonds settle at finalization: an appeal against an answer that is not the final verdict
+///        gets its bond back; a frivolous one (the verdict it appealed stands) pays it to the other party.
 ///      - Slashing. After the decision anyone calls `slash(requestId, referee)` for a panel member (of any
-///        round of the request) that revealed another answer than the verdict, committed without revealing,
+///        round of the request, appeal rounds included) that revealed another answer than the FINAL verdict
+///        (so a captured panel overturned on appeal is slashed, its honest minority is not), committed without revealing,
 ///        or never committed. The whole bond it had at that round's snapshot (capped by what it still holds,
 ///        counted or exiting) goes half to the solver and half to the challenger (odd wei to the
 ///        challenger), never to the caller: a silent referee gains nothing by reporting itself.
@@ -36,8 +43,12 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///        (without a verdict nobody in the game loses).
 ///      - Referees are not paid in this version: revealing the verdict only keeps the bond.
 ///      Limits: the producer of `seedBlock` can bias the draw (withhold a block); a coalition holding the
-///      larger revealed stake on a panel decides it (there is no appeal beyond the panel).
-///      Accounting invariant: address(this).balance == totalStake() + totalExiting() + totalCredits().
+///      larger revealed stake on the last appeal panel (expected 15 seats of stake-weighted draws, i.e. near
+///      a majority of all referee stake) decides the verdict. Stake exited at a round's snapshot is slashable
+///      for `exitDelay` only: a request whose appeals run longer than that after a round lets that round's
+///      members withdraw first (deploy with exitDelay well above 4 * MAX_ROUNDS * answerWindow to close it).
+///      Accounting invariant: address(this).balance == totalStake() + totalExiting() + totalAppealBonds()
+///      + totalCredits() (totalBonds() is the sum of the first three).
 interface IRefereeCourt is IStepVerifier {
     /// @notice One step (or availability) request and the state of its current round.
     struct Request {
@@ -68,6 +79,13 @@ interface IRefereeCourt is IStepVerifier {
         /// @dev The answer with the most revealed stake so far in this round, and that stake.
         bytes32 leadingAnswer;
         uint256 leadingStake;
+        /// @dev Appeals made so far (0..MAX_APPEALS); the current round's expected panel is panelSizeOf.
+        uint64 appeals;
+        /// @dev A verdict was proposed (by the latest round with reveals); `proposed` is valid iff set.
+        bool hasProposal;
+        bytes32 proposed;
+        /// @dev The proposal can be appealed while block.timestamp <= appealDeadline; zero while none awaits.
+        uint64 appealDeadline;
         /// @dev Decided: answered (`hasVerdict`) or abandoned.
         bool done;
         bool hasVerdict;
@@ -79,6 +97,15 @@ interface IRefereeCourt is IStepVerifier {
     struct Round {
         bytes32 seed;
         uint64 snapshotBlock;
+        /// @dev The expected panel size the round was drawn with.
+        uint256 panelSize;
+    }
+
+    /// @notice One appeal of a request: who, the bond it holds until finalization, the answer appealed against.
+    struct Appeal {
+        address appellant;
+        uint256 bond;
+        bytes32 against;
     }
 
     /// @notice A referee's answer in one round of a request.
@@ -148,6 +175,16 @@ interface IRefereeCourt is IStepVerifier {
     error AlreadySlashed(address referee);
     /// @notice The referee sat on no panel of this request, or answered the verdict.
     error NotSlashable(address referee);
+    /// @notice No proposed verdict awaits appeals.
+    error NothingToAppeal(uint256 requestId);
+    /// @notice The appeal window ended at `appealDeadline`.
+    error AppealClosed(uint64 appealDeadline);
+    /// @notice Only the request's solver or challenger appeals.
+    error NotParty(address account);
+    /// @notice MAX_APPEALS (or MAX_ROUNDS) reached.
+    error NoAppealLeft(uint256 requestId);
+    /// @notice An appeal carries exactly `appealBond`.
+    error WrongAppealBond(uint256 value, uint256 appealBond);
     /// @notice The caller has no credit to claim.
     error NothingToClaim();
 
@@ -170,6 +207,14 @@ interface IRefereeCourt is IStepVerifier {
     event AnswerRevealed(uint256 indexed requestId, address indexed referee, bytes32 answer, uint256 stake);
     /// @notice Nobody revealed in the round: a new one is armed.
     event RoundEmpty(uint256 indexed requestId, uint64 nextRound, uint64 snapshotBlock, uint64 seedBlock);
+    /// @notice The round's leading answer is proposed; the parties may appeal it until `appealDeadline`.
+    event VerdictProposed(uint256 indexed requestId, uint64 round, bytes32 answer, uint64 appealDeadline);
+    /// @notice A party appealed `against`: round `round` is armed with an expected `panelSize` seats.
+    event VerdictAppealed(
+        uint256 indexed requestId, address indexed appellant, bytes32 against, uint64 round, uint256 panelSize, uint256 bond
+    );
+    /// @notice Appeal `index`'s bond went to `to` (back to the appellant if it overturned, else to the other party).
+    event AppealSettled(uint256 indexed requestId, uint64 index, address indexed to, uint256 bond);
     /// @notice The verdict, sent to the game.
     event StepAnswered(uint256 indexed requestId, bytes32 postStateHash);
     /// @notice No verdict: the request is closed and its dispute ends with no winner.
@@ -207,10 +252,16 @@ interface IRefereeCourt is IStepVerifier {
     ///         the referee's snapshot stake to the answer's tally.
     function revealAnswer(uint256 requestId, bytes32 answer, bytes32 salt) external;
 
-    /// @notice Anyone, after the reveal window: sends the leading answer to the game; with no reveal, arms
-    ///         a new round or (after MAX_ROUNDS) abandons the request. Before any draw, abandons a request
-    ///         nobody but its parties can sit on once answerWindow has passed since it was armed.
+    /// @notice Anyone, after the reveal window: proposes the leading answer (appealable for answerWindow);
+    ///         after an unappealed appeal window, finalizes it (sends it to the game, settles appeal bonds).
+    ///         With no reveal, arms a new round or (after MAX_ROUNDS) finalizes the last proposal or, with
+    ///         none, abandons the request. Before any draw, does the same for a round nobody but its parties
+    ///         can sit on once answerWindow has passed since it was armed.
     function decide(uint256 requestId) external;
+
+    /// @notice The solver or challenger, while a proposed verdict's appeal window is open, with exactly
+    ///         `appealBond(requestId)`: a new round with a larger panel (2 * previous + 1) judges the step.
+    function appeal(uint256 requestId) external payable;
 
     /// @notice Anyone, after the decision: slashes a panel member that was wrong, unrevealed or silent in
     ///         any round of the request; once per referee and request. Paid to the parties.
@@ -220,6 +271,8 @@ interface IRefereeCourt is IStepVerifier {
     function claim() external;
 
     function MAX_ROUNDS() external view returns (uint64);
+
+    function MAX_APPEALS() external view returns (uint64);
 
     function MAX_PANEL_SIZE() external view returns (uint256);
 
@@ -278,6 +331,21 @@ interface IRefereeCourt is IStepVerifier {
     /// @notice Revealed stake behind `answer` in the request's current round.
     function tally(uint256 requestId, bytes32 answer) external view returns (uint256);
 
+    /// @notice Revealed stake behind `answer` in `round` of the request.
+    function tallyInRound(uint256 requestId, uint64 round, bytes32 answer) external view returns (uint256);
+
+    /// @notice Appeal `index` (0-based) of the request.
+    function getAppeal(uint256 requestId, uint64 index) external view returns (Appeal memory);
+
+    /// @notice Expected panel size of the request's current round (panelSize, then 2 * previous + 1 per appeal).
+    function panelSizeOf(uint256 requestId) external view returns (uint256);
+
+    /// @notice The bond the next appeal of the request carries: minBond * the next round's panel size.
+    function appealBond(uint256 requestId) external view returns (uint256);
+
+    /// @notice Appeal bonds held until their requests finalize.
+    function totalAppealBonds() external view returns (uint256);
+
     /// @notice Whether `referee` was slashed for the request.
     function slashed(uint256 requestId, address referee) external view returns (bool);
 
@@ -292,7 +360,7 @@ interface IRefereeCourt is IStepVerifier {
     /// @notice Sum of exiting stake (not counted, still slashable, not yet withdrawn).
     function totalExiting() external view returns (uint256);
 
-    /// @notice totalStake + totalExiting: every referee's bond held.
+    /// @notice totalStake + totalExiting + totalAppealBonds: every bond held (referees' and appellants').
     function totalBonds() external view returns (uint256);
 
     function totalCredits() external view returns (uint256);

@@ -167,10 +167,13 @@ def commitment(request_id: int, referee: str, answer: bytes, salt: bytes) -> byt
     return keccak(encode(["uint256", "address", "bytes32", "bytes32"], [request_id, referee, answer, salt]))
 
 
-def adjudicate(chain, court, referees, store, request_id, keeper, answers: dict | None = None) -> object:
+def adjudicate(chain, court, referees, store, request_id, keeper, answers: dict | None = None,
+               appeal_window: bool = True) -> object:
     """Draws the panel (on the next block); every one of `referees` on it commits and reveals the honest
     answer (or `answers[address]` for those listed; None: stays silent); the keeper decides once the reveal
-    window closed. Returns the receipt of `decide`."""
+    window closed, which proposes the leading answer; unless `appeal_window` is False it then lets the appeal
+    window pass unappealed and decides again (the verdict goes to the game). Returns the receipt of the last
+    `decide`."""
     chain.mine(1)
     court.draw(request_id, sender=keeper)
     request = court.getRequest(request_id)
@@ -186,6 +189,17 @@ def adjudicate(chain, court, referees, store, request_id, keeper, answers: dict 
         if chosen[r.address] is not None:
             court.revealAnswer(request_id, chosen[r.address], salt, sender=r)
     chain.pending_timestamp = request.revealDeadline + 1
+    tx = court.decide(request_id, sender=keeper)
+    return finalize(chain, court, request_id, keeper) or tx if appeal_window else tx
+
+
+def finalize(chain, court, request_id, keeper):
+    """If a verdict is proposed: moves time past its appeal window and decides again (the verdict goes to the
+    game, the appeal bonds settle). Returns that receipt, or None when nothing awaited finalization."""
+    request = court.getRequest(request_id)
+    if request.done or request.appealDeadline == 0:
+        return None
+    chain.pending_timestamp = max(request.appealDeadline + 1, chain.blocks.head.timestamp + 1)
     return court.decide(request_id, sender=keeper)
 
 
@@ -228,6 +242,7 @@ def assert_ledgers(market, game, court, audit=None):
     assert market.balance == market.totalEscrow() + market.totalCredits()
     assert game.balance == game.totalBonds() + game.totalCredits()
     assert court.balance == court.totalBonds() + court.totalCredits()
+    assert court.totalBonds() == court.totalStake() + court.totalExiting() + court.totalAppealBonds()
     if audit is not None:
         assert audit.balance == audit.totalHeld() + audit.totalCredits()
 

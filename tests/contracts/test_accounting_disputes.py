@@ -10,8 +10,9 @@ Invariants, checked after every step:
 - DisputeGame's balance equals totalBonds + totalCredits; totalBonds is the bond of every unresolved dispute
   (a challenge bond for a fault, an availability bond for a demand) and of every answered demand whose bond
   is held until its job ends; totalCredits is the sum of the actors' credits.
-- RefereeCourt's balance equals totalBonds + totalCredits; totalBonds (totalStake + totalExiting) is the sum of
-  the actors' counted and exiting referee stake;
+- RefereeCourt's balance equals totalBonds + totalCredits; totalBonds (totalStake + totalExiting +
+  totalAppealBonds) is the sum of the actors' counted and exiting referee stake and of the appeal bonds of
+  open requests;
   totalCredits is the sum of the actors' credits.
 - An account's locked stake equals the required stake of the open (incl. Disputed) jobs it is the solver of.
 - Audit's balance equals totalHeld + totalCredits; totalHeld is the registered and exiting verifier stake plus,
@@ -217,10 +218,14 @@ class DisputeSequence:
                 and self.requests[i].commitDeadline < self.now <= self.requests[i].revealDeadline]
 
     def decidable(self):
-        drawn = [i for i in self.open_requests(drawn=True) if self.now > self.requests[i].revealDeadline]
+        drawn = [i for i in self.open_requests(drawn=True)
+                 if self.now > (self.requests[i].appealDeadline or self.requests[i].revealDeadline)]
         abandonable = [i for i in self.open_requests(drawn=False) if self.now > self.requests[i].armedAt + ANSWER_WINDOW
                        and not self.read(self.court, "eligibleStake", i)]
         return drawn + abandonable
+
+    def appealable(self):
+        return [i for i in self.open_requests(drawn=True) if self.now <= self.requests[i].appealDeadline]
 
     def decided(self):
         return [i for i, r in self.requests.items() if r.done]
@@ -257,6 +262,7 @@ class DisputeSequence:
         weights["commit_answer"] = 5 if self.answerable() else 0
         weights["reveal_answer"] = 5 if self.unveilable() else 0
         weights["decide"] = 5 if self.decidable() else 0
+        weights["appeal"] = 1 if self.appealable() else 0
         weights["slash"] = 1 if self.decided() else 0
         if self.answerable() or self.open_requests(drawn=True):
             weights["wait"] = 4  # the windows close only with time
@@ -478,6 +484,15 @@ class DisputeSequence:
     def do_decide(self, who):
         self.court.decide(self.pick(self.decidable(), len(self.requests)), sender=who)
 
+    def do_appeal(self, who):
+        """A party appeals the proposed verdict with the appeal bond; sometimes anyone, with any bond."""
+        request_id = self.pick(self.appealable(), len(self.requests))
+        r = self.requests.get(request_id)
+        if r and self.rng.random() < 0.9:
+            who = self.usually(self.rng.choice([r.solver, r.challenger]))
+        bond = self.read(self.court, "appealBond", request_id) if request_id <= len(self.requests) else REFEREE_BOND
+        self.court.appeal(request_id, sender=who, value=bond if self.rng.random() < 0.9 else bond // 2)
+
     def do_slash(self, who):
         self.court.slash(self.pick(self.decided(), len(self.requests)), self.actor(), sender=who)
 
@@ -612,8 +627,11 @@ class DisputeSequence:
         for d in self.disputes.values():  # an Adjudicating dispute's request is open; a decided one's is over
             if d.requestId:  # (an open request may outlive its dispute: a moot one, whose late verdict is ignored)
                 assert d.phase != ADJUDICATING or not self.requests[d.requestId].done
-        assert totals[court][1] == sum(read(court, "stakeOf", a) + read(court, "exitingOf", a) for a in actors), \
-            "court bonds != referee stake + exiting"
+        appeal_bonds = sum(read(court, "getAppeal", i, k).bond for i, r in self.requests.items() if not r.done
+                           for k in range(r.appeals))
+        assert read(court, "totalAppealBonds") == appeal_bonds, "appeal bonds != those of open requests"
+        assert totals[court][1] == sum(read(court, "stakeOf", a) + read(court, "exitingOf", a) for a in actors) \
+            + appeal_bonds, "court bonds != referee stake + exiting + appeal bonds"
 
         audit = self.audit
         held, audit_credits = read(audit, "totalHeld"), read(audit, "totalCredits")

@@ -249,7 +249,11 @@ class Match:
             if answers[r.address] is not None and revealing:
                 court.revealAnswer(request_id, answers[r.address], salt, sender=r)
         self.jobs.after(request.revealDeadline)
-        court.decide(request_id, sender=self.keeper)
+        court.decide(request_id, sender=self.keeper)  # proposes the leading answer (the honest majority's)
+        request = court.getRequest(request_id)
+        if not request.done and request.appealDeadline:
+            self.jobs.after(request.appealDeadline)  # nobody appeals: the proposal becomes the verdict
+            court.decide(request_id, sender=self.keeper)
 
     # --- the end --------------------------------------------------------------------------------------
 

@@ -107,6 +107,8 @@ def test_lateVerdictForAMootDispute_isIgnored(chain, jobs, market, game, court, 
     game.closeMoot(stalled, sender=owner)
 
     # The court still reaches its verdict; the game takes it without reverting and changes nothing.
+    court.decide(request_id, sender=owner)  # proposes; after the appeal window the verdict goes to the game
+    jobs.after(court.getRequest(request_id).appealDeadline)
     court.decide(request_id, sender=owner)
     assert court.getRequest(request_id).done
     d = game.getDispute(stalled)

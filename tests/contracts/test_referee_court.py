@@ -34,12 +34,13 @@ TRUTH = trajectory(b"\x03" * 32, 3)
 CLAIMED = trajectory(TRUTH[0], 3, deviate_at=2, wrong=b"\xee" * 32)
 RIGHT, WRONG = TRUTH[2], CLAIMED[2]  # the true post-state of step 1, and the solver's claim
 SALT = keccak(b"salt")
-MAX_ROUNDS = 3
+MAX_ROUNDS = 5  # RefereeCourt.MAX_ROUNDS: 3 + MAX_APPEALS
+MAX_APPEALS = 2
 
 
 def assert_court_ledger(court):
-    assert court.balance == court.totalStake() + court.totalExiting() + court.totalCredits()
-    assert court.totalBonds() == court.totalStake() + court.totalExiting()
+    assert court.balance == court.totalStake() + court.totalExiting() + court.totalAppealBonds() + court.totalCredits()
+    assert court.totalBonds() == court.totalStake() + court.totalExiting() + court.totalAppealBonds()
 
 
 def seated_on_panel(court, request_id, accounts):
@@ -104,6 +105,19 @@ def to_reveals(chain, court, request_id):
 
 def to_decide(chain, court, request_id):
     chain.pending_timestamp = court.getRequest(request_id).revealDeadline + 1
+
+
+def to_finalize(chain, court, request_id):
+    chain.pending_timestamp = court.getRequest(request_id).appealDeadline + 1
+
+
+def decide_final(chain, court, request_id, sender):
+    """`decide`; if it proposed a verdict, lets the appeal window pass and decides again. The last receipt."""
+    tx = court.decide(request_id, sender=sender)
+    if not court.getRequest(request_id).done and court.getRequest(request_id).appealDeadline:
+        to_finalize(chain, court, request_id)
+        tx = court.decide(request_id, sender=sender)
+    return tx
 
 
 # --- construction -------------------------------------------------------------------------------------
@@ -265,7 +279,7 @@ def test_draw_seedsFromTheBlockAfterTheRequest(court, chain, seated_request, str
                                                             tx.timestamp + 2 * ANSWER_WINDOW)
     assert logs(tx, court.PanelDrawn) == [court.PanelDrawn(seated_request, 1, seed, r.commitDeadline,
                                                            r.revealDeadline)]
-    assert court.getRound(seated_request, 1) == (seed, r.snapshotBlock)
+    assert court.getRound(seated_request, 1) == (seed, r.snapshotBlock, PANEL_SIZE)
     with ape.reverts(court.AlreadyDrawn, requestId=seated_request):
         court.draw(seated_request, sender=stranger)
 
@@ -439,6 +453,18 @@ def test_decide_majorityVerdict_resolvesTheDispute_wrongMinoritySlashedToThePart
     answer_all(chain, court, rid, {c: WRONG, a: RIGHT, b: RIGHT})
     with ape.reverts(court.NotDecided, requestId=rid):
         court.slash(rid, c, sender=stranger)
+    tx = court.decide(rid, sender=stranger)  # proposes: appealable for one window, nothing sent to the game yet
+    deadline = tx.timestamp + ANSWER_WINDOW
+    assert logs(tx, court.VerdictProposed) == [court.VerdictProposed(rid, 1, RIGHT, deadline)]
+    assert not logs(tx, court.StepAnswered) and not logs(tx, game.DisputeResolved)
+    r = court.getRequest(rid)
+    assert (r.done, r.hasProposal, r.proposed, r.appealDeadline) == (False, True, RIGHT, deadline)
+    with ape.reverts(court.NotDecided, requestId=rid):
+        court.slash(rid, c, sender=stranger)
+    chain.pending_timestamp = deadline
+    with ape.reverts(court.DecideTooEarly, at=deadline):
+        court.decide(rid, sender=stranger)
+    chain.pending_timestamp = deadline + 1
     tx = court.decide(rid, sender=stranger)
     assert logs(tx, court.StepAnswered) == [court.StepAnswered(rid, RIGHT)]
     assert not logs(tx, game.DisputeResolved)[0].solverWon
@@ -488,7 +514,7 @@ def test_sybilCoalition_belowHalfThePanelStake_cannotOverturn_evenRevealingFirst
         if not votes:
             court.decide(rid, sender=stranger)  # an empty round: skip this one
             continue
-        court.decide(rid, sender=stranger)
+        decide_final(chain, court, rid, stranger)
         honest_stake = 2 * REFEREE_BOND * len(sitting_honest)
         sybil_stake = REFEREE_BOND * len(sitting_sybils)
         verdict = court.getRequest(rid).verdict
@@ -509,7 +535,7 @@ def test_silence_slashedToTheParties_reportingYourselfGainsNothing(chain, court,
                                                                    challenger):
     rid, (a, b, c) = drawn, seated
     answer_all(chain, court, rid, {a: RIGHT, b: RIGHT, c: None})
-    court.decide(rid, sender=a)
+    decide_final(chain, court, rid, a)
     before = c.balance
     tx = court.slash(rid, c, sender=c)  # the silent referee reports itself
     assert logs(tx, court.RefereeSlashed) == [court.RefereeSlashed(rid, c, REFEREE_BOND)]
@@ -524,7 +550,7 @@ def test_commitWithoutReveal_slashed_evenFromExitingStake(chain, court, seated, 
     rid, (a, b, c) = drawn, seated
     answer_all(chain, court, rid, {a: RIGHT, b: RIGHT, c: ("hide", WRONG)})
     court.requestExit(sender=c)  # too late: exiting stake stays slashable for exitDelay
-    court.decide(rid, sender=stranger)
+    decide_final(chain, court, rid, stranger)
     assert court.exitingOf(c)[0] == REFEREE_BOND
     tx = court.slash(rid, c, sender=stranger)
     assert logs(tx, court.RefereeSlashed) == [court.RefereeSlashed(rid, c, REFEREE_BOND)]
@@ -545,7 +571,7 @@ def test_slash_oddWei_goesToTheChallenger(chain, court, referees, jobs, market, 
     court.draw(rid, sender=stranger)
     assert seated_on_panel(court, rid, [a, b]) == [a, b]  # 3 * stake >= T: sure seats
     answer_all(chain, court, rid, {a: RIGHT, b: None})
-    court.decide(rid, sender=stranger)
+    decide_final(chain, court, rid, stranger)
     court.slash(rid, b, sender=stranger)
     assert (court.credits(solver), court.credits(challenger)) == (REFEREE_BOND // 2, REFEREE_BOND // 2 + 1)
 
@@ -589,7 +615,7 @@ def test_secondRound_verdict_silentOfTheFirstStillSlashable(chain, court, seated
     chain.mine(1)
     court.draw(rid, sender=stranger)
     answer_all(chain, court, rid, {a: RIGHT, b: RIGHT, c: RIGHT})
-    court.decide(rid, sender=stranger)
+    decide_final(chain, court, rid, stranger)
     r = court.getRequest(rid)
     assert (r.round, r.verdict, r.done) == (2, RIGHT, True)
     for referee in (a, b, c):  # the verdict's round was right, the first round silent or hidden
@@ -644,6 +670,165 @@ def test_adjudicate_helper_availabilityAndStep(chain, court, game, seated, seate
     assert_court_ledger(court)
 
 
+# --- appeals ------------------------------------------------------------------------------------------
+
+
+def play_round(chain, court, rid, votes: dict, sender):
+    """Draws the current round (next block), plays `votes` (see answer_all) and decides (which proposes)."""
+    chain.mine(1)
+    court.draw(rid, sender=sender)
+    answer_all(chain, court, rid, votes)
+    return court.decide(rid, sender=sender)
+
+
+def test_appeal_capturedSmallPanel_overturnedByTheLargerPanel_capturedSlashed_honestMinorityKept(
+        chain, court, crowd, jobs, market, game, staking, staked, solver, challenger, stranger):
+    """The solver's sybil holds 4 of 12 bonds: a sure seat on a 3-seat panel (3 * 4 >= 12); four honest referees
+    with 2 bonds each sit there with probability 1/2 each, so the sybil often leads a round (a tie goes to the
+    first reveal: the sybil reveals first). On appeal the panel factor is 7: every honest referee is a sure
+    seat (7 * 2 >= 12) and 8 honest bonds outweigh 4."""
+    staking.deposit(sender=solver, value=8 * REQUIRED_STAKE)
+    sybil, *honest = crowd(5)
+    court.register(sender=sybil, value=4 * REFEREE_BOND)
+    for referee in honest:
+        court.register(sender=referee, value=2 * REFEREE_BOND)
+    chain.mine(1)
+    for _ in range(10):  # until the 3-seat panel is captured with an honest minority on it
+        rid, _tx = make_request(jobs, market, game, solver, challenger)
+        chain.mine(1)
+        court.draw(rid, sender=stranger)
+        minority = seated_on_panel(court, rid, honest)
+        assert court.onPanel(rid, sybil)
+        if 1 <= len(minority) <= 2:
+            break
+        answer_all(chain, court, rid, {sybil: WRONG} | {h: RIGHT for h in minority})
+        decide_final(chain, court, rid, stranger)  # an honest panel: not the case under test
+    else:
+        pytest.fail("no captured panel in ten draws")
+    dispute_id = court.getRequest(rid).disputeId
+    answer_all(chain, court, rid, {sybil: WRONG} | {h: RIGHT for h in minority})
+    tx = court.decide(rid, sender=stranger)
+    assert logs(tx, court.VerdictProposed)[0].answer == WRONG  # captured: the wrong answer leads
+    assert court.panelSizeOf(rid) == PANEL_SIZE and court.appealBond(rid) == 7 * REFEREE_BOND
+    bond = court.appealBond(rid)
+    tx = court.appeal(rid, sender=challenger, value=bond)  # the challenger knows the true post-state
+    assert logs(tx, court.VerdictAppealed) == [court.VerdictAppealed(rid, challenger, WRONG, 2, 7, bond)]
+    r = court.getRequest(rid)
+    assert (r.round, r.appeals, r.appealDeadline, r.seed, r.snapshotBlock, r.leadingStake) == (
+        2, 1, 0, ZERO32, tx.block_number - 1, 0)
+    assert court.getAppeal(rid, 0) == (challenger.address, bond, WRONG)
+    assert court.totalAppealBonds() == bond and court.panelSizeOf(rid) == 7
+    assert_court_ledger(court)
+    tx = play_round(chain, court, rid, {sybil: WRONG} | {h: RIGHT for h in honest}, stranger)
+    assert seated_on_panel(court, rid, honest) == honest  # the larger panel seats every honest referee
+    assert logs(tx, court.VerdictProposed)[0].answer == RIGHT
+    assert court.tallyInRound(rid, 1, WRONG) == 4 * REFEREE_BOND
+    assert court.tallyInRound(rid, 2, RIGHT) == court.tally(rid, RIGHT) == 8 * REFEREE_BOND
+    assert game.getDispute(dispute_id).phase != RESOLVED  # nothing final yet
+    to_finalize(chain, court, rid)
+    tx = court.decide(rid, sender=stranger)
+    assert logs(tx, court.StepAnswered) == [court.StepAnswered(rid, RIGHT)]
+    assert logs(tx, court.AppealSettled) == [court.AppealSettled(rid, 0, challenger, bond)]  # overturned: back
+    d = game.getDispute(dispute_id)
+    assert (d.phase, d.solverWon) == (RESOLVED, False)
+    assert (court.credits(challenger), court.totalAppealBonds()) == (bond, 0)
+    assert_court_ledger(court)
+    # The captured seat is slashed for its whole bond; every honest referee (the overturned minority too) keeps it.
+    tx = court.slash(rid, sybil, sender=stranger)
+    assert logs(tx, court.RefereeSlashed) == [court.RefereeSlashed(rid, sybil, 4 * REFEREE_BOND)]
+    for h in honest:
+        with ape.reverts(court.NotSlashable, referee=h):
+            court.slash(rid, h, sender=stranger)
+        assert court.stakeOf(h) == 2 * REFEREE_BOND
+    assert court.credits(solver) == 2 * REFEREE_BOND  # half the slashed bond
+    assert court.credits(challenger) == bond + 2 * REFEREE_BOND
+    assert_court_ledger(court)
+
+
+def test_appeal_frivolous_losesItsBondToTheOtherParty(chain, court, game, seated, drawn, solver, challenger,
+                                                      stranger):
+    rid, (a, b, c) = drawn, seated
+    answer_all(chain, court, rid, {a: RIGHT, b: RIGHT, c: RIGHT})
+    court.decide(rid, sender=stranger)
+    bond = court.appealBond(rid)
+    court.appeal(rid, sender=solver, value=bond)  # the solver appeals the true answer
+    assert court.balance == 3 * REFEREE_BOND + bond
+    assert_court_ledger(court)
+    play_round(chain, court, rid, {a: RIGHT, b: RIGHT, c: RIGHT}, stranger)
+    to_finalize(chain, court, rid)
+    tx = court.decide(rid, sender=stranger)
+    assert logs(tx, court.AppealSettled) == [court.AppealSettled(rid, 0, challenger, bond)]
+    assert (court.credits(challenger), court.credits(solver), court.totalAppealBonds()) == (bond, 0, 0)
+    assert not game.getDispute(court.getRequest(rid).disputeId).solverWon
+    for referee in (a, b, c):  # right in both rounds
+        with ape.reverts(court.NotSlashable, referee=referee):
+            court.slash(rid, referee, sender=stranger)
+    assert_court_ledger(court)
+
+
+def test_appeal_guards_revert(chain, court, seated, drawn, solver, challenger, stranger):
+    rid, (a, b, c) = drawn, seated
+    everyone_right = {a: RIGHT, b: RIGHT, c: RIGHT}
+    with ape.reverts(court.NothingToAppeal, requestId=rid):  # before any proposal
+        court.appeal(rid, sender=challenger, value=court.appealBond(rid))
+    answer_all(chain, court, rid, everyone_right)
+    with ape.reverts(court.NothingToAppeal, requestId=rid):  # the reveal window closed, not decided yet
+        court.appeal(rid, sender=challenger, value=court.appealBond(rid))
+    court.decide(rid, sender=stranger)
+    for size, appeal in ((7, 0), (15, 1)):
+        bond = court.appealBond(rid)
+        assert bond == size * REFEREE_BOND
+        with ape.reverts(court.NotParty, account=stranger):
+            court.appeal(rid, sender=stranger, value=bond)
+        for wrong in (bond - 1, bond + 1, 0):
+            with ape.reverts(court.WrongAppealBond, value=wrong, appealBond=bond):
+                court.appeal(rid, sender=challenger, value=wrong)
+        who = (challenger, solver)[appeal]
+        court.appeal(rid, sender=who, value=bond)
+        assert court.panelSizeOf(rid) == size
+        with ape.reverts(court.NothingToAppeal, requestId=rid):  # the appeal round has no proposal yet
+            court.appeal(rid, sender=who, value=court.appealBond(rid))
+        assert_court_ledger(court)
+        play_round(chain, court, rid, everyone_right, stranger)
+    assert court.getRequest(rid).appeals == MAX_APPEALS
+    with ape.reverts(court.NoAppealLeft, requestId=rid):
+        court.appeal(rid, sender=challenger, value=court.appealBond(rid))
+    deadline = court.getRequest(rid).appealDeadline
+    to_finalize(chain, court, rid)
+    with ape.reverts(court.AppealClosed, appealDeadline=deadline):
+        court.appeal(rid, sender=challenger, value=court.appealBond(rid))
+    tx = court.decide(rid, sender=stranger)
+    # Both appeals were against the verdict that stood: each bond goes to the other party.
+    assert logs(tx, court.AppealSettled) == [court.AppealSettled(rid, 0, solver, 7 * REFEREE_BOND),
+                                             court.AppealSettled(rid, 1, challenger, 15 * REFEREE_BOND)]
+    with ape.reverts(court.RequestDone, requestId=rid):
+        court.appeal(rid, sender=challenger, value=court.appealBond(rid))
+    assert_court_ledger(court)
+
+
+def test_appeal_emptyAppealRounds_leaveTheProposedVerdictStanding(chain, court, game, seated, drawn, solver,
+                                                                  challenger, stranger):
+    rid, (a, b, c) = drawn, seated
+    answer_all(chain, court, rid, {a: WRONG, b: WRONG, c: RIGHT})
+    court.decide(rid, sender=stranger)
+    bond = court.appealBond(rid)
+    court.appeal(rid, sender=challenger, value=bond)
+    for round_ in range(2, MAX_ROUNDS + 1):  # nobody answers the appeal: redrawn until MAX_ROUNDS
+        tx = play_round(chain, court, rid, {}, stranger)
+        r = court.getRequest(rid)
+        if round_ < MAX_ROUNDS:
+            assert logs(tx, court.RoundEmpty)[0].nextRound == round_ + 1 and not r.done
+            assert_court_ledger(court)
+    assert logs(tx, court.StepAnswered) == [court.StepAnswered(rid, WRONG)]
+    assert logs(tx, court.AppealSettled) == [court.AppealSettled(rid, 0, solver, bond)]
+    assert (r.done, r.hasVerdict, r.verdict, r.round) == (True, True, WRONG, MAX_ROUNDS)
+    assert game.getDispute(r.disputeId).solverWon
+    for referee in (a, b, c):  # silent on the appeal panels: slashed, once
+        court.slash(rid, referee, sender=stranger)
+    assert court.totalStake() == 0
+    assert_court_ledger(court)
+
+
 def test_stepUnresolved_notStepVerifier_reverts(project, owner, market, game, stranger):
     with ape.reverts(game.NotStepVerifier, caller=stranger):
         game.stepUnresolved(1, sender=stranger)
@@ -652,7 +837,7 @@ def test_stepUnresolved_notStepVerifier_reverts(project, owner, market, game, st
         bare.stepUnresolved(1, sender=stranger)
 
 
-def test_gas(chain, court, seated, seated_request, stranger):
+def test_gas(chain, court, seated, seated_request, challenger, stranger):
     """Prints the gas of each step of a three-seat panel (see the report in contracts/README.md)."""
     rid, (a, b, c) = seated_request, seated
     chain.mine(1)
@@ -661,6 +846,11 @@ def test_gas(chain, court, seated, seated_request, stranger):
     to_reveals(chain, court, rid)
     reveals = [court.revealAnswer(rid, RIGHT, SALT, sender=r).gas_used for r in (a, b, c)]
     to_decide(chain, court, rid)
-    decide = court.decide(rid, sender=stranger).gas_used
-    print(f"gas: draw {draw}, commitAnswer {commits}, revealAnswer {reveals}, decide {decide}")
-    assert max([draw, *commits, *reveals]) < 200_000 and decide < 400_000
+    propose = court.decide(rid, sender=stranger).gas_used
+    appeal = court.appeal(rid, sender=challenger, value=court.appealBond(rid)).gas_used
+    play_round(chain, court, rid, {a: RIGHT, b: RIGHT, c: RIGHT}, stranger)
+    to_finalize(chain, court, rid)
+    final = court.decide(rid, sender=stranger).gas_used  # settles one appeal bond, sends the verdict
+    print(f"gas: draw {draw}, commitAnswer {commits}, revealAnswer {reveals}, decide (propose) {propose}, "
+          f"appeal {appeal}, decide (final, one appeal) {final}")
+    assert max([draw, *commits, *reveals, propose, appeal]) < 200_000 and final < 400_000

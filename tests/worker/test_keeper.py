@@ -101,7 +101,9 @@ def test_keeper_sealsAndEndsUnapprovedWork_andReleasesHeldBonds(chain_stack):
     for member in panel:
         member.transact("RefereeCourt", "revealAnswer", request_id, hashes[1], salt)
     advance_time(submitter.w3, window + 1)
-    referee.transact("RefereeCourt", "decide", request_id)
+    referee.transact("RefereeCourt", "decide", request_id)  # proposes the verdict
+    advance_time(submitter.w3, window + 1)  # nobody appeals
+    referee.transact("RefereeCourt", "decide", request_id)  # the verdict goes to the game
     assert anyone.dispute(dispute_id)["bondHeld"]
 
     # Nobody drawn approved the result: after the window the keeper ends it unverified, then pays the bond

@@ -34,7 +34,8 @@ class StubChain:
         self.w3 = SimpleNamespace(eth=SimpleNamespace(block_number=block))
         functions = SimpleNamespace(
             requestCount=lambda: Value(1), onPanel=lambda rid, who: Value(on_panel),
-            eligibleStake=lambda rid: Value(eligible), answerWindow=lambda: Value(15), slash=self.would_slash)
+            eligibleStake=lambda rid: Value(eligible), answerWindow=lambda: Value(15), slash=self.would_slash,
+            panelSizeOf=lambda rid: Value(3))
         registered = [{"args": {"referee": who}} for who in (SILENT, HONEST)]
         events = SimpleNamespace(
             RefereeRegistered=lambda: SimpleNamespace(get_logs=lambda from_block, to_block: registered),
@@ -61,7 +62,8 @@ class StubChain:
 
 def request(**fields):
     base = {"done": False, "seed": SEED, "seedBlock": 90, "armedAt": 1000, "round": 1, "commitDeadline": 1015,
-            "revealDeadline": 1030, "step": 7, "hasVerdict": False, "verdict": ZERO}
+            "revealDeadline": 1030, "step": 7, "hasVerdict": False, "verdict": ZERO, "appeals": 0,
+            "hasProposal": False, "proposed": ZERO, "appealDeadline": 0}
     return base | fields
 
 
@@ -93,6 +95,24 @@ def test_offThePanel_staysOut_thenDecides(tmp_path):
     chain.clock = 1031
     referee(chain, tmp_path).tick()
     assert chain.sent == [("decide", (1,))]
+
+
+def test_proposedVerdict_finalizedOnlyAfterTheAppealWindow(tmp_path):
+    chain = StubChain(request(hasProposal=True, proposed=SEED, appealDeadline=1045), now=1045)
+    referee(chain, tmp_path).tick()
+    assert chain.sent == []  # the parties may still appeal
+    chain.clock = 1046
+    referee(chain, tmp_path).tick()
+    assert chain.sent == [("decide", (1,))]
+
+
+def test_appealRound_onThePanel_commitsUnderTheRoundsKey(tmp_path):
+    """An appeal round is a new round: a referee that answered round 1 commits again (its answer kept)."""
+    chain = StubChain(request(round=2, appeals=1, hasProposal=True, proposed=SEED), now=1010)
+    worker = referee(chain, tmp_path)
+    worker.commits["1:1"] = {"answer": ANSWER.hex(), "salt": "00" * 32, "revealed": True}
+    worker.tick()
+    assert [f for f, _ in chain.sent] == ["commitAnswer"] and "1:2" in worker.commits
 
 
 def test_draws_onceTheSeedBlockIsMined(tmp_path):

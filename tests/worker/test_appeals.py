@@ -1,0 +1,92 @@
+"""A dispute party appeals the court's proposed verdict when it goes against what it knows, once per proposal,
+within the appeal window, while appeals are left and it can afford the bond. A stub chain stands in for the
+court and the game: the court's rules are tested in tests/contracts/test_referee_court.py."""
+
+from types import SimpleNamespace
+
+from worker.disputes import DisputePlayer
+
+ME, OTHER = "0x" + "ab" * 20, "0x" + "cd" * 20
+CLAIM, TRUTH, ZERO = "0x" + "11" * 32, "0x" + "22" * 32, "0x" + "00" * 32
+BOND = 7 * 10**17
+
+
+class Value:
+    def __init__(self, value):
+        self.value = value
+
+    def call(self):
+        return self.value
+
+
+class StubChain:
+    def __init__(self, proposed, now=1000, balance=10**19, **request):
+        self.address = ME
+        self.clock, self.sent = now, []
+        self.request = {"done": False, "appealDeadline": 1010, "appeals": 0, "round": 1, "proposed": proposed,
+                        "preStateArtifact": ZERO} | request
+        self.w3 = SimpleNamespace(eth=SimpleNamespace(get_balance=lambda address: balance))
+        self.court = SimpleNamespace(functions=SimpleNamespace(
+            MAX_APPEALS=lambda: Value(2), MAX_ROUNDS=lambda: Value(5), appealBond=lambda rid: Value(BOND),
+            panelSizeOf=lambda rid: Value(7)))
+
+    def now(self):
+        return self.clock
+
+    def struct(self, contract, function, request_id):
+        return dict(self.request)
+
+    def transact(self, contract, function, *args, value=0):
+        self.sent.append((function, args, value))
+        return {}
+
+
+def dispute(solver):
+    return {"requestId": 4, "solver": solver, "challenger": OTHER if solver == ME else ME, "hiHash": CLAIM,
+            "jobId": 1, "lo": 6, "kind": 0}
+
+
+def player(chain, ours=None, lie=False):
+    p = DisputePlayer(chain, client=None, trainer=None, lie=lie)
+    p.our_answer = lambda d, r: bytes.fromhex(ours[2:]) if ours else None
+    return p
+
+
+def test_solver_appealsAnotherAnswerThanItsClaim_oncePerProposal():
+    chain = StubChain(proposed=TRUTH)
+    p = player(chain)
+    p.maybe_appeal(9, dispute(ME))
+    p.maybe_appeal(9, dispute(ME))
+    assert chain.sent == [("appeal", (4,), BOND)]
+    chain.request |= {"round": 2, "appeals": 1}  # the appeal round proposes the same: weighed anew
+    p.maybe_appeal(9, dispute(ME))
+    assert len(chain.sent) == 2
+
+
+def test_solver_keepsItsClaimedVerdict():
+    chain = StubChain(proposed=CLAIM)
+    player(chain).maybe_appeal(9, dispute(ME))
+    assert chain.sent == []
+
+
+def test_challenger_appealsTheClaim_onlyWhenItsReplayDisagrees():
+    chain = StubChain(proposed=CLAIM)
+    player(chain, ours=CLAIM).maybe_appeal(9, dispute(OTHER))  # its replay agrees: the verdict is right
+    assert chain.sent == []
+    chain = StubChain(proposed=CLAIM)
+    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER))
+    assert chain.sent == [("appeal", (4,), BOND)]
+    chain = StubChain(proposed=TRUTH)
+    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER))  # the verdict goes its way
+    assert chain.sent == []
+    chain = StubChain(proposed=CLAIM)
+    player(chain, lie=True).maybe_appeal(9, dispute(OTHER))  # a challenger of everything knows nothing
+    assert chain.sent == []
+
+
+def test_noAppeal_afterTheWindow_withoutAppealsLeft_orWithoutTheBond():
+    for chain in (StubChain(proposed=TRUTH, now=1011), StubChain(proposed=TRUTH, appeals=2),
+                  StubChain(proposed=TRUTH, round=5), StubChain(proposed=TRUTH, balance=BOND),
+                  StubChain(proposed=TRUTH, appealDeadline=0), StubChain(proposed=TRUTH, done=True)):
+        player(chain).maybe_appeal(9, dispute(ME))
+        assert chain.sent == []
