@@ -60,7 +60,8 @@ def test_defaultWindows_catchACheatThatEveryIntervalSamples(tmp_path):
 
 def slashed_or_court_clock_moved(chain: Chain, job_id: int, referee: str):
     """The job once slashed; meanwhile, when the court waits on an hour-long window (the script's default
-    answer window) that the referee has already done its part in, the chain's clock is moved past it."""
+    answer window) that the referee has already done its part in, or on the appeal window of a proposed
+    verdict, the chain's clock is moved past it."""
     job = chain.job(job_id)
     if job["state"] == JobState.SLASHED:
         return job
@@ -77,6 +78,6 @@ def slashed_or_court_clock_moved(chain: Chain, job_id: int, referee: str):
         advance_time(chain.w3, request["commitDeadline"] - now + 1)
     elif request["commitDeadline"] < now <= request["revealDeadline"] and vote["revealed"]:
         advance_time(chain.w3, request["revealDeadline"] - now + 1)
-    elif now <= request.get("appealDeadline", 0) and request.get("proposed") is not None:
+    elif request["hasProposal"] and now <= request["appealDeadline"]:  # nobody appeals an honest verdict
         advance_time(chain.w3, request["appealDeadline"] - now + 1)
     return None
