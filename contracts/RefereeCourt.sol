@@ -24,7 +24,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     uint256 public constant MAX_PANEL_SIZE = 8;
     /// @inheritdoc IRefereeCourt
-    uint64 public constant MAX_ANSWER_WINDOW = 7 days;
+    uint64 public constant MAX_ANSWER_WINDOW = 3 days;
     /// @inheritdoc IRefereeCourt
     uint64 public constant MAX_EXIT_DELAY = 60 days;
 
@@ -69,19 +69,20 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     mapping(uint256 requestId => mapping(uint64 appeal => Appeal)) private _appeals;
 
     /// @param minBond_ The least stake a referee holds after registering (wei, > 0).
-    /// @param answerWindow_ Seconds to draw a round, then to commit, then to reveal (1 .. 7 days).
-    /// @param exitDelay_ Seconds exiting stake stays slashable (3 * answerWindow .. 60 days).
+    /// @param answerWindow_ Seconds to draw a round, then to commit, then to reveal, then to appeal (1 .. 3 days).
+    /// @param exitDelay_ Seconds exiting stake stays slashable (4 * MAX_ROUNDS * answerWindow .. 60 days).
     /// @param panelSize_ Expected panel seats per round (1 .. 8).
     constructor(uint256 minBond_, uint64 answerWindow_, uint64 exitDelay_, uint256 panelSize_) Ownable(msg.sender) {
         // INVARIANT: every seat has something to lose.
         if (minBond_ == 0) revert ZeroMinBond();
         // INVARIANT: every deadline is a real point in the future, and a dispute ends within weeks.
         if (answerWindow_ == 0 || answerWindow_ > MAX_ANSWER_WINDOW) revert AnswerWindowOutOfRange(answerWindow_);
-        // INVARIANT: stake stays slashable while any panel it sits on is open. A seat is read from a snapshot
-        // taken when its round is armed, so stake that sits exited at or after that moment; the round is drawn
-        // within answerWindow of arming (or re-armed), then commits and reveals take answerWindow each:
-        // exitDelay >= 3 * answerWindow keeps it locked until the panel's reveal deadline.
-        if (exitDelay_ < 3 * uint256(answerWindow_) || exitDelay_ > MAX_EXIT_DELAY) {
+        // INVARIANT: stake stays slashable until the final verdict of any request it sat on. A seat is read
+        // from a snapshot taken when its round is armed, so stake that sits exited at or after that moment;
+        // each round takes at most four windows (draw, commit, reveal, appeal) and a request at most
+        // MAX_ROUNDS rounds, and every round is judged against the final verdict: a member of an early,
+        // overturned panel must still hold its stake when the last round ends.
+        if (exitDelay_ < 4 * MAX_ROUNDS * uint256(answerWindow_) || exitDelay_ > MAX_EXIT_DELAY) {
             revert ExitDelayOutOfRange(exitDelay_);
         }
         // INVARIANT: a bounded expected panel, so the parties can count on at most a few seats to answer.

@@ -34,7 +34,7 @@ ANVIL_KEYS = [
 
 
 LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=8, reveal_window=12, clock=60, verifier_delay=1,
-                    answer_window=15, exit_delay=60)
+                    answer_window=15, exit_delay=300)
 """Windows for one machine: a verifier replays a sample within seconds, a silent party loses a dispute in a
 minute, a verifier registered a second ago can be drawn, a referee panel commits and reveals within 15 s
 each. `ape run deploy` defaults to hours."""

@@ -78,9 +78,11 @@ def deployer(cli_ctx, network, account):
 @click.option("--referee-bond", type=Decimal, default=Decimal("0.1"), show_default=True,
               help="Least ether a referee stakes (lost if it is silent, hidden or wrong on a panel).")
 @click.option("--answer-window", type=int, default=3600, show_default=True,
-              help="Seconds to draw a referee panel, then to commit answers, then to reveal them (1 .. 7 days).")
+              help="Seconds to draw a referee panel, then to commit answers, then to reveal them, then to "
+                   "appeal the verdict (1 .. 3 days).")
 @click.option("--exit-delay", type=int, default=3 * 24 * 3600, show_default=True,
-              help="Seconds a referee's stake stays slashable after it asks to exit (>= 3 * answer window).")
+              help="Seconds a referee's stake stays slashable after it asks to exit (>= 20 x answer window: "
+                   "4 windows for each of up to 5 rounds of a request, appeals included; <= 60 days).")
 @click.option("--panel-size", type=int, default=3, show_default=True,
               help="Expected number of referees on a panel, drawn in proportion to stake (1 .. 8).")
 @click.option("--audit-bond", type=Decimal, default=Decimal("0.05"), show_default=True,

@@ -44,9 +44,10 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///      - Referees are not paid in this version: revealing the verdict only keeps the bond.
 ///      Limits: the producer of `seedBlock` can bias the draw (withhold a block); a coalition holding the
 ///      larger revealed stake on the last appeal panel (expected 15 seats of stake-weighted draws, i.e. near
-///      a majority of all referee stake) decides the verdict. Stake exited at a round's snapshot is slashable
-///      for `exitDelay` only: a request whose appeals run longer than that after a round lets that round's
-///      members withdraw first (deploy with exitDelay well above 4 * MAX_ROUNDS * answerWindow to close it).
+///      a majority of all referee stake) decides the verdict. Stake exited at a round's snapshot stays
+///      slashable for `exitDelay`, which the constructor holds at 4 * MAX_ROUNDS * answerWindow or more: the
+///      longest a request can stay open (draw, commit, reveal and appeal windows of every round), so a
+///      member of an early, overturned panel cannot withdraw before the final verdict.
 ///      Accounting invariant: address(this).balance == totalStake() + totalExiting() + totalAppealBonds()
 ///      + totalCredits() (totalBonds() is the sum of the first three).
 interface IRefereeCourt is IStepVerifier {
@@ -123,7 +124,7 @@ interface IRefereeCourt is IStepVerifier {
     error ZeroMinBond();
     /// @notice `answerWindow` must be in [1, MAX_ANSWER_WINDOW].
     error AnswerWindowOutOfRange(uint64 answerWindow);
-    /// @notice `exitDelay` must be in [3 * answerWindow, MAX_EXIT_DELAY].
+    /// @notice `exitDelay` must be in [4 * MAX_ROUNDS * answerWindow, MAX_EXIT_DELAY].
     error ExitDelayOutOfRange(uint64 exitDelay);
     /// @notice `panelSize` must be in [1, MAX_PANEL_SIZE].
     error PanelSizeOutOfRange(uint256 panelSize);

@@ -19,7 +19,7 @@ AVAILABILITY_BOND = CHALLENGE_BOND // 10  # DisputeGame.availabilityBond: a tent
 CLOCK = 3600
 REFEREE_BOND = 10**17
 ANSWER_WINDOW = 120  # a panel decides in 2 windows: well inside the audit reveal window (900)
-EXIT_DELAY = 3 * ANSWER_WINDOW  # RefereeCourt: the least exit delay the court accepts for this window
+EXIT_DELAY = 4 * 5 * ANSWER_WINDOW  # RefereeCourt: the least it accepts, 4 windows x MAX_ROUNDS (5) rounds
 PANEL_SIZE = 3
 CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 

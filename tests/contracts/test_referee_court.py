@@ -124,22 +124,22 @@ def decide_final(chain, court, request_id, sender):
 
 
 def test_constructor_boundsEveryParameter(project, owner):
-    week, sixty_days = 7 * 24 * 3600, 60 * 24 * 3600
+    three_days, sixty_days = 3 * 24 * 3600, 60 * 24 * 3600
     with ape.reverts(project.RefereeCourt.ZeroMinBond):
         owner.deploy(project.RefereeCourt, 0, ANSWER_WINDOW, EXIT_DELAY, PANEL_SIZE)
-    for window in (0, week + 1):
+    for window in (0, three_days + 1):
         with ape.reverts(project.RefereeCourt.AnswerWindowOutOfRange, answerWindow=window):
             owner.deploy(project.RefereeCourt, REFEREE_BOND, window, sixty_days, PANEL_SIZE)
-    for delay in (3 * ANSWER_WINDOW - 1, sixty_days + 1):
+    for delay in (EXIT_DELAY - 1, sixty_days + 1):
         with ape.reverts(project.RefereeCourt.ExitDelayOutOfRange, exitDelay=delay):
             owner.deploy(project.RefereeCourt, REFEREE_BOND, ANSWER_WINDOW, delay, PANEL_SIZE)
     for size in (0, 9):
         with ape.reverts(project.RefereeCourt.PanelSizeOutOfRange, panelSize=size):
             owner.deploy(project.RefereeCourt, REFEREE_BOND, ANSWER_WINDOW, EXIT_DELAY, size)
-    edge = owner.deploy(project.RefereeCourt, 1, week, sixty_days, 8)
-    assert (edge.minBond(), edge.answerWindow(), edge.exitDelay(), edge.panelSize()) == (1, week, sixty_days, 8)
-    low = owner.deploy(project.RefereeCourt, 1, 1, 3, 1)
-    assert (low.answerWindow(), low.exitDelay(), low.panelSize(), low.MAX_ROUNDS()) == (1, 3, 1, MAX_ROUNDS)
+    edge = owner.deploy(project.RefereeCourt, 1, three_days, sixty_days, 8)
+    assert (edge.minBond(), edge.answerWindow(), edge.exitDelay(), edge.panelSize()) == (1, three_days, sixty_days, 8)
+    low = owner.deploy(project.RefereeCourt, 1, 1, 4 * MAX_ROUNDS, 1)  # the longest request: 4 windows a round
+    assert (low.answerWindow(), low.exitDelay(), low.panelSize(), low.MAX_ROUNDS()) == (1, 4 * MAX_ROUNDS, 1, MAX_ROUNDS)
 
 
 def test_setGame_setsOnce_andRenouncesOwnership(project, owner, stranger):
