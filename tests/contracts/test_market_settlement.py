@@ -172,7 +172,7 @@ def test_reportMissedDeadline_slashesAndCreditsSubmitter(market, staking, jobs, 
     ]
     assert logs(tx, market.JobFailed) == [market.JobFailed(jobId=job_id)]
     assert logs(tx, staking.StakeSlashed) == [
-        staking.StakeSlashed(account=solver, amount=REQUIRED_STAKE, operator=market)
+        staking.StakeSlashed(account=solver, amount=REQUIRED_STAKE, market=market)
     ]
 
 
