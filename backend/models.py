@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -97,6 +98,7 @@ class Verdict(Base):
     """A verifier's signed result of replaying one sampled interval."""
 
     __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("job_id", "verifier", "interval", name="uq_verdicts_job_id_verifier_interval"),)  # one verdict per verifier and interval
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
     verifier: Mapped[str] = mapped_column(Address)
@@ -141,3 +143,23 @@ class IndexerCursor(Base):
     __tablename__ = "indexer_cursor"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     next_block: Mapped[int] = mapped_column(Integer)
+
+
+class SignedRequest(Base):
+    """A signed request already accepted (pinpoint.signing): each is accepted once, until it expires."""
+
+    __tablename__ = "signed_requests"
+    digest: Mapped[str] = mapped_column(Hash, primary_key=True)
+    signer: Mapped[str] = mapped_column(Address)
+    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Artifact(Base):
+    """Who uploaded which bytes, and for which job: the quotas count these."""
+
+    __tablename__ = "artifacts"
+    digest: Mapped[str] = mapped_column(Hash, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    uploader: Mapped[str] = mapped_column(Address, index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -5,7 +5,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import MIGRATIONS, Base, make_engine, migrate, session_factory
 from backend.models import Dispute
@@ -29,7 +31,7 @@ def test_disputeKind_upgradesADatabaseFrom0002_keepingItsRows(database_url):
         insert(connection, "jobs", JOB_ROW)
         insert(connection, "disputes", DISPUTE_ROW)
 
-    migrate(engine)
+    migrate(engine, "0003")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         row = connection.execute(text("SELECT * FROM disputes")).mappings().one()
@@ -46,10 +48,6 @@ def test_disputeKind_upgradesADatabaseFrom0002_keepingItsRows(database_url):
         assert [(d.id, d.kind, d.lo, d.hi) for d in session.query(Dispute).order_by(Dispute.id)] == [
             (11, "fault", 8, 16), (12, "fault", 8, 16), (13, "availability", 24, 24)]
 
-    # The models are exactly what the migrations build.
-    with engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-
     # And back: 0003 comes off without touching the rows.
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -60,3 +58,23 @@ def test_disputeKind_upgradesADatabaseFrom0002_keepingItsRows(database_url):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT id FROM disputes ORDER BY id")).scalars().all() == [11, 12, 13]
     engine.dispose()
+
+
+def test_onePerVerifierAndInterval_upgradesFrom0003_keepingTheFirstOfReplayedVerdicts(database_url):
+    engine = make_engine(database_url)
+    migrate(engine, "0003")
+    verdict = {"job_id": 3, "verifier": "0x" + "ab" * 20, "interval": 2, "agrees": True, "detail": "",
+               "created_at": "2026-11-30 00:00:00"}
+    with engine.begin() as connection:
+        insert(connection, "jobs", JOB_ROW)
+        for id, interval in ((1, 2), (2, 2), (3, 5), (4, 2)):  # a verdict replayed three times, and another
+            insert(connection, "verdicts", dict(verdict, id=id, interval=interval))
+
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT id FROM verdicts ORDER BY id")).scalars().all() == [1, 3]
+        # The models are exactly what the migrations build.
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        insert(connection, "verdicts", dict(verdict, id=9))
