@@ -11,7 +11,7 @@ claimed state stops following from the agreed one, and any checkpoint can be dem
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -45,6 +45,7 @@ class Conduct:
     publish: str = "all"  # "all", "nothing", "junk" (true hashes, junk bytes), "unsampled" (after the seal)
     serves: bool = True  # serves its state in disputes and answers availability demands
     fake_roots: bool = False  # commits random roots without training
+    appeals: bool = True  # appeals a proposed verdict against its claim (a cheater knows better than to pay)
 
 
 CONDUCTS = {
@@ -57,8 +58,10 @@ CONDUCTS = {
 
 
 def conduct(cheat: str | None) -> Conduct:
-    """How a host configured with `cheat` (PINPOINT_CHEAT, tests and demos only) publishes and answers."""
-    return CONDUCTS.get(Cheat.parse(cheat).name, Conduct()) if cheat else Conduct()
+    """How a host configured with `cheat` (PINPOINT_CHEAT, tests and demos only) publishes and answers. A
+    cheater knows its claim is false, so it does not pay for appeals it would lose (the appeal path is
+    tested in tests/worker/test_appeals.py and tests/contracts/test_coalitions.py)."""
+    return replace(CONDUCTS.get(Cheat.parse(cheat).name, Conduct()), appeals=False) if cheat else Conduct()
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,8 @@ class DisputePlayer:
             return
         proposed, claim = as_bytes(request["proposed"]), as_bytes(dispute["hiHash"])
         if dispute["solver"].lower() == self.chain.address.lower():
-            if proposed == claim:
-                return  # the verdict we claimed (fault) or proved (availability)
+            if proposed == claim or not self.conduct.appeals:
+                return  # the verdict we claimed (fault) or proved (availability), or one we know is right
             why = f"our claim 0x{claim.hex()}"
         else:
             if self.lie or proposed != claim:

@@ -4,7 +4,7 @@
 import pytest
 
 from pinpoint.spec import example_mlp_spec
-from worker.cheats import CHEATS, INFERENCE_CHEATS, WITHHOLDING_CHEATS, Cheat, make_trainer
+from worker.cheats import CHEATS, INFERENCE_CHEATS, WITHHOLDING_CHEATS, Cheat, conduct, make_trainer
 
 
 def trajectory(trainer, steps):
@@ -36,3 +36,10 @@ def test_parse_explainsWhatIsWrong():
         Cheat.parse("bribe@1")
     with pytest.raises(ValueError, match="needs a step"):
         Cheat.parse("other_lr")
+
+
+def test_conduct_honestHostsAppeal_cheatersDoNot_andWithholdersStillWithhold():
+    assert conduct(None).appeals and conduct(None).serves
+    for name in CHEATS:
+        assert not conduct(f"{name}@3").appeals, name
+    assert not conduct("withhold@0").serves and conduct("perturb_once@3").serves
