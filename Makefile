@@ -53,7 +53,7 @@ test-contracts: setup
 
 # Two pytest workers: the end-to-end stacks mostly wait on chain windows and clocks, so they overlap well.
 test-python: setup
-	$(BIN)/python -m pytest -p no:ape_test -n 2 tests --ignore=tests/contracts
+	$(BIN)/python -m pytest -p no:ape_test -n 2 --durations=25 tests --ignore=tests/contracts
 
 bench: setup
 	$(BIN)/python -m bench.run
