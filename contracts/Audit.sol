@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 
+import {Credits} from "./Credits.sol";
 import {IAudit} from "./interfaces/IAudit.sol";
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
@@ -12,7 +11,7 @@ import {IMarket} from "./interfaces/IMarket.sol";
 /// @title Audit
 /// @notice A stake-weighted verifier registry and commit-reveal spot checks by each job's drawn
 ///         committee; see IAudit for the rules.
-contract Audit is IAudit, ReentrancyGuard {
+contract Audit is IAudit, Credits {
     using Checkpoints for Checkpoints.Trace208;
 
     /// @inheritdoc IAudit
@@ -38,10 +37,6 @@ contract Audit is IAudit, ReentrancyGuard {
 
     /// @inheritdoc IAudit
     uint256 public totalHeld;
-    /// @inheritdoc IAudit
-    uint256 public totalCredits;
-    /// @inheritdoc IAudit
-    mapping(address account => uint256 amount) public credits;
     /// @inheritdoc IAudit
     mapping(uint256 jobId => bool) public settled;
     /// @inheritdoc IAudit
@@ -260,16 +255,6 @@ contract Audit is IAudit, ReentrancyGuard {
     }
 
     /// @inheritdoc IAudit
-    function claim() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        if (amount == 0) revert NothingToClaim();
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        emit Claimed(msg.sender, amount);
-        Address.sendValue(payable(msg.sender), amount);
-    }
-
-    /// @inheritdoc IAudit
     function getEntry(uint256 jobId, address verifier) external view returns (Entry memory) {
         return _entries[jobId][verifier];
     }
@@ -373,10 +358,5 @@ contract Audit is IAudit, ReentrancyGuard {
     function _setStake(address verifier, uint256 stake, uint256 total) internal {
         _stakes[verifier].push(uint48(block.timestamp), uint208(stake));
         _totalStake.push(uint48(block.timestamp), uint208(total));
-    }
-
-    function _credit(address account, uint256 amount) internal {
-        credits[account] += amount;
-        totalCredits += amount;
     }
 }

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {Address} from "@openzeppelin/contracts/utils/Address.sol";
-
+import {Credits} from "./Credits.sol";
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
@@ -14,7 +12,7 @@ import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 ///         Every state has an exit: the parties' clocks (`claimTimeout`), the verifier's answer
 ///         (`stepVerified`), or its no-verdict exit (`stepUnresolved`, no winner, bond back).
 /// @dev Must be the market's dispute game and the step verifier's game.
-contract DisputeGame is IDisputeGame, ReentrancyGuard {
+contract DisputeGame is IDisputeGame, Credits {
     /// @inheritdoc IDisputeGame
     IMarket public immutable market;
 
@@ -35,12 +33,6 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
 
     /// @inheritdoc IDisputeGame
     uint256 public totalBonds;
-
-    /// @inheritdoc IDisputeGame
-    uint256 public totalCredits;
-
-    /// @inheritdoc IDisputeGame
-    mapping(address account => uint256 amount) public credits;
 
     /// @inheritdoc IDisputeGame
     uint64 public constant MAX_CLOCK = 30 days;
@@ -250,17 +242,6 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     }
 
     /// @inheritdoc IDisputeGame
-    function claim() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        // INVARIANT: a claim pays something.
-        if (amount == 0) revert NothingToClaim();
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        emit Claimed(msg.sender, amount);
-        Address.sendValue(payable(msg.sender), amount);
-    }
-
-    /// @inheritdoc IDisputeGame
     function getDispute(uint256 disputeId) external view returns (Dispute memory) {
         return _disputes[disputeId];
     }
@@ -401,11 +382,5 @@ contract DisputeGame is IDisputeGame, ReentrancyGuard {
     function _closedAsMoot(uint256 disputeId) internal view returns (bool) {
         Dispute storage d = _disputes[disputeId];
         return d.phase == Phase.Resolved && d.abandoned;
-    }
-
-    /// @dev Adds `amount` to what `account` can claim.
-    function _credit(address account, uint256 amount) internal {
-        credits[account] += amount;
-        totalCredits += amount;
     }
 }

@@ -2,10 +2,9 @@
 pragma solidity 0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {Credits} from "./Credits.sol";
 import {IAudit} from "./interfaces/IAudit.sol";
 import {IMarket} from "./interfaces/IMarket.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
@@ -14,7 +13,7 @@ import {IStaking} from "./interfaces/IStaking.sol";
 /// @notice Job escrow, reverse-auction bidding, checkpoint commitments and settlement.
 /// @dev Must be an operator of `staking`. Settlement goes through the internal helpers `_payOut`,
 ///      `_slashSolver`, `_releaseEscrow` and `_credit`, which the dispute game's resolution reuses.
-contract Market is IMarket, Ownable, ReentrancyGuard {
+contract Market is IMarket, Ownable, Credits {
     /// @inheritdoc IMarket
     uint256 public constant CHALLENGER_REWARD_BPS = 5_000;
 
@@ -29,12 +28,6 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
 
     /// @inheritdoc IMarket
     uint256 public totalEscrow;
-
-    /// @inheritdoc IMarket
-    uint256 public totalCredits;
-
-    /// @inheritdoc IMarket
-    mapping(address account => uint256 amount) public credits;
 
     /// @inheritdoc IMarket
     uint64 public constant MAX_DURATION = 365 days;
@@ -317,17 +310,6 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     }
 
     /// @inheritdoc IMarket
-    function claim() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        // INVARIANT: a claim pays something.
-        if (amount == 0) revert NothingToClaim();
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        emit Claimed(msg.sender, amount);
-        Address.sendValue(payable(msg.sender), amount);
-    }
-
-    /// @inheritdoc IMarket
     function setDisputeGame(address game) external onlyOwner {
         // INVARIANT: the game is a real contract address.
         if (game == address(0)) revert ZeroAddress();
@@ -484,12 +466,5 @@ contract Market is IMarket, Ownable, ReentrancyGuard {
     /// @dev Moves the job's escrow out of `totalEscrow`; the caller must credit it.
     function _releaseEscrow(Job storage job) internal {
         totalEscrow -= job.maxPrice;
-    }
-
-    /// @dev Adds `amount` to what `account` can claim.
-    function _credit(address account, uint256 amount) internal {
-        if (amount == 0) return;
-        credits[account] += amount;
-        totalCredits += amount;
     }
 }

@@ -2,10 +2,9 @@
 pragma solidity 0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 
+import {Credits} from "./Credits.sol";
 import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
 import {IRefereeCourt} from "./interfaces/IRefereeCourt.sol";
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
@@ -14,7 +13,7 @@ import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 /// @notice v1 step verifier: a stake-weighted panel per request, drawn from stakes fixed before the seed
 ///         existed, answering by commit-reveal; wrong or silent panel members are slashed to the parties.
 ///         See IRefereeCourt for the rules.
-contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
+contract RefereeCourt is IRefereeCourt, Ownable, Credits {
     using Checkpoints for Checkpoints.Trace208;
 
     /// @inheritdoc IRefereeCourt
@@ -48,11 +47,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
     /// @inheritdoc IRefereeCourt
     uint256 public totalExiting;
     /// @inheritdoc IRefereeCourt
-    uint256 public totalCredits;
-    /// @inheritdoc IRefereeCourt
     uint256 public totalAppealBonds;
-    /// @inheritdoc IRefereeCourt
-    mapping(address account => uint256 amount) public credits;
     /// @inheritdoc IRefereeCourt
     mapping(uint256 requestId => mapping(address referee => bool)) public slashed;
 
@@ -348,17 +343,6 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         emit RefereeSlashed(requestId, referee, amount);
     }
 
-    /// @inheritdoc IRefereeCourt
-    function claim() external nonReentrant {
-        uint256 amount = credits[msg.sender];
-        // INVARIANT: a claim pays something.
-        if (amount == 0) revert NothingToClaim();
-        credits[msg.sender] = 0;
-        totalCredits -= amount;
-        emit Claimed(msg.sender, amount);
-        Address.sendValue(payable(msg.sender), amount);
-    }
-
     // --- views ---------------------------------------------------------------------------------------
 
     /// @inheritdoc IRefereeCourt
@@ -586,11 +570,5 @@ contract RefereeCourt is IRefereeCourt, Ownable, ReentrancyGuard {
         _stakes[referee].push(uint48(block.number), uint208(stake));
         _totalStake.push(uint48(block.number), uint208(total));
         totalStake = total;
-    }
-
-    function _credit(address account, uint256 amount) internal {
-        if (amount == 0) return;
-        credits[account] += amount;
-        totalCredits += amount;
     }
 }

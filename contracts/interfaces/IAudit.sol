@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ICredits} from "./ICredits.sol";
 import {IMarket} from "./IMarket.sol";
 
 /// @title IAudit
@@ -35,7 +36,7 @@ import {IMarket} from "./IMarket.sol";
 ///      (`fund`, the verifier reward) plus the forfeited bonds; it is split equally between the paid
 ///      verifiers, and goes to the job's submitter (with any remainder of the division) if none is paid.
 ///      Accounting invariant: address(this).balance == totalHeld() + totalCredits().
-interface IAudit {
+interface IAudit is ICredits {
     /// @notice One verifier's audit of one job.
     struct Entry {
         bytes32 commitment;
@@ -112,8 +113,6 @@ interface IAudit {
     error FundingClosed();
     /// @notice Funding must send something.
     error NoFunds();
-    /// @notice The caller has no credit to claim.
-    error NothingToClaim();
 
     event VerifierRegistered(address indexed verifier, uint256 added, uint256 stake);
     event VerifierExiting(address indexed verifier, uint256 amount, uint64 availableAt);
@@ -127,7 +126,6 @@ interface IAudit {
     event AuditSettled(uint256 indexed jobId, address indexed verifier, Outcome outcome, uint256 amount);
     /// @notice What was left for the submitter: the whole pot when no verifier was paid, else dust.
     event AuditRefunded(uint256 indexed jobId, address indexed submitter, uint256 amount);
-    event Claimed(address indexed account, uint256 amount);
 
     /// @notice Adds msg.value to the caller's verifier stake; the result must be at least minVerifierStake.
     ///         It counts for jobs submitted more than `verifierDelay` seconds from now.
@@ -167,9 +165,6 @@ interface IAudit {
 
     /// @notice Settles every audit of a settled job (see the contract notice). Anyone may call, once.
     function settle(uint256 jobId) external;
-
-    /// @notice Pays the caller its whole credit.
-    function claim() external;
 
     /// @notice Revealed agreements with the job's result: the market pays the solver only if there is one.
     function agreements(uint256 jobId) external view returns (uint256);
@@ -217,8 +212,4 @@ interface IAudit {
 
     /// @notice Registered and exiting stake, bonds and pots not yet settled.
     function totalHeld() external view returns (uint256);
-
-    function totalCredits() external view returns (uint256);
-
-    function credits(address account) external view returns (uint256);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ICredits} from "./ICredits.sol";
 import {IMarket} from "./IMarket.sol";
 import {IStepVerifier} from "./IStepVerifier.sol";
 
@@ -23,7 +24,7 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///      verifier's answer (`stepVerified`) or, when it cannot answer (no referee can be drawn), by
 ///      `stepUnresolved`: no winner, the bond back to the challenger, nobody slashed.
 ///      Accounting invariant: address(this).balance == totalBonds() + totalCredits().
-interface IDisputeGame {
+interface IDisputeGame is ICredits {
     /// @notice Where a dispute stands. Reveal: the solver's move; Respond: the challenger's; Serve: the
     ///         solver's (one step left); Adjudicating: the step verifier's.
     enum Phase {
@@ -116,8 +117,6 @@ interface IDisputeGame {
     error EmptyArtifact();
     /// @notice The caller is not the step verifier.
     error NotStepVerifier(address caller);
-    /// @notice The caller has no credit to claim.
-    error NothingToClaim();
     /// @notice The dispute holds no bond waiting for its job's outcome.
     error NoBondHeld(uint256 disputeId);
     /// @notice The job has not reached its outcome (Finalized, Unverified or Slashed).
@@ -147,7 +146,6 @@ interface IDisputeGame {
     event BondReleased(uint256 indexed disputeId, address indexed to, uint256 amount);
     /// @notice The solver proved the checkpoint's state hash and named its bytes; the step verifier checks them.
     event AvailabilityAnswered(uint256 indexed disputeId, uint64 index, bytes32 stateHash, bytes32 artifact, uint256 requestId);
-    event Claimed(address indexed account, uint256 amount);
     /// @notice The dispute ended with no winner and the bond back to the challenger: the step verifier could
     ///         not adjudicate, or another dispute of the same job had already slashed the solver (moot).
     event DisputeAbandoned(uint256 indexed disputeId, uint256 indexed jobId);
@@ -223,9 +221,6 @@ interface IDisputeGame {
     ///         clock, the other party wins. Anyone may call.
     function claimTimeout(uint256 disputeId) external;
 
-    /// @notice Pays the caller its whole credit.
-    function claim() external;
-
     function market() external view returns (IMarket);
 
     function stepVerifier() external view returns (IStepVerifier);
@@ -261,11 +256,7 @@ interface IDisputeGame {
     /// @notice Seconds each party has left now, counting the running turn.
     function clocks(uint256 disputeId) external view returns (uint64 solverLeft, uint64 challengerLeft);
 
-    function credits(address account) external view returns (uint256);
-
     function totalBonds() external view returns (uint256);
-
-    function totalCredits() external view returns (uint256);
 
     /// @notice Most bisection rounds a dispute over `steps` steps can take: ceil(log2(steps)).
     function maxRounds(uint64 steps) external pure returns (uint64);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ICredits} from "./ICredits.sol";
 import {IAudit} from "./IAudit.sol";
 import {IStaking} from "./IStaking.sol";
 
@@ -15,7 +16,7 @@ import {IStaking} from "./IStaking.sol";
 ///      Money is pull-based: settlements credit accounts, `claim` pays them.
 ///      A submitted result can be disputed inside its challenge window through the dispute game (set once
 ///      by the owner): Submitted -> Disputed -> Submitted (solver won, window given back) or Slashed.
-interface IMarket {
+interface IMarket is ICredits {
     /// @notice Lifecycle of a job. Bidding -> Running -> Submitted -> Finalized, with the exits
     ///         Bidding -> Cancelled (no bids), Running -> Failed (missed execution deadline) and
     ///         Submitted -> Disputed -> Slashed (the dispute game proved a checkpoint wrong or unavailable),
@@ -131,8 +132,6 @@ interface IMarket {
     error ProgressNotIncreasing(uint64 checkpointsDone, uint64 previous);
     /// @notice Progress cannot exceed the job's checkpoint count.
     error TooManyCheckpoints(uint64 checkpointsDone, uint64 checkpointCount);
-    /// @notice The caller has no credit to claim.
-    error NothingToClaim();
     /// @notice Only the staking contract sends ETH to the market (slashed stake).
     error UnexpectedSender(address sender);
     /// @notice The dispute game can be set only once.
@@ -182,7 +181,6 @@ interface IMarket {
     /// @notice No drawn verifier approved the result by the end of its window: escrow back, solver unpaid.
     event JobUnverified(uint256 indexed jobId);
     event AuditSet(address indexed audit);
-    event Claimed(address indexed account, uint256 amount);
     event DisputeGameSet(address indexed game);
     event JobDisputed(uint256 indexed jobId);
     /// @notice A dispute over the job ended: the solver won (job back to Submitted) or was slashed.
@@ -288,9 +286,6 @@ interface IMarket {
     ///         with the full escrow, to the submitter. Anyone may call.
     function reportMissedDeadline(uint256 jobId) external;
 
-    /// @notice Pays the caller its whole credit.
-    function claim() external;
-
     /// @notice Sets the dispute game, once. Owner only. Once both the game and the audit are set the
     ///         market renounces its owner: the wiring is fixed and nobody holds power over it.
     function setDisputeGame(address game) external;
@@ -324,9 +319,6 @@ interface IMarket {
     /// @notice The staking contract whose stake backs bids.
     function staking() external view returns (IStaking);
 
-    /// @notice Credit `account` can claim.
-    function credits(address account) external view returns (uint256);
-
     /// @notice The job with id `jobId` (all zero, state None, if there is none).
     function getJob(uint256 jobId) external view returns (Job memory);
 
@@ -338,9 +330,6 @@ interface IMarket {
 
     /// @notice Sum of the escrow of all jobs not yet settled (Bidding, Running, Submitted, Disputed).
     function totalEscrow() external view returns (uint256);
-
-    /// @notice Sum of all unclaimed credits.
-    function totalCredits() external view returns (uint256);
 
     /// @notice Whether (index, step, stateHash) is a checkpoint under the job's final root.
     /// @dev Leaf: keccak256(bytes.concat(keccak256(abi.encode(jobId, index, step, stateHash)))), the

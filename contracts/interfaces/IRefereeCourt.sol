@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ICredits} from "./ICredits.sol";
 import {IStepVerifier} from "./IStepVerifier.sol";
 
 /// @title IRefereeCourt
@@ -50,7 +51,7 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 ///      member of an early, overturned panel cannot withdraw before the final verdict.
 ///      Accounting invariant: address(this).balance == totalStake() + totalExiting() + totalAppealBonds()
 ///      + totalCredits() (totalBonds() is the sum of the first three).
-interface IRefereeCourt is IStepVerifier {
+interface IRefereeCourt is IStepVerifier, ICredits {
     /// @notice One step (or availability) request and the state of its current round.
     struct Request {
         uint256 disputeId;
@@ -186,8 +187,6 @@ interface IRefereeCourt is IStepVerifier {
     error NoAppealLeft(uint256 requestId);
     /// @notice An appeal carries exactly `appealBond`.
     error WrongAppealBond(uint256 value, uint256 appealBond);
-    /// @notice The caller has no credit to claim.
-    error NothingToClaim();
 
     event GameSet(address indexed game);
     event RefereeRegistered(address indexed referee, uint256 amount, uint256 stake);
@@ -222,7 +221,6 @@ interface IRefereeCourt is IStepVerifier {
     event RequestAbandoned(uint256 indexed requestId, uint256 indexed disputeId);
     /// @notice `amount` of the referee's bond went to the request's parties.
     event RefereeSlashed(uint256 indexed requestId, address indexed referee, uint256 amount);
-    event Claimed(address indexed account, uint256 amount);
 
     /// @notice Sets the dispute game, once, and renounces ownership in the same call (the court has no
     ///         owner afterwards). Owner only.
@@ -267,9 +265,6 @@ interface IRefereeCourt is IStepVerifier {
     /// @notice Anyone, after the decision: slashes a panel member that was wrong, unrevealed or silent in
     ///         any round of the request; once per referee and request. Paid to the parties.
     function slash(uint256 requestId, address referee) external;
-
-    /// @notice Pays the caller its whole credit.
-    function claim() external;
 
     function MAX_ROUNDS() external view returns (uint64);
 
@@ -353,8 +348,6 @@ interface IRefereeCourt is IStepVerifier {
     /// @notice Number of requests; also the id of the latest one (ids start at 1).
     function requestCount() external view returns (uint256);
 
-    function credits(address account) external view returns (uint256);
-
     /// @notice Sum of counted stake.
     function totalStake() external view returns (uint256);
 
@@ -363,6 +356,4 @@ interface IRefereeCourt is IStepVerifier {
 
     /// @notice totalStake + totalExiting + totalAppealBonds: every bond held (referees' and appellants').
     function totalBonds() external view returns (uint256);
-
-    function totalCredits() external view returns (uint256);
 }
