@@ -1,11 +1,72 @@
-"""`pinpoint-coordinator serve`: run the coordinator (API + chain indexer) with uvicorn."""
+"""`pinpoint-coordinator serve|index`: the coordinator's API (uvicorn) and its chain indexer.
+
+- `serve` runs the API; with one worker (the default) it also indexes in a thread, unless `--no-indexer`.
+  With `--workers N` (default: the WEB_CONCURRENCY environment variable, else 1) above 1 it serves the API
+  only, from N processes: run `index` beside it.
+- `index` runs only the indexer and the outbox dispatcher (backend/indexer.py), so API load never stalls
+  indexing and an API restart never stops it. Run exactly one per database.
+"""
 
 import argparse
 import logging
+import os
+import signal
+import threading
 
 import uvicorn
+from fastapi import FastAPI
 
 from backend.app import create_app
+
+
+def api_app() -> FastAPI:
+    """The API without an indexer: the app factory every uvicorn worker process builds."""
+    return create_app(run_indexer=False)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, int(os.environ.get("WEB_CONCURRENCY", "1")))
+    except ValueError:
+        return 1
+
+
+def serve(args: argparse.Namespace) -> None:
+    from backend.db import make_engine, migrate
+    from pinpoint.settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    migrate(engine)  # once, before any worker starts: workers find the schema at head
+    engine.dispose()
+    if args.workers > 1:
+        if not args.no_indexer:
+            logging.info("serving the API from %s processes, without an indexer: run `pinpoint-coordinator index` "
+                         "beside it", args.workers)
+        uvicorn.run("backend.cli:api_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                    log_level="warning")
+    else:
+        uvicorn.run(create_app(run_indexer=not args.no_indexer), host=args.host, port=args.port, log_level="warning")
+
+
+def index(_args: argparse.Namespace) -> None:
+    from backend.db import make_engine, migrate, session_factory
+    from backend.indexer import Indexer, run_forever
+    from pinpoint.chain import Chain
+    from pinpoint.queue import Dispatcher, make_celery
+    from pinpoint.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    chain = Chain(settings.rpc_url, settings.deployment_file)  # read-only: no key
+    indexer = Indexer(chain, session_factory(engine), Dispatcher(make_celery(settings.redis_url)), settings.confirmations)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logging.info("indexing %s from block %s (%s confirmations)", settings.rpc_url, indexer.start_block,
+                 settings.confirmations)
+    run_forever(indexer, settings.poll_seconds, stop)
+    engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,13 +76,22 @@ def main(argv: list[str] | None = None) -> None:
         "Configured by PINPOINT_* environment variables (see pinpoint/settings.py).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the API and index the chain")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--no-indexer", action="store_true", help="serve the API only (another process indexes)")
+    serve_parser = sub.add_parser("serve", help="serve the API (and, with one worker, index the chain)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--workers", type=int, default=default_workers(),
+                              help="API processes (default: WEB_CONCURRENCY, else 1); above 1 the API is served "
+                              "without an indexer")
+    serve_parser.add_argument("--no-indexer", action="store_true", help="serve the API only (`index` runs beside it)")
+    sub.add_parser("index", help="index the chain and dispatch tasks (no API)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
-    uvicorn.run(create_app(run_indexer=not args.no_indexer), host=args.host, port=args.port, log_level="warning")
+    if args.command == "serve":
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        serve(args)
+    else:
+        index(args)
 
 
 if __name__ == "__main__":

@@ -11,29 +11,39 @@ state hash behind them. The job's own solver, proven by a signed read, always se
 The coordinator is trusted with this secrecy (not with integrity: every hash it serves is checked): a
 coordinator or solver that hands the hashes to a verifier makes that verifier's audit worthless, which is
 the collusion the docs list among the scheme's limits.
+
+Everything is read from the index (backend/indexer.py projects SampleSealed: the sample and the commit
+deadline), never from the chain per request, and in doubt it withholds: the index's clock is the latest
+indexed block's time, which never runs ahead of the chain's, and a job the index has not seen sealed is
+treated as unsealed.
 """
 
 from __future__ import annotations
 
-from pinpoint.chain import Chain, JobState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-UNDER_REVIEW = (JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
+from backend.models import IndexedBlock, Job
+
+UNDER_REVIEW = ("running", "submitted", "disputed")
 """States in which a verifier may still commit (or will once the sample is sealed). Every other state is
-settled or never had a result (Finalized, Unverified, Slashed, Cancelled, Failed) or has no checkpoints yet
-(Bidding): nothing is withheld."""
+settled or never had a result (finalized, unverified, slashed, cancelled, failed) or has no checkpoints yet
+(bidding): nothing is withheld."""
 
 
-def withheld_checkpoints(chain: Chain, job_id: int) -> set[int]:
-    """Indices whose state hash and artifact must not be shown to anyone but the solver right now."""
-    audit = chain.contracts.get("Audit")
-    job = chain.job(job_id)
-    if audit is None or job["state"] not in UNDER_REVIEW:
+def indexed_time(session: Session) -> int | None:
+    """The timestamp of the latest block the index has read up to (None before the first)."""
+    return session.scalar(select(IndexedBlock.timestamp).order_by(IndexedBlock.number.desc()).limit(1))
+
+
+def withheld_checkpoints(job: Job, now: int | None) -> set[int]:
+    """Indices whose state hash and artifact must not be shown to anyone but the solver right now, for `job`
+    as indexed and `now` the index's block time (indexed_time)."""
+    if job.state not in UNDER_REVIEW:
         return set()
-    everything_but_start = set(range(1, job["checkpointCount"] + 1))
-    if job["sampleSealedAt"] == 0:  # (challengeDeadline is 0 too: the review starts at the seal)
-        return everything_but_start
-    commit_deadline = job["sampleSealedAt"] + audit.functions.commitWindow().call()
+    if job.sampled_intervals is None or job.commit_deadline is None:  # not sealed yet: any could be drawn
+        return set(range(1, job.checkpoint_count + 1))
     # Block time, as the contract sees it: once a block is past the deadline no commit can land any more.
-    if chain.w3.eth.get_block("latest")["timestamp"] > commit_deadline:
+    if now is not None and now > job.commit_deadline:
         return set()
-    return {interval + 1 for interval in chain.market.functions.sampledIntervals(job_id).call()}
+    return {interval + 1 for interval in job.sampled_intervals}

@@ -63,6 +63,9 @@ class Job(Base):
     submitter_refund: Mapped[str | None] = mapped_column(Wei, default=None)
     slashed: Mapped[str | None] = mapped_column(Wei, default=None)
     updated_block: Mapped[int] = mapped_column(Integer)
+    # The audit's sealed sample, as SampleSealed left it: what backend.disclosure withholds, and until when.
+    sampled_intervals: Mapped[list | None] = mapped_column(JSON, default=None)
+    commit_deadline: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     bids: Mapped[list["Bid"]] = relationship(order_by="Bid.id", cascade="all, delete-orphan")
     checkpoints: Mapped[list["Checkpoint"]] = relationship(order_by="Checkpoint.index", cascade="all, delete-orphan")
@@ -137,6 +140,33 @@ class ChainEvent(Base):
     contract: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))
     args: Mapped[dict] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)  # the job it projects onto
+
+
+class IndexedBlock(Base):
+    """The last block of each range the indexer read (the latest 512): a stored hash the chain no longer has
+    at that height is a reorg (backend/indexer.py rewinds). The newest one's time is the index's clock."""
+
+    __tablename__ = "indexed_blocks"
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(Hash)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Outbox(Base):
+    """Tasks to send, written with the rows of the event that calls for them (one transaction): sent at least
+    once by the dispatcher loop, and again while still due when the broker lost its queues (a new run id)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("block_number", "log_index", "task", "address"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(Integer, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    task: Mapped[str] = mapped_column(String(16))
+    job_id: Mapped[int] = mapped_column(Integer, index=True)
+    address: Mapped[str] = mapped_column(Address)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None, index=True)
+    broker_run: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class IndexerCursor(Base):

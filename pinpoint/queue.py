@@ -39,6 +39,17 @@ class Dispatcher:
 
     def __init__(self, app: Celery):
         self.app = app
+        self._redis = None
+
+    def broker_run(self) -> str:
+        """The broker's run id (Redis/Valkey `INFO server`): another one means it restarted, and a broker
+        without persistence restarts with empty queues, so whatever was sent before and is still due must be
+        sent again (backend/indexer.py, worker/daemon.py). Raises when the broker is unreachable."""
+        import redis
+
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.app.conf.broker_url, socket_timeout=5, socket_connect_timeout=2)
+        return self._redis.info("server")["run_id"]
 
     def execute(self, job_id: int, solver: str) -> None:
         self.app.send_task(EXECUTE_JOB, args=[job_id], queue=solver_queue(solver))

@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.role == "solver":
             ensure_stake(chain, stake)
             daemon = SolverDaemon(chain, client, PricePolicy(min_price=int(args.min_price * ETHER)),
-                                  Dispatcher(make_celery(settings.redis_url)))
+                                  Dispatcher(make_celery(settings.redis_url)), home=settings.home,
+                                  republish=conduct(settings.cheat).publish == "all")
             player = DisputePlayer(chain, client, trainer_factory(settings.cheat), home=settings.home,
                                    conduct=conduct(settings.cheat))
             tickers = [daemon.tick, player.tick]

@@ -8,6 +8,7 @@ Every decision not to bid is logged with its reason ("why no match").
 from __future__ import annotations
 
 import logging
+import time
 
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
@@ -18,7 +19,9 @@ from worker.engine.training import ProfileMismatch, check_profile
 from worker.inference import Download, honest_engine
 from worker.keeper import OPEN_STATES, due_exit
 from worker.pricing import PricePolicy
-from worker.solver import JobMismatch, check_spec_matches
+from worker.solver import JobMismatch, check_spec_matches, kept_checkpoint
+
+REPAIR_SECONDS = 5.0  # how often a solver checks that the coordinator still has what it published
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,13 @@ def ensure_verifier_stake(chain: Chain, amount: int) -> None:
 
 
 class SolverDaemon:
-    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, dispatcher: Dispatcher | None = None):
+    def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, dispatcher: Dispatcher | None = None,
+                 home=None, republish: bool = False):
         self.chain = chain
+        self.home = home  # where SolverRun keeps its own copy of every checkpoint
+        self.republish = republish  # an honest solver re-reports what a coordinator lost (worker/cli.py)
+        self.won_specs: dict[int, AnySpec] = {}  # specs of jobs we bid on: re-posted if the coordinator lost them
+        self.repaired_at = 0.0
         self.dispatcher = dispatcher
         self.client = client
         self.policy = policy
@@ -76,6 +84,10 @@ class SolverDaemon:
             self.consider(job_id)
         for job_id in sorted(self.watching):
             self.advance(job_id)
+        if self.republish and time.monotonic() - self.repaired_at >= REPAIR_SECONDS:
+            self.repaired_at = time.monotonic()
+            for job_id in sorted(self.watching):
+                self.republish_lost(job_id)
         claimed = self.chain.claim_credits()
         if claimed:
             log.info("claimed %s wei", claimed)
@@ -114,6 +126,7 @@ class SolverDaemon:
             return self.decline(job_id, reason)
         try:
             self.chain.transact("Market", "bid", job_id, price)
+            self.won_specs[job_id] = spec
             self.declined.pop(job_id, None)
             self.watching.add(job_id)
             log.info("job %s: bid %s wei", job_id, price)
@@ -149,6 +162,43 @@ class SolverDaemon:
             return "no verifier other than us is registered, so nobody could approve it"
         return None
 
+    def republish_lost(self, job_id: int) -> None:
+        """The coordinator's database is a cache of the chain plus reports: rebuilt from the chain after a
+        loss, it lacks the spec and the checkpoint reports. For a job of ours under way or under review,
+        re-post the spec and re-report (and re-upload) every committed checkpoint it no longer has, from our
+        own copies: verifiers need them, and an honest solver must not be challenged for a coordinator's
+        loss."""
+        job = self.chain.job(job_id)
+        if job["solver"].lower() != self.chain.address.lower() or job["state"] not in (
+                JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED):
+            return
+        spec = self.won_specs.get(job_id)
+        if spec is not None:
+            try:
+                self.client.spec(job["specHash"])
+            except CoordinatorError:
+                self.client.submit_spec(spec)
+                log.warning("job %s: the coordinator had lost the spec; re-posted it", job_id)
+        try:
+            indexed = self.client.job(job_id)
+        except CoordinatorError:  # not indexed (again) yet
+            return
+        if (indexed.get("solver") or "").lower() != self.chain.address.lower():
+            return
+        have = {c["index"] for c in indexed["checkpoints"]}
+        lost = [i for i in range(job["checkpointsDone"] + 1) if i not in have]
+        from worker.engine.checkpoint import load_checkpoint
+
+        for index in lost:
+            blob = kept_checkpoint(self.home, self.chain.address, job_id, index) if self.home is not None else None
+            if blob is None:
+                continue
+            ckpt = load_checkpoint(blob)
+            artifact = self.client.upload_artifact(blob)
+            self.client.report_checkpoint(job_id, index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, None)
+        if lost:
+            log.warning("job %s: the coordinator had lost checkpoints %s; re-reported them", job_id, lost)
+
     def advance(self, job_id: int) -> None:
         """Move a watched job along the deadlines that anyone may act on."""
         job = self.chain.job(job_id)
@@ -175,6 +225,7 @@ class VerifierDaemon:
         self.dispatcher = dispatcher
         self.seen = 0
         self.waiting: set[int] = set()  # jobs not yet submitted
+        self.sent: dict[int, str | None] = {}  # jobs sent to our worker and still under review: the broker's run id
 
     def tick(self) -> None:
         self.waiting.update(range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1))
@@ -186,7 +237,34 @@ class VerifierDaemon:
                 self.verify(job_id)
             if job["state"] not in (JobState.BIDDING, JobState.RUNNING):
                 self.waiting.discard(job_id)
+        self.resend_lost()
+
+    def broker_run(self) -> str | None:
+        """The broker's run id; None when it cannot be asked (down, or a stand-in dispatcher)."""
+        broker_run = getattr(self.dispatcher, "broker_run", None)
+        try:
+            return broker_run() if broker_run is not None else None
+        except Exception as exc:  # down: asked again next tick
+            log.warning("the broker does not answer: %s", exc)
+            return None
+
+    def resend_lost(self) -> None:
+        """A broker that restarted without persistence lost the queued task: send it again while the job is
+        still under review (the task is idempotent, and one run at a time per job on this host)."""
+        if not self.sent:
+            return
+        run = self.broker_run()
+        if run is None:
+            return
+        for job_id, sent_under in sorted(self.sent.items()):
+            if self.chain.job(job_id)["state"] not in (JobState.SUBMITTED, JobState.DISPUTED):
+                del self.sent[job_id]
+            elif run != sent_under:
+                log.warning("job %s: the broker restarted (run %s, sent under %s); sending the check again",
+                            job_id, run, sent_under)
+                self.verify(job_id)
 
     def verify(self, job_id: int) -> None:
         self.dispatcher.verify(job_id, self.chain.address)
+        self.sent[job_id] = self.broker_run()
         log.info("job %s: result submitted; verifying", job_id)

@@ -1,8 +1,15 @@
 """Celery tasks of a worker host: run `celery -A worker.tasks worker -Q <queue>` (the worker CLI does).
 
-Tasks take a job id, re-read everything from the chain, and are safe to run twice.
+Tasks take a job id, re-read everything from the chain, and are safe to run twice: dispatch is at least
+once (the coordinator's outbox sends an execute again when the broker restarted; a solver sends one for its
+running jobs when it restarts), so a task for a job already done returns at once (the chain says so), and
+one delivered while another run of the same task and job holds this host's lock for it returns at once too.
 """
 
+import fcntl
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
 from functools import lru_cache
 
 from pinpoint.chain import Chain, ChainError
@@ -29,14 +36,39 @@ def _client() -> CoordinatorClient:
 RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError), retry_backoff=2, retry_backoff_max=60, max_retries=8)
 
 
+@contextmanager
+def job_lock(task: str, job_id: int):
+    """Yields whether this host holds the lock of `task` on `job_id` (False: another run holds it)."""
+    settings = get_settings()
+    path = settings.home / "locks" / f"{task}-{_chain().address.lower()}-job{job_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock (a killed process releases it too)
+
+
+def once_at_a_time(task: str, job_id: int, run: Callable):
+    with job_lock(task, job_id) as held:
+        if not held:
+            return f"job {job_id}: {task} is already running on this host; this delivery is a duplicate"
+        return run()
+
+
 @app.task(name=EXECUTE_JOB, **RETRY)
 def execute_job(job_id: int) -> str:
     from worker.cheats import conduct, trainer_factory
     from worker.solver import SolverRun  # torch loads only in worker processes
 
     settings = get_settings()
-    return SolverRun(job_id, _chain(), _client(), trainer_factory(settings.cheat), home=settings.home,
-                     conduct=conduct(settings.cheat)).execute()
+    return once_at_a_time("execute", job_id, SolverRun(job_id, _chain(), _client(), trainer_factory(settings.cheat),
+                                                       home=settings.home, conduct=conduct(settings.cheat)).execute)
 
 
 @app.task(name=VERIFY_JOB, **RETRY)
@@ -44,6 +76,7 @@ def verify_job(job_id: int) -> dict | None:
     from worker.verifier import VerifierRun
 
     settings = get_settings()
-    verdict = VerifierRun(job_id, _chain(), _client(), lie=settings.lying_verifier, lazy=settings.lazy_verifier,
-                          notes=settings.home / "audits").verify()
-    return None if verdict is None else verdict.__dict__
+    run = VerifierRun(job_id, _chain(), _client(), lie=settings.lying_verifier, lazy=settings.lazy_verifier,
+                      notes=settings.home / "audits").verify
+    verdict = once_at_a_time("verify", job_id, run)
+    return verdict if verdict is None or isinstance(verdict, str) else verdict.__dict__

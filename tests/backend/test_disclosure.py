@@ -1,16 +1,17 @@
 """The coordinator withholds the solver's hashes of sampled checkpoints until the audit commit window ends.
 
 Real chain, real API: a job is run by hand (bid, award, report checkpoints, submit a real root), and the
-checkpoint listing is read as a verifier (anonymous) and as the solver (signed read) at each stage.
+checkpoint listing is read as a verifier (anonymous) and as the solver (signed read) at each stage. The API
+decides from the index alone (no chain reads per request): what it shows follows the chain once indexed.
 """
 
 import os
-from types import SimpleNamespace
 
 import pytest
 
 from backend.disclosure import withheld_checkpoints
 from backend.indexer import Indexer
+from backend.models import Job
 from pinpoint.chain import Chain, JobState
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import checkpoint_leaf_hash, checkpoint_tree
@@ -63,6 +64,7 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     assert withheld(sign_read(ANVIL_KEYS[6], job_id)) == everything - {0}  # a signature proves nothing else
     assert withheld(sign_read(ANVIL_KEYS[5], job_id, timestamp=1)) == everything - {0}  # a stale one neither
     solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, hashes, INTERVAL).root)
+    drain(indexer)
     assert withheld() == everything - {0}
 
     # Sealed: exactly the ends of the sampled intervals stay hidden, so their starts can be downloaded.
@@ -71,46 +73,51 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     submitter.transact("Market", "sealSample", job_id)
     sample = submitter.market.functions.sampledIntervals(job_id).call()
     assert len(sample) == 2
+    assert withheld() == everything - {0}  # the index has not seen the seal yet: in doubt, withhold
+    drain(indexer)
     assert withheld() == {i + 1 for i in sample}
+    with api.app.state.sessions() as s:
+        assert s.get(Job, job_id).commit_deadline == submitter.audit.functions.commitDeadline(job_id).call()
 
-    # Past the commit window no commitment can land any more: everything is shown.
+    # Past the commit window no commitment can land any more: everything is shown, once a block past it is
+    # indexed (the index's clock never runs ahead of the chain's).
     advance_time(solver.w3, submitter.audit.functions.commitWindow().call() + 1)
+    assert withheld() == {i + 1 for i in sample}
+    drain(indexer)
     assert withheld() == set()
 
 
-class _Call:
-    def __init__(self, value):
-        self.value = value
-
-    def call(self):
-        return self.value
+STATES = {JobState.NONE: "none", JobState.BIDDING: "bidding", JobState.RUNNING: "running", JobState.SUBMITTED: "submitted",
+          JobState.DISPUTED: "disputed", JobState.FINALIZED: "finalized", JobState.CANCELLED: "cancelled",
+          JobState.FAILED: "failed", JobState.SLASHED: "slashed", JobState.UNVERIFIED: "unverified"}
 
 
-def stub_chain(state: JobState, sealed_at: int, now: int, sample: list[int]) -> SimpleNamespace:
-    """The few reads withheld_checkpoints makes, answered from a job with COUNT checkpoints."""
-    job = {"state": state, "checkpointCount": COUNT, "sampleSealedAt": sealed_at, "submittedAt": 50,
-           "challengeDeadline": sealed_at and sealed_at + 600}
-    audit = SimpleNamespace(functions=SimpleNamespace(commitWindow=lambda: _Call(8)))
-    return SimpleNamespace(
-        contracts={"Audit": audit}, job=lambda job_id: job,
-        market=SimpleNamespace(functions=SimpleNamespace(sampledIntervals=lambda job_id: _Call(sample))),
-        w3=SimpleNamespace(eth=SimpleNamespace(get_block=lambda which: {"timestamp": now})))
+def indexed_job(state: JobState, commit_deadline: int | None, sample: list[int] | None) -> Job:
+    """A job with COUNT checkpoints as the index holds it (state names as the indexer writes them)."""
+    return Job(id=1, state=STATES[state], checkpoint_count=COUNT, checkpoint_interval=INTERVAL,
+               commit_deadline=commit_deadline, sampled_intervals=sample)
+
+
+def test_everyChainState_hasAnIndexedName():
+    assert set(STATES) == set(JobState)
 
 
 @pytest.mark.parametrize("state", list(JobState))
 def test_onlyResultsUnderReview_withholdAnything(state):
-    """Unsealed (challengeDeadline still 0), every checkpoint but the start could be drawn: withheld while the
+    """Unsealed (no sample indexed yet), every checkpoint but the start could be drawn: withheld while the
     job runs or its result is under review, and never once it is settled (Unverified included)."""
     under_review = state in (JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
-    withheld = withheld_checkpoints(stub_chain(state, sealed_at=0, now=100, sample=[]), 1)
+    withheld = withheld_checkpoints(indexed_job(state, None, None), now=100)
     assert withheld == (set(range(1, COUNT + 1)) if under_review else set())
 
 
 @pytest.mark.parametrize("state", [JobState.SUBMITTED, JobState.DISPUTED])
 def test_sealedSample_isWithheldThroughTheCommitWindowInclusive(state):
-    sample = [0, 2]
-    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=100, sample=sample), 1) == {1, 3}
-    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=108, sample=sample), 1) == {1, 3}
-    assert withheld_checkpoints(stub_chain(state, sealed_at=100, now=109, sample=sample), 1) == set()
-    settled = stub_chain(JobState.UNVERIFIED, sealed_at=100, now=100, sample=sample)
-    assert withheld_checkpoints(settled, 1) == set()
+    sealed = indexed_job(state, commit_deadline=108, sample=[0, 2])  # sealed at 100, a commit window of 8
+    assert withheld_checkpoints(sealed, now=100) == {1, 3}
+    assert withheld_checkpoints(sealed, now=108) == {1, 3}
+    assert withheld_checkpoints(sealed, now=109) == set()
+    assert withheld_checkpoints(sealed, now=None) == {1, 3}  # no block indexed: no clock, withhold
+    assert withheld_checkpoints(indexed_job(JobState.UNVERIFIED, 108, [0, 2]), now=100) == set()
+    # A sample without its deadline (an index from before they were projected) is treated as unsealed.
+    assert withheld_checkpoints(indexed_job(state, None, [0, 2]), now=10**9) == set(range(1, COUNT + 1))

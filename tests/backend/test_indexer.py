@@ -19,6 +19,10 @@ class RecordingDispatcher:
 
     def __init__(self):
         self.sent = []
+        self.run = "run-1"  # the broker's run id: another one is a restarted broker
+
+    def broker_run(self):
+        return self.run
 
     def execute(self, job_id, solver):
         self.sent.append(("execute", job_id, solver))
@@ -81,4 +85,55 @@ def test_indexer_appliesEachEventOnce_acrossRestarts(chain_stack, database_url):
     with sessions() as s:
         job = s.get(Job, job_id)
         assert (job.state, job.solver, job.price) == ("running", solver.address, str(ETHER // 40))
+    engine.dispose()
+
+
+def test_outbox_sendsAwardsAtLeastOnce_throughABrokerOutageAndRestart(chain_stack, database_url):
+    """The execute task is written with the award's rows: a broker that is down when the award is indexed
+    gets it once it is back, and a broker that restarted (new run id, empty queues) gets it again while the
+    job still runs, not after."""
+    reader = Chain(chain_stack.rpc_url, chain_stack.deployment_file)
+    submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[1])
+    solver = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[4])
+    if solver.staking.functions.freeStake(solver.address).call() < ETHER:
+        solver.transact("Staking", "deposit", value=ETHER)
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 4, 8, max_price=ETHER // 10,
+                                bidding_seconds=60, execution_seconds=600, challenge_seconds=60)
+    solver.transact("Market", "bid", job_id, ETHER // 20)
+    engine = make_engine(database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    dispatcher = RecordingDispatcher()
+
+    class Down(Exception):
+        pass
+
+    def down():
+        raise Down("connection refused")
+
+    dispatcher.broker_run = down
+    indexer = Indexer(reader, sessions, dispatcher)
+    drain(indexer)
+    advance_time(reader.w3, 61)
+    solver.transact("Market", "closeBidding", job_id)
+    drain(indexer)  # indexed while the broker is down: the task waits in the outbox
+    with sessions() as s:
+        assert s.get(Job, job_id).state == "running"
+    ours = lambda: [x for x in dispatcher.sent if x[1] == job_id]  # noqa: E731
+    assert ours() == []
+
+    del dispatcher.broker_run  # back up (run-1)
+    indexer.poll_once()
+    assert ours() == [("execute", job_id, solver.address)]
+    indexer.poll_once()
+    assert len(ours()) == 1  # sent once per broker run
+
+    dispatcher.run = "run-2"  # restarted without persistence: its queue is gone
+    indexer.poll_once()
+    assert ours() == [("execute", job_id, solver.address)] * 2
+    solver.transact("Market", "submitResult", job_id, "0x" + "ab" * 32)
+    drain(indexer)
+    dispatcher.run = "run-3"
+    indexer.poll_once()
+    assert len(ours()) == 2  # submitted: nothing to execute any more
     engine.dispose()

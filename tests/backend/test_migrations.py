@@ -70,11 +70,44 @@ def test_onePerVerifierAndInterval_upgradesFrom0003_keepingTheFirstOfReplayedVer
         for id, interval in ((1, 2), (2, 2), (3, 5), (4, 2)):  # a verdict replayed three times, and another
             insert(connection, "verdicts", dict(verdict, id=id, interval=interval))
 
-    migrate(engine)
+    migrate(engine, "0004")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         assert connection.execute(text("SELECT id FROM verdicts ORDER BY id")).scalars().all() == [1, 3]
-        # The models are exactly what the migrations build.
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with pytest.raises(IntegrityError), engine.begin() as connection:
         insert(connection, "verdicts", dict(verdict, id=9))
+
+
+def test_reorgsAndOutbox_upgradeFrom0004_givingEachIndexedEventItsJob(database_url):
+    engine = make_engine(database_url)
+    migrate(engine, "0004")
+    event = {"block_number": 5, "tx_hash": "0x" + "ee" * 32, "contract": "DisputeGame"}
+    with engine.begin() as connection:
+        insert(connection, "jobs", JOB_ROW)
+        insert(connection, "disputes", dict(DISPUTE_ROW, kind="fault"))
+        insert(connection, "chain_events", dict(event, id=1, log_index=0, contract="Market", name="JobPosted",
+                                                args='{"jobId": "3", "specHash": "0xaa"}'))
+        insert(connection, "chain_events", dict(event, id=2, log_index=1, name="Responded",  # names its dispute only
+                                                args='{"disputeId": "11", "lo": "8", "hi": "12"}'))
+        insert(connection, "chain_events", dict(event, id=3, log_index=2, contract="Staking", name="Deposited",
+                                                args='{"account": "0x01"}'))
+
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT id, job_id FROM chain_events ORDER BY id")).all() == [
+            (1, 3), (2, 3), (3, None)]
+        row = connection.execute(text("SELECT sampled_intervals, commit_deadline FROM jobs")).one()
+        assert tuple(row) == (None, None)  # not seen sealed: withheld (backend/disclosure.py) until it settles
+        # The models are exactly what the migrations build.
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    assert not {"outbox", "indexed_blocks"} & set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM chain_events ORDER BY id")).scalars().all() == [1, 2, 3]
+    engine.dispose()

@@ -15,6 +15,15 @@ SOLVER, CHALLENGER = "0x" + "50" * 20, "0x" + "c4" * 20
 ROOT = "0x" + "f0" * 32
 
 
+class _Functions:
+    """contract.functions.NAME(*args).call(block_identifier=...) answering from plain functions."""
+
+    def __init__(self, **answers):
+        self.functions = type("Functions", (), {name: staticmethod(
+            lambda *args, _f=f: type("Call", (), {"call": lambda self, block_identifier="latest": _f(*args)})())
+            for name, f in answers.items()})
+
+
 class StubChain:
     """What the indexer reads from the chain besides events: how many disputes of the job were open at the
     block of a settlement the solver won (disputes run side by side)."""
@@ -22,6 +31,9 @@ class StubChain:
     def __init__(self):
         self.deployment = {}
         self.open_disputes = {}  # block -> count
+        # At a seal: the sampled intervals, and the audit's commit deadline (what disclosure needs).
+        self.market = _Functions(sampledIntervals=lambda job_id: [2, 0])
+        self.audit = _Functions(commitDeadline=lambda job_id: 2500)
 
     def job(self, job_id, block="latest"):
         assert job_id == JOB
@@ -66,6 +78,7 @@ def test_reviewWindow_opensAtTheSeal_andStaysDisputedWhileAnyDisputeIsOpen(proje
     assert job().challenge_deadline is None
     apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=400, challengeDeadline=3000)
     assert (job().state, job().challenge_deadline) == ("submitted", 3000)
+    assert (job().sampled_intervals, job().commit_deadline) == ([2, 0], 2500)
     apply("Market", "JobDisputed", jobId=JOB)
     apply("Market", "JobDisputed", jobId=JOB)
     assert (job().state, job().challenge_deadline) == ("disputed", 3000)

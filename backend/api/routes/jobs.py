@@ -15,7 +15,7 @@ from backend.api.schemas import (
     SpecAccepted,
     VerdictReport,
 )
-from backend.disclosure import withheld_checkpoints
+from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
 from pinpoint.merkle import checkpoint_leaf_hash
 from pinpoint.signing import read_signer, report_signer
@@ -76,7 +76,7 @@ def read_job(job_id: int, session: SessionDep, request: Request,
     public.final_loss = losses[-1] if losses else None
     reader = read_signer(job_id, x_pinpoint_timestamp, x_pinpoint_signature)
     is_solver = reader is not None and job.solver is not None and reader.lower() == job.solver.lower()
-    withheld = set() if is_solver else withheld_checkpoints(request.app.state.chain, job_id)
+    withheld = set() if is_solver else withheld_checkpoints(job, indexed_time(session))
     for checkpoint in public.checkpoints:
         checkpoint.leaf = checkpoint_leaf_hash(job_id, checkpoint.index, checkpoint.step, checkpoint.state_hash)
         if checkpoint.index in withheld:
