@@ -19,7 +19,10 @@ import sys
 import threading
 from collections.abc import Callable
 
+import httpx
 from eth_account import Account
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
@@ -48,7 +51,8 @@ def run_loop(tickers: list[Callable[[], None]], poll_seconds: float, stop: threa
         for tick in tickers:
             try:
                 tick()
-            except (ChainError, CoordinatorError, OSError) as exc:
+            # The coordinator (HTTP) or the broker may be down or restarting: a host waits them out.
+            except (ChainError, CoordinatorError, OSError, httpx.HTTPError, BrokerError, RedisError) as exc:
                 logging.warning("%s: %s; retrying", getattr(tick, "__qualname__", tick), exc)
         stop.wait(poll_seconds)
 

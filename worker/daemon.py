@@ -189,15 +189,17 @@ class SolverDaemon:
         lost = [i for i in range(job["checkpointsDone"] + 1) if i not in have]
         from worker.engine.checkpoint import load_checkpoint
 
+        republished = []
         for index in lost:
             blob = kept_checkpoint(self.home, self.chain.address, job_id, index) if self.home is not None else None
-            if blob is None:
+            if blob is None:  # not written yet (the task is about to report it itself), or not ours to serve
                 continue
             ckpt = load_checkpoint(blob)
             artifact = self.client.upload_artifact(blob)
             self.client.report_checkpoint(job_id, index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, None)
-        if lost:
-            log.warning("job %s: the coordinator had lost checkpoints %s; re-reported them", job_id, lost)
+            republished.append(index)
+        if republished:
+            log.warning("job %s: the coordinator had lost checkpoints %s; re-reported them", job_id, republished)
 
     def advance(self, job_id: int) -> None:
         """Move a watched job along the deadlines that anyone may act on."""

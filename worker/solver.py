@@ -138,7 +138,9 @@ class SolverRun:
             reported = {c["index"]: c for c in self.client.job(self.job_id)["checkpoints"]}
             hashes = [bytes.fromhex(reported[i]["state_hash"][2:]) for i in range(done + 1)]
         except (CoordinatorError, KeyError):
-            raise RuntimeError(f"job {self.job_id}: {done} checkpoints committed but their reports are missing") from None
+            # The coordinator lost them (its database was rebuilt from the chain): transient, the task is retried
+            # while the solver's host re-reports them from its own copies (worker/daemon.py).
+            raise CoordinatorError(f"job {self.job_id}: {done} checkpoints committed but their reports are missing") from None
         if checkpoint_tree(self.job_id, hashes, job["checkpointInterval"]).root != job["progressRoot"]:
             raise RuntimeError(f"job {self.job_id}: reported checkpoints do not match the committed progress root")
         blob = self.client.download_artifact(reported[done]["artifact"])

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from functools import lru_cache
 
+import httpx
+
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import EXECUTE_JOB, VERIFY_JOB, make_celery
@@ -31,9 +33,10 @@ def _client() -> CoordinatorClient:
     return CoordinatorClient(settings.coordinator_url, settings.private_key)
 
 
-# Transient failures (coordinator or chain unreachable) are retried; a retry resumes from the last
-# committed checkpoint, so no work is repeated.
-RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError), retry_backoff=2, retry_backoff_max=60, max_retries=8)
+# Transient failures (coordinator or chain unreachable, or restarting: httpx's transport errors are not
+# OSErrors) are retried; a retry resumes from the last committed checkpoint, so no work is repeated.
+RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError, httpx.TransportError), retry_backoff=2,
+             retry_backoff_max=60, max_retries=8)
 
 
 @contextmanager
