@@ -60,6 +60,7 @@ class Indexer:
         self.dispatcher = dispatcher
         self.confirmations = confirmations
         self.start_block = int(chain.deployment.get("block", 0))
+        self.backfilled = False
 
     # --- reading the chain --------------------------------------------------------------------------
 
@@ -95,6 +96,8 @@ class Indexer:
         applied = 0
         with self.sessions() as session:
             cursor = session.get(IndexerCursor, "market") or IndexerCursor(name="market", next_block=self.start_block)
+            if not self.backfilled:
+                self.backfill_samples(session)
             fork = self.fork_point(session)
             if fork is not None:
                 self.rewind(session, cursor, fork)
@@ -128,6 +131,19 @@ class Indexer:
             session.merge(cursor)
             session.commit()
         return applied
+
+    def backfill_samples(self, session: Session) -> None:
+        """Jobs sealed before schema 0005 projected no sample: read it from the chain once, so disclosure
+        (which withholds everything of a sealed job without one) does not withhold them until they settle."""
+        stale = session.scalars(select(Job).where(Job.challenge_deadline.is_not(None), Job.commit_deadline.is_(None),
+                                                  Job.state.in_(("submitted", "disputed")))).all()
+        for job in stale:
+            job.sampled_intervals = [int(i) for i in self.chain.market.functions.sampledIntervals(job.id).call()]
+            job.commit_deadline = (self.chain.audit.functions.commitDeadline(job.id).call()
+                                   if self.chain.audit is not None else 0)
+            log.info("job %s: its sealed sample read from the chain (indexed before the sample was projected)", job.id)
+        session.flush()
+        self.backfilled = True
 
     def rewind(self, session: Session, cursor: IndexerCursor, fork: int) -> None:
         """Forget everything the chain no longer has above block `fork` and re-project the jobs it touched."""

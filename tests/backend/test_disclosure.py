@@ -78,6 +78,13 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     assert withheld() == {i + 1 for i in sample}
     with api.app.state.sessions() as s:
         assert s.get(Job, job_id).commit_deadline == submitter.audit.functions.commitDeadline(job_id).call()
+        # As a job sealed before schema 0005 left it: no sample projected. Withheld, until an indexer
+        # (started after the upgrade) reads the sample from the chain.
+        s.get(Job, job_id).commit_deadline = s.get(Job, job_id).sampled_intervals = None
+        s.commit()
+    assert withheld() == everything - {0}
+    drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
+    assert withheld() == {i + 1 for i in sample}
 
     # Past the commit window no commitment can land any more: everything is shown, once a block past it is
     # indexed (the index's clock never runs ahead of the chain's).

@@ -54,7 +54,7 @@ def upgrade() -> None:
         job = args.get('jobId') if args.get('jobId') is not None else disputes.get(int(args.get('disputeId', -1)))
         if job is not None:
             bind.execute(events.update().where(events.c.id == id).values(job_id=int(job)))
-    # A sealed job indexed before 0005 has no sample here: withheld (all but the start) until it settles.
+    # A sealed job indexed before 0005 has no sample here: the indexer reads it from the chain when it starts.
 
 
 def downgrade() -> None:
