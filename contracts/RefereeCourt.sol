@@ -183,11 +183,13 @@ contract RefereeCourt is IRefereeCourt, Ownable, Credits {
             // might leave before this panel closes. Read stakes and the seed anew.
             _arm(r);
             // INVARIANT: re-arming is for a round someone can sit on; otherwise `decide` abandons it.
+            // slither-disable-next-line incorrect-equality (a sum of stake, not a balance: zero means nobody can sit)
             if (_eligibleStake(r) == 0) revert NoEligibleReferee();
             emit DrawRearmed(requestId, r.snapshotBlock, r.seedBlock);
             return;
         }
         // INVARIANT: a round is drawn only if someone but the parties can sit; else `decide` abandons it.
+        // slither-disable-next-line incorrect-equality (a sum of stake, not a balance: zero means nobody can sit)
         if (_eligibleStake(r) == 0) revert NoEligibleReferee();
         bytes32 seed = keccak256(abi.encode(hash, requestId, r.round));
         uint64 commitDeadline = uint64(block.timestamp) + answerWindow;
@@ -254,10 +256,15 @@ contract RefereeCourt is IRefereeCourt, Ownable, Credits {
             return;
         }
         if (r.seed == bytes32(0)) {
-            // INVARIANT: while someone but the parties can sit, `draw` is the exit, so no party escapes a
-            // verdict by abandoning an undrawn round.
-            if (_eligibleStake(r) != 0) revert NotDrawn(requestId);
             uint64 abandonableAt = r.armedAt + answerWindow;
+            // INVARIANT: while someone but the parties can sit, `draw` is the exit, so no party escapes a
+            // verdict by abandoning an undrawn round. A late round is drawn from a fresh snapshot (`draw`
+            // re-arms it), so once the window is over the fresh one counts too: a round whose referees all
+            // left before it was drawn is abandoned, not stranded until someone registers.
+            if (
+                _eligibleStake(r) != 0
+                    && (block.timestamp <= abandonableAt || _eligibleStakeAt(r, uint64(block.number) - 1) != 0)
+            ) revert NotDrawn(requestId);
             // INVARIANT: referees registered before the snapshot get a whole window before it is given up.
             if (block.timestamp <= abandonableAt) revert DecideTooEarly(abandonableAt);
             // An appeal nobody can sit on leaves the proposed verdict standing.
@@ -319,6 +326,7 @@ contract RefereeCourt is IRefereeCourt, Ownable, Credits {
         if (!r.done) revert NotDecided(requestId);
         // INVARIANT: one fault, one slash.
         if (slashed[requestId][referee]) revert AlreadySlashed(referee);
+        // slither-disable-next-line uninitialized-local (starts at zero on purpose: the largest stake owed)
         uint256 owed;
         // At most MAX_ROUNDS rounds: O(1).
         for (uint64 round = 1; round <= r.round; ++round) {
@@ -527,7 +535,12 @@ contract RefereeCourt is IRefereeCourt, Ownable, Credits {
 
     /// @dev Snapshot stake of everyone but the parties in the current round.
     function _eligibleStake(Request storage r) internal view returns (uint256) {
-        uint48 at = uint48(r.snapshotBlock);
+        return _eligibleStakeAt(r, r.snapshotBlock);
+    }
+
+    /// @dev Stake of everyone but the request's parties as of block `snapshotBlock`.
+    function _eligibleStakeAt(Request storage r, uint64 snapshotBlock) internal view returns (uint256) {
+        uint48 at = uint48(snapshotBlock);
         return _totalStake.upperLookupRecent(at) - _stakes[r.solver].upperLookupRecent(at)
             - _stakes[r.challenger].upperLookupRecent(at);
     }
@@ -567,7 +580,10 @@ contract RefereeCourt is IRefereeCourt, Ownable, Credits {
     }
 
     function _setStake(address referee, uint256 stake, uint256 total) internal {
+        // Checkpoints.push returns the previous and new values, which are not needed here.
+        // slither-disable-next-line unused-return
         _stakes[referee].push(uint48(block.number), uint208(stake));
+        // slither-disable-next-line unused-return
         _totalStake.push(uint48(block.number), uint208(total));
         totalStake = total;
     }

@@ -255,7 +255,8 @@ interface IRefereeCourt is IStepVerifier, ICredits {
     ///         after an unappealed appeal window, finalizes it (sends it to the game, settles appeal bonds).
     ///         With no reveal, arms a new round or (after MAX_ROUNDS) finalizes the last proposal or, with
     ///         none, abandons the request. Before any draw, does the same for a round nobody but its parties
-    ///         can sit on once answerWindow has passed since it was armed.
+    ///         can sit on once answerWindow has passed since it was armed (nobody at its snapshot, or, the
+    ///         round being late, nobody at the fresh snapshot `draw` would take: its referees all left).
     function decide(uint256 requestId) external;
 
     /// @notice The solver or challenger, while a proposed verdict's appeal window is open, with exactly
