@@ -230,7 +230,9 @@ contract Audit is IAudit, Credits {
         Verdict memory verdict = _verdict(jobId, state);
 
         Outcome[] memory outcomes = new Outcome[](count);
+        // slither-disable-next-line uninitialized-local (counters, zero on purpose)
         uint256 paidCount;
+        // slither-disable-next-line uninitialized-local (counters, zero on purpose)
         uint256 forfeited;
         for (uint256 i; i < count; ++i) {
             outcomes[i] = _outcome(_entries[jobId][verifiers[i]], verdict);
@@ -246,6 +248,8 @@ contract Audit is IAudit, Credits {
             if (outcome != Outcome.Forfeited) _credit(verifier, amount);
             emit AuditSettled(jobId, verifier, outcome, amount);
         }
+        // The remainder of the division (dust) goes to the submitter: the division before it is the point.
+        // slither-disable-next-line divide-before-multiply
         uint256 left = pool - share * paidCount;
         if (left > 0) {
             _credit(job.submitter, left);
@@ -356,7 +360,10 @@ contract Audit is IAudit, Credits {
     }
 
     function _setStake(address verifier, uint256 stake, uint256 total) internal {
+        // Checkpoints.push returns the previous and new values, which are not needed here.
+        // slither-disable-next-line unused-return
         _stakes[verifier].push(uint48(block.timestamp), uint208(stake));
+        // slither-disable-next-line unused-return
         _totalStake.push(uint48(block.timestamp), uint208(total));
     }
 }

@@ -81,6 +81,9 @@ contract DisputeGame is IDisputeGame, Credits {
         if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
         disputeId = ++disputeCount;
         Dispute storage d = _disputes[disputeId];
+        // The only external call is the immutable market's openDispute (ours, wired at construction; it calls
+        // nothing but the audit's window getter), so nothing can re-enter before the dispute is written.
+        // slither-disable-next-line reentrancy-no-eth
         _openInterval(d, jobId, index, agreedHash, agreedProof, solverHash, solverProof);
         // INVARIANT: a dispute needs a disagreement.
         if (challengerHash == solverHash) revert NoDisagreement();

@@ -258,6 +258,7 @@ contract Market is IMarket, Ownable, Credits {
         // Mirrors pinpoint.economics.minimum_stake with its defaults; tests compare the two on a grid.
         uint256 positive = maxPrice * (4 + 5 * uint256(checkpointCount));
         uint256 negative = maxPrice * 10 * uint256(sampleCount);
+        // slither-disable-next-line uninitialized-local (zero on purpose: no bound unless positive >= negative)
         uint256 bound;
         if (positive >= negative) {
             uint256 exact = (positive - negative) / (5 * uint256(sampleCount)) + 1;
