@@ -7,9 +7,15 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from sqlalchemy import text
 
+from backend.api import problems
+from backend.api.limits import BodyLimit, RateLimit
 from backend.api.routes import artifacts, jobs, outputs
+from backend.api.schemas import SPEC_SCHEMA
 from backend.artifacts import ArtifactStore
 from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer, run_forever
@@ -43,16 +49,53 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
     app = FastAPI(
         title="Pinpoint coordinator",
         description="Indexes the market, stores specs and artifacts by hash, dispatches work. Not an authority: "
-        "funds and commitments live on chain and every party checks hashes itself.",
+        "funds and commitments live on chain and every party checks hashes itself. Every error is an RFC 9457 "
+        "problem (application/problem+json); writes by workers are signed requests (pinpoint.signing).",
         version="0.1.0",
         lifespan=lifespan,
+        responses=problems.responses(400, 404, 413, 422, 429, 500, 503),
     )
+    app.state.settings = settings
+    problems.install(app)
+    # Outermost first: a write over the rate costs nothing, an oversized body is refused before it is read.
+    app.add_middleware(BodyLimit, limit_for=lambda method, path: settings.max_artifact_bytes
+                       if method == "PUT" and path.startswith("/artifacts/") else MAX_BODY_BYTES)
+    app.add_middleware(RateLimit, rate=settings.write_rate, burst=settings.write_burst)
     app.include_router(jobs.router)
     app.include_router(outputs.router)
     app.include_router(artifacts.router)
 
-    @app.get("/health", tags=["health"])
-    def read_health() -> dict:
-        return {"status": "ok", "chain_id": app.state.chain.w3.eth.chain_id}
+    @app.get("/health", tags=["health"], response_model=Health, responses=problems.responses(503))
+    def read_health() -> Health:
+        """200 when the chain and the database answer; 503 with the reason otherwise."""
+        try:
+            chain_id = app.state.chain.w3.eth.chain_id
+        except Exception as exc:  # noqa: BLE001 (any failure to reach the node is the answer)
+            raise HTTPException(503, detail=f"the chain node at {settings.rpc_url} does not answer: "
+                                f"{type(exc).__name__}", headers={"Retry-After": "5"}) from None
+        try:
+            with app.state.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            raise HTTPException(503, detail=f"the database does not answer: {type(exc).__name__}",
+                                headers={"Retry-After": "5"}) from None
+        return Health(status="ok", chain_id=chain_id)
 
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema["components"]["schemas"].update(SPEC_SCHEMA.get("$defs", {}))
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
+
+
+MAX_BODY_BYTES = 64 << 10
+"""Every body but an artifact's: specs and reports are small."""
+
+
+class Health(BaseModel):
+    status: str
+    chain_id: int

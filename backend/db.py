@@ -34,7 +34,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    # As many connections as threads may ask for one (anyio's default pool of 40); a request that still
+    # waits 5 s gets a 503 rather than a stall.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, pool_timeout=5)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

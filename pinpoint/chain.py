@@ -21,6 +21,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCErro
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from pinpoint.economics import job_economics
+from pinpoint.signing import SigningDomain
 
 
 NONCE_RACE = ("nonce", "already imported", "replacement transaction")
@@ -136,6 +137,11 @@ class Chain:
     def from_settings(cls, settings, private_key: str | None = None) -> "Chain":
         """A client signing with `private_key`, else with the configured key."""
         return cls(settings.rpc_url, settings.deployment_file, private_key or settings.private_key)
+
+    @property
+    def signing_domain(self) -> SigningDomain:
+        """The deployment that requests signed for the coordinator are bound to (pinpoint.signing)."""
+        return SigningDomain(int(self.deployment["chain_id"]), self.market.address)
 
     @property
     def address(self) -> str:

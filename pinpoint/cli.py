@@ -92,7 +92,9 @@ def status(args, settings) -> int:
 
 
 def upload(args, settings) -> int:
-    print(CoordinatorClient(settings.coordinator_url).upload_artifact(Path(args.file).read_bytes()))
+    """Uploads are signed by the uploader's key (it needs funds on chain, or an open job it solves)."""
+    chain = Chain.from_settings(settings, private_key=args.key)
+    print(CoordinatorClient.for_chain(settings.coordinator_url, chain).upload_artifact(Path(args.file).read_bytes()))
     return 0
 
 
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     state.add_argument("job_id", type=int)
     put = sub.add_parser("upload", help="store a file (weights, inputs) with the coordinator; prints its artifact id")
     put.add_argument("file")
+    put.add_argument("--key", help="the uploader's private key (default: PINPOINT_PRIVATE_KEY)")
     out = sub.add_parser("outputs", help="an inference job's outputs, each checked against the on-chain root")
     out.add_argument("job_id", type=int)
     out.add_argument("--json", action="store_true", help="machine-readable output")

@@ -7,16 +7,19 @@ checked against the hash it was asked for, so a lying coordinator can only make 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 from pydantic import BaseModel
 
-from pinpoint.signing import sign_read, sign_report
+from pinpoint.signing import SigningDomain, sign_request
 from pinpoint.spec import AnySpec, parse_spec
 
 
 class CoordinatorError(RuntimeError):
-    pass
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the coordinator answered
 
 
 class HashMismatch(CoordinatorError):
@@ -28,9 +31,24 @@ def sha256_hex(data: bytes) -> str:
 
 
 class CoordinatorClient:
-    def __init__(self, base_url: str, private_key: str | None = None, timeout: float = 60.0):
+    """`private_key` and `domain` (Chain.signing_domain: the deployment) sign writes and a solver's reads."""
+
+    def __init__(self, base_url: str, private_key: str | None = None, domain: SigningDomain | None = None,
+                 timeout: float = 60.0):
         self.http = httpx.Client(base_url=base_url, timeout=timeout)
         self.private_key = private_key
+        self.domain = domain
+
+    @classmethod
+    def for_chain(cls, base_url: str, chain, timeout: float = 60.0) -> "CoordinatorClient":
+        """A client that signs with `chain`'s key for `chain`'s deployment."""
+        key = "0x" + bytes(chain.account.key).hex() if chain.account is not None else None
+        return cls(base_url, key, chain.signing_domain, timeout)
+
+    def _signed(self, method: str, path: str, body: bytes = b"", digest: bytes | None = None) -> dict[str, str]:
+        if not self.private_key or self.domain is None:
+            raise CoordinatorError(f"{method} {path} must be signed: this client has no key or no deployment")
+        return sign_request(self.private_key, self.domain, method, path, body, digest)
 
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.is_error:
@@ -38,7 +56,8 @@ class CoordinatorClient:
                 detail = response.json().get("detail", response.text)
             except ValueError:
                 detail = response.text
-            raise CoordinatorError(f"{response.request.method} {response.request.url.path}: {response.status_code} {detail}")
+            raise CoordinatorError(f"{response.request.method} {response.request.url.path}: {response.status_code} {detail}",
+                                   response.status_code)
         return response
 
     # --- specs and jobs ----------------------------------------------------------------------------
@@ -59,8 +78,9 @@ class CoordinatorClient:
     def job(self, job_id: int) -> dict:
         """The job as indexed. With a key the read is signed, so a job's solver sees its own checkpoints
         in full while they are withheld from verifiers (backend/disclosure.py)."""
-        headers = sign_read(self.private_key, job_id) if self.private_key else None
-        return self._check(self.http.get(f"/jobs/{job_id}", headers=headers)).json()
+        path = f"/jobs/{job_id}"
+        headers = self._signed("GET", path) if self.private_key and self.domain else None
+        return self._check(self.http.get(path, headers=headers)).json()
 
     def outputs(self, job_id: int, offset: int = 0, limit: int = 100) -> dict:
         """A page of an inference job's outputs with proofs; check them with pinpoint.inference."""
@@ -70,8 +90,11 @@ class CoordinatorClient:
     # --- artifacts ---------------------------------------------------------------------------------
 
     def upload_artifact(self, data: bytes) -> str:
+        """Upload `data` (a signed request: the uploader solves an open job or holds funds); its id."""
         digest = sha256_hex(data)
-        self._check(self.http.put(f"/artifacts/{digest}", content=data))
+        path = f"/artifacts/{digest}"
+        headers = self._signed("PUT", path, digest=bytes.fromhex(digest[2:]))
+        self._check(self.http.put(path, content=data, headers=headers | {"Content-Type": "application/octet-stream"}))
         return digest
 
     def download_artifact(self, digest: str) -> bytes:
@@ -83,10 +106,9 @@ class CoordinatorClient:
     # --- signed worker reports ---------------------------------------------------------------------
 
     def _report(self, kind: str, job_id: int, body: dict) -> dict:
-        if not self.private_key:
-            raise CoordinatorError("reports must be signed: this client has no key")
-        signature = sign_report(self.private_key, kind, job_id, body)
-        return self._check(self.http.post(f"/jobs/{job_id}/{kind}", json={"body": body, "signature": signature})).json()
+        path, content = f"/jobs/{job_id}/{kind}", json.dumps(body).encode()
+        headers = self._signed("POST", path, content) | {"Content-Type": "application/json"}
+        return self._check(self.http.post(path, content=content, headers=headers)).json()
 
     def report_checkpoint(self, job_id: int, index: int, step: int, state_hash: str, artifact: str, loss: float | None):
         body = {"index": index, "step": step, "state_hash": state_hash, "artifact": artifact, "loss": loss}

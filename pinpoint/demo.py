@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise StackError(f"the training job ended {view['state']}; there are no weights to run")
                 weights = view["checkpoints"][-1]["artifact"]  # the final checkpoint, proven by the final root
                 inputs, labels = inference_inputs(INFERENCE_INPUTS)
-                inputs_id = CoordinatorClient(stack.api_url).upload_artifact(inputs)
+                submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+                inputs_id = CoordinatorClient.for_chain(stack.api_url, submitter).upload_artifact(inputs)
                 spec = example_inference_spec(weights, inputs_id, INFERENCE_INPUTS)
                 print(f"== training job {job_id} finalized; submitting an inference job: its final checkpoint "
                       f"{weights[:12]}… on {INFERENCE_INPUTS} inputs {inputs_id[:12]}…")

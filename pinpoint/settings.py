@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pinpoint.spec import SpecLimits
+
 # Anvil's well-known development key #0: public knowledge, so it is refused outside development.
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -28,9 +30,27 @@ class Settings(BaseSettings):
     private_key: str | None = Field(None, description="The worker's key (solver or verifier role).")
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
+    # Limits of the coordinator (docs: backend/api/limits.py, backend/api/routes/artifacts.py, pinpoint.spec)
+    max_artifact_bytes: int = Field(1 << 30, ge=1, description="Largest artifact one upload may carry.")
+    upload_quota_bytes: int = Field(2 << 30, ge=0, description="Bytes any funded address may upload per 24 h.")
+    job_upload_quota_bytes: int = Field(16 << 30, ge=0,
+                                        description="Further bytes per 24 h for each open job the address solves.")
+    min_uploader_balance_wei: int = Field(10**16, ge=0,
+                                          description="Balance an uploader that solves no open job must hold.")
+    write_rate: float = Field(50.0, ge=0, description="Writes per second per client address (0: unlimited).")
+    write_burst: int = Field(200, ge=1, description="Writes a client may burst above the rate.")
+    max_model_parameters: int = Field(200_000_000, ge=1, description="Largest model a spec may ask for.")
+    max_job_memory_bytes: int = Field(24 << 30, ge=1, description="Estimated host memory a job may need.")
+    max_job_checkpoint_bytes: int = Field(256 << 30, ge=1, description="All of a job's checkpoints together.")
+    max_job_examples: int = Field(10**10, ge=1, description="steps x batch size of a training job.")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
     lazy_verifier: bool = Field(False, description="Verifier commits to audits without replaying, for tests and demos.")
+
+    def spec_limits(self) -> SpecLimits:
+        return SpecLimits(parameters=self.max_model_parameters, memory_bytes=self.max_job_memory_bytes,
+                          checkpoint_bytes=min(self.max_artifact_bytes, self.max_job_checkpoint_bytes),
+                          job_checkpoint_bytes=self.max_job_checkpoint_bytes, examples=self.max_job_examples)
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_unsafe(self) -> "Settings":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,6 +27,10 @@ SPEC_VERSION = "pinpoint.job/1"
 
 DEFAULT_TORCH_VERSION = "2.13.0+cpu"
 """The torch build the example specs pin (the CPU build used in CI). Override for other hosts."""
+
+TORCH_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:\+(?P<local>cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*))?$")
+TORCH_RELEASES = [(2, minor) for minor in range(0, 15)]
+"""PyTorch minor releases a spec may pin (2.0 to 2.14, as of 2026-11); a host must run the exact version."""
 
 EXAMPLE_BLOBS_SHA256 = "7d1f61fcf5d2a05773897a81f6167da15e48f2a241ff6173a771ad362a48f803"
 """Content hash of the example Gaussian-blobs dataset (samples=512, features=16, classes=4, seed=7).
@@ -153,6 +158,16 @@ class ExecutionProfile(_Frozen):
     dtype: Literal["float32"] = Field(description="floating-point type of parameters and activations")
     threads: int = Field(ge=1, le=1024, description="intra-op CPU threads; float results depend on it")
     deterministic: bool = Field(default=True, description="run with torch.use_deterministic_algorithms(True)")
+
+    @model_validator(mode="after")
+    def _torch_exists(self) -> ExecutionProfile:
+        match = TORCH_VERSION.match(self.torch_version)
+        if match is None or (int(match["major"]), int(match["minor"])) not in TORCH_RELEASES or int(match["patch"]) > 9:
+            raise ValueError(f"torch_version: {self.torch_version!r} is no PyTorch release: use `torch.__version__` of "
+                             f"the host, e.g. '{DEFAULT_TORCH_VERSION}' (releases 2.0 to 2.{TORCH_RELEASES[-1][1]} known)")
+        if self.device == "cpu" and match["local"] not in (None, "cpu"):
+            raise ValueError(f"device: 'cpu' jobs run on a CPU build of torch, not {self.torch_version!r}")
+        return self
 
 
 # ---------------------------------------------------------------- the job
@@ -323,7 +338,7 @@ def _kind_of(raw: bytes | str | dict) -> object:
     if not isinstance(raw, dict):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return raw.get("kind") if isinstance(raw, dict) else None
 
@@ -334,7 +349,7 @@ def parse_spec(raw: bytes | str | dict) -> AnySpec:
     if not isinstance(raw, (bytes, str, dict)):
         raise SpecError([f"(spec): expected JSON bytes, str or dict, got {type(raw).__name__}"])
     kind = _kind_of(raw)
-    if kind is not None and kind not in KINDS:
+    if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
         raise SpecError([f"kind: must be one of {', '.join(map(repr, KINDS))}, got {kind!r}"])
     if isinstance(raw, dict):
         try:
@@ -345,6 +360,80 @@ def parse_spec(raw: bytes | str | dict) -> AnySpec:
         return KINDS.get(kind, JobSpec).model_validate_json(raw)
     except ValidationError as err:
         raise SpecError(_problems(err)) from None
+    except RecursionError:
+        raise SpecError(["(spec): nested too deeply"]) from None
+
+
+# ---------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True)
+class SpecLimits:
+    """What an operator's hosts can run (pinpoint.settings configures them)."""
+
+    parameters: int = 200_000_000
+    memory_bytes: int = 24 << 30
+    checkpoint_bytes: int = 1 << 30  # one checkpoint: one artifact
+    job_checkpoint_bytes: int = 256 << 30
+    examples: int = 10**10
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Estimates from a spec alone (float32 everywhere; within a small factor of what torch allocates)."""
+
+    parameters: int
+    memory_bytes: int
+    checkpoint_bytes: int
+    job_checkpoint_bytes: int
+    examples: int
+
+
+VOCAB_BOUND = 256  # a character corpus' vocabulary is at most this, for the estimate
+
+
+def estimate_resources(spec: AnySpec) -> Resources:
+    model = spec.model
+    if isinstance(model, MLPSpec):
+        dims = [model.input_dim] + [model.hidden_dim] * model.depth + [model.num_classes]
+        parameters = sum(a * b + b for a, b in zip(dims, dims[1:]))
+        activations_per_example = 2 * sum(dims)
+    else:
+        d, context = model.embed_dim, model.context
+        parameters = model.layers * (12 * d * d + 13 * d) + (2 * VOCAB_BOUND + context) * d + 2 * d
+        activations_per_example = context * (model.layers * (16 * d + model.heads * context) + 2 * VOCAB_BOUND)
+    if isinstance(spec, InferenceSpec):
+        state_tensors, batch, examples, checkpoints = 1, 1, spec.inputs.count, 0
+    else:
+        moments = 2 if spec.optimizer.name == "adamw" else int(spec.optimizer.momentum > 0)
+        state_tensors, batch, examples, checkpoints = 1 + moments, spec.batch_size, spec.steps * spec.batch_size, spec.checkpoint_count + 1
+    checkpoint = 4 * parameters * state_tensors
+    memory = 4 * parameters * (state_tensors + (0 if isinstance(spec, InferenceSpec) else 1)) + 4 * batch * activations_per_example
+    return Resources(parameters=parameters, memory_bytes=memory, checkpoint_bytes=checkpoint,
+                     job_checkpoint_bytes=checkpoint * checkpoints, examples=examples)
+
+
+def check_resources(spec: AnySpec, limits: SpecLimits = SpecLimits()) -> Resources:
+    """The spec's estimated resources; SpecError naming each limit they pass."""
+    r = estimate_resources(spec)
+    problems = []
+    if r.parameters > limits.parameters:
+        problems.append(f"model: {r.parameters:,} parameters; this coordinator's hosts take at most {limits.parameters:,}")
+    if r.memory_bytes > limits.memory_bytes:
+        problems.append(f"model: needs about {r.memory_bytes / 2**30:,.1f} GiB of memory (weights, gradients, optimizer "
+                        f"state, activations of one batch); the limit is {limits.memory_bytes / 2**30:,.1f} GiB")
+    if r.checkpoint_bytes > limits.checkpoint_bytes:
+        problems.append(f"model: one checkpoint is about {r.checkpoint_bytes / 2**20:,.0f} MiB; the limit is "
+                        f"{limits.checkpoint_bytes / 2**20:,.0f} MiB")
+    if r.job_checkpoint_bytes > limits.job_checkpoint_bytes:
+        problems.append(f"checkpoint_interval: {r.job_checkpoint_bytes // max(r.checkpoint_bytes, 1):,} checkpoints of "
+                        f"{r.checkpoint_bytes / 2**20:,.1f} MiB are {r.job_checkpoint_bytes / 2**30:,.1f} GiB; the limit "
+                        f"is {limits.job_checkpoint_bytes / 2**30:,.1f} GiB: checkpoint less often")
+    if r.examples > limits.examples:
+        problems.append(f"steps: steps x batch_size is {r.examples:,} examples; the limit is {limits.examples:,}")
+    if problems:
+        raise SpecError(problems)
+    return r
 
 
 # ---------------------------------------------------------------- examples

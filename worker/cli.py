@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         Cheat.parse(settings.cheat)  # refuse a malformed cheat before starting anything
     address = Account.from_key(settings.private_key).address
     chain = Chain.from_settings(settings)
-    client = CoordinatorClient(settings.coordinator_url, settings.private_key)
+    client = CoordinatorClient(settings.coordinator_url, settings.private_key, chain.signing_domain)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stake = int(args.stake * ETHER)

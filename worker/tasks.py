@@ -30,7 +30,7 @@ def _chain() -> Chain:
 @lru_cache
 def _client() -> CoordinatorClient:
     settings = get_settings()
-    return CoordinatorClient(settings.coordinator_url, settings.private_key)
+    return CoordinatorClient(settings.coordinator_url, settings.private_key, _chain().signing_domain)
 
 
 # Transient failures (coordinator or chain unreachable, or restarting: httpx's transport errors are not

@@ -1,25 +1,23 @@
-"""Shared FastAPI dependencies as `Annotated` aliases."""
+"""Shared FastAPI dependencies and helpers of the routes."""
 
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.orm import Session
 
 from backend.artifacts import ArtifactStore
 from backend.models import Job
 
-
-def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
-        yield session
+MAX_JOB_ID = 2**31 - 1  # the widest id every database's INTEGER column holds
+JobId = Annotated[int, Path(ge=0, le=MAX_JOB_ID, description="the job's id on chain")]
 
 
 def _store(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
-SessionDep = Annotated[Session, Depends(_session)]
 StoreDep = Annotated[ArtifactStore, Depends(_store)]
 
 
@@ -29,3 +27,12 @@ def job_or_404(session: Session, job_id: int) -> Job:
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id} (the indexer may not have seen it yet)")
     return job
+
+
+def json_response(value: BaseModel | list[BaseModel], status_code: int = 200) -> Response:
+    """Serialize a response model once, here, rather than validate it again in FastAPI."""
+    if isinstance(value, list):
+        body = TypeAdapter(list[type(value[0])]).dump_json(value) if value else b"[]"
+    else:
+        body = value.model_dump_json().encode()
+    return Response(body, status_code=status_code, media_type="application/json")

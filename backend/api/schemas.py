@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from pinpoint.spec import AnySpec
 
 
 class SpecAccepted(BaseModel):
@@ -83,25 +85,39 @@ class JobPublic(JobSummary):
     final_loss: float | None = Field(None, description="Mean training loss of the last reported interval")
 
 
-class SignedReport(BaseModel):
-    body: dict
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="EIP-191 signature of the report")
+class Created(BaseModel):
+    created: bool = Field(description="False when the same report was stored before")
 
 
 class CheckpointReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    index: int = Field(ge=0)
-    step: int = Field(ge=0)
+    """Sent as a signed request (pinpoint.signing) by the job's solver."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    index: int = Field(ge=0, le=2**20)
+    step: int = Field(ge=0, le=2**40)
     state_hash: str = Field(pattern=r"^0x[0-9a-f]{64}$")
     artifact: str = Field(pattern=r"^0x[0-9a-f]{64}$")
-    loss: float | None = None
+    loss: float | None = Field(None, ge=0, le=1e30, description="mean training loss of the interval; finite")
 
 
 class VerdictReport(BaseModel):
+    """Sent as a signed request (pinpoint.signing) by a registered verifier."""
+
     model_config = ConfigDict(extra="forbid")
-    interval: int = Field(ge=0)
+    interval: int = Field(ge=0, le=2**20)
     agrees: bool
-    detail: str = Field(max_length=2000)
+    detail: str = Field(max_length=2000, pattern=r"^[^\x00]*$")
+
+
+SPEC_SCHEMA = TypeAdapter(AnySpec).json_schema(ref_template="#/components/schemas/{model}")
+"""JSON schema of a job spec; its `$defs` go to the OpenAPI components (backend/app.py)."""
+
+
+def spec_request_body() -> dict:
+    """The OpenAPI request body of POST /jobs: a training or an inference spec (the route parses the raw
+    bytes itself, to name every problem the way pinpoint.spec does)."""
+    schema = {k: v for k, v in SPEC_SCHEMA.items() if k != "$defs"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 class OutputEntry(BaseModel):

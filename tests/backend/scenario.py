@@ -6,6 +6,8 @@ changes what other tests on the session's chain see.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ from eth_account import Account
 from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import StandardMerkleTree, checkpoint_tree
+from pinpoint.signing import sign_request
 from tests.conftest import advance_time
 
 ETHER = 10**18
@@ -85,3 +88,27 @@ def seal(runs: list[HandRun], anyone: Chain) -> None:
 
 def submitter_of(chain_stack) -> Chain:
     return client(chain_stack, ANVIL_KEYS[1])
+
+
+# --- signed requests to the coordinator's API (pinpoint.signing), for a TestClient `api` ---------------------
+
+
+def signed(api, key: str, method: str, path: str, body: bytes = b"", digest: bytes | None = None, **kw) -> dict:
+    return sign_request(key, api.app.state.chain.signing_domain, method, path, body, digest, **kw)
+
+
+def upload(api, key: str, blob: bytes):
+    """PUT an artifact as `key` (funded, or the solver of an open job)."""
+    path = f"/artifacts/0x{hashlib.sha256(blob).hexdigest()}"
+    return api.put(path, content=blob, headers=signed(api, key, "PUT", path, digest=hashlib.sha256(blob).digest()))
+
+
+def report(api, key: str, job_id: int, kind: str, body: dict):
+    """POST a signed checkpoint or verdict report as `key`."""
+    path, content = f"/jobs/{job_id}/{kind}", json.dumps(body).encode()
+    return api.post(path, content=content, headers=signed(api, key, "POST", path, content) | {"Content-Type": "application/json"})
+
+
+def read_as(api, key: str, job_id: int, **kw) -> dict:
+    """Headers of a signed read of job `job_id` by `key`."""
+    return signed(api, key, "GET", f"/jobs/{job_id}", **kw)

@@ -9,16 +9,19 @@ import pytest
 from backend.indexer import Indexer
 from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS
-from pinpoint.signing import sign_report
+from pinpoint.signing import SigningDomain, sign_request
 from pinpoint.spec import example_inference_spec, example_mlp_spec
 from tests.backend.scenario import (
     award,
     client,
     fresh_key,
     post_and_bid,
+    signed,
     staked_solver,
     submitter_of,
+    upload,
 )
+from tests.backend.scenario import report as signed_report
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
 
@@ -62,15 +65,50 @@ def test_readSpec_unknown_is404(api):
     assert api.get("/specs/0x" + "00" * 32).status_code == 404
 
 
-def test_artifacts_roundTrip_andHashChecked(api):
+def test_artifacts_roundTrip_signedUploads_hashChecked(api, chain_stack):
+    key = fresh_key(client(chain_stack))  # a funded address: a submitter preparing a job
     data = os.urandom(4096)
-    assert api.put(f"/artifacts/{digest(data)}", content=data).status_code == 201
-    assert api.get(f"/artifacts/{digest(data)}").content == data
-    wrong = api.put(f"/artifacts/{digest(b'other')}", content=data)
+    path = f"/artifacts/{digest(data)}"
+    unsigned = api.put(path, content=data)
+    assert unsigned.status_code == 401 and "sign" in unsigned.json()["detail"]
+    assert unsigned.headers["content-type"] == "application/problem+json"
+    assert upload(api, key, data).status_code == 201
+    assert api.get(path).content == data
+    assert upload(api, key, data).json()["created"] is False
+    replayed_headers = signed(api, key, "PUT", path, digest=hashlib.sha256(data).digest())
+    assert api.put(path, content=data, headers=replayed_headers).status_code in (200, 201)
+    assert api.put(path, content=data, headers=replayed_headers).status_code == 409  # each signature once
+    other = os.urandom(64)  # a body that is not what the path names
+    wrong = api.put(f"/artifacts/{digest(b'other')}", content=other,
+                    headers=signed(api, key, "PUT", f"/artifacts/{digest(b'other')}", digest=hashlib.sha256(b"other").digest()))
     assert wrong.status_code == 422 and "hashes to" in wrong.json()["detail"]
+    assert not api.app.state.artifacts.exists(digest(b"other")) and not api.app.state.artifacts.exists(digest(other))
+    broke = fresh_key(client(chain_stack), ether=0)  # no funds and no open job: no uploads
+    refused = upload(api, broke, os.urandom(64))
+    assert refused.status_code == 403 and "wei" in refused.json()["detail"]
     assert api.get("/artifacts/../etc/passwd").status_code in (404, 422)
     assert api.get("/artifacts/not-a-hash").status_code == 422
     assert api.get(f"/artifacts/{digest(b'never uploaded')}").status_code == 404
+
+
+def test_signedRequests_areBoundToTheirDeployment_route_andBody(api, chain_stack):
+    key = fresh_key(client(chain_stack))
+    data = os.urandom(256)
+    path = f"/artifacts/{digest(data)}"
+    sha = hashlib.sha256(data).digest()
+    domain = api.app.state.chain.signing_domain
+    elsewhere = SigningDomain(domain.chain_id + 1, domain.market)  # the same key on another deployment
+    for headers in (sign_request(key, elsewhere, "PUT", path, digest=sha),
+                    signed(api, key, "POST", path, digest=sha),  # another method
+                    signed(api, key, "PUT", path + "x", digest=sha)):  # another path
+        # Each recovers some other address, which has no funds: refused, and nothing stored.
+        assert api.put(path, content=data, headers=headers).status_code == 403
+    assert not api.app.state.artifacts.exists(digest(data))
+    too_long = signed(api, key, "PUT", path, digest=sha, ttl=3600)
+    response = api.put(path, content=data, headers=too_long)
+    assert response.status_code == 401 and "shorter expiry" in response.json()["detail"]
+    mangled = dict(signed(api, key, "PUT", path, digest=sha), **{"X-Pinpoint-Nonce": "zz"})
+    assert api.put(path, content=data, headers=mangled).status_code == 401
 
 
 def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
@@ -86,11 +124,11 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
 
     blob = os.urandom(256)
-    api.put(f"/artifacts/{digest(blob)}", content=blob)
+    assert upload(api, ANVIL_KEYS[4], blob).status_code == 201
     body = {"index": 1, "step": 4, "state_hash": "0x" + "ab" * 32, "artifact": digest(blob), "loss": 0.5}
 
     def report(key, body, kind="checkpoints"):
-        return api.post(f"/jobs/{job_id}/{kind}", json={"body": body, "signature": sign_report(key, kind, job_id, body)})
+        return signed_report(api, key, job_id, kind, body)
 
     assert report(ANVIL_KEYS[4], body).json() == {"created": True}
     assert report(ANVIL_KEYS[4], body).json() == {"created": False}  # idempotent
@@ -99,8 +137,12 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     assert report(ANVIL_KEYS[4], conflicting).status_code == 409
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=5)).status_code == 422  # wrong step for the index
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=8, artifact="0x" + "00" * 32)).status_code == 422
-    forged = api.post(f"/jobs/{job_id}/checkpoints", json={"body": dict(body, index=2, step=8), "signature": sign_report(ANVIL_KEYS[4], "checkpoints", job_id, body)})
+    path = f"/jobs/{job_id}/checkpoints"
+    headers = signed(api, ANVIL_KEYS[4], "POST", path, json.dumps(body).encode()) | {"Content-Type": "application/json"}
+    forged = api.post(path, content=json.dumps(dict(body, index=2, step=8)).encode(), headers=headers)
     assert forged.status_code == 403  # a signature over other content recovers another address
+    assert report(ANVIL_KEYS[4], dict(body, index=3, step=12, loss=float("nan"))).status_code == 422  # finite losses only
+    assert report(ANVIL_KEYS[4], dict(body, index=3, step=12, loss=-1.0)).status_code == 422
 
     verdict = {"interval": 0, "agrees": True, "detail": "replayed"}
     refused = report(ANVIL_KEYS[4], verdict, "verdicts")  # staked, but the job's own solver
@@ -116,7 +158,11 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
 
 def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
     assert api.get("/jobs/999999/outputs").status_code == 404
-    training, inference = example_mlp_spec(), example_inference_spec("a" * 64, "b" * 64, 2)
+    weights, inputs = os.urandom(64), os.urandom(64)
+    never_uploaded = api.post("/jobs", json=example_inference_spec(digest(weights), digest(inputs), 2).model_dump(mode="json"))
+    assert never_uploaded.status_code == 422 and "weights.sha256" in never_uploaded.json()["detail"]
+    assert upload(api, ANVIL_KEYS[1], weights).status_code == 201 and upload(api, ANVIL_KEYS[1], inputs).status_code == 201
+    training, inference = example_mlp_spec(), example_inference_spec(digest(weights), digest(inputs), 2)
     submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[1])
     jobs = {}
     for spec in (training, inference):
@@ -132,7 +178,7 @@ def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
     assert api.get(f"/jobs/{jobs['inference']}/outputs", params={"limit": 0}).status_code == 422
 
 
-def test_verdicts_fromVerifiersWithStakeInStakingOrAudit_neverFromTheSolver(api, chain_stack):
+def test_verdicts_onlyFromRegisteredVerifiers_oncePerInterval_neverFromTheSolver(api, chain_stack):
     reader = client(chain_stack)
     submitter, solver = submitter_of(chain_stack), staked_solver(chain_stack)
     run = post_and_bid(submitter, solver)
@@ -141,35 +187,29 @@ def test_verdicts_fromVerifiersWithStakeInStakingOrAudit_neverFromTheSolver(api,
     job_id = run.job_id
     verdict = {"interval": 1, "agrees": True, "detail": "replayed"}
 
-    def report(key):
-        return api.post(f"/jobs/{job_id}/verdicts",
-                        json={"body": verdict, "signature": sign_report(key, "verdicts", job_id, verdict)})
-
-    def stake(key) -> tuple[int, int]:
-        address = reader.w3.eth.account.from_key(key).address
-        staking = reader.staking.functions
-        return (staking.freeStake(address).call() + staking.lockedStake(address).call(),
-                reader.audit.functions.stakeOf(address).call())
+    def report(key, body=verdict):
+        return signed_report(api, key, job_id, "verdicts", body)
 
     staker, registered, nobody = (fresh_key(reader) for _ in range(3))
     client(chain_stack, staker).transact("Staking", "deposit", value=ETHER // 10)
     verifier = client(chain_stack, registered)
     verifier.transact("Audit", "register", value=max(reader.audit.functions.minVerifierStake().call(), 1))
-    assert stake(staker)[0] > 0 and stake(staker)[1] == 0  # Staking's stake alone
-    assert stake(registered)[0] == 0 and stake(registered)[1] > 0  # the audit's stake alone
-    assert stake(nobody) == (0, 0)
 
-    assert report(staker).json() == {"created": True}
-    assert report(registered).json() == {"created": True}
-    response = report(nobody)
-    assert response.status_code == 403 and "has no stake" in response.json()["detail"]
-    response = report("0x" + bytes(solver.account.key).hex())  # staked in Staking, but this is its own job
+    assert report(registered).status_code == 201
+    again = report(registered)  # the same verdict, signed anew: one per verifier and interval
+    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert report(registered, dict(verdict, interval=0)).status_code == 201
+    out_of_range = report(registered, dict(verdict, interval=10**6))
+    assert out_of_range.status_code == 422 and "out of range" in out_of_range.json()["detail"]
+    for key in (staker, nobody):  # stake in Staking is a solver's, not a verifier's registration
+        response = report(key)
+        assert response.status_code == 403 and "Audit" in response.json()["detail"]
+    response = report("0x" + bytes(solver.account.key).hex())  # this is its own job
     assert response.status_code == 403 and "solver" in response.json()["detail"]
 
     verifier.transact("Audit", "requestExit")  # its stake leaves the registry at once: so does its voice
-    assert stake(registered) == (0, 0)
-    response = report(registered)
-    assert response.status_code == 403 and "has no stake" in response.json()["detail"]
+    assert report(registered, dict(verdict, interval=2)).status_code == 403
 
-    addresses = [reader.w3.eth.account.from_key(k).address for k in (staker, registered)]
-    assert [v["verifier"] for v in api.get(f"/jobs/{job_id}").json()["verdicts"]] == addresses
+    address = reader.w3.eth.account.from_key(registered).address
+    assert [(v["verifier"], v["interval"]) for v in api.get(f"/jobs/{job_id}").json()["verdicts"]] == [
+        (address, 1), (address, 0)]

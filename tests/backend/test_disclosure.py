@@ -15,7 +15,7 @@ from backend.models import Job
 from pinpoint.chain import Chain, JobState
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.merkle import checkpoint_leaf_hash, checkpoint_tree
-from pinpoint.signing import sign_read, sign_report
+from tests.backend.scenario import read_as, report, upload
 from tests.backend.test_api import ETHER, digest
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
@@ -45,11 +45,10 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     hashes = [os.urandom(32) for _ in range(COUNT + 1)]
     for index, state_hash in enumerate(hashes):
         blob = os.urandom(64)
-        api.put(f"/artifacts/{digest(blob)}", content=blob)
+        assert upload(api, ANVIL_KEYS[5], blob).status_code == 201
         body = {"index": index, "step": index * INTERVAL, "state_hash": "0x" + state_hash.hex(), "artifact": digest(blob),
                 "loss": None}
-        signature = sign_report(ANVIL_KEYS[5], "checkpoints", job_id, body)
-        assert api.post(f"/jobs/{job_id}/checkpoints", json={"body": body, "signature": signature}).status_code == 200
+        assert report(api, ANVIL_KEYS[5], job_id, "checkpoints", body).status_code == 200
     everything = set(range(COUNT + 1))
 
     def withheld(headers=None) -> set[int]:
@@ -60,9 +59,14 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
 
     # While running, and submitted but unsealed, any checkpoint could be sampled: all but the start are hidden.
     assert withheld() == everything - {0}
-    assert withheld(sign_read(ANVIL_KEYS[5], job_id)) == set()  # the solver reads its own
-    assert withheld(sign_read(ANVIL_KEYS[6], job_id)) == everything - {0}  # a signature proves nothing else
-    assert withheld(sign_read(ANVIL_KEYS[5], job_id, timestamp=1)) == everything - {0}  # a stale one neither
+    assert withheld(read_as(api, ANVIL_KEYS[5], job_id)) == set()  # the solver reads its own
+    assert withheld(read_as(api, ANVIL_KEYS[6], job_id)) == everything - {0}  # a signature proves nothing else
+    captured = read_as(api, ANVIL_KEYS[5], job_id)
+    assert withheld(captured) == set()
+    replayed = api.get(f"/jobs/{job_id}", headers=captured)  # a captured read shows nothing twice
+    assert replayed.status_code == 409 and replayed.json()["status"] == 409
+    stale = api.get(f"/jobs/{job_id}", headers=read_as(api, ANVIL_KEYS[5], job_id, now=1))
+    assert stale.status_code == 401 and "expired" in stale.json()["detail"]
     solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, hashes, INTERVAL).root)
     drain(indexer)
     assert withheld() == everything - {0}

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from backend.indexer import Indexer
 from backend.models import ChainEvent, Job, Outbox
-from pinpoint.signing import sign_read, sign_report
-from tests.backend.scenario import BIDDING_SECONDS, client, fresh_key, submitter_of
+from tests.backend.scenario import BIDDING_SECONDS, client, fresh_key, read_as, submitter_of, upload
+from tests.backend.scenario import report as signed_report
 from tests.backend.test_api import ETHER, digest
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
@@ -44,10 +44,10 @@ def test_reorg_replacingTheAward_rewindsTheIndexToTheNewSolver(api, chain_stack)
 
     def report(key, index):
         blob = os.urandom(64)
-        api.put(f"/artifacts/{digest(blob)}", content=blob)
+        assert upload(api, key, blob).status_code == 201
         body = {"index": index, "step": index * 2, "state_hash": "0x" + os.urandom(32).hex(), "artifact": digest(blob),
                 "loss": None}
-        return api.post(f"/jobs/{job_id}/checkpoints", json={"body": body, "signature": sign_report(key, "checkpoints", job_id, body)})
+        return signed_report(api, key, job_id, "checkpoints", body)
 
     assert api.get(f"/jobs/{job_id}").json()["solver"] == a.address
     assert report(a_key, 0).status_code == 200 and report(a_key, 1).status_code == 200
@@ -69,8 +69,8 @@ def test_reorg_replacingTheAward_rewindsTheIndexToTheNewSolver(api, chain_stack)
     assert view["checkpoints"] == []  # reports made under A's orphaned award are gone
     assert report(a_key, 2).status_code == 403  # A is nobody's solver now
     assert report(b_key, 0).status_code == 200 and report(b_key, 1).status_code == 200
-    as_a = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=sign_read(a_key, job_id)).json()["checkpoints"]}
-    as_b = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=sign_read(b_key, job_id)).json()["checkpoints"]}
+    as_a = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=read_as(api, a_key, job_id)).json()["checkpoints"]}
+    as_b = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=read_as(api, b_key, job_id)).json()["checkpoints"]}
     assert as_a[1]["state_hash"] is None and as_b[1]["state_hash"] is not None  # A reads what any verifier reads
     assert sent() == [("execute", job_id, a.address), ("execute", job_id, b.address)]
     with sessions() as s:

@@ -38,7 +38,7 @@ def test_lazyVerifier_isCaught_andLosesItsBondToTheHonestOne(tmp_path):
                                     challenge_seconds=30)
         wait_for(lambda: submitter.job(job_id)["state"] == JobState.SUBMITTED, "the result", 300)
 
-        lazy = VerifierRun(job_id, lazy_chain, CoordinatorClient(stack.api_url, ANVIL_KEYS[5]), lazy=True,
+        lazy = VerifierRun(job_id, lazy_chain, CoordinatorClient.for_chain(stack.api_url, lazy_chain), lazy=True,
                            notes=tmp_path / "lazy-notes")
         claimed = lazy.verify()  # seals or reads the sample, commits without replaying, waits, reveals
         assert claimed.agrees  # it says it checked...

@@ -34,10 +34,10 @@ def artifacts() -> tuple[bytes, bytes]:
 
 
 def post_inference(stack: LocalStack, artifacts, **terms):
-    api = CoordinatorClient(stack.api_url)
+    submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+    api = CoordinatorClient.for_chain(stack.api_url, submitter)  # uploads are signed by the submitter
     spec = example_inference_spec(api.upload_artifact(artifacts[0]), api.upload_artifact(artifacts[1]), COUNT)
     accepted = api.submit_spec(spec)
-    submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
     job_id = submitter.post_job(accepted["spec_hash"], COUNT, 1, max_price=MAX_PRICE, bidding_seconds=4,
                                 execution_seconds=600, challenge_seconds=20, **terms)
     return api, submitter, spec, job_id

@@ -52,8 +52,8 @@ def test_bidFor_staysOut_whenTheJobPaysTooLittle():
 
 def test_unsupportedReason_namesTheTorchVersionMismatch():
     assert unsupported_reason(example_mlp_spec()) is None
-    reason = unsupported_reason(example_mlp_spec(profile={"torch_version": "1.0.0"}))
-    assert reason is not None and "1.0.0" in reason
+    reason = unsupported_reason(example_mlp_spec(profile={"torch_version": "2.0.0"}))
+    assert reason is not None and "2.0.0" in reason
 
 
 def test_unsupportedReason_checksAnInferenceJobsArtifacts_beforeABid():

@@ -1,145 +1,189 @@
-"""Jobs: specs in, the indexed view of the market out, and the workers' signed reports."""
+"""Jobs: specs in, the indexed view of the market out, and the workers' signed reports.
 
-from typing import Annotated
+Reads come from the database only, and each route holds a database connection only while it reads or
+writes (in a worker thread); responses are serialized after the connection is back in the pool.
+"""
 
-from fastapi import APIRouter, Body, Header, HTTPException, Request, status
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from backend.api.deps import SessionDep, StoreDep, job_or_404
+from backend.api.auth import OptionalSignerDep, SignerDep
+from backend.api.deps import JobId, StoreDep, json_response, job_or_404
+from backend.api.problems import responses
 from backend.api.schemas import (
     CheckpointReport,
+    Created,
     JobPublic,
     JobSummary,
-    SignedReport,
     SpecAccepted,
     VerdictReport,
+    spec_request_body,
 )
 from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
 from pinpoint.merkle import checkpoint_leaf_hash
-from pinpoint.signing import read_signer, report_signer
-from pinpoint.spec import SpecError, parse_spec
+from pinpoint.spec import InferenceSpec, SpecError, check_resources, parse_spec
 
 router = APIRouter(tags=["jobs"])
-JOB_STATES = ("bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed", "unverified")
+JobStateName = Literal["bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed",
+                       "unverified"]
+JOB_STATES = get_args(JobStateName)
 
 
-@router.post("/jobs", response_model=SpecAccepted, status_code=status.HTTP_201_CREATED)
-def create_job(session: SessionDep, spec_body: dict = Body(description="A job spec (pinpoint.job/1)")) -> SpecAccepted:
-    """Validate a spec and store it content-addressed. Post the returned hash on chain to open the job."""
+@router.post("/jobs", response_model=SpecAccepted, status_code=status.HTTP_201_CREATED,
+             openapi_extra=spec_request_body(), responses=responses(400))
+async def create_job(request: Request, store: StoreDep) -> SpecAccepted:
+    """Validate a spec (`pinpoint.job/1`, JSON) and store it content-addressed. Post the returned hash on chain
+    to open the job. Refused with 422 naming the field: malformed specs, resources beyond the operator's
+    limits, an inference job whose weights or inputs were never uploaded."""
+    raw = await request.body()
     try:
-        spec = parse_spec(spec_body)
+        spec = parse_spec(raw)
+        check_resources(spec, request.app.state.settings.spec_limits())
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    if isinstance(spec, InferenceSpec):
+        missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
+                   for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
+        if missing:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="invalid job spec: " + "; ".join(missing))
     spec_hash = spec.spec_hash()
-    created = session.get(Spec, spec_hash) is None
-    if created:
-        session.add(Spec(hash=spec_hash, body=spec.canonical_json().decode()))
-        session.commit()
-    return SpecAccepted(
-        spec_hash=spec_hash,
-        checkpoint_count=spec.checkpoint_count,
-        checkpoint_interval=spec.checkpoint_interval,
-        created=created,
-    )
+
+    def store_spec() -> bool:
+        with request.app.state.sessions() as session:
+            if session.get(Spec, spec_hash) is not None:
+                return False
+            session.add(Spec(hash=spec_hash, body=spec.canonical_json().decode()))
+            try:
+                session.commit()
+            except IntegrityError:  # the same spec, posted concurrently
+                return False
+            return True
+
+    created = await run_in_threadpool(store_spec)
+    accepted = SpecAccepted(spec_hash=spec_hash, checkpoint_count=spec.checkpoint_count,
+                            checkpoint_interval=spec.checkpoint_interval, created=created)
+    return json_response(accepted, status.HTTP_201_CREATED)
 
 
-@router.get("/specs/{spec_hash}")
-def read_spec(spec_hash: str, session: SessionDep) -> Response:
+@router.get("/specs/{spec_hash}", responses={200: {"content": {"application/json": {}},
+                                                   "description": "the spec's canonical JSON"}})
+async def read_spec(spec_hash: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], request: Request):
     """The spec's canonical JSON: its sha256 is the hash it is filed under."""
-    spec = session.get(Spec, spec_hash.lower())
-    if spec is None:
+    def load() -> str | None:
+        with request.app.state.sessions() as session:
+            spec = session.get(Spec, spec_hash.lower())
+            return spec.body if spec is not None else None
+
+    body = await run_in_threadpool(load)
+    if body is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no spec {spec_hash}")
-    return Response(spec.body, media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.get("/jobs", response_model=list[JobSummary])
-def read_jobs(session: SessionDep, state: str | None = None, limit: int = 100) -> list[Job]:
-    query = select(Job).order_by(Job.id.desc()).limit(min(max(limit, 1), 1000))
-    if state is not None:
-        if state not in JOB_STATES:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"state must be one of {', '.join(JOB_STATES)}")
-        query = query.where(Job.state == state)
-    return list(session.scalars(query))
+async def read_jobs(request: Request, state: Annotated[JobStateName | None, Query()] = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    """The newest jobs first, optionally of one state."""
+    def load() -> list[JobSummary]:
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(Job.state == state)
+        with request.app.state.sessions() as session:
+            return [JobSummary.model_validate(job) for job in session.scalars(query)]
+
+    return json_response(await run_in_threadpool(load))
 
 
-@router.get("/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: int, session: SessionDep, request: Request,
-             x_pinpoint_timestamp: Annotated[str | None, Header()] = None,
-             x_pinpoint_signature: Annotated[str | None, Header()] = None) -> JobPublic:
+@router.get("/jobs/{job_id}", response_model=JobPublic, responses=responses(401, 409))
+async def read_job(job_id: JobId, request: Request, reader: OptionalSignerDep):
     """The job as indexed. Checkpoints whose hashes verifiers must not see yet come with a null state hash
-    and artifact (backend/disclosure.py), except for the job's solver, which signs its read."""
-    job = job_or_404(session, job_id)
-    public = JobPublic.model_validate(job)
-    losses = [c.loss for c in job.checkpoints if c.loss is not None]
-    public.final_loss = losses[-1] if losses else None
-    reader = read_signer(job_id, x_pinpoint_timestamp, x_pinpoint_signature)
-    is_solver = reader is not None and job.solver is not None and reader.lower() == job.solver.lower()
-    withheld = set() if is_solver else withheld_checkpoints(job, indexed_time(session))
-    for checkpoint in public.checkpoints:
-        checkpoint.leaf = checkpoint_leaf_hash(job_id, checkpoint.index, checkpoint.step, checkpoint.state_hash)
-        if checkpoint.index in withheld:
-            checkpoint.state_hash = checkpoint.artifact = None
-    return public
+    and artifact (backend/disclosure.py), except for the job's solver, which signs its read (each signed
+    read is accepted once)."""
+    def load() -> JobPublic:
+        with request.app.state.sessions() as session:
+            job = job_or_404(session, job_id)
+            public = JobPublic.model_validate(job)
+            is_solver = reader is not None and job.solver is not None and reader.signer.lower() == job.solver.lower()
+            withheld = set() if is_solver else withheld_checkpoints(job, indexed_time(session))
+        losses = [c.loss for c in public.checkpoints if c.loss is not None]
+        public.final_loss = losses[-1] if losses else None
+        for checkpoint in public.checkpoints:
+            checkpoint.leaf = checkpoint_leaf_hash(job_id, checkpoint.index, checkpoint.step, checkpoint.state_hash)
+            if checkpoint.index in withheld:
+                checkpoint.state_hash = checkpoint.artifact = None
+        return public
+
+    return json_response(await run_in_threadpool(load))
 
 
-def _signed_by(report: SignedReport, kind: str, job_id: int) -> str:
-    try:
-        return report_signer(kind, job_id, report.body, report.signature)
-    except Exception:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="signature does not recover to an address") from None
+@router.post("/jobs/{job_id}/checkpoints", response_model=Created, responses=responses(401, 403, 409))
+async def create_checkpoint(job_id: JobId, report: CheckpointReport, signed: SignerDep, request: Request,
+                            store: StoreDep) -> Created:
+    """The job's solver reports a checkpoint it uploaded (a signed request from the solver's key). A report of
+    an index already reported with other hashes is refused with 409: a solver treats that as an alarm."""
+    def save() -> bool:
+        with request.app.state.sessions() as session:
+            job = job_or_404(session, job_id)
+            if job.solver is None or signed.signer.lower() != job.solver.lower():
+                raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signed.signer} is not the solver of job {job_id}")
+            if report.index > job.checkpoint_count:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    detail=f"index {report.index} > checkpoint count {job.checkpoint_count}")
+            if report.step != report.index * job.checkpoint_interval:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    detail=f"checkpoint {report.index} must be at step {report.index * job.checkpoint_interval}")
+            if not store.exists(report.artifact):
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"artifact {report.artifact} not uploaded")
+            existing = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.index == report.index))
+            if existing is not None:
+                if (existing.state_hash, existing.artifact) != (report.state_hash, report.artifact):
+                    raise HTTPException(status.HTTP_409_CONFLICT,
+                                        detail=f"checkpoint {report.index} was reported with another hash")
+                return False
+            session.add(Checkpoint(job_id=job_id, **report.model_dump()))
+            try:
+                session.commit()
+            except IntegrityError:
+                raise HTTPException(status.HTTP_409_CONFLICT, detail=f"checkpoint {report.index} was reported concurrently") from None
+            return True
+
+    return json_response(Created(created=await run_in_threadpool(save)))
 
 
-@router.post("/jobs/{job_id}/checkpoints", response_model=dict)
-def create_checkpoint(job_id: int, report: SignedReport, session: SessionDep, store: StoreDep) -> dict:
-    """The job's solver reports a checkpoint it uploaded (signed by the solver's key)."""
-    job = job_or_404(session, job_id)
-    signer = _signed_by(report, "checkpoints", job_id)
-    if job.solver is None or signer.lower() != job.solver.lower():
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} is not the solver of job {job_id}")
-    body = CheckpointReport.model_validate(report.body)
-    if body.index > job.checkpoint_count:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"index {body.index} > checkpoint count {job.checkpoint_count}")
-    if body.step != body.index * job.checkpoint_interval:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"checkpoint {body.index} must be at step {body.index * job.checkpoint_interval}")
-    if not store.exists(body.artifact):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"artifact {body.artifact} not uploaded")
-    existing = session.scalar(select(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.index == body.index))
-    if existing is not None:
-        if (existing.state_hash, existing.artifact) != (body.state_hash, body.artifact):
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"checkpoint {body.index} was reported with another hash")
-        return {"created": False}
-    session.add(Checkpoint(job_id=job_id, **body.model_dump()))
-    session.commit()
-    return {"created": True}
-
-
-def _has_stake(chain, address: str) -> bool:
-    """Whether `address` has stake behind it: a verifier registered in the Audit contract, or stake (free or
-    locked) in the Staking contract."""
-    if chain.audit is not None and chain.audit.functions.stakeOf(address).call() > 0:
-        return True
-    staking = chain.staking.functions
-    return staking.freeStake(address).call() + staking.lockedStake(address).call() > 0
-
-
-@router.post("/jobs/{job_id}/verdicts", response_model=dict)
-def create_verdict(job_id: int, report: SignedReport, session: SessionDep, request: Request) -> dict:
-    """A verifier with stake (registered in the Audit contract, or staked in Staking) reports the result of
-    replaying one interval. The job's own solver cannot vouch for itself."""
-    job = job_or_404(session, job_id)
-    signer = _signed_by(report, "verdicts", job_id)
+@router.post("/jobs/{job_id}/verdicts", response_model=Created, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 409))
+async def create_verdict(job_id: JobId, report: VerdictReport, signed: SignerDep, request: Request) -> Created:
+    """A verifier registered in the Audit contract (at least its minimum stake) reports the result of replaying
+    one interval of the job: one verdict per verifier and interval. The job's solver cannot vouch for itself."""
     chain = request.app.state.chain
-    # The chain's word too: the index may not have seen the award yet.
-    solvers = {s.lower() for s in (job.solver, chain.job(job_id)["solver"]) if s}
-    if signer.lower() in solvers:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} is the solver of job {job_id}; a solver "
-                            "does not report verdicts on its own work")
-    if not _has_stake(chain, signer):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signer} has no stake; only verifiers registered in "
-                            "the Audit contract or staked in the Staking contract report")
-    body = VerdictReport.model_validate(report.body)
-    session.add(Verdict(job_id=job_id, verifier=signer, **body.model_dump()))
-    session.commit()
-    return {"created": True}
+
+    def save() -> None:
+        with request.app.state.sessions() as session:
+            job = job_or_404(session, job_id)
+            if job.solver is not None and signed.signer.lower() == job.solver.lower():
+                raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signed.signer} is the solver of job {job_id}; "
+                                    "a solver does not report verdicts on its own work")
+            if report.interval >= job.checkpoint_count:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"interval {report.interval} is out of "
+                                    f"range: job {job_id} has intervals 0..{job.checkpoint_count - 1}")
+            audit = chain.audit.functions if chain.audit is not None else None
+            if audit is None or audit.stakeOf(signed.signer).call() < max(1, audit.minVerifierStake().call()):
+                raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signed.signer} is not a verifier registered "
+                                    "in the Audit contract with its minimum stake")
+            session.add(Verdict(job_id=job_id, verifier=signed.signer, **report.model_dump()))
+            try:
+                session.commit()
+            except IntegrityError:
+                raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{signed.signer} already reported a verdict on "
+                                    f"interval {report.interval} of job {job_id}") from None
+
+    await run_in_threadpool(save)
+    return json_response(Created(created=True), status.HTTP_201_CREATED)

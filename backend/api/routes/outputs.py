@@ -4,10 +4,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import SessionDep, StoreDep, job_or_404
+from backend.api.deps import JobId, StoreDep, job_or_404, json_response
+from backend.api.problems import responses
 from backend.api.schemas import OutputEntry, OutputsPage
-from backend.disclosure import withheld_checkpoints
+from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Spec
 from pinpoint.inference import read_output_artifact
 from pinpoint.merkle import (
@@ -15,30 +17,36 @@ from pinpoint.merkle import (
     StandardMerkleTree,
     checkpoint_leaf_hash,
 )
-from pinpoint.spec import InferenceSpec, parse_spec
+from pinpoint.spec import MAX_INPUTS, InferenceSpec, parse_spec
 from pinpoint.tensors import SafetensorsError
 
 router = APIRouter(tags=["outputs"])
 ZERO_ROOT = "0x" + "00" * 32
 
 
-@router.get("/jobs/{job_id}/outputs", response_model=OutputsPage)
-def read_outputs(job_id: int, session: SessionDep, store: StoreDep, request: Request,
-                 offset: Annotated[int, Query(ge=0)] = 0,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> OutputsPage:
-    """Outputs `offset`..`offset+limit-1` (0-based input indices) of an inference job whose final root is on
-    chain, each with the proof of its leaf (index + 1). Outputs under audit (the commit window of the
+@router.get("/jobs/{job_id}/outputs", response_model=OutputsPage, responses=responses(409))
+async def read_outputs(job_id: JobId, store: StoreDep, request: Request,
+                       offset: Annotated[int, Query(ge=0, le=MAX_INPUTS)] = 0,
+                       limit: Annotated[int, Query(ge=1, le=1000)] = 100):
+    """Outputs `offset`..`offset+limit-1` (0-based input indices) of an inference job whose final root is
+    indexed, each with the proof of its leaf (index + 1). Outputs under audit (the commit window of the
     verifiers' sample) come back withheld: no output, no proof, `withheld: true`."""
-    job = job_or_404(session, job_id)
-    spec_row = session.get(Spec, job.spec_hash)
-    spec = parse_spec(spec_row.body) if spec_row is not None else None
-    if not isinstance(spec, InferenceSpec):
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job_id} is not an inference job")
-    chain = request.app.state.chain
-    final_root = chain.job(job_id)["finalRoot"]
-    if final_root == ZERO_ROOT:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job_id} is {job.state}: no final root on chain yet")
-    reported = {c.index: c for c in job.checkpoints}
+    return json_response(await run_in_threadpool(_page, request, store, job_id, offset, limit))
+
+
+def _page(request: Request, store, job_id: int, offset: int, limit: int) -> OutputsPage:
+    with request.app.state.sessions() as session:
+        job = job_or_404(session, job_id)
+        spec_row = session.get(Spec, job.spec_hash)
+        spec = parse_spec(spec_row.body) if spec_row is not None else None
+        if not isinstance(spec, InferenceSpec):
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job_id} is not an inference job")
+        final_root = job.final_root
+        if final_root is None or final_root == ZERO_ROOT:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"job {job_id} is {job.state}: no final root on chain yet")
+        reported = {c.index: c for c in job.checkpoints}
+        withheld = withheld_checkpoints(job, indexed_time(session))
+        state = job.state
     if set(reported) != set(range(spec.checkpoint_count + 1)):
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"the solver reported {len(reported)} of "
                             f"{spec.checkpoint_count + 1} leaves; outputs cannot be proven yet")
@@ -48,10 +56,9 @@ def read_outputs(job_id: int, session: SessionDep, store: StoreDep, request: Req
     if tree.root != final_root:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="the reported leaves do not rebuild the on-chain "
                             "final root (the solver reported other outputs than it committed)")
-    withheld = withheld_checkpoints(chain, job_id)
     entries = [_entry(index, reported[index + 1], store, tree, withheld, spec.spec_hash())
                for index in range(offset, min(offset + limit, spec.inputs.count))]
-    return OutputsPage(job_id=job_id, state=job.state, final_root=final_root, count=spec.inputs.count,
+    return OutputsPage(job_id=job_id, state=state, final_root=final_root, count=spec.inputs.count,
                        offset=offset, outputs=entries)
 
 
