@@ -26,6 +26,11 @@ class HashMismatch(CoordinatorError):
     pass
 
 
+class ReportConflict(RuntimeError):
+    """The coordinator holds other hashes for a checkpoint this key reports: someone reported in our name, or
+    the coordinator is wrong. An alarm, never "already done" (and not retried as a transient error)."""
+
+
 def sha256_hex(data: bytes) -> str:
     return "0x" + hashlib.sha256(data).hexdigest()
 
@@ -112,7 +117,12 @@ class CoordinatorClient:
 
     def report_checkpoint(self, job_id: int, index: int, step: int, state_hash: str, artifact: str, loss: float | None):
         body = {"index": index, "step": step, "state_hash": state_hash, "artifact": artifact, "loss": loss}
-        return self._report("checkpoints", job_id, body)
+        try:
+            return self._report("checkpoints", job_id, body)
+        except CoordinatorError as exc:
+            if exc.status == 409:
+                raise ReportConflict(f"job {job_id}: the coordinator holds other hashes for our checkpoint {index}: {exc}") from None
+            raise
 
     def report_verdict(self, job_id: int, interval: int, agrees: bool, detail: str):
         return self._report("verdicts", job_id, {"interval": interval, "agrees": agrees, "detail": detail})

@@ -8,6 +8,7 @@ import pytest
 
 from backend.indexer import Indexer
 from pinpoint.chain import Chain
+from pinpoint.client import CoordinatorClient, ReportConflict
 from pinpoint.localnet import ANVIL_KEYS
 from pinpoint.signing import SigningDomain, sign_request
 from pinpoint.spec import example_inference_spec, example_mlp_spec
@@ -135,6 +136,10 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     assert report(ANVIL_KEYS[1], body).status_code == 403  # not the solver
     conflicting = dict(body, state_hash="0x" + "cd" * 32)
     assert report(ANVIL_KEYS[4], conflicting).status_code == 409
+    solver_client = CoordinatorClient(str(api.base_url), ANVIL_KEYS[4], api.app.state.chain.signing_domain)
+    solver_client.http = api  # the real app, in process
+    with pytest.raises(ReportConflict):  # the solver's client: an alarm, not "already reported"
+        solver_client.report_checkpoint(job_id, 1, 4, conflicting["state_hash"], body["artifact"], None)
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=5)).status_code == 422  # wrong step for the index
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=8, artifact="0x" + "00" * 32)).status_code == 422
     path = f"/jobs/{job_id}/checkpoints"
