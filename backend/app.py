@@ -7,7 +7,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         version="0.1.0",
         lifespan=lifespan,
         responses=problems.responses(400, 404, 413, 422, 429, 500, 503),
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     problems.install(app)
@@ -90,6 +91,14 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
 
     app.openapi = openapi
     return app
+
+
+def single_valued_query(request: Request) -> None:
+    """No route takes a list in its query: `?limit=1&limit=2` is ambiguous, so it is refused, not guessed."""
+    keys = [key for key, _ in request.query_params.multi_items()]
+    if len(keys) != len(set(keys)):
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        raise HTTPException(422, detail=f"query parameter given more than once: {', '.join(repeated)[:200]}")
 
 
 MAX_BODY_BYTES = 64 << 10

@@ -151,7 +151,7 @@ class ExecutionProfile(_Frozen):
     """How the job must be executed so that re-execution gives the same bytes (DESIGN.md, Determinism)."""
 
     torch_version: str = Field(
-        min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.+_-]+$",
+        min_length=1, max_length=64, pattern=r"^2\.[0-9]+\.[0-9](\+(cpu|cu[0-9]{2,3}|rocm[0-9]+(\.[0-9]+)*))?$",
         description="exact `torch.__version__` of the executing host, e.g. '2.13.0+cpu'",
     )
     device: Literal["cpu", "cuda"] = Field(description="device class the job runs on")
