@@ -8,6 +8,7 @@ sent. `PROBLEMS` documents the shape on every operation of the OpenAPI.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
-from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -60,12 +60,12 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
+    """Every method some operation serves at this path, from the OpenAPI document (Starlette names only the
+    first matching route's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "__NONE__"})
-        if match == Match.PARTIAL and getattr(route, "methods", None):
-            methods |= route.methods
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {method.upper() for method in operations}
     return sorted(methods)
 
 
