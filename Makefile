@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python bench compile clean
+.PHONY: bench-load setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python bench compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -77,6 +77,10 @@ test-python: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# The coordinator under load alone (also part of `make bench`): merged into bench/results.json and BENCHMARKS.md.
+bench-load: setup
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf .build .pinpoint bench/work

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from backend.api import problems
-from backend.api.limits import BodyLimit, RateLimit
+from backend.api.limits import BodyLimit, InFlightLimit, RateLimit
+from backend.api.deps import ReadCache
 from backend.api.routes import artifacts, jobs, outputs
 from backend.api.schemas import SPEC_SCHEMA
 from backend.artifacts import ArtifactStore
@@ -57,11 +58,14 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
+    app.state.read_cache = ReadCache(settings.read_cache_seconds)
     problems.install(app)
-    # Outermost first: a write over the rate costs nothing, an oversized body is refused before it is read.
+    # The last added runs first: a request over the in-flight limit or the write rate costs nothing, and an
+    # oversized body is refused before it is read.
     app.add_middleware(BodyLimit, limit_for=lambda method, path: settings.max_artifact_bytes
                        if method == "PUT" and path.startswith("/artifacts/") else MAX_BODY_BYTES)
     app.add_middleware(RateLimit, rate=settings.write_rate, burst=settings.write_burst)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     app.include_router(jobs.router)
     app.include_router(outputs.router)
     app.include_router(artifacts.router)

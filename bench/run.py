@@ -27,6 +27,8 @@ import torch
 
 from bench.disputes import measure_disputes
 from bench.hashing import run as measure_hashing
+from bench.load import markdown as load_markdown
+from bench.load import run as measure_load
 from pinpoint.chain import Chain
 from pinpoint.economics import default_samples, detection_probability
 from pinpoint.inference import (
@@ -369,8 +371,40 @@ def write_markdown(results: dict, path: Path) -> None:
     lines += [f"| {name} MB/s | {value:,.0f} |" for name, value in hashing["megabytes_per_second"].items()]
     lines += [f"| state hash / plain sha256 | {hashing['state_hash_vs_plain_sha256']:.2f}x |",
               f"| per-entry digests, 2 threads / 1 thread | {hashing['two_threads_vs_one_thread_digest_list']:.2f}x |",
-              "", f"Decision: {hashing['decision']}"]
-    path.write_text("\n".join(lines) + "\n")
+              "", f"Decision: {hashing['decision']}", ""]
+    if "load" in results:
+        lines += load_markdown(results["load"])
+    path.write_text(keep_other_sections("\n".join(lines) + "\n", path))
+
+
+def sections(text: str) -> dict[str, str]:
+    """A markdown text's `## ` sections by heading (the text before the first one under "")."""
+    out, heading = {"": []}, ""
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            heading = line.strip()
+            out[heading] = []
+        out[heading].append(line)
+    return {h: "".join(body) for h, body in out.items()}
+
+
+def keep_other_sections(generated: str, path: Path) -> str:
+    """`generated`, followed by the sections of the file at `path` that other campaigns wrote (make
+    test-invariants' figures, ...), so that one campaign never erases another's."""
+    ours = sections(generated)
+    theirs = sections(path.read_text()) if path.exists() else {}
+    kept = [body.rstrip("\n") + "\n" for heading, body in theirs.items() if heading and heading not in ours]
+    return generated.rstrip("\n") + "\n" + ("\n" + "\n".join(kept) if kept else "")
+
+
+def replace_section(path: Path, generated: str) -> None:
+    """Put `generated` (one or more `## ` sections) in place of the sections of the same headings."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    current, new = sections(text), sections(generated)
+    for heading, body in new.items():
+        if heading:
+            current[heading] = body.rstrip("\n") + "\n\n"
+    path.write_text("".join(current.values()).rstrip("\n") + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -392,6 +426,8 @@ def main(argv: list[str] | None = None) -> None:
     inference = inference_verifier_cost(256, 3)
     print("measuring state hashing throughput ...", flush=True)
     hashing = measure_hashing()
+    print("loading the coordinator ...", flush=True)
+    load = measure_load()
     results = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d")},
@@ -401,6 +437,7 @@ def main(argv: list[str] | None = None) -> None:
         "state_hashing": hashing,
         "verifier_cost": verifier,
         "inference_verifier_cost": inference,
+        "load": load,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
                                           description="Balance an uploader that solves no open job must hold.")
     write_rate: float = Field(50.0, ge=0, description="Writes per second per client address (0: unlimited).")
     write_burst: int = Field(200, ge=1, description="Writes a client may burst above the rate.")
+    read_cache_seconds: float = Field(0.5, ge=0, le=10, description="How long an anonymous job read is reused.")
+    max_in_flight: int = Field(512, ge=1, description="Requests one API process serves at once; beyond: 503.")
     max_model_parameters: int = Field(200_000_000, ge=1, description="Largest model a spec may ask for.")
     max_job_memory_bytes: int = Field(24 << 30, ge=1, description="Estimated host memory a job may need.")
     max_job_checkpoint_bytes: int = Field(256 << 30, ge=1, description="All of a job's checkpoints together.")

@@ -1,5 +1,6 @@
 """Shared FastAPI dependencies and helpers of the routes."""
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
@@ -36,3 +37,24 @@ def json_response(value: BaseModel | list[BaseModel], status_code: int = 200) ->
     else:
         body = value.model_dump_json().encode()
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+class ReadCache:
+    """Anonymous reads of a job, kept for `seconds` (the indexer itself polls about once a second): under
+    load most reads are answered without the database. A cached view is never fresher than the index, so
+    it withholds at least what the index would (backend/disclosure.py)."""
+
+    def __init__(self, seconds: float, max_entries: int = 10_000):
+        self.seconds, self.max_entries = seconds, max_entries
+        self.entries: dict[int, tuple[float, Response]] = {}
+
+    def get(self, key: int) -> Response | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: int, response: Response) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()
+        self.entries[key] = (time.monotonic() + self.seconds, response)

@@ -105,3 +105,23 @@ class RateLimit:
                 return await problem(429, f"too many writes from this client: retry in {retry} s",
                                      {"Retry-After": retry})(scope, receive, send)
         await self.app(scope, receive, send)
+
+
+class InFlightLimit:
+    """503 with Retry-After once `limit` requests are in flight in this process: back-pressure a client can
+    act on, rather than a queue that grows until requests time out."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app, self.limit, self.in_flight = app, limit, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.in_flight >= self.limit:
+            return await problem(503, f"the coordinator is at its limit of {self.limit} requests in flight: retry "
+                                 "shortly", {"Retry-After": "1"})(scope, receive, send)
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

@@ -4,12 +4,14 @@ says when the chain is gone."""
 
 import asyncio
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from backend.api.limits import BodyLimit, RateLimit
+from backend.api.limits import BodyLimit, InFlightLimit, RateLimit
 from backend.app import MAX_BODY_BYTES, create_app
+from backend.models import Job
 from pinpoint.settings import Settings
 from pinpoint.spec import example_mlp_spec
 
@@ -70,6 +72,33 @@ def test_rateLimit_answers429WithRetryAfter_perClient_andLetsReadsThrough():
     assert run_asgi(limited, "GET", "/jobs", [], receive)[0]["status"] == 204  # reads are not rate limited
 
 
+def test_inFlightLimit_answers503WithRetryAfter_beyondItsLimit():
+    release = asyncio.Event()
+
+    async def slow(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def scenario():
+        limited, sent = InFlightLimit(slow, limit=2), [[] for _ in range(3)]
+
+        async def call(i):
+            async def send(message):
+                sent[i].append(message)
+            await limited({"type": "http", "method": "GET", "path": "/jobs", "headers": []}, None, send)
+
+        tasks = [asyncio.create_task(call(i)) for i in range(2)]
+        await asyncio.sleep(0)
+        await call(2)  # the third while two are in flight
+        release.set()
+        await asyncio.gather(*tasks)
+        return [s[0]["status"] for s in sent], dict(sent[2][0]["headers"])
+
+    statuses, headers = asyncio.run(scenario())
+    assert statuses == [204, 204, 503] and headers[b"retry-after"] == b"1"
+
+
 def test_hostileBodies_getSmallProblemDetails_neverAnEcho(api):
     huge_keys = {f"k{i}": "v" * 64 for i in range(700)}  # ~50 KiB of unknown keys, just under the cap
     response = api.post("/jobs", content=json.dumps(huge_keys))
@@ -111,3 +140,21 @@ def test_health_is503WithTheReason_whenTheChainIsDown(chain_stack, tmp_path):
         response = client.get("/health")
     assert response.status_code == 503 and "does not answer" in response.json()["detail"]
     assert response.headers["retry-after"] == "5"
+
+
+def test_readCache_servesAnonymousReadsForItsSeconds_thenTheIndexAgain(chain_stack, database_url, tmp_path):
+    settings = Settings(home=tmp_path, rpc_url=chain_stack.rpc_url, deployment_file=chain_stack.deployment_file,
+                        database_url=database_url, read_cache_seconds=0.5)
+    with TestClient(create_app(settings, run_indexer=False)) as client:
+        with client.app.state.sessions() as session:
+            session.add(Job(id=7, spec_hash="0x" + "ab" * 32, submitter="0x" + "11" * 20, state="bidding",
+                            max_price="1", required_stake="1", checkpoint_count=1, checkpoint_interval=1,
+                            bidding_deadline=1, updated_block=1))
+            session.commit()
+        assert client.get("/jobs/7").json()["state"] == "bidding"
+        with client.app.state.sessions() as session:
+            session.get(Job, 7).state = "running"
+            session.commit()
+        assert client.get("/jobs/7").json()["state"] == "bidding"  # within the cache's half second
+        time.sleep(0.6)
+        assert client.get("/jobs/7").json()["state"] == "running"

@@ -107,6 +107,10 @@ async def read_job(job_id: JobId, request: Request, reader: OptionalSignerDep):
     """The job as indexed. Checkpoints whose hashes verifiers must not see yet come with a null state hash
     and artifact (backend/disclosure.py), except for the job's solver, which signs its read (each signed
     read is accepted once)."""
+    cache = request.app.state.read_cache
+    if reader is None and (hit := cache.get(job_id)) is not None:
+        return hit
+
     def load() -> JobPublic:
         with request.app.state.sessions() as session:
             job = job_or_404(session, job_id)
@@ -121,7 +125,10 @@ async def read_job(job_id: JobId, request: Request, reader: OptionalSignerDep):
                 checkpoint.state_hash = checkpoint.artifact = None
         return public
 
-    return json_response(await run_in_threadpool(load))
+    response = json_response(await run_in_threadpool(load))
+    if reader is None:  # what anyone may see: the same for every anonymous reader
+        cache.put(job_id, response)
+    return response
 
 
 @router.post("/jobs/{job_id}/checkpoints", response_model=Created, responses=responses(401, 403, 409))
