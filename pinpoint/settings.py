@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     max_job_memory_bytes: int = Field(24 << 30, ge=1, description="Estimated host memory a job may need.")
     max_job_checkpoint_bytes: int = Field(256 << 30, ge=1, description="All of a job's checkpoints together.")
     max_job_examples: int = Field(10**10, ge=1, description="steps x batch size of a training job.")
+    max_job_checkpoints: int = Field(10_000, ge=1, description="Checkpoints of one job (each an upload and a root).")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
     lazy_verifier: bool = Field(False, description="Verifier commits to audits without replaying, for tests and demos.")
@@ -52,7 +53,8 @@ class Settings(BaseSettings):
     def spec_limits(self) -> SpecLimits:
         return SpecLimits(parameters=self.max_model_parameters, memory_bytes=self.max_job_memory_bytes,
                           checkpoint_bytes=min(self.max_artifact_bytes, self.max_job_checkpoint_bytes),
-                          job_checkpoint_bytes=self.max_job_checkpoint_bytes, examples=self.max_job_examples)
+                          job_checkpoint_bytes=self.max_job_checkpoint_bytes, examples=self.max_job_examples,
+                          checkpoints=self.max_job_checkpoints)
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_unsafe(self) -> "Settings":

@@ -376,6 +376,7 @@ class SpecLimits:
     checkpoint_bytes: int = 1 << 30  # one checkpoint: one artifact
     job_checkpoint_bytes: int = 256 << 30
     examples: int = 10**10
+    checkpoints: int = 10_000  # each is an upload and an on-chain root
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,9 @@ def check_resources(spec: AnySpec, limits: SpecLimits = SpecLimits()) -> Resourc
         problems.append(f"checkpoint_interval: {r.job_checkpoint_bytes // max(r.checkpoint_bytes, 1):,} checkpoints of "
                         f"{r.checkpoint_bytes / 2**20:,.1f} MiB are {r.job_checkpoint_bytes / 2**30:,.1f} GiB; the limit "
                         f"is {limits.job_checkpoint_bytes / 2**30:,.1f} GiB: checkpoint less often")
+    if spec.checkpoint_count > limits.checkpoints:
+        problems.append(f"checkpoint_interval: {spec.checkpoint_count:,} checkpoints; the limit is "
+                        f"{limits.checkpoints:,}: checkpoint less often")
     if r.examples > limits.examples:
         problems.append(f"steps: steps x batch_size is {r.examples:,} examples; the limit is {limits.examples:,}")
     if problems:

@@ -52,6 +52,10 @@ def test_createJob_storesSpecContentAddressed(api):
         (lambda s: s.update(colour="blue"), "colour"),
         (lambda s: s["optimizer"].update(lr=100.0), "optimizer"),
         (lambda s: s.update(checkpoint_interval=7), "checkpoint_interval"),
+        (lambda s: s["dataset"].update(sha256="ab" * 32), "dataset.sha256"),  # not what its parameters make
+        (lambda s: s["profile"].update(torch_version="2.99.0"), "torch_version"),  # no such release
+        (lambda s: s["model"].update(hidden_dim=65536, depth=64), "parameters"),  # a 1.1 TB MLP
+        (lambda s: s.update(steps=10**6, checkpoint_interval=1), "checkpoint less often"),  # 10^6 checkpoints
     ],
 )
 def test_createJob_badSpec_saysWhatIsWrong(api, mutate, field):

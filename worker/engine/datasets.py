@@ -1,12 +1,7 @@
 """Datasets by content hash: materialize a spec's dataset as tensors and check its sha256.
 
-- `gaussian_blobs`: generated from its seed with a platform-independent generator (sha256 in counter
-  mode for uniform bits, then only IEEE add/multiply, so every machine gets the same bytes). Class c has a
-  center drawn uniformly in [-3, 3)^features; an example is its center plus noise that is the sum of four
-  uniforms in [-0.5, 0.5) times 2.5 (an Irwin-Hall approximation of a Gaussian, std ~1.44); labels cycle 0..classes-1.
-  Content hash = `state_hash({"features": float32 (samples, features), "labels": int64 (samples,)})`.
-- `text_corpus`: a UTF-8 text shipped in `worker/engine/data/`. Content hash = sha256 of the file bytes
-  (`sha256sum` agrees). Tokens are indices into the sorted list of the text's distinct characters.
+The bytes and their hashes are defined in pinpoint/datasets.py (no torch: the coordinator checks specs with
+it); here they become tensors. Text tokens are indices into the sorted list of the text's distinct characters.
 
     from worker.engine.datasets import materialize
     data = materialize(spec.dataset)   # raises DatasetHashMismatch if spec.dataset.sha256 differs
@@ -16,16 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 
+from pinpoint.datasets import corpus_bytes, gaussian_blobs
 from pinpoint.spec import DatasetSpec, GaussianBlobsSpec, TextCorpusSpec
 from worker.engine.state import state_hash
-
-DATA_DIR = Path(__file__).with_name("data")
-NOISE_SCALE = 2.5  # blob noise std ~1.44 around centers in [-3, 3): separable, but not trivially
 
 
 class DatasetHashMismatch(ValueError):
@@ -53,28 +44,9 @@ class Dataset:
         return "".join(self.vocab[i] for i in tokens)
 
 
-def _uniform(seed: int, stream: str, count: int) -> np.ndarray:
-    """`count` float64 uniforms in [0, 1) from sha256(seed, stream, counter), 53 bits each."""
-    blocks = -(-count // 4)
-    prefix = f"pinpoint.blobs/1:{seed}:{stream}:".encode()
-    raw = b"".join(hashlib.sha256(prefix + i.to_bytes(8, "little")).digest() for i in range(blocks))
-    bits = np.frombuffer(raw, dtype="<u8")[:count]
-    return (bits >> np.uint64(11)).astype(np.float64) * (2.0**-53)
-
-
 def _gaussian_blobs(spec: GaussianBlobsSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    n, f, k = spec.samples, spec.features, spec.classes
-    centers = _uniform(spec.seed, "centers", k * f).reshape(k, f) * 6.0 - 3.0  # (K, F)
-    u = _uniform(spec.seed, "noise", 4 * n * f).reshape(4, n, f)
-    noise = (((u[0] - 0.5) + (u[1] - 0.5)) + ((u[2] - 0.5) + (u[3] - 0.5))) * NOISE_SCALE  # (N, F), fixed order
-    labels = np.arange(n, dtype=np.int64) % k  # (N,)
-    features = (centers[labels] + noise).astype(np.float32)  # (N, F)
+    features, labels = gaussian_blobs(spec)
     return torch.from_numpy(features), torch.from_numpy(labels)
-
-
-def corpus_bytes(corpus: str) -> bytes:
-    """Raw bytes of a shipped corpus file."""
-    return (DATA_DIR / f"{corpus}.txt").read_bytes()
 
 
 def dataset_sha256(spec: DatasetSpec) -> str:

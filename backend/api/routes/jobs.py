@@ -6,6 +6,7 @@ writes (in a worker thread); responses are serialized after the connection is ba
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend.api.auth import OptionalSignerDep, SignerDep
-from backend.api.deps import JobId, StoreDep, json_response, job_or_404
+from backend.api.deps import JobId, StoreDep, job_or_404, json_response
 from backend.api.problems import responses
 from backend.api.schemas import (
     CheckpointReport,
@@ -28,10 +29,17 @@ from backend.api.schemas import (
 )
 from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
+from pinpoint.datasets import check_dataset
 from pinpoint.merkle import checkpoint_leaf_hash
-from pinpoint.spec import InferenceSpec, SpecError, check_resources, parse_spec
+from pinpoint.spec import InferenceSpec, JobSpec, SpecError, check_resources, parse_spec
 
 router = APIRouter(tags=["jobs"])
+DATASET_CHECKS = threading.Lock()  # regenerating a dataset takes up to a core-second: one at a time
+
+
+def _check_dataset_alone(dataset) -> None:
+    with DATASET_CHECKS:
+        check_dataset(dataset)
 JobStateName = Literal["bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed",
                        "unverified"]
 JOB_STATES = get_args(JobStateName)
@@ -49,6 +57,11 @@ async def create_job(request: Request, store: StoreDep) -> SpecAccepted:
         check_resources(spec, request.app.state.settings.spec_limits())
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    if isinstance(spec, JobSpec):
+        try:
+            await run_in_threadpool(_check_dataset_alone, spec.dataset)
+        except SpecError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     if isinstance(spec, InferenceSpec):
         missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
                    for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
