@@ -14,19 +14,20 @@ SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scrip
 
 
 def test_compose_describesEveryPart():
-    assert {"anvil", "redis", "postgres", "deploy", "coordinator", "solver", "verifier", "referee"} <= set(SERVICES)
+    assert {"anvil", "redis", "postgres", "deploy", "coordinator", "indexer", "solver", "verifier", "referee"} <= set(SERVICES)
 
 
 def test_longRunningInfrastructure_hasHealthchecks_andIsWaitedFor():
     for name in ("anvil", "redis", "postgres", "coordinator"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["coordinator"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
-    for worker in ("solver", "verifier", "referee"):
+    for worker in ("indexer", "solver", "verifier", "referee"):  # the API migrated the database first
         assert SERVICES[worker]["depends_on"]["coordinator"]["condition"] == "service_healthy"
 
 
 def test_commands_areTheProjectsOwnEntryPoints():
     assert SERVICES["coordinator"]["command"][:2] == ["pinpoint-coordinator", "serve"]
+    assert SERVICES["indexer"]["command"] == ["pinpoint-coordinator", "index"]
     assert SERVICES["solver"]["command"][:2] == ["pinpoint-worker", "solver"]
     assert SERVICES["verifier"]["command"][:2] == ["pinpoint-worker", "verifier"]
     assert SERVICES["referee"]["command"][:2] == ["pinpoint-worker", "referee"]
