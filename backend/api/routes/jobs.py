@@ -27,19 +27,22 @@ from backend.api.schemas import (
     VerdictReport,
     spec_request_body,
 )
+from backend.artifacts import ArtifactStore
 from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
 from pinpoint.datasets import check_dataset
 from pinpoint.merkle import checkpoint_leaf_hash
-from pinpoint.spec import InferenceSpec, JobSpec, SpecError, check_resources, parse_spec
+from pinpoint.spec import (
+    AnySpec,
+    JobSpec,
+    SpecError,
+    SpecLimits,
+    check_resources,
+    parse_spec,
+)
 
 router = APIRouter(tags=["jobs"])
 DATASET_CHECKS = threading.Lock()  # regenerating a dataset takes up to a core-second: one at a time
-
-
-def _check_dataset_alone(dataset) -> None:
-    with DATASET_CHECKS:
-        check_dataset(dataset)
 JobStateName = Literal["bidding", "running", "submitted", "disputed", "finalized", "cancelled", "failed", "slashed",
                        "unverified"]
 JOB_STATES = get_args(JobStateName)
@@ -53,20 +56,9 @@ async def create_job(request: Request, store: StoreDep) -> SpecAccepted:
     limits, an inference job whose weights or inputs were never uploaded."""
     raw = await request.body()
     try:
-        spec = parse_spec(raw)
-        check_resources(spec, request.app.state.settings.spec_limits())
+        spec = await run_in_threadpool(validated_spec, raw, request.app.state.settings.spec_limits(), store)
     except SpecError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    if isinstance(spec, JobSpec):
-        try:
-            await run_in_threadpool(_check_dataset_alone, spec.dataset)
-        except SpecError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-    if isinstance(spec, InferenceSpec):
-        missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
-                   for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
-        if missing:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="invalid job spec: " + "; ".join(missing))
     spec_hash = spec.spec_hash()
 
     def store_spec() -> bool:
@@ -84,6 +76,21 @@ async def create_job(request: Request, store: StoreDep) -> SpecAccepted:
     accepted = SpecAccepted(spec_hash=spec_hash, checkpoint_count=spec.checkpoint_count,
                             checkpoint_interval=spec.checkpoint_interval, created=created)
     return json_response(accepted, status.HTTP_201_CREATED)
+
+
+def validated_spec(raw: bytes, limits: SpecLimits, store: ArtifactStore) -> AnySpec:
+    """The spec, if it parses, fits the operator's limits and names data that exists; else SpecError."""
+    spec = parse_spec(raw)
+    check_resources(spec, limits)
+    if isinstance(spec, JobSpec):
+        with DATASET_CHECKS:
+            check_dataset(spec.dataset)
+    else:
+        missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
+                   for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
+        if missing:
+            raise SpecError(missing)
+    return spec
 
 
 @router.get("/specs/{spec_hash}", responses={200: {"content": {"application/json": {}},
