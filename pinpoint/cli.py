@@ -7,6 +7,9 @@
     pinpoint-job example inference --weights 0x.. --inputs 0x.. --count 32 > infer.json
     pinpoint-job outputs 2                                     # outputs, each proven against the chain
     pinpoint-job claim                                         # collect refunds and slashed stakes
+    pinpoint-job dataset text notes/ -o data.safetensors       # your text as byte-level tokens (vocab 256)
+    pinpoint-job dataset stdlib -o stdlib.safetensors          # real text: this Python's standard library
+    pinpoint-job dataset features data.npz -o data.safetensors --classes 10   # (or images) from an .npz
 
 Chain, coordinator and key come from PINPOINT_* settings (pinpoint/settings.py) or the options.
 """
@@ -139,6 +142,38 @@ def claim(args, settings) -> int:
     return 0
 
 
+def make_dataset(args) -> int:
+    """Write a dataset artifact (safetensors, nothing executable) and print its sha256 and the spec's
+    `dataset` entry; upload it with `pinpoint-job upload`, then POST a spec naming it."""
+    import numpy as np
+
+    from pinpoint.datasets import (
+        dataset_spec,
+        features_artifact,
+        images_artifact,
+        stdlib_corpus,
+        text_artifact,
+        text_of,
+    )
+
+    if args.kind == "text":
+        blob, facts = text_artifact(b"".join(text_of(Path(p)) for p in args.paths)), {"vocab_size": 256}
+    elif args.kind == "stdlib":
+        blob, facts = stdlib_corpus(args.max_bytes), {"vocab_size": 256}
+    else:
+        if len(args.paths) != 1 or args.classes is None:
+            print(f"pinpoint-job dataset {args.kind}: give one .npz file (arrays '{args.kind}' and 'labels') and "
+                  "--classes", file=sys.stderr)
+            return 2
+        with np.load(args.paths[0], allow_pickle=False) as arrays:
+            build = features_artifact if args.kind == "features" else images_artifact
+            blob, facts = build(arrays[args.kind], arrays["labels"]), {"classes": args.classes}
+    Path(args.output).write_bytes(blob)
+    print(json.dumps({"artifact": "0x" + dataset_spec(blob)["sha256"], "bytes": len(blob),
+                      "dataset": dataset_spec(blob, **facts)}, indent=2))
+    return 0
+
+
 def print_example(args, parser) -> int:
     if args.model == "inference":
         if not (args.weights and args.inputs and args.count):
@@ -189,10 +224,29 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("job_id", type=int)
     out.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("claim", help="withdraw your credit from the market (refunds, payouts, slashed stakes)")
+    data = sub.add_parser("dataset", help="write a dataset artifact (safetensors); prints its sha256 and the "
+                          "spec's dataset entry")
+    data.add_argument("kind", choices=["text", "stdlib", "features", "images"],
+                      help="text: files or folders as byte-level tokens (vocab 256); stdlib: this Python's own "
+                      "standard library sources (its hash depends on the Python build); features, images: an .npz "
+                      "with float32 'features' (N, F) or uint8 'images' (N, [C,] H, W) and int64 'labels' (N,)")
+    data.add_argument("paths", nargs="*", help="text: files or folders (folders: every file, sorted); "
+                      "features/images: one .npz")
+    data.add_argument("-o", "--output", required=True, help="where to write the .safetensors file")
+    data.add_argument("--classes", type=int, help="features/images: number of classes (labels in [0, classes))")
+    data.add_argument("--max-bytes", type=int, default=1 << 20, help="stdlib: corpus size (whole files, default 1 MiB)")
     args = parser.parse_args(argv)
 
     if args.command == "example":
         return print_example(args, parser)
+    if args.command == "dataset":
+        if args.kind == "text" and not args.paths:
+            parser.error("dataset text needs files or folders")
+        try:
+            return make_dataset(args)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"pinpoint-job dataset: {exc}", file=sys.stderr)
+            return 1
     settings = get_settings()
     commands = {"submit": submit, "status": status, "upload": upload, "outputs": outputs, "claim": claim}
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
@@ -115,7 +116,111 @@ class TextCorpusSpec(_Frozen):
     sha256: Sha256Hex = Field(description="sha256 of the corpus file bytes; training refuses a mismatch")
 
 
-DatasetSpec = Annotated[Union[GaussianBlobsSpec, TextCorpusSpec], Field(discriminator="name")]
+ARTIFACT_LAYOUTS = {
+    # layout -> (main tensor, its allowed dtypes, allowed ranks); features and images also hold `labels` int64 (N,)
+    "tokens": ("tokens", ("int64", "uint16"), (1,)),
+    "features": ("features", ("float32",), (2,)),
+    "images": ("images", ("uint8",), (3, 4)),
+}
+ARTIFACT_ITEMSIZE = {"int64": 8, "uint16": 2, "float32": 4, "uint8": 1}
+MAX_ARTIFACT_VALUES = 1 << 40
+"""Most values the main tensor of a dataset artifact may declare (the host memory limit is the real bound)."""
+
+
+class ArtifactDatasetSpec(_Frozen):
+    """Your data: an uploaded safetensors artifact (nothing executable), named by the sha256 of its file bytes.
+
+    Layouts (exact tensor names, no others): `tokens`: `tokens` int64 or uint16 (L,), a token stream for
+    language models, every id below `vocab_size`; `features`: `features` float32 (N, F) and `labels` int64
+    (N,); `images`: `images` uint8 (N, H, W) or (N, C, H, W) and `labels` int64 (N,), every label below
+    `classes`. The coordinator checks names, dtypes and shapes against the file's header before anyone bids
+    (pinpoint/datasets.py); token ids and labels are values, not in the header: the engine checks them when it
+    loads the data and refuses to train on ids or labels out of range."""
+
+    name: Literal["artifact"] = Field(description="registry name of the dataset")
+    sha256: Sha256Hex = Field(description="sha256 of the artifact's file bytes; training refuses a mismatch")
+    layout: Literal["tokens", "features", "images"] = Field(description="which tensors the artifact holds")
+    dtype: Literal["int64", "uint16", "float32", "uint8"] = Field(
+        description="dtype of the main tensor: tokens int64 or uint16, features float32, images uint8")
+    shape: tuple[Annotated[int, Field(ge=1, le=MAX_ARTIFACT_VALUES)], ...] = Field(
+        min_length=1, max_length=4,
+        description="shape of the main tensor: tokens (L,), features (N, F), images (N, H, W) or (N, C, H, W)")
+    vocab_size: int | None = Field(default=None, ge=2, le=65536,
+                                   description="tokens only: token ids are in [0, vocab_size)")
+    classes: int | None = Field(default=None, ge=2, le=65536,
+                                description="features and images only: labels are in [0, classes)")
+
+    @model_validator(mode="after")
+    def _layout_facts(self) -> ArtifactDatasetSpec:
+        _, dtypes, ranks = ARTIFACT_LAYOUTS[self.layout]
+        problems = []
+        if self.dtype not in dtypes:
+            problems.append(f"dataset.dtype: layout '{self.layout}' holds {' or '.join(dtypes)}, not {self.dtype}")
+        if len(self.shape) not in ranks:
+            problems.append(f"dataset.shape: layout '{self.layout}' has {' or '.join(map(str, ranks))} dimensions, "
+                            f"got {len(self.shape)}")
+        if self.layout == "tokens":
+            if self.vocab_size is None or self.classes is not None:
+                problems.append("dataset.vocab_size: layout 'tokens' needs vocab_size (and no classes)")
+        elif self.classes is None or self.vocab_size is not None:
+            problems.append(f"dataset.classes: layout '{self.layout}' needs classes (and no vocab_size)")
+        if math.prod(self.shape) > MAX_ARTIFACT_VALUES:
+            problems.append(f"dataset.shape: {math.prod(self.shape):,} values; at most {MAX_ARTIFACT_VALUES:,}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def example_dims(self) -> int:
+        """Values per example: F for features, C*H*W for images (what an MLP takes, flattened)."""
+        return math.prod(self.shape[1:])
+
+    @property
+    def host_bytes(self) -> int:
+        """Memory a host needs for the data: the artifact's bytes and the tensors the engine makes of them
+        (int64 tokens; float32 features, for images also their float32 flattening for an MLP; int64 labels)."""
+        values, n = math.prod(self.shape), self.shape[0]
+        loaded = {"tokens": 8 * values, "features": 4 * values + 8 * n, "images": 5 * values + 8 * n}[self.layout]
+        return values * ARTIFACT_ITEMSIZE[self.dtype] + loaded
+
+
+def _artifact_mlp_problems(model: MLPSpec, data: ArtifactDatasetSpec) -> list[str]:
+    """An MLP trains on features, or on images flattened (uint8 scaled to [0, 1])."""
+    if data.layout == "tokens":
+        return ["dataset.layout: model 'mlp' needs layout 'features' or 'images', not 'tokens'"]
+    problems = []
+    if model.input_dim != data.example_dims:
+        what = "F" if data.layout == "features" else "the product of an image's dimensions"
+        problems.append(f"model.input_dim: must equal dataset.shape's {what} ({data.example_dims}), got {model.input_dim}")
+    if model.num_classes != data.classes:
+        problems.append(f"model.num_classes: must equal dataset.classes ({data.classes}), got {model.num_classes}")
+    return problems
+
+
+CHAR_VOCAB_BOUND = 256
+"""Largest vocabulary a char_transformer takes from a token artifact (bytes; the resource estimate assumes it)."""
+
+
+def _artifact_char_problems(model: CharTransformerSpec, data: ArtifactDatasetSpec) -> list[str]:
+    """A character transformer trains on a token stream of at most 256 ids, longer than its context."""
+    if data.layout != "tokens":
+        return [f"dataset.layout: model 'char_transformer' needs layout 'tokens', not '{data.layout}'"]
+    problems = []
+    if data.vocab_size > CHAR_VOCAB_BOUND:
+        problems.append(f"dataset.vocab_size: model 'char_transformer' takes at most {CHAR_VOCAB_BOUND} token ids, "
+                        f"got {data.vocab_size}")
+    if model.context >= data.shape[0]:
+        problems.append(f"model.context: must be shorter than the token stream ({data.shape[0]}), got {model.context}")
+    return problems
+
+
+def dataset_host_bytes(spec) -> int:
+    """Host memory for a training job's uploaded dataset (the built-in ones are small and not counted)."""
+    data = getattr(spec, "dataset", None)
+    return data.host_bytes if isinstance(data, ArtifactDatasetSpec) else 0
+
+
+DatasetSpec = Annotated[Union[GaussianBlobsSpec, TextCorpusSpec, ArtifactDatasetSpec], Field(discriminator="name")]
 
 
 # ---------------------------------------------------------------- optimizers
@@ -214,7 +319,9 @@ class JobSpec(_Spec):
             )
         model, data = self.model, self.dataset
         if isinstance(model, MLPSpec):
-            if not isinstance(data, GaussianBlobsSpec):
+            if isinstance(data, ArtifactDatasetSpec):
+                problems += _artifact_mlp_problems(model, data)
+            elif not isinstance(data, GaussianBlobsSpec):
                 problems.append(f"dataset.name: model 'mlp' needs dataset 'gaussian_blobs', not '{data.name}'")
             else:
                 if model.input_dim != data.features:
@@ -225,6 +332,8 @@ class JobSpec(_Spec):
                     problems.append(
                         f"model.num_classes: must equal dataset.classes ({data.classes}), got {model.num_classes}"
                     )
+        elif isinstance(model, CharTransformerSpec) and isinstance(data, ArtifactDatasetSpec):
+            problems += _artifact_char_problems(model, data)
         elif isinstance(model, CharTransformerSpec) and not isinstance(data, TextCorpusSpec):
             problems.append(
                 f"dataset.name: model 'char_transformer' needs dataset 'text_corpus', not '{data.name}'"
@@ -305,7 +414,7 @@ class SpecError(ValueError):
 
 _NAMED = re.compile(r"^[A-Za-z_][\w.]*: ")
 _UNION_FIELDS = {"model", "dataset", "optimizer"}
-_UNION_TAGS = {"mlp", "char_transformer", "gaussian_blobs", "text_corpus", "adamw", "sgd"}
+_UNION_TAGS = {"mlp", "char_transformer", "gaussian_blobs", "text_corpus", "artifact", "adamw", "sgd"}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -410,6 +519,7 @@ def estimate_resources(spec: AnySpec) -> Resources:
         state_tensors, batch, examples, checkpoints = 1 + moments, spec.batch_size, spec.steps * spec.batch_size, spec.checkpoint_count + 1
     checkpoint = 4 * parameters * state_tensors
     memory = 4 * parameters * (state_tensors + (0 if isinstance(spec, InferenceSpec) else 1)) + 4 * batch * activations_per_example
+    memory += dataset_host_bytes(spec)  # an uploaded dataset, held in memory
     return Resources(parameters=parameters, memory_bytes=memory, checkpoint_bytes=checkpoint,
                      job_checkpoint_bytes=checkpoint * checkpoints, examples=examples)
 

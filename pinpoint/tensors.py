@@ -104,6 +104,45 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return dict(pairs)
 
 
+def _parse_header(text: bytes, data_len: int) -> tuple[dict[str, tuple[str, tuple[int, ...], int, int]], dict[str, str]]:
+    """Check a safetensors JSON header against a data section of `data_len` bytes: entries by name as
+    (canonical dtype, shape, begin, end), and the `__metadata__` map. Every check `read_safetensors` makes."""
+    try:
+        header = json.loads(text, object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SafetensorsError(f"bad safetensors header: {exc!r}"[:300]) from None
+    if not isinstance(header, dict):
+        raise SafetensorsError("the safetensors header is not a JSON object")
+    metadata = header.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise SafetensorsError("__metadata__ must map strings to strings")
+    entries, spans = {}, []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise SafetensorsError(f"tensor {name!r}: needs exactly dtype, shape and data_offsets")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in SAFETENSORS_DTYPES:
+            raise SafetensorsError(f"tensor {name!r}: unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise SafetensorsError(f"tensor {name!r}: bad shape {shape!r}")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_len):
+            raise SafetensorsError(f"tensor {name!r}: bad data_offsets {offsets!r}")
+        canonical, itemsize = SAFETENSORS_DTYPES[dtype]
+        if offsets[1] - offsets[0] != math.prod(shape) * itemsize:
+            raise SafetensorsError(f"tensor {name!r}: {offsets[1] - offsets[0]} bytes for {dtype} {shape}")
+        entries[name] = (canonical, tuple(shape), offsets[0], offsets[1])
+        spans.append((offsets[0], offsets[1]))
+    end = 0
+    for begin, stop in sorted(spans):
+        if begin != end:
+            raise SafetensorsError("tensor data overlaps or leaves a gap")
+        end = stop
+    if end != data_len:
+        raise SafetensorsError(f"tensor data covers {end} of {data_len} bytes")
+    return entries, dict(metadata)
+
+
 def read_safetensors(blob: bytes) -> tuple[dict[str, RawTensor], dict[str, str]]:
     """Parse a safetensors file strictly: tensors by name (views into `blob`) and the `__metadata__` map.
 
@@ -115,41 +154,28 @@ def read_safetensors(blob: bytes) -> tuple[dict[str, RawTensor], dict[str, str]]
     (size,) = _U64.unpack(view[:8])
     if size > MAX_HEADER_BYTES or size > len(view) - 8:
         raise SafetensorsError(f"header length {size} exceeds the file or the {MAX_HEADER_BYTES}-byte limit")
-    try:
-        header = json.loads(bytes(view[8:8 + size]), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SafetensorsError(f"bad safetensors header: {exc}") from None
-    if not isinstance(header, dict):
-        raise SafetensorsError("the safetensors header is not a JSON object")
-    metadata = header.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise SafetensorsError("__metadata__ must map strings to strings")
     data = view[8 + size:]
-    tensors, spans = {}, []
-    for name, entry in header.items():
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise SafetensorsError(f"tensor {name!r}: needs exactly dtype, shape and data_offsets")
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in SAFETENSORS_DTYPES:
-            raise SafetensorsError(f"tensor {name!r}: unknown dtype {dtype!r}")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise SafetensorsError(f"tensor {name!r}: bad shape {shape!r}")
-        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(o) is int for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1] <= len(data)):
-            raise SafetensorsError(f"tensor {name!r}: bad data_offsets {offsets!r}")
-        canonical, itemsize = SAFETENSORS_DTYPES[dtype]
-        if offsets[1] - offsets[0] != math.prod(shape) * itemsize:
-            raise SafetensorsError(f"tensor {name!r}: {offsets[1] - offsets[0]} bytes for {dtype} {shape}")
-        tensors[name] = RawTensor(canonical, tuple(shape), data[offsets[0]:offsets[1]])
-        spans.append((offsets[0], offsets[1]))
-    end = 0
-    for begin, stop in sorted(spans):
-        if begin != end:
-            raise SafetensorsError("tensor data overlaps or leaves a gap")
-        end = stop
-    if end != len(data):
-        raise SafetensorsError(f"tensor data covers {end} of {len(data)} bytes")
-    return tensors, dict(metadata)
+    entries, metadata = _parse_header(bytes(view[8:8 + size]), len(data))
+    tensors = {name: RawTensor(dtype, shape, data[begin:end]) for name, (dtype, shape, begin, end) in entries.items()}
+    return tensors, metadata
+
+
+def read_safetensors_header(path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
+    """The tensors' (canonical dtype, shape) by name and the `__metadata__` of a safetensors file on disk,
+    reading only its header (never the data) with every check `read_safetensors` makes."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        total = f.tell()
+        f.seek(0)
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise SafetensorsError("too short to be a safetensors file")
+        (size,) = _U64.unpack(prefix)
+        if size > MAX_HEADER_BYTES or size > total - 8:
+            raise SafetensorsError(f"header length {size} exceeds the file or the {MAX_HEADER_BYTES}-byte limit")
+        text = f.read(size)
+    entries, metadata = _parse_header(text, total - 8 - size)
+    return {name: (dtype, shape) for name, (dtype, shape, _, _) in entries.items()}, metadata
 
 
 def safetensors_file(entries: list[tuple[str, str, tuple[int, ...], Any]], metadata: dict[str, str] | None = None) -> bytes:

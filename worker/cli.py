@@ -31,6 +31,7 @@ from pinpoint.settings import Settings
 from worker.cheats import CHEATS, Cheat, conduct, trainer_factory
 from worker.daemon import SolverDaemon, VerifierDaemon, ensure_stake, ensure_verifier_stake
 from worker.disputes import DisputePlayer
+from worker.engine.datasets import set_artifact_source
 from worker.keeper import Keeper
 from worker.pricing import PricePolicy
 from worker.referee import Referee
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     address = Account.from_key(settings.private_key).address
     chain = Chain.from_settings(settings)
     client = CoordinatorClient(settings.coordinator_url, settings.private_key, chain.signing_domain)
+    set_artifact_source(client.download_artifact)  # uploaded datasets, for disputes and referee steps
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stake = int(args.stake * ETHER)

@@ -33,6 +33,14 @@ def _client() -> CoordinatorClient:
     return CoordinatorClient(settings.coordinator_url, settings.private_key, _chain().signing_domain)
 
 
+def _engine_client() -> CoordinatorClient:
+    """The client, also set as the engine's source of uploaded datasets (downloads are hash-checked)."""
+    from worker.engine.datasets import set_artifact_source
+
+    set_artifact_source(_client().download_artifact)
+    return _client()
+
+
 # Transient failures (coordinator or chain unreachable, or restarting: httpx's transport errors are not
 # OSErrors) are retried; a retry resumes from the last committed checkpoint, so no work is repeated.
 RETRY = dict(autoretry_for=(CoordinatorError, ChainError, OSError, httpx.TransportError), retry_backoff=2,
@@ -70,7 +78,7 @@ def execute_job(job_id: int) -> str:
     from worker.solver import SolverRun  # torch loads only in worker processes
 
     settings = get_settings()
-    return once_at_a_time("execute", job_id, SolverRun(job_id, _chain(), _client(), trainer_factory(settings.cheat),
+    return once_at_a_time("execute", job_id, SolverRun(job_id, _chain(), _engine_client(), trainer_factory(settings.cheat),
                                                        home=settings.home, conduct=conduct(settings.cheat)).execute)
 
 
@@ -79,7 +87,7 @@ def verify_job(job_id: int) -> dict | None:
     from worker.verifier import VerifierRun
 
     settings = get_settings()
-    run = VerifierRun(job_id, _chain(), _client(), lie=settings.lying_verifier, lazy=settings.lazy_verifier,
+    run = VerifierRun(job_id, _chain(), _engine_client(), lie=settings.lying_verifier, lazy=settings.lazy_verifier,
                       notes=settings.home / "audits").verify
     verdict = once_at_a_time("verify", job_id, run)
     return verdict if verdict is None or isinstance(verdict, str) else verdict.__dict__

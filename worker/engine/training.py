@@ -95,7 +95,7 @@ class Trainer:
         if isinstance(spec.model, CharTransformerSpec) and spec.model.context >= len(self.data.tokens):
             raise ValueError(f"context {spec.model.context} must be shorter than the corpus ({len(self.data.tokens)})")
         torch.manual_seed(spec.seed)
-        vocab_size = self.data.vocab_size if self.data.vocab is not None else None
+        vocab_size = self.data.vocab_size if self.data.tokens is not None else None
         self.model = build_model(spec.model, vocab_size=vocab_size).to(self.device)
         self.optimizer = self._build_optimizer()
         self._inputs, self._targets = self._device_data()

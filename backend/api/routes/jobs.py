@@ -34,6 +34,7 @@ from pinpoint.datasets import check_dataset
 from pinpoint.merkle import checkpoint_leaf_hash
 from pinpoint.spec import (
     AnySpec,
+    ArtifactDatasetSpec,
     JobSpec,
     SpecError,
     SpecLimits,
@@ -53,7 +54,8 @@ JOB_STATES = get_args(JobStateName)
 async def create_job(request: Request, store: StoreDep) -> SpecAccepted:
     """Validate a spec (`pinpoint.job/1`, JSON) and store it content-addressed. Post the returned hash on chain
     to open the job. Refused with 422 naming the field: malformed specs, resources beyond the operator's
-    limits, an inference job whose weights or inputs were never uploaded."""
+    limits, an inference job whose weights or inputs were never uploaded, a training job whose uploaded dataset
+    was never uploaded or whose header (tensor names, dtypes, shapes) is not what the spec declares."""
     raw = await request.body()
     try:
         spec = await run_in_threadpool(validated_spec, raw, request.app.state.settings.spec_limits(), store)
@@ -83,8 +85,11 @@ def validated_spec(raw: bytes, limits: SpecLimits, store: ArtifactStore) -> AnyS
     spec = parse_spec(raw)
     check_resources(spec, limits)
     if isinstance(spec, JobSpec):
-        with DATASET_CHECKS:
-            check_dataset(spec.dataset)
+        if isinstance(spec.dataset, ArtifactDatasetSpec):  # an uploaded dataset: only its header is read
+            check_dataset(spec.dataset, lambda digest: store.path(digest) if store.exists(digest) else None)
+        else:
+            with DATASET_CHECKS:
+                check_dataset(spec.dataset)
     else:
         missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
                    for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
