@@ -40,6 +40,9 @@ Computed by `worker.engine.datasets.dataset_sha256`; a test checks the two agree
 
 TINY_POEMS_SHA256 = "6e74deb51d6659b4387cede9589508aee637e70d62cfd07df81548047b659243"
 """sha256 of `worker/engine/data/tiny_poems.txt` (the raw file bytes); a test checks it."""
+TEXT_CORPORA = {"tiny_poems": (60, 4009)}
+"""Each shipped corpus' (distinct characters = vocabulary size, length in tokens), for checking a model against
+it without reading the file; a test checks them against the engine's tokenization."""
 
 MAX_SEED = 2**63 - 1
 MAX_INPUTS = 4096
@@ -85,7 +88,111 @@ class CharTransformerSpec(_Frozen):
         return self
 
 
-ModelSpec = Annotated[Union[MLPSpec, CharTransformerSpec], Field(discriminator="name")]
+class GPTSpec(_Frozen):
+    """A GPT-2-style causal decoder over any token stream: learned token and position embeddings, `layers`
+    pre-LayerNorm blocks (causal self-attention, then a GELU MLP `mlp_ratio` times wider), a final LayerNorm
+    and a linear head without bias, tied to the token embedding unless `tied_embeddings` is false.
+    Initialized as GPT-2 (normal(0, 0.02), residual projections scaled by 1/sqrt(2 * layers), zero biases)
+    from the job's seed. GPT-2 small is `GPT2_SMALL` (124,439,808 parameters)."""
+
+    name: Literal["gpt"] = Field(description="registry name of the architecture")
+    vocab_size: int = Field(ge=2, le=1 << 20, description="token ids are in [0, vocab_size); the dataset's must fit")
+    context: int = Field(ge=1, le=8192, description="context length in tokens (block size)")
+    embed_dim: int = Field(ge=1, le=65536, description="embedding width; must be divisible by heads")
+    heads: int = Field(ge=1, le=256, description="attention heads per layer")
+    layers: int = Field(ge=1, le=256, description="number of transformer blocks")
+    mlp_ratio: int = Field(default=4, ge=1, le=16, description="hidden width of each block's MLP over embed_dim")
+    tied_embeddings: bool = Field(default=True, description="the output head reuses the token embedding matrix")
+
+    @model_validator(mode="after")
+    def _heads_divide_embedding(self) -> GPTSpec:
+        if self.embed_dim % self.heads:
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by heads ({self.heads})")
+        return self
+
+
+GPT2_SMALL = {"name": "gpt", "vocab_size": 50257, "context": 1024, "embed_dim": 768, "heads": 12, "layers": 12}
+"""GPT-2 small's shape (124,439,808 parameters with tied embeddings), e.g. `example_gpt_spec(model=GPT2_SMALL)`."""
+
+
+class CNNSpec(_Frozen):
+    """A convolutional image classifier on (channels, height, width) float images: one block per entry of
+    `widths` (a `kernel_size` convolution with zero padding to keep the size, ReLU, then a 2x2 max pool if
+    `pool`), global average pooling and a linear head. Images are given flat (channels * height * width
+    features, row-major: e.g. `gaussian_blobs`) or shaped; uint8 pixels are scaled to [0, 1]."""
+
+    name: Literal["cnn"] = Field(description="registry name of the architecture")
+    channels: int = Field(ge=1, le=64, description="input channels (1 grey, 3 RGB)")
+    height: int = Field(ge=1, le=4096, description="input height in pixels")
+    width: int = Field(ge=1, le=4096, description="input width in pixels")
+    widths: tuple[Annotated[int, Field(ge=1, le=4096)], ...] = Field(
+        min_length=1, max_length=32, description="output channels of each convolution block, in order")
+    kernel_size: int = Field(default=3, ge=1, le=15, description="odd side of every convolution kernel")
+    pool: bool = Field(default=True, description="2x2 max pooling after every block (halves height and width)")
+    num_classes: int = Field(ge=2, le=65536, description="number of output classes")
+
+    @model_validator(mode="after")
+    def _shapes_fit(self) -> CNNSpec:
+        problems = []
+        if self.kernel_size % 2 == 0:
+            problems.append(f"kernel_size ({self.kernel_size}) must be odd")
+        if self.pool and min(self.height, self.width) < 2 ** len(self.widths):
+            problems.append(f"{len(self.widths)} pooled blocks halve the image {len(self.widths)} times: height and "
+                            f"width must be at least {2 ** len(self.widths)}, got {self.height} x {self.width}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def input_dim(self) -> int:
+        """Values per image: channels * height * width."""
+        return self.channels * self.height * self.width
+
+
+ModelSpec = Annotated[Union[MLPSpec, CharTransformerSpec, GPTSpec, CNNSpec], Field(discriminator="name")]
+
+
+def _gpt_dataset_problems(model: GPTSpec, data: Any) -> list[str]:
+    """A GPT trains on a token stream (a shipped corpus, or an artifact of layout 'tokens') whose ids fit its
+    vocabulary and which is longer than its context."""
+    if isinstance(data, TextCorpusSpec):
+        what = f"corpus '{data.corpus}'"
+        vocab, tokens = TEXT_CORPORA[data.corpus]
+    elif isinstance(data, ArtifactDatasetSpec) and data.layout == "tokens":
+        what, vocab, tokens = "the token artifact", data.vocab_size, data.shape[0]
+    else:
+        return [f"dataset.name: model 'gpt' needs a token stream ('text_corpus', or 'artifact' of layout 'tokens'), "
+                f"not '{data.name}'" + (f" of layout '{data.layout}'" if isinstance(data, ArtifactDatasetSpec) else "")]
+    problems = []
+    if vocab > model.vocab_size:
+        problems.append(f"model.vocab_size: {what} has a vocabulary of {vocab} tokens; "
+                        f"vocab_size ({model.vocab_size}) must be at least that")
+    if model.context >= tokens:
+        problems.append(f"model.context: must be shorter than {what} ({tokens} tokens), got {model.context}")
+    return problems
+
+
+def _cnn_dataset_problems(model: CNNSpec, data: Any) -> list[str]:
+    """A CNN trains on images: an artifact of layout 'images' of its (channels, height, width), or synthetic
+    `gaussian_blobs` read as flat images (features = channels * height * width)."""
+    problems = []
+    if isinstance(data, ArtifactDatasetSpec) and data.layout == "images":
+        image = tuple(data.shape[1:]) if len(data.shape) == 4 else (1, *data.shape[1:])
+        if image != (model.channels, model.height, model.width):
+            problems.append(f"model.channels: images of (channels, height, width) {image} need the same model "
+                            f"shape, got {(model.channels, model.height, model.width)}")
+        classes = data.classes
+    elif isinstance(data, GaussianBlobsSpec):
+        if model.input_dim != data.features:
+            problems.append(f"model.channels: channels x height x width ({model.channels} x {model.height} x "
+                            f"{model.width} = {model.input_dim}) must equal dataset.features ({data.features})")
+        classes = data.classes
+    else:
+        return [f"dataset.name: model 'cnn' needs images ('artifact' of layout 'images', or 'gaussian_blobs' as "
+                f"flat images), not '{data.name}'" + (f" of layout '{data.layout}'" if isinstance(data, ArtifactDatasetSpec) else "")]
+    if model.num_classes != classes:
+        problems.append(f"model.num_classes: must equal dataset.classes ({classes}), got {model.num_classes}")
+    return problems
 
 
 # ---------------------------------------------------------------- datasets
@@ -338,6 +445,10 @@ class JobSpec(_Spec):
             problems.append(
                 f"dataset.name: model 'char_transformer' needs dataset 'text_corpus', not '{data.name}'"
             )
+        elif isinstance(model, GPTSpec):
+            problems += _gpt_dataset_problems(model, data)
+        elif isinstance(model, CNNSpec):
+            problems += _cnn_dataset_problems(model, data)
         if problems:
             # One line per problem; SpecError splits them back out.
             raise ValueError("\n".join(problems))
@@ -414,7 +525,7 @@ class SpecError(ValueError):
 
 _NAMED = re.compile(r"^[A-Za-z_][\w.]*: ")
 _UNION_FIELDS = {"model", "dataset", "optimizer"}
-_UNION_TAGS = {"mlp", "char_transformer", "gaussian_blobs", "text_corpus", "artifact", "adamw", "sgd"}
+_UNION_TAGS = {"mlp", "char_transformer", "gpt", "cnn", "gaussian_blobs", "text_corpus", "artifact", "adamw", "sgd"}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -502,23 +613,74 @@ class Resources:
 VOCAB_BOUND = 256  # a character corpus' vocabulary is at most this, for the estimate
 
 
-def estimate_resources(spec: AnySpec) -> Resources:
-    model = spec.model
+def _gpt_block_parameters(d: int, ratio: int) -> int:
+    """One pre-LayerNorm block: two LayerNorms, qkv and output projections, a 2-layer MLP (all with biases)."""
+    return 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (ratio * d * d + ratio * d) + (ratio * d * d + d)
+
+
+def model_parameters(model: ModelSpec) -> int:
+    """Exact parameter count of the architecture the engine builds (the char transformer's vocabulary comes
+    from its corpus: counted at VOCAB_BOUND, an upper bound)."""
     if isinstance(model, MLPSpec):
         dims = [model.input_dim] + [model.hidden_dim] * model.depth + [model.num_classes]
-        parameters = sum(a * b + b for a, b in zip(dims, dims[1:]))
-        activations_per_example = 2 * sum(dims)
-    else:
+        return sum(a * b + b for a, b in zip(dims, dims[1:]))
+    if isinstance(model, CharTransformerSpec):
+        d = model.embed_dim
+        return model.layers * _gpt_block_parameters(d, 4) + (2 * VOCAB_BOUND + model.context) * d + 2 * d
+    if isinstance(model, GPTSpec):
+        d, vocab = model.embed_dim, model.vocab_size
+        head = 0 if model.tied_embeddings else vocab * d
+        return model.layers * _gpt_block_parameters(d, model.mlp_ratio) + (vocab + model.context) * d + 2 * d + head
+    if isinstance(model, CNNSpec):
+        k2, inputs, total = model.kernel_size ** 2, model.channels, 0
+        for width in model.widths:
+            total += inputs * width * k2 + width
+            inputs = width
+        return total + inputs * model.num_classes + model.num_classes
+    raise TypeError(f"no parameter count for {type(model).__name__}")
+
+
+def _activations_per_example(model: ModelSpec) -> int:
+    """float32 values one example keeps for the backward pass (and the logits), about."""
+    if isinstance(model, MLPSpec):
+        return 2 * (model.input_dim + model.hidden_dim * model.depth + model.num_classes)
+    if isinstance(model, CharTransformerSpec):
         d, context = model.embed_dim, model.context
-        parameters = model.layers * (12 * d * d + 13 * d) + (2 * VOCAB_BOUND + context) * d + 2 * d
-        activations_per_example = context * (model.layers * (16 * d + model.heads * context) + 2 * VOCAB_BOUND)
+        return context * (model.layers * (16 * d + model.heads * context) + 2 * VOCAB_BOUND)
+    if isinstance(model, GPTSpec):
+        # per block: LayerNorm in/out, q, k, v, attention output, projection, MLP hidden before and after GELU
+        # (about (10 + 3 * ratio) * d per token) and three (T, T) maps per head (scores, mask, softmax);
+        # then the logits, their log-softmax and its gradient.
+        d, t = model.embed_dim, model.context
+        block = (10 + 3 * model.mlp_ratio) * d + 3 * model.heads * t
+        return t * (model.layers * block + 3 * d + 3 * model.vocab_size)
+    if isinstance(model, CNNSpec):
+        # per block: the convolution's output, the ReLU's, the pool's; plus the largest input unfolded for a
+        # convolution (c_in * k^2 values per pixel), which lives during one block only
+        h, w, inputs, total, unfolded = model.height, model.width, model.channels, model.input_dim, 0
+        for width in model.widths:
+            total += 3 * width * h * w
+            unfolded = max(unfolded, inputs * model.kernel_size ** 2 * h * w)
+            if model.pool:
+                h, w = h // 2, w // 2
+            inputs = width
+        return total + unfolded + inputs + 2 * model.num_classes
+    raise TypeError(f"no activation estimate for {type(model).__name__}")
+
+
+def estimate_resources(spec: AnySpec) -> Resources:
+    """Parameters (exact), memory (within a small factor of what torch allocates: weights, gradients, optimizer
+    state, the activations of one batch and one checkpoint's copy) and checkpoint bytes, from the spec alone."""
+    parameters = model_parameters(spec.model)
+    activations_per_example = _activations_per_example(spec.model)
     if isinstance(spec, InferenceSpec):
         state_tensors, batch, examples, checkpoints = 1, 1, spec.inputs.count, 0
     else:
         moments = 2 if spec.optimizer.name == "adamw" else int(spec.optimizer.momentum > 0)
         state_tensors, batch, examples, checkpoints = 1 + moments, spec.batch_size, spec.steps * spec.batch_size, spec.checkpoint_count + 1
     checkpoint = 4 * parameters * state_tensors
-    memory = 4 * parameters * (state_tensors + (0 if isinstance(spec, InferenceSpec) else 1)) + 4 * batch * activations_per_example
+    # training: the state, its gradients and the copy a checkpoint takes; inference: the weights
+    memory = (4 * parameters * (2 * state_tensors + 1) if isinstance(spec, JobSpec) else checkpoint) + 4 * batch * activations_per_example
     memory += dataset_host_bytes(spec)  # an uploaded dataset, held in memory
     return Resources(parameters=parameters, memory_bytes=memory, checkpoint_bytes=checkpoint,
                      job_checkpoint_bytes=checkpoint * checkpoints, examples=examples)
@@ -534,8 +696,8 @@ def check_resources(spec: AnySpec, limits: SpecLimits = SpecLimits()) -> Resourc
         problems.append(f"model: needs about {r.memory_bytes / 2**30:,.1f} GiB of memory (weights, gradients, optimizer "
                         f"state, activations of one batch); the limit is {limits.memory_bytes / 2**30:,.1f} GiB")
     if r.checkpoint_bytes > limits.checkpoint_bytes:
-        problems.append(f"model: one checkpoint is about {r.checkpoint_bytes / 2**20:,.0f} MiB; the limit is "
-                        f"{limits.checkpoint_bytes / 2**20:,.0f} MiB")
+        problems.append(f"model: one checkpoint (weights and optimizer state) is about {r.checkpoint_bytes / 2**20:,.0f} "
+                        f"MiB; the limit (one artifact) is {limits.checkpoint_bytes / 2**20:,.0f} MiB")
     if r.job_checkpoint_bytes > limits.job_checkpoint_bytes:
         problems.append(f"checkpoint_interval: {r.job_checkpoint_bytes // max(r.checkpoint_bytes, 1):,} checkpoints of "
                         f"{r.checkpoint_bytes / 2**20:,.1f} MiB are {r.job_checkpoint_bytes / 2**30:,.1f} GiB; the limit "
@@ -608,12 +770,53 @@ def example_transformer_spec(**overrides: Any) -> JobSpec:
     return parse_spec(_merge(base, overrides))
 
 
+def example_gpt_spec(**overrides: Any) -> JobSpec:
+    """A small valid GPT job on the shipped `tiny_poems` corpus (60 characters, so vocab_size 64; 16 steps, 4
+    checkpoints). Sizes are overrides: `example_gpt_spec(model=GPT2_SMALL, batch_size=4)` is GPT-2 small."""
+    base = {
+        "version": SPEC_VERSION,
+        "kind": "train",
+        "model": {"name": "gpt", "vocab_size": 64, "context": 32, "embed_dim": 64, "heads": 4, "layers": 2,
+                  "mlp_ratio": 4, "tied_embeddings": True},
+        "dataset": {"name": "text_corpus", "corpus": "tiny_poems", "sha256": TINY_POEMS_SHA256},
+        "optimizer": {"name": "adamw", "lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1, "eps": 1e-8},
+        "steps": 16,
+        "batch_size": 8,
+        "seed": 42,
+        "checkpoint_interval": 4,
+        "profile": _profile(DEFAULT_TORCH_VERSION),
+    }
+    return parse_spec(_merge(base, overrides))
+
+
+def example_cnn_spec(**overrides: Any) -> JobSpec:
+    """A small valid CNN job (16 steps, 4 checkpoints) on the example Gaussian blobs read as 1 x 4 x 4 images:
+    synthetic, but deterministic and already hash-checked; image artifacts are the real input."""
+    base = {
+        "version": SPEC_VERSION,
+        "kind": "train",
+        "model": {"name": "cnn", "channels": 1, "height": 4, "width": 4, "widths": [8, 16], "kernel_size": 3,
+                  "pool": True, "num_classes": 4},
+        "dataset": {"name": "gaussian_blobs", "samples": 512, "features": 16, "classes": 4, "seed": 7,
+                    "sha256": EXAMPLE_BLOBS_SHA256},
+        "optimizer": {"name": "adamw", "lr": 0.01, "betas": [0.9, 0.999], "weight_decay": 0.01, "eps": 1e-8},
+        "steps": 16,
+        "batch_size": 32,
+        "seed": 1234,
+        "checkpoint_interval": 4,
+        "profile": _profile(DEFAULT_TORCH_VERSION),
+    }
+    return parse_spec(_merge(base, overrides))
+
+
 def example_inference_spec(weights_sha256: str, inputs_sha256: str, count: int, model: str = "mlp",
                            **overrides: Any) -> InferenceSpec:
-    """An inference job running the example `model`'s architecture (as in example_mlp_spec or
-    example_transformer_spec) with the given weights on `count` inputs; artifacts by sha256 hex (a 0x
+    """An inference job running the example `model`'s architecture ('mlp', 'char_transformer', 'gpt' or
+    'cnn', as in example_mlp_spec etc.) with the given weights on `count` inputs; artifacts by sha256 hex (a 0x
     prefix is dropped here for convenience)."""
-    architecture = (example_mlp_spec() if model == "mlp" else example_transformer_spec()).model
+    examples = {"mlp": example_mlp_spec, "char_transformer": example_transformer_spec, "gpt": example_gpt_spec,
+                "cnn": example_cnn_spec}
+    architecture = examples.get(model, example_transformer_spec)().model
     base = {
         "version": SPEC_VERSION,
         "kind": "inference",

@@ -4,7 +4,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from pinpoint.spec import JobSpec, example_mlp_spec, example_transformer_spec
+from pinpoint.spec import (
+    JobSpec,
+    example_cnn_spec,
+    example_gpt_spec,
+    example_mlp_spec,
+    example_transformer_spec,
+)
 from worker.engine.checkpoint import Checkpoint
 from worker.engine.training import Trainer
 
@@ -37,6 +43,16 @@ def transformer_run() -> JobRun:
     return run_job(example_transformer_spec())
 
 
-@pytest.fixture(params=["mlp", "transformer"])
-def job_run(request, mlp_run, transformer_run) -> JobRun:
-    return {"mlp": mlp_run, "transformer": transformer_run}[request.param]
+@pytest.fixture(scope="session")
+def gpt_run() -> JobRun:
+    return run_job(example_gpt_spec())
+
+
+@pytest.fixture(scope="session")
+def cnn_run() -> JobRun:
+    return run_job(example_cnn_spec())
+
+
+@pytest.fixture(params=["mlp", "transformer", "gpt", "cnn"])
+def job_run(request) -> JobRun:
+    return request.getfixturevalue(f"{request.param}_run")

@@ -21,7 +21,14 @@ import torch
 from safetensors.torch import load as safetensors_load
 
 from pinpoint import inference as commitments
-from pinpoint.spec import CharTransformerSpec, InferenceSpec, MLPSpec, parse_spec
+from pinpoint.spec import (
+    CharTransformerSpec,
+    CNNSpec,
+    GPTSpec,
+    InferenceSpec,
+    MLPSpec,
+    parse_spec,
+)
 from pinpoint.tensors import RawTensor, SafetensorsError, read_safetensors
 from worker.engine.models import build_model
 from worker.engine.state import dtype_name, state_hash, tensor_bytes
@@ -88,6 +95,8 @@ class InferenceEngine:
             if embedding is None or embedding.dim() != 2:
                 raise InferenceInputError("char_transformer weights need model.token_embedding.weight")
             vocab_size = embedding.shape[0]
+        elif isinstance(self.spec.model, GPTSpec):
+            vocab_size = self.spec.model.vocab_size
         model = build_model(self.spec.model, vocab_size=vocab_size)
         try:
             model.load_state_dict(weights, strict=True)
@@ -102,9 +111,14 @@ class InferenceEngine:
             if self.inputs.dtype != "float32" or shape[1:] != (model.input_dim,):
                 raise InferenceInputError(f"mlp inputs must be float32 of shape (count, {model.input_dim}), "
                                           f"got {self.inputs.dtype} {list(shape)}")
+        elif isinstance(model, CNNSpec):
+            image = (model.channels, model.height, model.width)
+            if self.inputs.dtype not in ("float32", "uint8") or shape[1:] not in (image, (model.input_dim,)):
+                raise InferenceInputError(f"cnn inputs must be float32 or uint8 images of shape (count, {', '.join(map(str, image))}) "
+                                          f"or flat (count, {model.input_dim}), got {self.inputs.dtype} {list(shape)}")
         else:
             if self.inputs.dtype != "int64" or len(shape) != 2 or not 1 <= shape[1] <= model.context:
-                raise InferenceInputError(f"char_transformer inputs must be int64 token ids of shape (count, T) "
+                raise InferenceInputError(f"{model.name} inputs must be int64 token ids of shape (count, T) "
                                           f"with 1 <= T <= {model.context}, got {self.inputs.dtype} {list(shape)}")
             tokens = torch.frombuffer(bytearray(self.inputs.data), dtype=torch.int64)
             if len(tokens) and not (0 <= int(tokens.min()) and int(tokens.max()) < self.vocab_size):
@@ -115,7 +129,7 @@ class InferenceEngine:
     def input_row(self, index: int) -> torch.Tensor:
         """Input `index` (0-based) as a tensor, batch dimension dropped."""
         row = self.inputs.row(index)
-        dtype = torch.float32 if row.dtype == "float32" else torch.int64
+        dtype = {"float32": torch.float32, "uint8": torch.uint8}.get(row.dtype, torch.int64)
         return torch.frombuffer(bytearray(row.data), dtype=dtype).reshape(row.shape)
 
     def output(self, index: int) -> torch.Tensor:

@@ -19,7 +19,15 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from pinpoint.spec import AdamWSpec, CharTransformerSpec, JobSpec, MLPSpec, SGDSpec
+from pinpoint.spec import (
+    AdamWSpec,
+    CharTransformerSpec,
+    CNNSpec,
+    GPTSpec,
+    JobSpec,
+    MLPSpec,
+    SGDSpec,
+)
 from worker.engine.checkpoint import (
     Checkpoint,
     CheckpointSpecMismatch,
@@ -51,6 +59,10 @@ OnCheckpoint = Callable[[Checkpoint, "float | None"], None]
 def _copy_to_cpu(t: torch.Tensor) -> torch.Tensor:
     """One copy of `t` as a contiguous CPU tensor, detached from autograd."""
     return t.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
+
+
+CLASSIFIERS = (MLPSpec, CNNSpec)
+"""Models trained on (features, labels) examples; the others are language models over a token stream."""
 
 
 class ProfileMismatch(RuntimeError):
@@ -92,8 +104,10 @@ class Trainer:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
         self._apply_profile()
         self.data = dataset if dataset is not None else materialize(spec.dataset)
-        if isinstance(spec.model, CharTransformerSpec) and spec.model.context >= len(self.data.tokens):
+        if isinstance(spec.model, (CharTransformerSpec, GPTSpec)) and spec.model.context >= len(self.data.tokens):
             raise ValueError(f"context {spec.model.context} must be shorter than the corpus ({len(self.data.tokens)})")
+        if isinstance(spec.model, GPTSpec) and int(self.data.tokens.max()) >= spec.model.vocab_size:
+            raise ValueError(f"token id {int(self.data.tokens.max())} is outside gpt vocab_size {spec.model.vocab_size}")
         torch.manual_seed(spec.seed)
         vocab_size = self.data.vocab_size if self.data.tokens is not None else None
         self.model = build_model(spec.model, vocab_size=vocab_size).to(self.device)
@@ -120,7 +134,7 @@ class Trainer:
         raise TypeError(f"no optimizer registered for {type(opt).__name__}")
 
     def _device_data(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if isinstance(self.spec.model, MLPSpec):
+        if isinstance(self.spec.model, CLASSIFIERS):
             return self.data.features.to(self.device), self.data.labels.to(self.device)
         return self.data.tokens.to(self.device), None
 
@@ -130,7 +144,7 @@ class Trainer:
         """Inputs and targets of `step`, from a generator seeded by (seed, step) alone."""
         g = torch.Generator().manual_seed(batch_seed(self.spec.seed, step))
         B = self.spec.batch_size
-        if isinstance(self.spec.model, MLPSpec):
+        if isinstance(self.spec.model, CLASSIFIERS):
             idx = torch.randint(0, len(self._inputs), (B,), generator=g).to(self.device)  # (B,)
             return self._inputs[idx], self._targets[idx]  # (B, F), (B,)
         T = self.spec.model.context
