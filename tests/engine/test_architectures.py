@@ -4,12 +4,14 @@ exactly the parameter count pinpoint.spec computes without torch.
 Run: .venv/bin/python -m pytest -p no:ape_test tests/engine/test_architectures.py
 """
 
+import hashlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
+from pinpoint import inference as inf
 from pinpoint.datasets import content_hash, dataset_spec, images_artifact, text_artifact
 from pinpoint.spec import (
     GPT2_SMALL,
@@ -21,11 +23,14 @@ from pinpoint.spec import (
     estimate_resources,
     example_cnn_spec,
     example_gpt_spec,
+    example_inference_spec,
     example_transformer_spec,
     model_parameters,
     parse_spec,
 )
+from worker.engine.checkpoint import save_checkpoint
 from worker.engine.datasets import materialize
+from worker.engine.inference import InferenceEngine, InferenceInputError, raw
 from worker.engine.models import build_model
 from worker.engine.training import Trainer
 
@@ -200,3 +205,34 @@ def test_cnn_trains_on_uploaded_images():
     first, second = Trainer(spec, dataset=data), Trainer(spec, dataset=data)
     assert first.run() == second.run()
     assert first.interval_losses[-1] < first.interval_losses[0]
+
+
+@pytest.mark.parametrize("arch", ["gpt", "cnn"])
+def test_inference_runs_a_trained_gpt_or_cnn(arch, gpt_run, cnn_run):
+    """A training job's final checkpoint as an inference job's weights: outputs are the model's, recomputed
+    alike by a second engine; inputs of the wrong shape are refused."""
+    run = gpt_run if arch == "gpt" else cnn_run
+    weights = save_checkpoint(run.checkpoints[-1])
+    gen = torch.Generator().manual_seed(3)
+    if arch == "gpt":
+        rows = torch.randint(0, run.spec.model.vocab_size, (3, 16), generator=gen)  # (count, T) token ids
+        wrong = torch.zeros(3, run.spec.model.context + 1, dtype=torch.int64)
+    else:
+        rows = torch.randint(0, 256, (3, 1, 4, 4), generator=gen).to(torch.uint8)  # (count, C, H, W) pixels
+        wrong = torch.zeros(3, 1, 4, 5)
+    inputs = inf.inputs_artifact(raw(rows))
+    spec = example_inference_spec(hashlib.sha256(weights).hexdigest(), hashlib.sha256(inputs).hexdigest(), 3,
+                                  model=arch)
+    first, second = InferenceEngine(spec).load(weights, inputs), InferenceEngine(spec).load(weights, inputs)
+    trained = build_model(spec.model)
+    trained.load_state_dict({k.removeprefix("model."): v for k, v in run.checkpoints[-1].tensors.items()
+                             if k.startswith("model.")})
+    with torch.no_grad():
+        expected = trained(rows[:1])[0]
+    assert torch.equal(first.output(0), expected)
+    assert [first.leaf_state_hash(k) for k in range(4)] == [second.leaf_state_hash(k) for k in range(4)]
+    bad = inf.inputs_artifact(raw(wrong))
+    bad_spec = example_inference_spec(hashlib.sha256(weights).hexdigest(), hashlib.sha256(bad).hexdigest(), 3,
+                                      model=arch)
+    with pytest.raises(InferenceInputError, match=f"{arch} inputs must be"):
+        InferenceEngine(bad_spec).load(weights, bad)
