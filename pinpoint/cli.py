@@ -29,6 +29,8 @@ from pinpoint.settings import get_settings
 from pinpoint.spec import (
     InferenceSpec,
     SpecError,
+    example_cnn_spec,
+    example_gpt_spec,
     example_inference_spec,
     example_mlp_spec,
     example_transformer_spec,
@@ -184,7 +186,9 @@ def print_example(args, parser) -> int:
             print(f"pinpoint-job example: {exc}", file=sys.stderr)
             return 1
     else:
-        spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
+        examples = {"mlp": example_mlp_spec, "char_transformer": example_transformer_spec, "gpt": example_gpt_spec,
+                    "cnn": example_cnn_spec}
+        spec = examples[args.model]()
     print(json.dumps(spec.model_dump(mode="json"), indent=2))
     return 0
 
@@ -195,13 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", help="submitter's private key (default: PINPOINT_PRIVATE_KEY)")
     sub = parser.add_subparsers(dest="command", required=True)
     example = sub.add_parser("example", help="print a valid example spec")
-    example.add_argument("model", choices=["mlp", "char_transformer", "inference"])
+    example.add_argument("model", choices=["mlp", "char_transformer", "gpt", "cnn", "inference"])
     example.add_argument("--weights", help="inference: weights artifact id (0x + sha256), e.g. a training job's "
                          "final checkpoint")
     example.add_argument("--inputs", help="inference: inputs artifact id (a safetensors file with one tensor "
                          "`inputs`, one row per input)")
     example.add_argument("--count", type=int, help="inference: number of inputs (rows)")
-    example.add_argument("--arch", choices=["mlp", "char_transformer"], default="mlp",
+    example.add_argument("--arch", choices=["mlp", "char_transformer", "gpt", "cnn"], default="mlp",
                          help="inference: the example architecture the weights are for (default mlp)")
     post = sub.add_parser("submit", help="store a spec with the coordinator and post the job on chain")
     post.add_argument("spec", help="path of the spec JSON")

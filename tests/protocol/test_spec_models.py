@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from pinpoint.cli import main as cli_main
 from pinpoint.spec import (
     GPT2_SMALL,
     SpecError,
@@ -135,3 +136,12 @@ def test_new_examples_stay_torch_free():
             "s.example_cnn_spec(); "
             "assert 'torch' not in sys.modules, 'pinpoint.spec imported torch'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("arch", ["gpt", "cnn"])
+def test_cli_prints_the_examples(arch, capsys):
+    assert cli_main(["example", arch]) == 0
+    assert parse_spec(capsys.readouterr().out).model.name == arch
+    assert cli_main(["example", "inference", "--weights", "0x" + "a" * 64, "--inputs", "0x" + "b" * 64,
+                     "--count", "2", "--arch", arch]) == 0
+    assert parse_spec(capsys.readouterr().out).model.name == arch
