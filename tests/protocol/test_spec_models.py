@@ -54,7 +54,7 @@ def _problems(**overrides) -> list[str]:
     (example_cnn_spec, {"model": {"channels": 2}},
      "model.channels: channels x height x width (2 x 4 x 4 = 32) must equal dataset.features (16)"),
     (example_cnn_spec, {"model": {"num_classes": 3}}, "model.num_classes: must equal dataset.classes (4), got 3"),
-], ids=lambda v: str(v)[:50])
+], ids=lambda v: getattr(v, "__name__", str(v)[:50]))  # no memory addresses: both xdist workers agree
 def test_bad_architecture_names_the_field(make, overrides, expected):
     problems = _problems(make=make, **overrides)
     assert any(p.startswith(expected) for p in problems), problems
