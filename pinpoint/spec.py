@@ -773,19 +773,9 @@ def example_transformer_spec(**overrides: Any) -> JobSpec:
 def example_gpt_spec(**overrides: Any) -> JobSpec:
     """A small valid GPT job on the shipped `tiny_poems` corpus (60 characters, so vocab_size 64; 16 steps, 4
     checkpoints). Sizes are overrides: `example_gpt_spec(model=GPT2_SMALL, batch_size=4)` is GPT-2 small."""
-    base = {
-        "version": SPEC_VERSION,
-        "kind": "train",
-        "model": {"name": "gpt", "vocab_size": 64, "context": 32, "embed_dim": 64, "heads": 4, "layers": 2,
-                  "mlp_ratio": 4, "tied_embeddings": True},
-        "dataset": {"name": "text_corpus", "corpus": "tiny_poems", "sha256": TINY_POEMS_SHA256},
-        "optimizer": {"name": "adamw", "lr": 0.003, "betas": [0.9, 0.95], "weight_decay": 0.1, "eps": 1e-8},
-        "steps": 16,
-        "batch_size": 8,
-        "seed": 42,
-        "checkpoint_interval": 4,
-        "profile": _profile(DEFAULT_TORCH_VERSION),
-    }
+    base = dict(example_transformer_spec().model_dump(mode="json"),  # the same job, another architecture
+                model={"name": "gpt", "vocab_size": 64, "context": 32, "embed_dim": 64, "heads": 4, "layers": 2,
+                       "mlp_ratio": 4, "tied_embeddings": True})
     return parse_spec(_merge(base, overrides))
 
 
