@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python bench compile clean
+.PHONY: bench-load setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly bench compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -74,6 +74,10 @@ slither: setup $(SLITHER_VENV)/.installed
 # Two pytest workers: the end-to-end stacks mostly wait on chain windows and clocks, so they overlap well.
 test-python: setup
 	$(BIN)/python -m pytest -p no:ape_test -n 2 --durations=25 tests --ignore=tests/contracts
+
+# `make test` plus the nightly end-to-end variants (every cheat on its own stack: about 8 minutes more).
+test-nightly: test-contracts test-invariants
+	$(BIN)/python -m pytest -p no:ape_test -n 2 --nightly --durations=25 tests --ignore=tests/contracts
 
 bench: setup
 	$(BIN)/python -m bench.run

@@ -11,6 +11,22 @@ import pytest
 POSTGRES_URL = os.environ.get("PINPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--nightly", action="store_true",
+                     help="also run the tests marked nightly (`make test-nightly`): more variants of what `make test` covers")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Nightly tests are more end-to-end variants of a path that `make test` already runs end to end once and
+    covers per variant in the worker and contract tests; they would add minutes each to every run."""
+    if config.getoption("--nightly"):
+        return
+    skip = pytest.mark.skip(reason="nightly variant: run with `make test-nightly` (pytest --nightly)")
+    for item in items:
+        if "nightly" in item.keywords:
+            item.add_marker(skip)
+
+
 def advance_time(w3, seconds: int) -> None:
     """Move the chain's clock and mine a block, so calls and gas estimates see the new time."""
     w3.provider.make_request("evm_increaseTime", [seconds])

@@ -32,7 +32,13 @@ def run_job(stack: LocalStack, spec, solver_options=(), verifier_options=(), sec
     return submitter, job_id, job, view
 
 
-@pytest.mark.parametrize("cheat", sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS - {"perturb_withhold"}))
+COMPUTING_CHEATS = sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS - {"perturb_withhold"})
+EVERY_RUN = {"perturb_once", "stale_optimizer"}  # a tampered weight, and tampered state that no loss shows
+"""The other computing cheats reach the same bisection once they deviate (tests/worker/test_cheats.py shows each
+deviates exactly at its step, tests/worker/test_unlisted_cheats.py that any deviation is pinpointed): nightly."""
+
+
+@pytest.mark.parametrize("cheat", [c if c in EVERY_RUN else pytest.param(c, marks=pytest.mark.nightly) for c in COMPUTING_CHEATS])
 def test_cheatingSolver_isPinpointedAndSlashed(tmp_path, cheat):
     # perturb_withhold (a state not served at the pinpointed step) is in test_withholding.py.
     spec = example_mlp_spec()  # 64 steps, a checkpoint every 8

@@ -103,9 +103,9 @@ def assert_slashed_for_withholding(run: Run, job: dict) -> None:
     run.claim_all()
 
 
-@pytest.mark.parametrize("cheat", ["random_roots", "withhold", "withhold_sampled"])
+@pytest.mark.parametrize("cheat", [pytest.param("random_roots", marks=pytest.mark.nightly), "withhold", "withhold_sampled"])
 def test_withholdingSolver_whoLeavesADemandUnanswered_isSlashed(tmp_path, cheat):
-    # random_roots: no training, random roots, nothing published. withhold: honest training and roots, nothing
+    # random_roots (nightly: the demand path of withhold, without training): random roots, nothing published. withhold: honest training and roots, nothing
     # published. withhold_sampled: everything published once the sample is known, except junk bytes where
     # the sample looks. None of them answers the demand for what is missing.
     with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
