@@ -6,11 +6,12 @@ server, SQLite and a local artifact folder, all under `.pinpoint/`.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pinpoint.spec import SpecLimits
+from pinpoint.resources import SpecLimits
 
 # Anvil's well-known development key #0: public knowledge, so it is refused outside development.
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -31,7 +32,11 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
     # Limits of the coordinator (docs: backend/api/limits.py, backend/api/routes/artifacts.py, pinpoint.spec)
-    max_artifact_bytes: int = Field(1 << 30, ge=1, description="Largest artifact one upload may carry.")
+    max_artifact_bytes: int = Field(4 << 30, ge=1, description="Largest artifact: one checkpoint, chunked above "
+                                    "64 MiB (docs/ARTIFACTS.md says why 4 GiB).")
+    max_upload_chunk_bytes: int = Field(256 << 20, ge=1, description="Largest chunk of a chunked upload.")
+    upload_idle_seconds: int = Field(3600, ge=1, description="A chunked upload idle this long is deleted, and no "
+                                     "longer counts against its uploader's quota.")
     upload_quota_bytes: int = Field(2 << 30, ge=0, description="Bytes any funded address may upload per 24 h.")
     job_upload_quota_bytes: int = Field(16 << 30, ge=0,
                                         description="Further bytes per 24 h for each open job the address solves.")
@@ -46,6 +51,19 @@ class Settings(BaseSettings):
     max_job_checkpoint_bytes: int = Field(256 << 30, ge=1, description="All of a job's checkpoints together.")
     max_job_examples: int = Field(10**10, ge=1, description="steps x batch size of a training job.")
     max_job_checkpoints: int = Field(10_000, ge=1, description="Checkpoints of one job (each an upload and a root).")
+    # Artifact backends and retention (docs/ARTIFACTS.md, backend/artifacts.py, backend/retention.py)
+    artifact_backend: Literal["filesystem", "solvers"] = Field(
+        "filesystem", description="`filesystem`: every checkpoint is uploaded to the coordinator. `solvers`: a solver "
+        "may serve its checkpoints from its own host; the coordinator indexes and caches them.")
+    artifact_cache_bytes: int = Field(64 << 30, ge=0, description="`solvers` backend: bytes of fetched checkpoints "
+                                      "the coordinator caches (least recently used evicted).")
+    artifact_fetch_timeout: float = Field(30.0, gt=0, description="Seconds a solver's host may stall a fetch.")
+    artifact_retention_days: float = Field(7.0, ge=0, description="Uploads that no job names are deleted this "
+                                           "long after their upload.")
+    artifact_serve_url: str | None = Field(None, description="Solver: serve its checkpoints at this http://host:port "
+                                           "(for the `solvers` backend); unset: upload them.")
+    artifact_serve_bind: str | None = Field(None, description="Solver: host:port its artifact server binds "
+                                            "(default: those of artifact_serve_url).")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
     lazy_verifier: bool = Field(False, description="Verifier commits to audits without replaying, for tests and demos.")

@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -61,6 +61,28 @@ class _Frozen(BaseModel):
 
 # ---------------------------------------------------------------- models
 
+Shapes = list[tuple[str, tuple[int, ...]]]
+"""A model's parameters by name (its state_dict keys), in the order torch registers them, with their shapes.
+Each architecture lists its own next to its spec; worker/engine/models.py builds exactly these (a test checks)."""
+
+
+def _linear(prefix: str, inputs: int, outputs: int, bias: bool = True) -> Shapes:
+    return [(f"{prefix}.weight", (outputs, inputs))] + ([(f"{prefix}.bias", (outputs,))] if bias else [])
+
+
+def _layer_norm(prefix: str, d: int) -> Shapes:
+    return [(f"{prefix}.weight", (d,)), (f"{prefix}.bias", (d,))]
+
+
+def _decoder_shapes(d: int, context: int, layers: int, ratio: int, vocab: int, head: bool) -> Shapes:
+    """Token and position embeddings, `layers` pre-LayerNorm blocks, the final LayerNorm, the head if untied."""
+    shapes = [("token_embedding.weight", (vocab, d)), ("position_embedding.weight", (context, d))]
+    for i in range(layers):
+        b = f"blocks.{i}"
+        shapes += (_layer_norm(f"{b}.ln1", d) + _linear(f"{b}.attn.qkv", d, 3 * d) + _linear(f"{b}.attn.proj", d, d)
+                   + _layer_norm(f"{b}.ln2", d) + _linear(f"{b}.mlp.0", d, ratio * d) + _linear(f"{b}.mlp.2", ratio * d, d))
+    return shapes + _layer_norm("ln_f", d) + (_linear("head", d, vocab, bias=False) if head else [])
+
 
 class MLPSpec(_Frozen):
     """A multilayer perceptron classifier: `depth` hidden layers of `hidden_dim` units with ReLU."""
@@ -70,6 +92,10 @@ class MLPSpec(_Frozen):
     hidden_dim: int = Field(ge=1, le=65536, description="width of every hidden layer")
     depth: int = Field(ge=1, le=64, description="number of hidden layers")
     num_classes: int = Field(ge=2, le=65536, description="number of output classes")
+
+    def parameter_shapes(self, vocab_size: int | None = None) -> Shapes:
+        dims = [self.input_dim] + [self.hidden_dim] * self.depth + [self.num_classes]
+        return [shape for i, (a, b) in enumerate(zip(dims, dims[1:])) for shape in _linear(f"net.{2 * i}", a, b)]
 
 
 class CharTransformerSpec(_Frozen):
@@ -86,6 +112,11 @@ class CharTransformerSpec(_Frozen):
         if self.embed_dim % self.heads:
             raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by heads ({self.heads})")
         return self
+
+    def parameter_shapes(self, vocab_size: int | None = None) -> Shapes:
+        """`vocab_size` is the corpus' (at most CHAR_VOCAB_BOUND, the default)."""
+        vocab = CHAR_VOCAB_BOUND if vocab_size is None else vocab_size
+        return _decoder_shapes(self.embed_dim, self.context, self.layers, 4, vocab, head=True)
 
 
 class GPTSpec(_Frozen):
@@ -109,6 +140,10 @@ class GPTSpec(_Frozen):
         if self.embed_dim % self.heads:
             raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by heads ({self.heads})")
         return self
+
+    def parameter_shapes(self, vocab_size: int | None = None) -> Shapes:
+        return _decoder_shapes(self.embed_dim, self.context, self.layers, self.mlp_ratio, self.vocab_size,
+                               head=not self.tied_embeddings)
 
 
 GPT2_SMALL = {"name": "gpt", "vocab_size": 50257, "context": 1024, "embed_dim": 768, "heads": 12, "layers": 12}
@@ -147,6 +182,13 @@ class CNNSpec(_Frozen):
     def input_dim(self) -> int:
         """Values per image: channels * height * width."""
         return self.channels * self.height * self.width
+
+    def parameter_shapes(self, vocab_size: int | None = None) -> Shapes:
+        shapes, inputs, index, k = [], self.channels, 0, self.kernel_size
+        for width in self.widths:  # features: Conv2d, ReLU (, MaxPool2d) per block
+            shapes += [(f"features.{index}.weight", (width, inputs, k, k)), (f"features.{index}.bias", (width,))]
+            index, inputs = index + (3 if self.pool else 2), width
+        return shapes + _linear("head", inputs, self.num_classes)
 
 
 ModelSpec = Annotated[Union[MLPSpec, CharTransformerSpec, GPTSpec, CNNSpec], Field(discriminator="name")]
@@ -321,12 +363,6 @@ def _artifact_char_problems(model: CharTransformerSpec, data: ArtifactDatasetSpe
     return problems
 
 
-def dataset_host_bytes(spec) -> int:
-    """Host memory for a training job's uploaded dataset (the built-in ones are small and not counted)."""
-    data = getattr(spec, "dataset", None)
-    return data.host_bytes if isinstance(data, ArtifactDatasetSpec) else 0
-
-
 DatasetSpec = Annotated[Union[GaussianBlobsSpec, TextCorpusSpec, ArtifactDatasetSpec], Field(discriminator="name")]
 
 
@@ -389,9 +425,13 @@ class _Spec(_Frozen):
     """What every job kind has: an identity that is the hash of its canonical JSON."""
 
     def canonical_json(self) -> bytes:
-        """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr."""
+        """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr;
+        an optional top-level section that is absent (None) is left out, so adding one to the format never
+        changes the hash of the specs that do not use it."""
+        absent = {name for name, field in type(self).model_fields.items()
+                  if field.default is None and getattr(self, name) is None}
         return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            self.model_dump(mode="json", exclude=absent), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
             allow_nan=False,
         ).encode("utf-8")
 
@@ -400,8 +440,23 @@ class _Spec(_Frozen):
         return "0x" + hashlib.sha256(self.canonical_json()).hexdigest()
 
 
+class WeightsRef(_Frozen):
+    """Weights by content hash: a safetensors artifact holding one float32 entry `model.<name>` for every
+    parameter of the model, with its shape (pinpoint.resources.check_weights_header). A training job's
+    checkpoint is one (its other entries, optimizer state and cursor, are ignored); `pinpoint-job weights`
+    makes one from a plain state dict."""
+
+    sha256: Sha256Hex
+
+
+ParameterPattern = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.*?\[\]!-]{1,200}$",
+                                        description="a glob (fnmatch, case-sensitive) over parameter names, e.g. 'blocks.11.*'")]
+
+
 class JobSpec(_Spec):
-    """A training job: everything a worker needs to execute it and a verifier to re-execute any interval."""
+    """A training job: everything a worker needs to execute it and a verifier to re-execute any interval.
+    Fine-tuning: `init` names the starting weights (else they are drawn from `seed`), `trainable` which
+    parameters train (else all); the others keep their initial values and take no optimizer state."""
 
     version: Literal["pinpoint.job/1"] = Field(description="spec format version")
     kind: Literal["train"] = Field(description="job kind: 'train' here, 'inference' for InferenceSpec")
@@ -415,10 +470,20 @@ class JobSpec(_Spec):
         ge=1, le=1_000_000, description="steps between checkpoints; steps must be a multiple of it"
     )
     profile: ExecutionProfile = Field(description="execution profile pinned for reproducibility")
+    init: WeightsRef | None = Field(default=None, description="start from these weights (fine-tuning), e.g. a "
+                                    "previous job's final checkpoint; absent: initialize from `seed`")
+    trainable: list[ParameterPattern] | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="only parameters whose names match one of these globs train; absent: all of them")
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
         problems = []
+        if self.trainable is not None:
+            names = [name for name, _ in self.model.parameter_shapes()]
+            problems += [f"trainable: {pattern!r} matches no parameter of model '{self.model.name}' (names look like "
+                         f"{names[0]!r}, {names[-1]!r})" for pattern in self.trainable
+                         if not any(fnmatchcase(name, pattern) for name in names)]
         if self.steps % self.checkpoint_interval:
             problems.append(
                 f"checkpoint_interval: steps ({self.steps}) must be a positive multiple of "
@@ -459,15 +524,12 @@ class JobSpec(_Spec):
         """Number of checkpoints after the initial one (the Merkle tree has checkpoint_count + 1 leaves)."""
         return self.steps // self.checkpoint_interval
 
+    def trains(self, parameter: str) -> bool:
+        """Whether `parameter` (a name of model.parameter_shapes()) is trained or stays as initialized."""
+        return self.trainable is None or any(fnmatchcase(parameter, pattern) for pattern in self.trainable)
+
 
 # ---------------------------------------------------------------- inference jobs
-
-
-class WeightsRef(_Frozen):
-    """The model's weights: a safetensors artifact whose `model.<state_dict key>` entries are loaded (a
-    training job's checkpoint is one). Leaf 0 of the job binds its state hash."""
-
-    sha256: Sha256Hex
 
 
 class InputsRef(_Frozen):
@@ -582,134 +644,6 @@ def parse_spec(raw: bytes | str | dict) -> AnySpec:
         raise SpecError(_problems(err)) from None
     except RecursionError:
         raise SpecError(["(spec): nested too deeply"]) from None
-
-
-# ---------------------------------------------------------------- resources
-
-
-@dataclass(frozen=True)
-class SpecLimits:
-    """What an operator's hosts can run (pinpoint.settings configures them)."""
-
-    parameters: int = 200_000_000
-    memory_bytes: int = 24 << 30
-    checkpoint_bytes: int = 1 << 30  # one checkpoint: one artifact
-    job_checkpoint_bytes: int = 256 << 30
-    examples: int = 10**10
-    checkpoints: int = 10_000  # each is an upload and an on-chain root
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Estimates from a spec alone (float32 everywhere; within a small factor of what torch allocates)."""
-
-    parameters: int
-    memory_bytes: int
-    checkpoint_bytes: int
-    job_checkpoint_bytes: int
-    examples: int
-
-
-VOCAB_BOUND = 256  # a character corpus' vocabulary is at most this, for the estimate
-
-
-def _gpt_block_parameters(d: int, ratio: int) -> int:
-    """One pre-LayerNorm block: two LayerNorms, qkv and output projections, a 2-layer MLP (all with biases)."""
-    return 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (ratio * d * d + ratio * d) + (ratio * d * d + d)
-
-
-def model_parameters(model: ModelSpec) -> int:
-    """Exact parameter count of the architecture the engine builds (the char transformer's vocabulary comes
-    from its corpus: counted at VOCAB_BOUND, an upper bound)."""
-    if isinstance(model, MLPSpec):
-        dims = [model.input_dim] + [model.hidden_dim] * model.depth + [model.num_classes]
-        return sum(a * b + b for a, b in zip(dims, dims[1:]))
-    if isinstance(model, CharTransformerSpec):
-        d = model.embed_dim
-        return model.layers * _gpt_block_parameters(d, 4) + (2 * VOCAB_BOUND + model.context) * d + 2 * d
-    if isinstance(model, GPTSpec):
-        d, vocab = model.embed_dim, model.vocab_size
-        head = 0 if model.tied_embeddings else vocab * d
-        return model.layers * _gpt_block_parameters(d, model.mlp_ratio) + (vocab + model.context) * d + 2 * d + head
-    if isinstance(model, CNNSpec):
-        k2, inputs, total = model.kernel_size ** 2, model.channels, 0
-        for width in model.widths:
-            total += inputs * width * k2 + width
-            inputs = width
-        return total + inputs * model.num_classes + model.num_classes
-    raise TypeError(f"no parameter count for {type(model).__name__}")
-
-
-def _activations_per_example(model: ModelSpec) -> int:
-    """float32 values one example keeps for the backward pass (and the logits), about."""
-    if isinstance(model, MLPSpec):
-        return 2 * (model.input_dim + model.hidden_dim * model.depth + model.num_classes)
-    if isinstance(model, CharTransformerSpec):
-        d, context = model.embed_dim, model.context
-        return context * (model.layers * (16 * d + model.heads * context) + 2 * VOCAB_BOUND)
-    if isinstance(model, GPTSpec):
-        # per block: LayerNorm in/out, q, k, v, attention output, projection, MLP hidden before and after GELU
-        # (about (10 + 3 * ratio) * d per token) and three (T, T) maps per head (scores, mask, softmax);
-        # then the logits, their log-softmax and its gradient.
-        d, t = model.embed_dim, model.context
-        block = (10 + 3 * model.mlp_ratio) * d + 3 * model.heads * t
-        return t * (model.layers * block + 3 * d + 3 * model.vocab_size)
-    if isinstance(model, CNNSpec):
-        # per block: the convolution's output, the ReLU's, the pool's; plus the largest input unfolded for a
-        # convolution (c_in * k^2 values per pixel), which lives during one block only
-        h, w, inputs, total, unfolded = model.height, model.width, model.channels, model.input_dim, 0
-        for width in model.widths:
-            total += 3 * width * h * w
-            unfolded = max(unfolded, inputs * model.kernel_size ** 2 * h * w)
-            if model.pool:
-                h, w = h // 2, w // 2
-            inputs = width
-        return total + unfolded + inputs + 2 * model.num_classes
-    raise TypeError(f"no activation estimate for {type(model).__name__}")
-
-
-def estimate_resources(spec: AnySpec) -> Resources:
-    """Parameters (exact), memory (within a small factor of what torch allocates: weights, gradients, optimizer
-    state, the activations of one batch and one checkpoint's copy) and checkpoint bytes, from the spec alone."""
-    parameters = model_parameters(spec.model)
-    activations_per_example = _activations_per_example(spec.model)
-    if isinstance(spec, InferenceSpec):
-        state_tensors, batch, examples, checkpoints = 1, 1, spec.inputs.count, 0
-    else:
-        moments = 2 if spec.optimizer.name == "adamw" else int(spec.optimizer.momentum > 0)
-        state_tensors, batch, examples, checkpoints = 1 + moments, spec.batch_size, spec.steps * spec.batch_size, spec.checkpoint_count + 1
-    checkpoint = 4 * parameters * state_tensors
-    # training: the state, its gradients and the copy a checkpoint takes; inference: the weights
-    memory = (4 * parameters * (2 * state_tensors + 1) if isinstance(spec, JobSpec) else checkpoint) + 4 * batch * activations_per_example
-    memory += dataset_host_bytes(spec)  # an uploaded dataset, held in memory
-    return Resources(parameters=parameters, memory_bytes=memory, checkpoint_bytes=checkpoint,
-                     job_checkpoint_bytes=checkpoint * checkpoints, examples=examples)
-
-
-def check_resources(spec: AnySpec, limits: SpecLimits = SpecLimits()) -> Resources:
-    """The spec's estimated resources; SpecError naming each limit they pass."""
-    r = estimate_resources(spec)
-    problems = []
-    if r.parameters > limits.parameters:
-        problems.append(f"model: {r.parameters:,} parameters; this coordinator's hosts take at most {limits.parameters:,}")
-    if r.memory_bytes > limits.memory_bytes:
-        problems.append(f"model: needs about {r.memory_bytes / 2**30:,.1f} GiB of memory (weights, gradients, optimizer "
-                        f"state, activations of one batch); the limit is {limits.memory_bytes / 2**30:,.1f} GiB")
-    if r.checkpoint_bytes > limits.checkpoint_bytes:
-        problems.append(f"model: one checkpoint (weights and optimizer state) is about {r.checkpoint_bytes / 2**20:,.0f} "
-                        f"MiB; the limit (one artifact) is {limits.checkpoint_bytes / 2**20:,.0f} MiB")
-    if r.job_checkpoint_bytes > limits.job_checkpoint_bytes:
-        problems.append(f"checkpoint_interval: {r.job_checkpoint_bytes // max(r.checkpoint_bytes, 1):,} checkpoints of "
-                        f"{r.checkpoint_bytes / 2**20:,.1f} MiB are {r.job_checkpoint_bytes / 2**30:,.1f} GiB; the limit "
-                        f"is {limits.job_checkpoint_bytes / 2**30:,.1f} GiB: checkpoint less often")
-    if spec.checkpoint_count > limits.checkpoints:
-        problems.append(f"checkpoint_interval: {spec.checkpoint_count:,} checkpoints; the limit is "
-                        f"{limits.checkpoints:,}: checkpoint less often")
-    if r.examples > limits.examples:
-        problems.append(f"steps: steps x batch_size is {r.examples:,} examples; the limit is {limits.examples:,}")
-    if problems:
-        raise SpecError(problems)
-    return r
 
 
 # ---------------------------------------------------------------- examples

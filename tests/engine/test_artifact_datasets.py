@@ -20,10 +20,10 @@ from pinpoint.datasets import (
     stdlib_sources,
     text_artifact,
 )
+from pinpoint.resources import estimate_resources
 from pinpoint.spec import (
     SpecError,
     _merge,
-    estimate_resources,
     example_mlp_spec,
     example_transformer_spec,
     parse_spec,

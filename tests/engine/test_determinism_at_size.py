@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from pinpoint.datasets import content_hash
+from pinpoint.resources import model_parameters
 from pinpoint.spec import (
     GaussianBlobsSpec,
     example_cnn_spec,
     example_gpt_spec,
-    model_parameters,
 )
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.replay import replay_interval, replay_to_step

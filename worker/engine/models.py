@@ -8,7 +8,7 @@ training consumes no random numbers after initialization.
     model = build_model(GPTSpec(...))                                  # logits (B, T, spec.vocab_size)
     model = build_model(CNNSpec(...))                                  # logits (B, num_classes)
 
-`pinpoint.spec.model_parameters(spec)` counts each one's parameters exactly, without torch (a test checks).
+`pinpoint.resources.model_parameters(spec)` counts each one's parameters exactly, without torch (a test checks).
 """
 
 from __future__ import annotations

@@ -32,13 +32,12 @@ from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
 from pinpoint.datasets import check_dataset
 from pinpoint.merkle import checkpoint_leaf_hash
+from pinpoint.resources import SpecLimits, check_resources
 from pinpoint.spec import (
     AnySpec,
     ArtifactDatasetSpec,
     JobSpec,
     SpecError,
-    SpecLimits,
-    check_resources,
     parse_spec,
 )
 
