@@ -17,7 +17,7 @@ from backend.api.limits import BodyLimit, InFlightLimit, RateLimit
 from backend.api.deps import ReadCache
 from backend.api.routes import artifacts, jobs, outputs
 from backend.api.schemas import SPEC_SCHEMA
-from backend.artifacts import ArtifactStore
+from backend.artifacts import open_store
 from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer, run_forever
 from pinpoint.chain import Chain
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         engine = make_engine(settings.database_url)
         migrate(engine)
         app.state.sessions = session_factory(engine)
-        app.state.artifacts = ArtifactStore(settings.artifact_dir)
+        app.state.artifacts = open_store(settings, app.state.sessions)
         app.state.chain = Chain(settings.rpc_url, settings.deployment_file)  # read-only: no key
         stop = threading.Event()
         if run_indexer:

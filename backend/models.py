@@ -193,3 +193,28 @@ class Artifact(Base):
     uploader: Mapped[str] = mapped_column(Address, index=True)
     job_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ArtifactUpload(Base):
+    """A chunked upload in progress (backend/api/routes/artifacts.py): its bytes so far are a partial file in the
+    store. Its declared size counts against the uploader's quota until it completes or, idle past
+    `Settings.upload_idle_seconds`, is deleted with its file (backend/retention.py)."""
+
+    __tablename__ = "artifact_uploads"
+    digest: Mapped[str] = mapped_column(Hash, primary_key=True)
+    uploader: Mapped[str] = mapped_column(Address, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ArtifactSource(Base):
+    """The index of solver-hosted artifacts: a solver declared, in a signed checkpoint report, that it serves
+    `digest` at `url` (http://host:port). Untrusted: whatever is fetched from it is hash-checked."""
+
+    __tablename__ = "artifact_sources"
+    digest: Mapped[str] = mapped_column(Hash, primary_key=True)
+    solver: Mapped[str] = mapped_column(Address, primary_key=True)
+    url: Mapped[str] = mapped_column(String(300))
+    job_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

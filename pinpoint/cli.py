@@ -99,7 +99,7 @@ def status(args, settings) -> int:
 def upload(args, settings) -> int:
     """Uploads are signed by the uploader's key (it needs funds on chain, or an open job it solves)."""
     chain = Chain.from_settings(settings, private_key=args.key)
-    print(CoordinatorClient.for_chain(settings.coordinator_url, chain).upload_artifact(Path(args.file).read_bytes()))
+    print(CoordinatorClient.for_chain(settings.coordinator_url, chain).upload_artifact(Path(args.file)))  # streamed; chunked when large
     return 0
 
 

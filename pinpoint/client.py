@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import tempfile
+from pathlib import Path
 
 import httpx
 from pydantic import BaseModel
@@ -31,8 +35,24 @@ class ReportConflict(RuntimeError):
     the coordinator is wrong. An alarm, never "already done" (and not retried as a transient error)."""
 
 
+CONTENT_SHA256 = "X-Pinpoint-Content-Sha256"  # a chunk's sha256, hex: what a chunk's signature covers
+log = logging.getLogger(__name__)
+
+
 def sha256_hex(data: bytes) -> str:
     return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: Path, limit: int | None = None):
+    """A sha256 of the file's first `limit` bytes (all by default), read a megabyte at a time: to check a file,
+    or to go on hashing what is appended to it."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as file:
+        left = -1 if limit is None else limit
+        while left and (block := file.read(1 << 20 if left < 0 else min(1 << 20, left))):
+            hasher.update(block)
+            left = left - len(block) if left > 0 else left
+    return hasher
 
 
 class CoordinatorClient:
@@ -94,19 +114,101 @@ class CoordinatorClient:
 
     # --- artifacts ---------------------------------------------------------------------------------
 
-    def upload_artifact(self, data: bytes) -> str:
-        """Upload `data` (a signed request: the uploader solves an open job or holds funds); its id."""
-        digest = sha256_hex(data)
-        path = f"/artifacts/{digest}"
-        headers = self._signed("PUT", path, digest=bytes.fromhex(digest[2:]))
-        self._check(self.http.put(path, content=data, headers=headers | {"Content-Type": "application/octet-stream"}))
-        return digest
+    chunk_bytes = 16 << 20
+    """Chunk size of a chunked upload: the most of an artifact this client holds in memory while uploading it."""
+    chunked_above = 64 << 20
+    """Artifacts larger than this go up in chunks (resumable); smaller ones in one request."""
+    attempts = 5
+    """Tries of an upload or download interrupted by a dropped connection, each resuming where the last stopped."""
+
+    def upload_artifact(self, data: bytes | bytearray | memoryview | os.PathLike) -> str:
+        """Upload `data` (bytes, or a file's path: streamed from disk) as a signed request (the uploader solves
+        an open job or holds funds); its id. Above `chunked_above` bytes it goes up in chunks, resuming after
+        a dropped connection; an artifact the coordinator holds already is not sent again."""
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            view = memoryview(data).cast("B")
+            return self._upload(sha256_hex(view), view.nbytes, lambda offset, n: view[offset:offset + n])
+        path = Path(data)
+        with open(path, "rb") as file:
+            def read(offset: int, n: int) -> bytes:
+                file.seek(offset)
+                return file.read(n)
+            return self._upload("0x" + hash_file(path).hexdigest(), path.stat().st_size, read)
+
+    def _upload(self, digest: str, size: int, read) -> str:
+        """Upload `size` bytes that hash to `digest`, `read(offset, n)` giving them a chunk at a time."""
+        if size <= self.chunked_above:
+            path = f"/artifacts/{digest}"
+            headers = self._signed("PUT", path, digest=bytes.fromhex(digest[2:]))
+            self._check(self.http.put(path, content=bytes(read(0, size)),
+                                      headers=headers | {"Content-Type": "application/octet-stream"}))
+            return digest
+        base = f"/artifacts/{digest}/upload"
+        for attempt in range(self.attempts):
+            try:
+                start = json.dumps({"size": size}).encode()
+                state = self._check(self.http.post(base, content=start, headers=self._signed("POST", base, start)
+                                                   | {"Content-Type": "application/json"})).json()
+                while not state["complete"]:
+                    offset = state["offset"]
+                    chunk = bytes(read(offset, min(self.chunk_bytes, size - offset)))
+                    chunk_hash = hashlib.sha256(chunk).digest()
+                    path = f"{base}?offset={offset}"
+                    headers = self._signed("PUT", path, digest=chunk_hash) | {
+                        "Content-Type": "application/octet-stream", CONTENT_SHA256: chunk_hash.hex()}
+                    state = self._check(self.http.put(path, content=chunk, headers=headers)).json()
+                    del chunk
+                return digest
+            except (httpx.TransportError, CoordinatorError) as exc:
+                # A dropped connection or a chunk that raced another: ask where the upload stands and go on.
+                if attempt == self.attempts - 1 or (isinstance(exc, CoordinatorError) and exc.status != 409):
+                    raise CoordinatorError(f"upload of {digest}: {exc}", getattr(exc, "status", None)) from None
+                log.warning("upload of %s interrupted (%s); resuming", digest, exc)
+        raise AssertionError("unreachable")
 
     def download_artifact(self, digest: str) -> bytes:
-        data = self._check(self.http.get(f"/artifacts/{digest}")).content
-        if sha256_hex(data) != digest:
-            raise HashMismatch(f"artifact {digest} arrived with hash {sha256_hex(data)}")
-        return data
+        """The artifact's bytes, hash-checked. Streamed to a temporary file first (resumable, never in memory
+        twice); for artifacts too large to hold at all, use `download_artifact_to`."""
+        with tempfile.TemporaryDirectory(prefix="pinpoint-download-") as folder:
+            return self.download_artifact_to(digest, Path(folder) / digest).read_bytes()
+
+    def download_artifact_to(self, digest: str, target: os.PathLike) -> Path:
+        """Stream the artifact into `target`, hashing as it writes: into `target`.partial first, resumed with an
+        HTTP Range after a dropped connection (or in a later call), renamed to `target` only when the hash
+        matches. Raises HashMismatch (and deletes the partial file) when it does not."""
+        target = Path(target)
+        partial = target.with_name(target.name + ".partial")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hash_file(partial) if partial.exists() else hashlib.sha256()
+        with open(partial, "ab") as file:
+            for attempt in range(self.attempts):
+                offset = file.tell()
+                try:
+                    with self.http.stream("GET", f"/artifacts/{digest}",
+                                          headers={"Range": f"bytes={offset}-"} if offset else None) as response:
+                        if response.status_code == 416:  # nothing after `offset`: the partial file is whole
+                            break
+                        if response.is_error:
+                            response.read()
+                            self._check(response)
+                        if response.status_code == 200 and offset:  # the server ignored the range: start over
+                            file.seek(0)
+                            file.truncate()
+                            hasher = hashlib.sha256()
+                        for block in response.iter_bytes():  # as they arrive: a dropped connection loses none
+                            file.write(block)
+                            hasher.update(block)
+                    break
+                except httpx.TransportError as exc:
+                    file.flush()
+                    if attempt == self.attempts - 1:
+                        raise CoordinatorError(f"download of {digest} failed after {self.attempts} tries: {exc}") from None
+                    log.warning("download of %s interrupted at %s bytes (%s); resuming", digest, file.tell(), exc)
+        if "0x" + hasher.hexdigest() != digest:
+            partial.unlink()
+            raise HashMismatch(f"artifact {digest} arrived with hash 0x{hasher.hexdigest()}")
+        os.replace(partial, target)
+        return target
 
     # --- signed worker reports ---------------------------------------------------------------------
 

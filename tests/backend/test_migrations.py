@@ -94,7 +94,7 @@ def test_reorgsAndOutbox_upgradeFrom0004_givingEachIndexedEventItsJob(database_u
 
     migrate(engine)
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"  # head
         assert connection.execute(text("SELECT id, job_id FROM chain_events ORDER BY id")).all() == [
             (1, 3), (2, 3), (3, None)]
         row = connection.execute(text("SELECT sampled_intervals, commit_deadline FROM jobs")).one()

@@ -1,39 +1,54 @@
 """Artifacts: upload and download by content hash. Uploads are signed requests from a party of an open job
 (its solver) or from a funded address (a submitter preparing a job), within a byte quota per address;
-they stream to disk off the event loop, hashed as they arrive."""
+they stream to disk off the event loop, hashed as they arrive.
+
+Small artifacts go up in one `PUT /artifacts/{digest}`. Large ones go up in chunks, resumably (docs/ARTIFACTS.md):
+`POST /artifacts/{digest}/upload` with the size starts the upload (its size is checked against the quota
+then) or answers how far it got; each `PUT /artifacts/{digest}/upload?offset=N` appends one chunk, signed over
+the chunk's sha256 (header X-Pinpoint-Content-Sha256), which is checked as it streams; the chunk that
+completes the upload commits it once the whole hashes to `digest`. `GET` serves byte ranges (HTTP Range).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, func, select
 
-from backend.api.auth import HOW_TO_SIGN, verify
+from backend.api.auth import HOW_TO_SIGN, SignerDep, verify
 from backend.api.deps import StoreDep
 from backend.api.problems import responses
-from backend.artifacts import ArtifactError
-from backend.models import Artifact, Job
+from backend.artifacts import ArtifactError, OffsetMismatch
+from backend.models import Artifact, ArtifactUpload, Job
 
 router = APIRouter(tags=["artifacts"])
 Digest = Annotated[str, Path(pattern=r"^0x[0-9a-f]{64}$", description="0x + sha256 of the content, lowercase hex")]
 OPEN = ("running", "submitted", "disputed")
 CHUNK = 1 << 20  # bytes handed to the writing thread at a time
 DAY = timedelta(hours=24)
+CONTENT_SHA256 = "X-Pinpoint-Content-Sha256"
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
-    """The open job the upload counts for (None: the uploader's own allowance); raises 403 or 429."""
+    """The open job the upload counts for (None: the uploader's own allowance); raises 403 or 429. Chunked
+    uploads in progress count with their whole declared size until they complete or are abandoned."""
     settings = request.app.state.settings
+    now = datetime.now(timezone.utc)
     with request.app.state.sessions() as session:
         jobs = session.scalars(select(Job.id).where(Job.solver == uploader, Job.state.in_(OPEN))
                                .order_by(Job.id.desc())).all()
-        since = datetime.now(timezone.utc) - DAY
         used = session.scalar(select(func.coalesce(func.sum(Artifact.size), 0))
-                              .where(Artifact.uploader == uploader, Artifact.created_at >= since))
+                              .where(Artifact.uploader == uploader, Artifact.created_at >= now - DAY))
+        used += session.scalar(select(func.coalesce(func.sum(ArtifactUpload.size), 0)).where(
+            ArtifactUpload.uploader == uploader,
+            ArtifactUpload.updated_at >= now - timedelta(seconds=settings.upload_idle_seconds)))
     if not jobs:
         balance = request.app.state.chain.w3.eth.get_balance(uploader)
         if balance < settings.min_uploader_balance_wei:
@@ -42,8 +57,8 @@ def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
     allowance = settings.upload_quota_bytes + len(jobs) * settings.job_upload_quota_bytes
     if used + size > allowance:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "3600"},
-                            detail=f"{uploader} uploaded {used} bytes in 24 h; {size} more would pass its quota "
-                            f"of {allowance} bytes")
+                            detail=f"{uploader} uploaded {used} bytes in 24 h (uploads in progress included); "
+                            f"{size} more would pass its quota of {allowance} bytes")
     return jobs[0] if jobs else None
 
 
@@ -51,7 +66,27 @@ def record_upload(request: Request, digest: str, size: int, uploader: str, job_i
     with request.app.state.sessions() as session:
         if session.get(Artifact, digest) is None:
             session.add(Artifact(digest=digest, size=size, uploader=uploader, job_id=job_id))
-            session.commit()
+        session.execute(delete(ArtifactUpload).where(ArtifactUpload.digest == digest,
+                                                     ArtifactUpload.uploader == uploader))
+        session.commit()
+
+
+def content_length(request: Request) -> int:
+    length = request.headers.get("content-length")
+    if length is None:
+        raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, detail="send Content-Length with an upload")
+    return int(length)  # BodyLimit checked that it is a number within the route's limit
+
+
+async def stream_into(request: Request, sink) -> None:
+    """The request body, written by `sink.write` in a worker thread a megabyte at a time."""
+    buffer = bytearray()
+    async for chunk in request.stream():
+        buffer += chunk
+        if len(buffer) >= CHUNK:
+            await run_in_threadpool(sink.write, bytes(buffer))
+            buffer.clear()
+    await run_in_threadpool(sink.write, bytes(buffer))
 
 
 @router.put("/artifacts/{digest}", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409, 411),
@@ -60,24 +95,16 @@ def record_upload(request: Request, digest: str, size: int, uploader: str, job_i
 async def create_artifact(digest: Digest, request: Request, store: StoreDep) -> dict:
     """Store the body under `digest`, its sha256 (checked as it streams: 422 on a mismatch). A signed request
     (pinpoint.signing; the body hash it signs is `digest`); Content-Length required."""
-    length = request.headers.get("content-length")
-    if length is None:
-        raise HTTPException(status.HTTP_411_LENGTH_REQUIRED, detail="send Content-Length with an upload")
+    length = content_length(request)
     signed = await verify(request, bytes.fromhex(digest[2:]))
     if signed is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"unsigned upload: {HOW_TO_SIGN}")
-    if store.exists(digest):
-        return {"artifact": digest, "size": store.path(digest).stat().st_size, "created": False}
-    job_id = await run_in_threadpool(authorize_upload, request, signed.signer, int(length))
+    if (size := await run_in_threadpool(store.size, digest)) is not None:
+        return {"artifact": digest, "size": size, "created": False}
+    job_id = await run_in_threadpool(authorize_upload, request, signed.signer, length)
     writer = await run_in_threadpool(store.writer, digest)
     try:
-        buffer = bytearray()
-        async for chunk in request.stream():
-            buffer += chunk
-            if len(buffer) >= CHUNK:
-                await run_in_threadpool(writer.write, bytes(buffer))
-                buffer.clear()
-        await run_in_threadpool(writer.write, bytes(buffer))
+        await stream_into(request, writer)
         created = await run_in_threadpool(writer.commit)
     except ArtifactError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
@@ -88,11 +115,126 @@ async def create_artifact(digest: Digest, request: Request, store: StoreDep) -> 
     return {"artifact": digest, "size": writer.size, "created": created}
 
 
+class UploadStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(ge=1, description="the artifact's size in bytes")
+
+
+class UploadState(BaseModel):
+    artifact: str
+    size: int
+    offset: int = Field(description="bytes received: send the next chunk at this offset")
+    complete: bool = Field(description="the artifact is stored (by this upload or before it)")
+
+
+def start_upload(request: Request, store, digest: str, uploader: str, size: int) -> UploadState:
+    settings = request.app.state.settings
+    if size > settings.max_artifact_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            detail=f"an artifact of {size} bytes exceeds the limit of {settings.max_artifact_bytes} bytes")
+    if (stored := store.size(digest)) is not None:
+        return UploadState(artifact=digest, size=stored, offset=stored, complete=True)
+    with request.app.state.sessions() as session:
+        upload = session.get(ArtifactUpload, (digest, uploader))
+        if upload is not None and upload.size != size:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"an upload of {digest} with {upload.size} bytes is in "
+                                f"progress; an artifact has one size (not {size})")
+        if upload is None:
+            job_id = authorize_upload(request, uploader, size)
+            upload = ArtifactUpload(digest=digest, uploader=uploader, size=size, job_id=job_id)
+            session.add(upload)
+        upload.updated_at = datetime.now(timezone.utc)
+        offset = store.start_partial(digest, uploader)
+        session.commit()
+    return UploadState(artifact=digest, size=size, offset=offset, complete=False)
+
+
+@router.post("/artifacts/{digest}/upload", response_model=UploadState, responses=responses(401, 403, 409, 413))
+async def create_upload(digest: Digest, body: UploadStart, signed: SignerDep, request: Request,
+                        store: StoreDep) -> UploadState:
+    """Start a chunked upload of `size` bytes (authorized and counted against the quota now), or resume one:
+    the answer says at which offset to send the next chunk. A signed request."""
+    return await run_in_threadpool(start_upload, request, store, digest, signed.signer, body.size)
+
+
+@router.put("/artifacts/{digest}/upload", response_model=UploadState, responses=responses(401, 404, 409, 411, 413))
+async def append_chunk(digest: Digest, request: Request, store: StoreDep,
+                       offset: Annotated[int, Query(ge=0, description="where the chunk starts")]) -> UploadState:
+    """Append one chunk at `offset` (409 with the upload's offset when that is not where it ends). Signed over
+    the chunk's sha256, sent hex in X-Pinpoint-Content-Sha256 and checked as it streams: a chunk that does not
+    match is not kept. The chunk that completes the upload stores the artifact if the whole hashes to `digest`;
+    otherwise the upload is deleted (422) and must start over."""
+    settings = request.app.state.settings
+    length = content_length(request)
+    chunk_sha256 = request.headers.get(CONTENT_SHA256, "").lower()
+    if not HEX64.match(chunk_sha256):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"send the chunk's sha256 as 64 hex digits in {CONTENT_SHA256}")
+    signed = await verify(request, bytes.fromhex(chunk_sha256))
+    if signed is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"unsigned chunk: {HOW_TO_SIGN}")
+    if length > settings.max_upload_chunk_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=f"a chunk of {length} bytes exceeds the limit "
+                            f"of {settings.max_upload_chunk_bytes} bytes")
+
+    def open_chunk():
+        with request.app.state.sessions() as session:
+            upload = session.get(ArtifactUpload, (digest, signed.signer))
+        if upload is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{signed.signer} has no upload of {digest} in "
+                                "progress: start one with POST /artifacts/{digest}/upload")
+        if offset + length > upload.size:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"a chunk of {length} bytes at offset "
+                                f"{offset} passes the upload's size of {upload.size} bytes")
+        try:
+            return upload, store.append(digest, signed.signer, offset)
+        except OffsetMismatch as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc), headers={"Upload-Offset": str(exc.offset)}) from None
+        except ArtifactError as exc:  # the row outlived its file (a crash between the two): start over
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+
+    upload, part = await run_in_threadpool(open_chunk)
+    try:
+        await stream_into(request, part)
+        if part.offset != offset + length:
+            raise ArtifactError(f"the chunk carried {part.offset - offset} bytes, not its Content-Length {length}")
+        upload_hash = await run_in_threadpool(part.finish, chunk_sha256)
+    except ArtifactError as exc:
+        part.abort()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+    except BaseException:
+        part.abort()
+        raise
+
+    def settle() -> UploadState:
+        if part.offset < upload.size:
+            with request.app.state.sessions() as session:
+                row = session.get(ArtifactUpload, (digest, signed.signer))
+                if row is not None:
+                    row.updated_at = datetime.now(timezone.utc)
+                    session.commit()
+            return UploadState(artifact=digest, size=upload.size, offset=part.offset, complete=False)
+        try:
+            store.commit_partial(digest, signed.signer, upload_hash)
+        except ArtifactError as exc:
+            with request.app.state.sessions() as session:
+                session.execute(delete(ArtifactUpload).where(ArtifactUpload.digest == digest,
+                                                             ArtifactUpload.uploader == signed.signer))
+                session.commit()
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        record_upload(request, digest, upload.size, signed.signer, upload.job_id)
+        return UploadState(artifact=digest, size=upload.size, offset=upload.size, complete=True)
+
+    return await run_in_threadpool(settle)
+
+
 @router.get("/artifacts/{digest}", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-                             "description": "the artifact's bytes"}})
+                             "description": "the artifact's bytes"},
+                       206: {"description": "the byte range asked for (HTTP Range)"}})
 def read_artifact(digest: Digest, store: StoreDep) -> FileResponse:
-    path = store.path(digest)
-    if not path.exists():
+    """The artifact's bytes; a `Range: bytes=N-` request resumes an interrupted download. Check the hash:
+    with the solver-hosted backend, a miss is fetched from the solver that declared it (and hash-checked)."""
+    path = store.local_path(digest)
+    if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no artifact {digest}")
     return FileResponse(path, media_type="application/octet-stream")

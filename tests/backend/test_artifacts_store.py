@@ -1,0 +1,260 @@
+"""Artifacts at scale (docs/ARTIFACTS.md): chunked, resumable uploads and ranged, resumable downloads over the
+real API app, hash-checked as they stream; quotas with chunks. Sizes are small and chunks tiny, so the
+protocol runs through many chunks in milliseconds."""
+
+import hashlib
+import json
+import os
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from backend.models import Artifact, ArtifactUpload
+from pinpoint.client import CONTENT_SHA256, CoordinatorClient, CoordinatorError, HashMismatch
+from tests.backend.scenario import client, fresh_key, signed
+
+CHUNK = 4096
+
+
+def digest(data: bytes) -> str:
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def coordinator(api, key: str, sent: list | None = None) -> CoordinatorClient:
+    """A client of the in-process app that chunks above 8 KiB; `sent` collects (method, path, Range) of its requests."""
+    c = CoordinatorClient(str(api.base_url), key, api.app.state.chain.signing_domain)
+    c.http = api
+    c.chunk_bytes, c.chunked_above = CHUNK, 2 * CHUNK
+    if sent is not None:
+        api.event_hooks["request"] = [lambda r: sent.append((r.method, r.url.raw_path.decode(), r.headers.get("range")))]
+    return c
+
+
+def start(api, key: str, data: bytes, size: int | None = None):
+    path = f"/artifacts/{digest(data)}/upload"
+    body = json.dumps({"size": len(data) if size is None else size}).encode()
+    return api.post(path, content=body, headers=signed(api, key, "POST", path, body) | {"Content-Type": "application/json"})
+
+
+def chunk(api, key: str, data: bytes, offset: int, piece: bytes, signed_piece: bytes | None = None):
+    path = f"/artifacts/{digest(data)}/upload?offset={offset}"
+    sha = hashlib.sha256(piece if signed_piece is None else signed_piece).digest()
+    return api.put(path, content=piece, headers=signed(api, key, "PUT", path, digest=sha) | {CONTENT_SHA256: sha.hex()})
+
+
+def partials(api) -> list:
+    folder = api.app.state.artifacts.root / ".partial"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_chunkedUpload_resumesFromTheServersOffset_andStoresTheRightBytes(api, chain_stack, tmp_path):
+    key = fresh_key(client(chain_stack))
+    data = os.urandom(10 * CHUNK + 123)
+    assert start(api, key, data).json() == {"artifact": digest(data), "size": len(data), "offset": 0, "complete": False}
+    for i in range(3):  # an uploader that stopped after three chunks
+        assert chunk(api, key, data, i * CHUNK, data[i * CHUNK:(i + 1) * CHUNK]).json()["offset"] == (i + 1) * CHUNK
+    assert not api.app.state.artifacts.exists(digest(data)) and len(partials(api)) == 1
+    stale = chunk(api, key, data, CHUNK, data[CHUNK:2 * CHUNK])  # a chunk sent twice
+    assert stale.status_code == 409 and stale.headers["Upload-Offset"] == str(3 * CHUNK)
+
+    path = tmp_path / "weights.bin"  # the same upload again, from a file: it continues at the server's offset
+    path.write_bytes(data)
+    sent = []
+    assert coordinator(api, key, sent).upload_artifact(path) == digest(data)
+    offsets = [int(p.split("offset=")[1]) for m, p, _ in sent if m == "PUT"]
+    assert offsets == list(range(3 * CHUNK, len(data), CHUNK))
+    assert api.get(f"/artifacts/{digest(data)}").content == data
+    assert partials(api) == []
+    with api.app.state.sessions() as session:
+        assert session.get(Artifact, digest(data)).size == len(data)
+        assert session.query(ArtifactUpload).count() == 0
+    sent.clear()  # stored already: the next upload sends nothing but the question
+    assert coordinator(api, key, sent).upload_artifact(data) == digest(data) and [m for m, _, _ in sent] == ["POST"]
+
+
+def test_chunkedUpload_wrongChunkOrWrongWhole_isRefused_andNothingIsKept(api, chain_stack):
+    key = fresh_key(client(chain_stack))
+    data = os.urandom(3 * CHUNK)
+    start(api, key, data)
+    assert chunk(api, key, data, 0, data[:CHUNK]).status_code == 200
+    bad = chunk(api, key, data, CHUNK, os.urandom(CHUNK), signed_piece=data[CHUNK:2 * CHUNK])  # not what was signed
+    assert bad.status_code == 422 and "not kept" in bad.json()["detail"]
+    assert start(api, key, data).json()["offset"] == CHUNK  # cut back to where the bad chunk started
+
+    unsigned = api.put(f"/artifacts/{digest(data)}/upload?offset={CHUNK}", content=data[CHUNK:2 * CHUNK],
+                       headers={CONTENT_SHA256: hashlib.sha256(data[CHUNK:2 * CHUNK]).hexdigest()})
+    assert unsigned.status_code == 401
+    stranger = fresh_key(client(chain_stack))  # a chunk of an upload nobody authorized
+    refused = chunk(api, stranger, data, CHUNK, data[CHUNK:2 * CHUNK])
+    assert refused.status_code == 404 and "no upload" in refused.json()["detail"]
+    assert chunk(api, key, data, 2 * CHUNK, os.urandom(2 * CHUNK)).status_code == 422  # past the declared size
+
+    lie = os.urandom(3 * CHUNK)  # chunks each as signed, but not the bytes the digest names
+    name = digest(data)
+    assert chunk(api, key, data, CHUNK, lie[CHUNK:2 * CHUNK]).status_code == 200
+    final = chunk(api, key, data, 2 * CHUNK, lie[2 * CHUNK:])
+    assert final.status_code == 422 and "not kept" in final.json()["detail"]
+    assert not api.app.state.artifacts.exists(name) and partials(api) == []
+    with api.app.state.sessions() as session:
+        assert session.query(ArtifactUpload).count() == 0 and session.get(Artifact, name) is None
+    assert chunk(api, key, data, 0, data[:CHUNK]).status_code == 404  # it must start over
+
+
+def test_chunkedUploads_countAgainstTheQuota_untilAbandoned(api, chain_stack):
+    settings = api.app.state.settings
+    settings.upload_quota_bytes = 5 * CHUNK
+    try:
+        key = fresh_key(client(chain_stack))
+        first, second = os.urandom(4 * CHUNK), os.urandom(2 * CHUNK)
+        assert start(api, key, first).status_code == 200  # reserved in full before a byte arrives
+        refused = start(api, key, second)
+        assert refused.status_code == 429 and "in progress" in refused.json()["detail"]
+        assert start(api, key, first, size=3 * CHUNK).status_code == 409  # one artifact, one size
+        with api.app.state.sessions() as session:  # the first lies idle past the deadline: abandoned
+            session.get(ArtifactUpload, (digest(first), key_address(key))).updated_at -= timedelta(
+                seconds=settings.upload_idle_seconds + 1)
+            session.commit()
+        assert start(api, key, second).status_code == 200
+        too_big = start(api, key, os.urandom(16), size=settings.max_artifact_bytes + 1)
+        assert too_big.status_code == 413
+    finally:
+        settings.upload_quota_bytes = type(settings).model_fields["upload_quota_bytes"].default
+
+
+def key_address(key: str) -> str:
+    from eth_account import Account
+
+    return Account.from_key(key).address
+
+
+def test_download_rangeRequests_resume_andAWrongPrefixIsCaught(api, chain_stack, tmp_path):
+    key = fresh_key(client(chain_stack))
+    data = os.urandom(5 * CHUNK + 7)
+    c = coordinator(api, key)
+    c.upload_artifact(data)
+    url = f"/artifacts/{digest(data)}"
+    ranged = api.get(url, headers={"Range": f"bytes={CHUNK}-"})
+    assert ranged.status_code == 206 and ranged.content == data[CHUNK:]
+    assert ranged.headers["content-range"] == f"bytes {CHUNK}-{len(data) - 1}/{len(data)}"
+
+    target = tmp_path / "ckpt.safetensors"
+    (tmp_path / "ckpt.safetensors.partial").write_bytes(data[:2 * CHUNK])  # what an interrupted call left
+    sent = []
+    assert coordinator(api, key, sent).download_artifact_to(digest(data), target).read_bytes() == data
+    assert sent == [("GET", url, f"bytes={2 * CHUNK}-")] and not (tmp_path / "ckpt.safetensors.partial").exists()
+
+    whole = tmp_path / "again.bin"
+    (tmp_path / "again.bin.partial").write_bytes(data)  # everything arrived before the rename
+    assert c.download_artifact_to(digest(data), whole).read_bytes() == data
+
+    lied = tmp_path / "lied.bin"
+    (tmp_path / "lied.bin.partial").write_bytes(os.urandom(CHUNK))  # a prefix that is not the artifact's
+    with pytest.raises(HashMismatch):
+        c.download_artifact_to(digest(data), lied)
+    assert not lied.exists() and not (tmp_path / "lied.bin.partial").exists()
+    assert c.download_artifact(digest(data)) == data
+
+
+class DroppingProxy:
+    """A TCP proxy on loopback that cuts its first connection after `cut` bytes of the answer, as a dropped
+    connection would, and relays every later one whole."""
+
+    def __init__(self, upstream: tuple[str, int], cut: int):
+        self.upstream, self.cut, self.connections = upstream, cut, 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            limit = self.cut if self.connections == 1 else None
+            threading.Thread(target=self.relay, args=(downstream, limit), daemon=True).start()
+
+    def relay(self, downstream: socket.socket, limit: int | None) -> None:
+        upstream = socket.create_connection(self.upstream)
+        threading.Thread(target=self.pipe, args=(downstream, upstream, None), daemon=True).start()
+        self.pipe(upstream, downstream, limit)
+
+    @staticmethod
+    def pipe(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while data := source.recv(65536):
+                if limit is not None and sent + len(data) >= limit:
+                    sink.sendall(data[:limit - sent])
+                    break
+                sink.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_download_droppedMidStream_resumesWithARange_overRealHttp(live_api, chain_stack, tmp_path):
+    base, app = live_api
+    key = fresh_key(client(chain_stack))
+    data = os.urandom(3 << 20)
+    uploader = CoordinatorClient(base, key, app.state.chain.signing_domain)
+    uploader.chunk_bytes, uploader.chunked_above = 1 << 20, 1 << 20
+    assert uploader.upload_artifact(data) == digest(data)
+    host, port = base.removeprefix("http://").split(":")
+    proxy = DroppingProxy((host, int(port)), cut=1 << 20)
+    ranges = []
+    reader = CoordinatorClient(f"http://127.0.0.1:{proxy.port}")
+    reader.http = httpx.Client(base_url=f"http://127.0.0.1:{proxy.port}",
+                               event_hooks={"request": [lambda r: ranges.append(r.headers.get("range"))]})
+    try:
+        target = reader.download_artifact_to(digest(data), tmp_path / "big.bin")
+    finally:
+        proxy.close()
+    assert target.read_bytes() == data
+    assert ranges[0] is None and ranges[1].startswith("bytes=") and int(ranges[1][6:-1]) > 0
+    assert proxy.connections == 2
+
+
+@pytest.fixture
+def live_api(chain_stack, database_url, tmp_path):
+    """The coordinator's app served by a real uvicorn on a loopback port (streaming and dropped connections
+    need a real socket); its indexer does not run."""
+    import uvicorn
+
+    from backend.app import create_app
+    from pinpoint.localnet import free_port
+    from pinpoint.settings import Settings
+
+    settings = Settings(home=tmp_path, rpc_url=chain_stack.rpc_url, deployment_file=chain_stack.deployment_file,
+                        database_url=database_url, read_cache_seconds=0)
+    app = create_app(settings, run_indexer=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=20)
+    while not server.started:
+        assert datetime.now(timezone.utc) < deadline, "uvicorn did not start"
+        threading.Event().wait(0.02)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_client_uploadFailure_saysWhy(api, chain_stack):
+    broke = fresh_key(client(chain_stack), ether=0)
+    with pytest.raises(CoordinatorError, match="wei"):
+        coordinator(api, broke).upload_artifact(os.urandom(3 * CHUNK))
