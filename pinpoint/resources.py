@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pinpoint.spec import (
     CHAR_VOCAB_BOUND,
+    TEXT_CORPORA,
     AnySpec,
     ArtifactDatasetSpec,
     CharTransformerSpec,
@@ -22,6 +23,7 @@ from pinpoint.spec import (
     MLPSpec,
     ModelSpec,
     SpecError,
+    TextCorpusSpec,
 )
 
 
@@ -139,6 +141,17 @@ def check_resources(spec: AnySpec, limits: SpecLimits = SpecLimits()) -> Resourc
     if problems:
         raise SpecError(problems)
     return r
+
+
+def model_vocab_size(spec: JobSpec) -> int | None:
+    """The token vocabulary a training job's model is built with (None for classifiers): a GPT declares it, a
+    char_transformer takes its corpus' (shipped: TEXT_CORPORA; uploaded: the artifact's vocab_size)."""
+    if isinstance(spec.model, GPTSpec):
+        return spec.model.vocab_size
+    if isinstance(spec.model, CharTransformerSpec):
+        data = spec.dataset
+        return TEXT_CORPORA[data.corpus][0] if isinstance(data, TextCorpusSpec) else data.vocab_size
+    return None
 
 
 def check_weights_header(model: ModelSpec, tensors: dict[str, tuple[str, tuple[int, ...]]], field: str,

@@ -23,6 +23,7 @@ from tests.backend.scenario import (
     upload,
 )
 from tests.backend.scenario import report as signed_report
+from tests.backend.test_fine_tuning import zero_weights
 from tests.backend.test_indexer import RecordingDispatcher, drain
 from tests.conftest import advance_time
 
@@ -167,7 +168,7 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
 
 def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
     assert api.get("/jobs/999999/outputs").status_code == 404
-    weights, inputs = os.urandom(64), os.urandom(64)
+    weights, inputs = zero_weights(example_mlp_spec().model), os.urandom(64)
     never_uploaded = api.post("/jobs", json=example_inference_spec(digest(weights), digest(inputs), 2).model_dump(mode="json"))
     assert never_uploaded.status_code == 422 and "weights.sha256" in never_uploaded.json()["detail"]
     assert upload(api, ANVIL_KEYS[1], weights).status_code == 201 and upload(api, ANVIL_KEYS[1], inputs).status_code == 201

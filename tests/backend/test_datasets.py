@@ -11,7 +11,8 @@ from pinpoint.client import CoordinatorClient
 from pinpoint.datasets import dataset_spec, features_artifact, stdlib_corpus
 from pinpoint.spec import _merge, example_transformer_spec, parse_spec
 from tests.backend.scenario import client, fresh_key, upload
-from worker.engine.datasets import materialize, set_artifact_source
+from worker.engine.artifacts import set_artifact_source
+from worker.engine.datasets import materialize
 from worker.engine.training import Trainer
 
 

@@ -6,7 +6,7 @@ it); here they become tensors. Text tokens are indices into the sorted list of t
 An uploaded dataset (`artifact`) is fetched by its content hash, hash-checked, read strictly (safetensors,
 nothing executed) and checked against the spec, token ids and labels included. Its bytes come from
 `fetch` (e.g. CoordinatorClient.download_artifact, which checks the hash too) or from the process's
-artifact source (`set_artifact_source`; the worker sets its coordinator client's download there).
+artifact source (worker/engine/artifacts.py).
 
     from worker.engine.datasets import materialize
     data = materialize(spec.dataset)   # raises DatasetHashMismatch if spec.dataset.sha256 differs
@@ -15,8 +15,6 @@ artifact source (`set_artifact_source`; the worker sets its coordinator client's
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +29,13 @@ from pinpoint.spec import (
     TextCorpusSpec,
 )
 from pinpoint.tensors import SafetensorsError, read_safetensors
+from worker.engine.artifacts import (
+    ArtifactHashMismatch,
+    ArtifactUnavailable,
+    Fetch,
+    artifact_bytes,
+    set_artifact_source,  # noqa: F401  (bench/scale.py imports it from here)
+)
 from worker.engine.state import state_hash
 
 
@@ -40,34 +45,6 @@ class DatasetHashMismatch(ValueError):
 
 class DatasetInvalid(ValueError):
     """An uploaded dataset is not what its spec declares (layout, dtype, shape, token ids, labels): refuse."""
-
-
-Fetch = Callable[[str], bytes]
-"""Bytes of an artifact by '0x' + sha256."""
-
-_SOURCE: list[Fetch] = []
-_CACHE: dict[str, bytes] = {}  # the last uploaded dataset fetched: verifiers replay many intervals of one job
-_CACHE_LOCK = threading.Lock()
-
-
-def set_artifact_source(fetch: Fetch | None) -> None:
-    """Where `materialize` fetches uploaded datasets from when not given `fetch` (None: nowhere)."""
-    _SOURCE[:] = [fetch] if fetch is not None else []
-
-
-def _artifact_bytes(digest: str, fetch: Fetch | None) -> bytes:
-    with _CACHE_LOCK:
-        if digest in _CACHE:
-            return _CACHE[digest]
-    fetch = fetch or (_SOURCE[0] if _SOURCE else None)
-    if fetch is None:
-        raise DatasetInvalid(f"dataset artifact {digest}: no artifact source to fetch it from (set_artifact_source)")
-    blob = fetch(digest)
-    if "0x" + hashlib.sha256(blob).hexdigest() == digest:
-        with _CACHE_LOCK:
-            _CACHE.clear()
-            _CACHE[digest] = blob
-    return blob
 
 
 @dataclass(frozen=True)
@@ -132,10 +109,13 @@ def _tensor(raw) -> torch.Tensor:
 
 def _artifact(spec: ArtifactDatasetSpec, fetch: Fetch | None) -> Dataset:
     digest = "0x" + spec.sha256
-    blob = _artifact_bytes(digest, fetch)
-    actual = hashlib.sha256(blob).hexdigest()
-    if actual != spec.sha256:
-        raise DatasetHashMismatch(f"dataset artifact {digest} arrived with hash 0x{actual}: refusing to train")
+    try:
+        blob = artifact_bytes(digest, "dataset", fetch)
+    except ArtifactHashMismatch as exc:
+        raise DatasetHashMismatch(str(exc)) from None
+    except ArtifactUnavailable as exc:
+        raise DatasetInvalid(str(exc)) from None
+    actual = spec.sha256
     try:
         raw, _ = read_safetensors(blob)
         check_artifact_header(spec, {name: (t.dtype, t.shape) for name, t in raw.items()})

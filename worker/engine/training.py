@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from pinpoint.resources import check_weights_header
 from pinpoint.spec import (
     AdamWSpec,
     CharTransformerSpec,
@@ -27,7 +28,10 @@ from pinpoint.spec import (
     JobSpec,
     MLPSpec,
     SGDSpec,
+    SpecError,
 )
+from pinpoint.tensors import SafetensorsError, read_safetensors
+from worker.engine.artifacts import artifact_bytes
 from worker.engine.checkpoint import (
     Checkpoint,
     CheckpointSpecMismatch,
@@ -67,6 +71,10 @@ CLASSIFIERS = (MLPSpec, CNNSpec)
 
 class ProfileMismatch(RuntimeError):
     """This host cannot execute the spec's execution profile (torch version or device)."""
+
+
+class InitialWeightsInvalid(ValueError):
+    """A fine-tuning job's `init` artifact does not hold the model's weights: refuse to train."""
 
 
 def check_profile(spec: JobSpec) -> None:
@@ -109,12 +117,15 @@ class Trainer:
         if isinstance(spec.model, GPTSpec) and int(self.data.tokens.max()) >= spec.model.vocab_size:
             raise ValueError(f"token id {int(self.data.tokens.max())} is outside gpt vocab_size {spec.model.vocab_size}")
         torch.manual_seed(spec.seed)
-        vocab_size = self.data.vocab_size if self.data.tokens is not None else None
-        self.model = build_model(spec.model, vocab_size=vocab_size).to(self.device)
+        self.vocab_size = self.data.vocab_size if self.data.tokens is not None else None
+        self.model = build_model(spec.model, vocab_size=self.vocab_size).to(self.device)
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(spec.trains(name))  # frozen: no gradient, no optimizer state, never changes
         self.optimizer = self._build_optimizer()
         self._inputs, self._targets = self._device_data()
         self.step = 0
         self.interval_losses: list[float] = []
+        self._init_pending = spec.init is not None  # loaded before the first use, unless a restore comes first
 
     # ------------------------------------------------------------ setup
 
@@ -123,8 +134,25 @@ class Trainer:
         torch.set_num_threads(self.spec.profile.threads)
         torch.use_deterministic_algorithms(self.spec.profile.deterministic)
 
+    def _load_init(self) -> None:
+        """The starting weights of a fine-tuning job (`spec.init`): fetched by content hash, read strictly, every
+        parameter present with its shape (a checkpoint's other entries are ignored). Deferred to the first step
+        or snapshot so that replaying from a checkpoint never fetches them."""
+        self._init_pending = False
+        digest = "0x" + self.spec.init.sha256
+        try:
+            raw, _ = read_safetensors(artifact_bytes(digest, "weights"))
+            check_weights_header(self.spec.model, {n: (t.dtype, t.shape) for n, t in raw.items()}, "init", self.vocab_size)
+        except (SafetensorsError, SpecError) as exc:
+            raise InitialWeightsInvalid(f"init weights {digest}: {exc}") from None
+        weights = {name.removeprefix("model."): torch.frombuffer(bytearray(t.data), dtype=torch.float32).reshape(t.shape)
+                   for name, t in raw.items() if name.startswith("model.")}
+        with torch.no_grad():
+            self.model.load_state_dict(weights, strict=True)
+
     def _build_optimizer(self) -> torch.optim.Optimizer:
-        opt, params = self.spec.optimizer, self.model.parameters()
+        opt = self.spec.optimizer
+        params = [p for p in self.model.parameters() if p.requires_grad]  # in registration order
         foreach = self.device.type == "cuda"  # pinned, not left to torch's heuristics
         if isinstance(opt, AdamWSpec):
             return torch.optim.AdamW(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay,
@@ -154,6 +182,8 @@ class Trainer:
 
     def train_step(self) -> float:
         """One optimizer step at the current cursor; returns the loss before the update."""
+        if self._init_pending:
+            self._load_init()
         x, y = self.batch(self.step)
         logits = self.model(x)  # (B, classes) or (B, T, vocab)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -169,6 +199,8 @@ class Trainer:
         """A snapshot (copied to fresh contiguous CPU tensors) of everything needed to continue: see
         worker.engine.checkpoint. Exactly one copy per tensor (`.cpu().clone()` copied accelerator tensors
         twice); the state hash and the safetensors bytes then read these copies in place."""
+        if self._init_pending:
+            self._load_init()
         tensors = {f"model.{k}": _copy_to_cpu(v) for k, v in self.model.state_dict().items()}
         for index, state in self.optimizer.state_dict()["state"].items():
             for key, value in state.items():
@@ -203,6 +235,7 @@ class Trainer:
             raise CheckpointSpecMismatch(f"the checkpoint has no {SPEC_ENTRY!r} entry: not a state of this job's spec")
         check_spec(embedded, self.spec_hash)
         self._apply_profile()
+        self._init_pending = False  # every weight comes from the checkpoint
         groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}, "spec": {}}
         optim_state: dict[int, dict[str, torch.Tensor]] = {}
         for name, tensor in checkpoint.tensors.items():

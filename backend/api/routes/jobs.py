@@ -32,14 +32,23 @@ from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Checkpoint, Job, Spec, Verdict
 from pinpoint.datasets import check_dataset
 from pinpoint.merkle import checkpoint_leaf_hash
-from pinpoint.resources import SpecLimits, check_resources
+from pinpoint.resources import (
+    SpecLimits,
+    check_resources,
+    check_weights_header,
+    model_vocab_size,
+)
 from pinpoint.spec import (
+    CHAR_VOCAB_BOUND,
     AnySpec,
     ArtifactDatasetSpec,
+    CharTransformerSpec,
     JobSpec,
+    ModelSpec,
     SpecError,
     parse_spec,
 )
+from pinpoint.tensors import SafetensorsError, read_safetensors_header
 
 router = APIRouter(tags=["jobs"])
 DATASET_CHECKS = threading.Lock()  # regenerating a dataset takes up to a core-second: one at a time
@@ -89,12 +98,33 @@ def validated_spec(raw: bytes, limits: SpecLimits, store: ArtifactStore) -> AnyS
         else:
             with DATASET_CHECKS:
                 check_dataset(spec.dataset)
+        if spec.init is not None:
+            check_weights(store, spec.model, spec.init.sha256, "init", model_vocab_size(spec))
     else:
-        missing = [f"{field}.sha256: artifact 0x{ref.sha256} was never uploaded; upload it first"
-                   for field, ref in (("weights", spec.weights), ("inputs", spec.inputs)) if not store.exists("0x" + ref.sha256)]
-        if missing:
-            raise SpecError(missing)
+        problems = [] if store.exists("0x" + spec.inputs.sha256) else [
+            f"inputs.sha256: artifact 0x{spec.inputs.sha256} was never uploaded; upload it first"]
+        try:
+            check_weights(store, spec.model, spec.weights.sha256, "weights")
+        except SpecError as exc:
+            problems = exc.problems + problems
+        if problems:
+            raise SpecError(problems)
     return spec
+
+
+def check_weights(store: ArtifactStore, model: ModelSpec, sha256: str, field: str, vocab_size: int | None = None) -> None:
+    """SpecError naming `field` unless the artifact was uploaded and its header lists exactly the model's
+    parameters (only the header is read). An inference char_transformer's vocabulary is its weights'."""
+    digest = "0x" + sha256
+    if not store.exists(digest):
+        raise SpecError([f"{field}.sha256: artifact {digest} was never uploaded; upload it first"])
+    try:
+        tensors, _ = read_safetensors_header(store.path(digest))
+    except SafetensorsError as exc:
+        raise SpecError([f"{field}.sha256: artifact {digest} is not a safetensors file: {exc}"]) from None
+    if isinstance(model, CharTransformerSpec) and vocab_size is None:
+        vocab_size = tensors.get("model.token_embedding.weight", ("", (CHAR_VOCAB_BOUND,)))[1][0]
+    check_weights_header(model, tensors, field, vocab_size)
 
 
 @router.get("/specs/{spec_hash}", responses={200: {"content": {"application/json": {}},
