@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -34,6 +35,7 @@ from pinpoint.client import hash_file
 
 DIGEST = re.compile(r"^0x[0-9a-f]{64}$")
 READ = 1 << 20  # bytes read at a time when hashing or copying a file
+MIN_RATE = 1 << 20  # bytes per second a solver's host must sustain when the coordinator fetches from it
 log = logging.getLogger(__name__)
 
 
@@ -98,7 +100,7 @@ class PartialUpload:
     hash state cannot be saved. An exclusive lock on the file keeps two chunks of one upload from interleaving.
     """
 
-    _hashers: dict[Path, tuple[tuple, "hashlib._Hash"]] = {}  # partial file -> (its stat when hashed, hash state)
+    _hashers: dict[Path, tuple[tuple, hashlib._Hash]] = {}  # partial file -> (its stat when hashed, hash state)
     _lock = threading.Lock()
 
     def __init__(self, path: Path, offset: int):
@@ -301,7 +303,9 @@ class SolverHostedStore(ArtifactStore):
         self.cache = ArtifactStore(self.root / "cache")
         self.sessions, self.cache_bytes, self.max_bytes = sessions, cache_bytes, max_bytes
         self.http = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
-        self._fetching = threading.Lock()
+        self.timeout = timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def sources(self, digest: str) -> list[str]:
         from backend.models import ArtifactSource
@@ -340,17 +344,24 @@ class SolverHostedStore(ArtifactStore):
 
     def fetch(self, digest: str) -> Path | None:
         """Fetch `digest` from the hosts that declared it into the cache; its path, None when none served it."""
-        with self._fetching:  # one fetch at a time: a burst of reads of one checkpoint costs one transfer
-            if self.cache.exists(digest):
-                return self.cache.path(digest)
-            for source in self.sources(digest):
-                if self._fetch_from(source, digest):
-                    self.evict(keep=digest)
+        with self._locks_lock:
+            lock = self._locks.setdefault(digest, threading.Lock())
+        with lock:  # one fetch per artifact at a time: a burst of reads of one checkpoint costs one transfer
+            try:
+                if self.cache.exists(digest):
                     return self.cache.path(digest)
-        return None
+                for source in self.sources(digest):
+                    if self._fetch_from(source, digest):
+                        self.evict(keep=digest)
+                        return self.cache.path(digest)
+                return None
+            finally:
+                with self._locks_lock:
+                    self._locks.pop(digest, None)
 
     def _fetch_from(self, source: str, digest: str) -> bool:
         writer = self.cache.writer(digest)
+        started = time.monotonic()
         try:
             with self.http.stream("GET", f"{source}/artifacts/{digest}") as response:
                 if response.status_code != 200:
@@ -361,6 +372,9 @@ class SolverHostedStore(ArtifactStore):
                     writer.write(block)
                     if writer.size > self.max_bytes:
                         raise ArtifactError(f"more than {self.max_bytes} bytes")
+                    # A host that trickles bytes is cut off too: it must keep up MIN_RATE after `timeout`.
+                    if time.monotonic() - started > self.timeout + writer.size / MIN_RATE:
+                        raise ArtifactError(f"slower than {MIN_RATE} bytes/s")
             writer.commit()
             return True
         except ArtifactError as exc:

@@ -63,6 +63,7 @@ class CoordinatorClient:
         self.http = httpx.Client(base_url=base_url, timeout=timeout)
         self.private_key = private_key
         self.domain = domain
+        self.host = None  # a solver's worker.artifact_server.ArtifactHost: it serves its checkpoints itself
 
     @classmethod
     def for_chain(cls, base_url: str, chain, timeout: float = 60.0) -> "CoordinatorClient":
@@ -165,6 +166,23 @@ class CoordinatorClient:
                     raise CoordinatorError(f"upload of {digest}: {exc}", getattr(exc, "status", None)) from None
                 log.warning("upload of %s interrupted (%s); resuming", digest, exc)
         raise AssertionError("unreachable")
+
+    def publish_checkpoint(self, job_id: int, data: bytes | os.PathLike) -> str:
+        """Make a checkpoint of `job_id` (this client's key solves it) available; its id. With a host of its own
+        (`self.host`), the solver serves it and declares where to the coordinator (a signed request); if the
+        coordinator keeps every checkpoint itself (409), or without a host, it is uploaded."""
+        if self.host is None:
+            return self.upload_artifact(data)
+        digest = self.host.put(data)
+        path, body = f"/artifacts/{digest}/sources", json.dumps({"job_id": job_id, "url": self.host.url}).encode()
+        try:
+            self._check(self.http.post(path, content=body, headers=self._signed("POST", path, body)
+                                       | {"Content-Type": "application/json"}))
+        except CoordinatorError as exc:
+            if exc.status != 409:
+                raise
+            self.upload_artifact(self.host.path(digest))
+        return digest
 
     def download_artifact(self, digest: str) -> bytes:
         """The artifact's bytes, hash-checked. Streamed to a temporary file first (resumable, never in memory

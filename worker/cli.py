@@ -28,6 +28,8 @@ from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher, make_celery, solver_queue, verifier_queue
 from pinpoint.settings import Settings
+from worker.artifact_server import host_for
+from worker.artifact_server import serve as serve_artifacts
 from worker.cheats import CHEATS, Cheat, conduct, trainer_factory
 from worker.daemon import SolverDaemon, VerifierDaemon, ensure_stake, ensure_verifier_stake
 from worker.disputes import DisputePlayer
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     address = Account.from_key(settings.private_key).address
     chain = Chain.from_settings(settings)
     client = CoordinatorClient(settings.coordinator_url, settings.private_key, chain.signing_domain)
+    if args.role == "solver" and (host := host_for(settings, address)) is not None:
+        client.host = host
+        serve_artifacts(host, settings.artifact_serve_bind)  # the checkpoints its tasks publish (docs/ARTIFACTS.md)
     set_artifact_source(client.download_artifact)  # uploaded datasets, for disputes and referee steps
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -195,7 +195,7 @@ class SolverDaemon:
             if blob is None:  # not written yet (the task is about to report it itself), or not ours to serve
                 continue
             ckpt = load_checkpoint(blob)
-            artifact = self.client.upload_artifact(blob)
+            artifact = self.client.publish_checkpoint(job_id, blob)
             self.client.report_checkpoint(job_id, index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, None)
             republished.append(index)
         if republished:

@@ -90,13 +90,13 @@ class SolverRun:
         return final_root
 
     def _publish(self, ckpt: Checkpoint, loss: float | None, spec: JobSpec) -> None:
-        """Keep, upload and report the checkpoint, and commit the root over all checkpoints so far."""
+        """Keep, publish (upload, or serve from this host) and report the checkpoint; commit the root so far."""
         blob = save_checkpoint(ckpt)
         path = kept_path(self.home, self.chain.address, self.job_id, ckpt.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob)
         if self.conduct.publish in ("all", "junk"):
-            artifact = self.client.upload_artifact(blob if self.conduct.publish == "all" else os.urandom(256))
+            artifact = self.client.publish_checkpoint(self.job_id, path if self.conduct.publish == "all" else os.urandom(256))
             try:
                 self.client.report_checkpoint(self.job_id, ckpt.index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, loss)
             except ReportConflict as exc:
@@ -128,7 +128,7 @@ class SolverRun:
         hidden = {i for interval in sample for i in (interval, interval + 1)}
         for index, state_hash in enumerate(self.state_hashes):
             blob = kept_checkpoint(self.home, self.chain.address, self.job_id, index)
-            artifact = self.client.upload_artifact(os.urandom(256) if index in hidden else blob)
+            artifact = self.client.publish_checkpoint(self.job_id, os.urandom(256) if index in hidden else blob)
             self.client.report_checkpoint(self.job_id, index, index * spec.checkpoint_interval,
                                           "0x" + state_hash.hex(), artifact, None)
         log.info("job %s: published all but the sampled intervals %s", self.job_id, sorted(sample))

@@ -29,8 +29,12 @@ def _chain() -> Chain:
 
 @lru_cache
 def _client() -> CoordinatorClient:
+    from worker.artifact_server import host_for
+
     settings = get_settings()
-    return CoordinatorClient(settings.coordinator_url, settings.private_key, _chain().signing_domain)
+    client = CoordinatorClient(settings.coordinator_url, settings.private_key, _chain().signing_domain)
+    client.host = host_for(settings, _chain().address)  # a solver serving its own checkpoints (docs/ARTIFACTS.md)
+    return client
 
 
 def _engine_client() -> CoordinatorClient:

@@ -13,7 +13,12 @@ import httpx
 import pytest
 
 from backend.models import Artifact, ArtifactUpload
-from pinpoint.client import CONTENT_SHA256, CoordinatorClient, CoordinatorError, HashMismatch
+from pinpoint.client import (
+    CONTENT_SHA256,
+    CoordinatorClient,
+    CoordinatorError,
+    HashMismatch,
+)
 from tests.backend.scenario import client, fresh_key, signed
 
 CHUNK = 4096
@@ -258,3 +263,165 @@ def test_client_uploadFailure_saysWhy(api, chain_stack):
     broke = fresh_key(client(chain_stack), ether=0)
     with pytest.raises(CoordinatorError, match="wei"):
         coordinator(api, broke).upload_artifact(os.urandom(3 * CHUNK))
+
+
+# --- the solver-hosted backend ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def solvers_api(chain_stack, database_url, tmp_path):
+    """The API app with the `solvers` backend: solvers may serve their checkpoints from their own hosts."""
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+    from pinpoint.settings import Settings
+
+    settings = Settings(home=tmp_path / "coordinator", rpc_url=chain_stack.rpc_url, database_url=database_url,
+                        deployment_file=chain_stack.deployment_file, read_cache_seconds=0, artifact_backend="solvers")
+    with TestClient(create_app(settings, run_indexer=False)) as api:
+        yield api
+
+
+def running_job(api, solver: str, job_id: int = 7) -> int:
+    """A job `solver` runs, as the index holds it (no chain needed for what these routes read)."""
+    from backend.models import Job
+
+    with api.app.state.sessions() as session:
+        session.add(Job(id=job_id, spec_hash="0x" + "aa" * 32, submitter="0x" + "5b" * 20, state="running",
+                        max_price="10", required_stake="40", checkpoint_count=4, checkpoint_interval=2,
+                        bidding_deadline=0, solver=solver, updated_block=1))
+        session.commit()
+    return job_id
+
+
+@pytest.fixture
+def solver_host(tmp_path):
+    from pinpoint.localnet import free_port
+    from worker.artifact_server import ArtifactHost, serve
+
+    port = free_port()
+    host = ArtifactHost(tmp_path / "served", f"http://127.0.0.1:{port}")
+    server = serve(host)
+    yield host
+    server.shutdown()
+    server.server_close()
+
+
+class Liar:
+    """A solver's host that lies: wrong bytes for `wrong`, a redirect for `redirected`, 10 MB for anything else."""
+
+    def __init__(self, wrong: str, redirected: str, elsewhere: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.endswith(redirected):
+                    self.send_response(302)
+                    self.send_header("Location", f"{elsewhere}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = os.urandom(1000) if self.path.endswith(wrong) else b"x" * 10_000_000
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def declare(api, key: str, artifact: str, job_id: int, url: str):
+    path, body = f"/artifacts/{artifact}/sources", json.dumps({"job_id": job_id, "url": url}).encode()
+    return api.post(path, content=body, headers=signed(api, key, "POST", path, body) | {"Content-Type": "application/json"})
+
+
+def test_solverHosted_coordinatorFetchesChecksAndCaches_onAMiss(solvers_api, chain_stack, solver_host):
+    api, store = solvers_api, solvers_api.app.state.artifacts
+    key = fresh_key(client(chain_stack))
+    job_id = running_job(api, key_address(key))
+    solver = coordinator(api, key)
+    solver.host = solver_host
+    data = os.urandom(300_000)
+    artifact = solver.publish_checkpoint(job_id, data)
+    assert artifact == digest(data) and solver_host.path(artifact).read_bytes() == data
+    assert not store.cache.exists(artifact) and not store.path(artifact).exists()  # nothing sent to the coordinator
+    solver.report_checkpoint(job_id, 1, 2, "0x" + "ab" * 32, artifact, None)  # accepted: the index names a host
+
+    assert api.get(f"/artifacts/{artifact}").content == data  # fetched, checked, cached, served
+    assert store.cache.exists(artifact)
+    solver_host.delete(artifact)  # the solver's host goes away: the cache still serves it, and ranges of it
+    assert api.get(f"/artifacts/{artifact}", headers={"Range": "bytes=1000-"}).content == data[1000:]
+
+    other = solver.publish_checkpoint(job_id, os.urandom(200_000))
+    store.cache_bytes = 250_000  # room for one: the least recently used goes
+    assert api.get(f"/artifacts/{other}").status_code == 200
+    assert store.cache.exists(other) and not store.cache.exists(artifact)
+    assert api.get(f"/artifacts/{artifact}").status_code == 404  # no host serves it any more
+
+
+def test_solverHosted_untrustedHosts_areRefused(solvers_api, chain_stack, solver_host, caplog):
+    api, store = solvers_api, solvers_api.app.state.artifacts
+    key = fresh_key(client(chain_stack))
+    job_id = running_job(api, key_address(key))
+    wrong, redirected, big = (digest(os.urandom(8)) for _ in range(3))
+    liar = Liar(wrong, redirected, solver_host.url)
+    try:
+        for artifact in (wrong, redirected, big):
+            assert declare(api, key, artifact, job_id, liar.url).status_code == 201
+        store.max_bytes = 1_000_000
+        with caplog.at_level("WARNING", logger="backend.artifacts"):
+            for artifact in (wrong, redirected, big):
+                assert api.get(f"/artifacts/{artifact}").status_code == 404
+                assert not store.cache.exists(artifact)
+        assert f"refused what {liar.url} served: content hashes to" in caplog.text
+        assert f"{liar.url} answered 302" in caplog.text and "more than 1000000 bytes" in caplog.text
+    finally:
+        liar.close()
+    assert list(store.cache.root.rglob(".upload-*")) == []  # nothing half-written kept
+
+    for url in ("https://127.0.0.1:1", "http://127.0.0.1:1/x", "http://user@127.0.0.1:1", "http://127.0.0.1",
+                "file:///etc/passwd", "http://127.0.0.1:1?q"):
+        assert declare(api, key, wrong, job_id, url).status_code == 422, url
+    stranger = fresh_key(client(chain_stack))
+    assert declare(api, stranger, wrong, job_id, solver_host.url).status_code == 403  # not this job's solver
+
+
+def test_artifactServer_servesOnlyWhatItWrote(solver_host, tmp_path):
+    data = os.urandom(5000)
+    artifact = solver_host.put(data)
+    kept = tmp_path / "kept.safetensors"
+    kept.write_bytes(os.urandom(100))
+    linked = solver_host.put(kept)  # a kept checkpoint: hard-linked, not copied
+    assert os.stat(kept).st_ino == os.stat(solver_host.path(linked)).st_ino
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"key")
+    os.symlink(secret, solver_host.root / ("ab" * 32))
+    http = httpx.Client(base_url=solver_host.url)
+    assert http.get(f"/artifacts/{artifact}").content == data
+    ranged = http.get(f"/artifacts/{artifact}", headers={"Range": "bytes=4000-"})
+    assert ranged.status_code == 206 and ranged.content == data[4000:]
+    assert http.get(f"/artifacts/{artifact}", headers={"Range": "bytes=5000-"}).status_code == 416
+    assert http.head(f"/artifacts/{artifact}").headers["content-length"] == "5000"
+    for path in ("/artifacts/0x" + "ab" * 32, "/artifacts/../secret", "/artifacts/%2e%2e/secret", "/secret",
+                 f"/artifacts/{artifact}?x=1", f"/artifacts/{artifact[2:]}", "/artifacts/0x" + "cd" * 32):
+        assert http.get(path).status_code == 404, path
+
+
+def test_solverWithAHost_uploadsWhereTheCoordinatorKeepsCheckpoints(api, chain_stack, solver_host):
+    key = fresh_key(client(chain_stack))
+    job_id = running_job(api, key_address(key))
+    solver = coordinator(api, key)
+    solver.host = solver_host
+    data = os.urandom(1000)
+    assert declare(api, key, digest(data), job_id, solver_host.url).status_code == 409  # filesystem backend
+    assert solver.publish_checkpoint(job_id, data) == digest(data)
+    assert api.app.state.artifacts.exists(digest(data))  # uploaded instead

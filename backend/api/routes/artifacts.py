@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 
 from backend.api.auth import HOW_TO_SIGN, SignerDep, verify
-from backend.api.deps import StoreDep
+from backend.api.deps import MAX_JOB_ID, StoreDep
 from backend.api.problems import responses
-from backend.artifacts import ArtifactError, OffsetMismatch
-from backend.models import Artifact, ArtifactUpload, Job
+from backend.artifacts import ArtifactError, OffsetMismatch, check_source
+from backend.models import Artifact, ArtifactSource, ArtifactUpload, Job
 
 router = APIRouter(tags=["artifacts"])
 Digest = Annotated[str, Path(pattern=r"^0x[0-9a-f]{64}$", description="0x + sha256 of the content, lowercase hex")]
@@ -225,6 +225,41 @@ async def append_chunk(digest: Digest, request: Request, store: StoreDep,
         return UploadState(artifact=digest, size=upload.size, offset=upload.size, complete=True)
 
     return await run_in_threadpool(settle)
+
+
+class SourceDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_id: int = Field(ge=0, le=MAX_JOB_ID, description="the job whose checkpoint this is")
+    url: str = Field(max_length=200, description="http://host:port where the solver serves /artifacts/{digest}")
+
+
+@router.post("/artifacts/{digest}/sources", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409))
+async def create_source(digest: Digest, body: SourceDeclaration, signed: SignerDep, request: Request) -> dict:
+    """A job's solver declares that it serves `digest`, a checkpoint of the job, from its own host (a signed
+    request). The coordinator indexes it and fetches it from there on a miss, checking the hash before it
+    caches or serves a byte. 409 where the coordinator keeps every checkpoint itself (the `filesystem`
+    backend): upload it instead."""
+    if request.app.state.settings.artifact_backend != "solvers":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="this coordinator keeps checkpoints itself: upload them")
+    try:
+        url = check_source(body.url)
+    except ArtifactError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+
+    def save() -> None:
+        with request.app.state.sessions() as session:
+            job = session.get(Job, body.job_id)
+            if job is None or job.solver is None or job.solver.lower() != signed.signer.lower() or job.state not in OPEN:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{signed.signer} solves no open job {body.job_id}")
+            source = session.get(ArtifactSource, (digest, signed.signer))
+            if source is None:
+                session.add(ArtifactSource(digest=digest, solver=signed.signer, url=url, job_id=body.job_id))
+            else:
+                source.url, source.job_id = url, body.job_id
+            session.commit()
+
+    await run_in_threadpool(save)
+    return {"artifact": digest, "url": url}
 
 
 @router.get("/artifacts/{digest}", response_class=FileResponse,
