@@ -10,6 +10,9 @@
     pinpoint-job dataset text notes/ -o data.safetensors       # your text as byte-level tokens (vocab 256)
     pinpoint-job dataset stdlib -o stdlib.safetensors          # real text: this Python's standard library
     pinpoint-job dataset features data.npz -o data.safetensors --classes 10   # (or images) from an .npz
+    pinpoint-job weights my_model.safetensors -o init.safetensors --spec job.json   # your weights, checked
+    pinpoint-job example gpt --init 0x.. --trainable 'blocks.11.*' > tune.json        # fine-tune them
+    pinpoint-job result 3 -o final.safetensors                 # the final checkpoint, proven against the chain
 
 Chain, coordinator and key come from PINPOINT_* settings (pinpoint/settings.py) or the options.
 """
@@ -17,6 +20,7 @@ Chain, coordinator and key come from PINPOINT_* settings (pinpoint/settings.py) 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from decimal import Decimal, InvalidOperation
@@ -100,6 +104,66 @@ def upload(args, settings) -> int:
     """Uploads are signed by the uploader's key (it needs funds on chain, or an open job it solves)."""
     chain = Chain.from_settings(settings, private_key=args.key)
     print(CoordinatorClient.for_chain(settings.coordinator_url, chain).upload_artifact(Path(args.file)))  # streamed; chunked when large
+    return 0
+
+
+def result(args, settings) -> int:
+    """Write a finished training job's final checkpoint, after checking it against the chain: the coordinator's
+    checkpoint hashes must rebuild the final root on chain, and the downloaded bytes must hash to the last one."""
+    from pinpoint.merkle import checkpoint_tree
+    from pinpoint.tensors import read_safetensors, state_hash, write_safetensors
+
+    chain = Chain.from_settings(settings)
+    job = chain.job(args.job_id)
+    if job["state"].name != "FINALIZED":
+        print(f"job {args.job_id} is {job['state'].name.lower()}: only a finalized job's result is verified and paid "
+              "for (see `pinpoint-job status`)", file=sys.stderr)
+        return 1
+    client = CoordinatorClient(settings.coordinator_url)
+    view = client.job(args.job_id)
+    hashes = [c["state_hash"] for c in sorted(view["checkpoints"], key=lambda c: c["index"])]
+    if checkpoint_tree(args.job_id, hashes, job["checkpointInterval"]).root != job["finalRoot"]:
+        print(f"the coordinator's checkpoints of job {args.job_id} do not rebuild its final root {job['finalRoot']}: "
+              "it is behind or wrong; try again later or another coordinator", file=sys.stderr)
+        return 1
+    final = max(view["checkpoints"], key=lambda c: c["index"])
+    blob = client.download_artifact(final["artifact"])
+    tensors, _ = read_safetensors(blob)
+    if "0x" + state_hash(tensors).hex() != final["state_hash"]:
+        print(f"the final checkpoint's bytes ({final['artifact']}) do not hold the committed state "
+              f"{final['state_hash']}: demand it on chain (`ape run dispute demand`)", file=sys.stderr)
+        return 1
+    if args.weights_only:  # the model's entries alone: an `init` for the next job, a third of the size with AdamW
+        blob = write_safetensors({name: t for name, t in tensors.items() if name.startswith("model.")})
+    Path(args.output).write_bytes(blob)
+    print(json.dumps({"job_id": args.job_id, "state_hash": final["state_hash"], "final_root": job["finalRoot"],
+                      "step": final["step"], "file": args.output, "bytes": len(blob),
+                      "sha256": "0x" + hashlib.sha256(blob).hexdigest()}, indent=2))
+    return 0
+
+
+def make_weights(args) -> int:
+    """Write a weights artifact from a safetensors file: a plain state dict (names as the model's parameters)
+    or a checkpoint (its `model.*` entries); float32 only; checked against the spec's model if given."""
+    from pinpoint.resources import check_weights_header
+    from pinpoint.tensors import read_safetensors, write_safetensors
+
+    tensors, _ = read_safetensors(Path(args.file).read_bytes())
+    if any(name.startswith("model.") for name in tensors):
+        weights = {name: t for name, t in tensors.items() if name.startswith("model.")}
+    else:
+        weights = {f"model.{name}": t for name, t in tensors.items()}
+    if not weights:
+        raise ValueError(f"{args.file} holds no tensors")
+    if other := sorted({t.dtype for t in weights.values()} - {"float32"}):
+        raise ValueError(f"{args.file} holds {', '.join(other)} tensors; weights are float32: convert them first")
+    if args.spec:
+        spec = parse_spec(Path(args.spec).read_bytes())
+        check_weights_header(spec.model, {n: (t.dtype, t.shape) for n, t in weights.items()}, "init")
+    blob = write_safetensors(weights)
+    Path(args.output).write_bytes(blob)
+    print(json.dumps({"artifact": "0x" + hashlib.sha256(blob).hexdigest(), "bytes": len(blob), "tensors": len(weights),
+                      "init": {"sha256": hashlib.sha256(blob).hexdigest()}}, indent=2))
     return 0
 
 
@@ -188,8 +252,15 @@ def print_example(args, parser) -> int:
     else:
         examples = {"mlp": example_mlp_spec, "char_transformer": example_transformer_spec, "gpt": example_gpt_spec,
                     "cnn": example_cnn_spec}
-        spec = examples[args.model]()
-    print(json.dumps(spec.model_dump(mode="json"), indent=2))
+        tuning = {"init": {"sha256": args.init.removeprefix("0x")}} if args.init else {}
+        if args.trainable:
+            tuning["trainable"] = args.trainable
+        try:
+            spec = examples[args.model](**tuning)
+        except SpecError as exc:
+            print(f"pinpoint-job example: {exc}", file=sys.stderr)
+            return 1
+    print(spec.model_dump_json(indent=2, exclude_none=True))
     return 0
 
 
@@ -207,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     example.add_argument("--count", type=int, help="inference: number of inputs (rows)")
     example.add_argument("--arch", choices=["mlp", "char_transformer", "gpt", "cnn"], default="mlp",
                          help="inference: the example architecture the weights are for (default mlp)")
+    example.add_argument("--init", help="training: start from this weights artifact (0x + sha256; a previous job's "
+                         "final checkpoint, or `pinpoint-job weights` output)")
+    example.add_argument("--trainable", action="append", metavar="GLOB", help="training: train only parameters "
+                         "whose names match (repeatable; e.g. 'blocks.11.*'); the others stay as loaded")
     post = sub.add_parser("submit", help="store a spec with the coordinator and post the job on chain")
     post.add_argument("spec", help="path of the spec JSON")
     post.add_argument("--max-price", type=ether, required=True, help="escrow, in ether: the most you pay")
@@ -223,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     state.add_argument("job_id", type=int)
     put = sub.add_parser("upload", help="store a file (weights, inputs) with the coordinator; prints its artifact id")
     put.add_argument("file")
-    put.add_argument("--key", help="the uploader's private key (default: PINPOINT_PRIVATE_KEY)")
+    put.add_argument("--key", default=argparse.SUPPRESS,  # SUPPRESS: a --key before the command still counts
+                     help="the uploader's private key (default: PINPOINT_PRIVATE_KEY)")
     out = sub.add_parser("outputs", help="an inference job's outputs, each checked against the on-chain root")
     out.add_argument("job_id", type=int)
     out.add_argument("--json", action="store_true", help="machine-readable output")
@@ -239,8 +315,24 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("-o", "--output", required=True, help="where to write the .safetensors file")
     data.add_argument("--classes", type=int, help="features/images: number of classes (labels in [0, classes))")
     data.add_argument("--max-bytes", type=int, default=1 << 20, help="stdlib: corpus size (whole files, default 1 MiB)")
+    weights = sub.add_parser("weights", help="write a weights artifact (model.* float32 entries) from a state dict "
+                             "or a checkpoint; prints its sha256 and the spec's init entry")
+    weights.add_argument("file", help="a .safetensors file: parameter names as the model's (a plain state dict) or a "
+                         "checkpoint's model.* entries")
+    weights.add_argument("-o", "--output", required=True, help="where to write the weights artifact")
+    weights.add_argument("--spec", help="check the weights against this spec's model (names, shapes)")
+    res = sub.add_parser("result", help="write a finalized training job's final checkpoint, proven against the chain")
+    res.add_argument("job_id", type=int)
+    res.add_argument("-o", "--output", required=True, help="where to write the checkpoint (.safetensors)")
+    res.add_argument("--weights-only", action="store_true", help="only the model's weights (the init of a next job)")
     args = parser.parse_args(argv)
 
+    if args.command == "weights":
+        try:
+            return make_weights(args)
+        except (OSError, ValueError) as exc:
+            print(f"pinpoint-job weights: {exc}", file=sys.stderr)
+            return 1
     if args.command == "example":
         return print_example(args, parser)
     if args.command == "dataset":
@@ -252,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pinpoint-job dataset: {exc}", file=sys.stderr)
             return 1
     settings = get_settings()
-    commands = {"submit": submit, "status": status, "upload": upload, "outputs": outputs, "claim": claim}
+    commands = {"submit": submit, "status": status, "upload": upload, "outputs": outputs, "claim": claim, "result": result}
     try:
         return commands[args.command](args, settings)
     except (SpecError, ChainError, CoordinatorError, OutputProofError, SafetensorsError, OSError) as exc:

@@ -1,4 +1,7 @@
-"""One tiny training job through the real stack: Anvil, Valkey, the coordinator, Celery worker processes."""
+"""One job through the real stack (Anvil, Valkey, the coordinator, Celery worker processes), as a user runs it
+with `pinpoint-job`: their own data (real text nobody here wrote: the standard library's sources) and their own
+starting weights, uploaded; a GPT fine-tuned on them, only the parameters they name; trained, verified, paid;
+the final checkpoint fetched and proven against the chain."""
 
 import json
 import subprocess
@@ -6,22 +9,25 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file, save_file
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.economics import job_economics
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
-from pinpoint.spec import example_mlp_spec, parse_spec
+from pinpoint.spec import parse_spec
 from tests.e2e.waiting import wait_for
+from worker.engine.models import build_model
 
 ETHER = 10**18
 FORFEITED, REFUNDED, PAID = range(3)  # IAudit.Outcome
+TRAINABLE = ["blocks.*", "ln_f.*"]  # everything but the embeddings
 pytestmark = pytest.mark.e2e
 
 
 def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
-    spec = example_mlp_spec()
     max_price, required_stake = ETHER // 20, ETHER // 2
     with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
         stack.start_all(progress=lambda _: None)
@@ -29,17 +35,31 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
         solver = chain.w3.eth.account.from_key(ANVIL_KEYS[2]).address
         api = CoordinatorClient(stack.api_url)
-
-        # The submitter's path, through its command line: an example spec, then submit.
         cli = [str(Path(sys.executable).parent / "pinpoint-job"), "--key", ANVIL_KEYS[1]]
-        spec_file = tmp_path / "job.json"
-        spec_file.write_text(subprocess.run(cli + ["example", "mlp"], check=True, capture_output=True, text=True).stdout)
-        assert parse_spec(spec_file.read_bytes()) == spec
-        submitted = subprocess.run(cli + ["submit", str(spec_file), "--max-price", "0.05", "--stake", "0.5",
-                                          "--bidding", "4", "--execution", "600", "--challenge", "20"],
-                                   env=stack.env, capture_output=True, text=True)
-        assert submitted.returncode == 0, submitted.stderr
-        job_id = json.loads(submitted.stdout)["job_id"]
+
+        def run(*args) -> str:
+            done = subprocess.run(cli + [str(a) for a in args], check=False, env=stack.env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        # Their data: the standard library's sources as byte-level tokens, uploaded.
+        dataset = json.loads(run("dataset", "stdlib", "-o", tmp_path / "data.safetensors", "--max-bytes", 1 << 16))
+        assert run("upload", tmp_path / "data.safetensors").strip() == dataset["artifact"]
+        # Their weights: a GPT's plain state dict, saved by torch, turned into a weights artifact and uploaded.
+        spec = json.loads(run("example", "gpt", "--trainable", TRAINABLE[0], "--trainable", TRAINABLE[1]))
+        spec.update(dataset=dataset["dataset"], model=spec["model"] | {"vocab_size": 256})
+        (tmp_path / "job.json").write_text(json.dumps(spec))
+        torch.manual_seed(7)
+        save_file(build_model(parse_spec(json.dumps(spec)).model).state_dict(), tmp_path / "mine.safetensors")
+        weights = json.loads(run("weights", tmp_path / "mine.safetensors", "-o", tmp_path / "init.safetensors",
+                                 "--spec", tmp_path / "job.json"))
+        assert run("upload", tmp_path / "init.safetensors").strip() == weights["artifact"]
+        spec["init"] = weights["init"]
+        (tmp_path / "job.json").write_text(json.dumps(spec))
+        spec = parse_spec(json.dumps(spec))
+        submitted = run("submit", tmp_path / "job.json", "--max-price", "0.05", "--stake", "0.5", "--bidding", "4",
+                        "--execution", "600", "--challenge", "20")
+        job_id = json.loads(submitted)["job_id"]
 
         job = wait_for(lambda: (j := chain.job(job_id))["state"] == JobState.FINALIZED and j, "finalization",
                        timeout=300)
@@ -71,9 +91,17 @@ def test_honestJob_isTrainedVerifiedAndPaid(tmp_path):
         staking = chain.staking.functions
         assert staking.lockedStake(solver).call() == 0 and staking.freeStake(solver).call() >= required_stake
         assert chain.market.functions.credits(submitter.address).call() == max_price - job["price"]
-        status = subprocess.run(cli + ["status", str(job_id)], env=stack.env, capture_output=True, text=True, check=True)
-        assert "finalized" in status.stdout and "agrees" in status.stdout
-        claimed = subprocess.run(cli + ["claim"], env=stack.env, capture_output=True, text=True, check=True)
-        assert claimed.stdout.startswith("claimed")
+        status = run("status", job_id)
+        assert "finalized" in status and "agrees" in status
+        assert run("claim").startswith("claimed")
         assert chain.market.functions.credits(submitter.address).call() == 0
         wait_for(lambda: chain.market.functions.credits(solver).call() == 0, "the solver to claim its pay")
+
+        # The result: the final checkpoint, proven against the final root on chain; the embeddings are the
+        # uploaded ones, the rest trained.
+        result = json.loads(run("result", job_id, "-o", tmp_path / "final.safetensors", "--weights-only"))
+        assert result["state_hash"] == view["checkpoints"][-1]["state_hash"] and result["final_root"] == job["finalRoot"]
+        final, mine = load_file(tmp_path / "final.safetensors"), load_file(tmp_path / "mine.safetensors")
+        assert set(final) == {f"model.{name}" for name in mine}
+        for name, start in mine.items():
+            assert torch.equal(final[f"model.{name}"], start) == name.endswith("embedding.weight"), name
