@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
@@ -222,6 +223,15 @@ class ArtifactStore:
         except FileNotFoundError:
             return False
 
+    def modified(self, digest: str) -> datetime | None:
+        """When the artifact's file was last written (or, in a cache, last used)."""
+        path = self.path(digest)
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) if path.exists() else None
+
+    def pin(self, digest: str) -> bool:
+        """Whether the artifact is in this store's own files (for good: no cache evicts them)."""
+        return self.exists(digest)
+
     def digests(self) -> Iterator[str]:
         """Every complete artifact here (partial uploads and temporary files are not)."""
         for shard in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
@@ -341,6 +351,21 @@ class SolverHostedStore(ArtifactStore):
     def digests(self) -> Iterator[str]:
         yield from super().digests()
         yield from self.cache.digests()
+
+    def modified(self, digest: str) -> datetime | None:
+        return super().modified(digest) or self.cache.modified(digest)
+
+    def pin(self, digest: str) -> bool:
+        """Move the artifact from the cache (fetching it first if need be) into the store's own files."""
+        if ArtifactStore.exists(self, digest):
+            return True
+        if self.cache.local_path(digest) is None and self.fetch(digest) is None:
+            log.warning("artifact %s is kept for good but no host serves it now", digest)
+            return False
+        target = ArtifactStore.path(self, digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.cache.path(digest), target)
+        return True
 
     def fetch(self, digest: str) -> Path | None:
         """Fetch `digest` from the hosts that declared it into the cache; its path, None when none served it."""

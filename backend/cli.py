@@ -1,10 +1,11 @@
-"""`pinpoint-coordinator serve|index`: the coordinator's API (uvicorn) and its chain indexer.
+"""`pinpoint-coordinator serve|index|gc`: the coordinator's API (uvicorn), its chain indexer, and retention.
 
 - `serve` runs the API; with one worker (the default) it also indexes in a thread, unless `--no-indexer`.
   With `--workers N` (default: the WEB_CONCURRENCY environment variable, else 1) above 1 it serves the API
   only, from N processes: run `index` beside it.
 - `index` runs only the indexer and the outbox dispatcher (backend/indexer.py), so API load never stalls
   indexing and an API restart never stops it. Run exactly one per database.
+- `gc` deletes the artifacts the retention rules allow (backend/retention.py, docs/ARTIFACTS.md), once.
 """
 
 import argparse
@@ -69,6 +70,27 @@ def index(_args: argparse.Namespace) -> None:
     engine.dispose()
 
 
+def gc(args: argparse.Namespace) -> None:
+    """Apply the retention rules once (backend/retention.py; run it from cron, say hourly)."""
+    from backend.artifacts import open_store
+    from backend.db import make_engine, migrate, session_factory
+    from backend.retention import collect
+    from pinpoint.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    done = collect(open_store(settings, sessions), sessions, settings.artifact_retention_days,
+                   settings.upload_idle_seconds, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(done.deleted)} artifacts and {done.abandoned_uploads} abandoned uploads; "
+          f"{len(done.pinned)} results kept for good")
+    for digest in done.deleted:
+        print(f"  {digest}")
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="pinpoint-coordinator",
@@ -84,12 +106,16 @@ def main(argv: list[str] | None = None) -> None:
                               "without an indexer")
     serve_parser.add_argument("--no-indexer", action="store_true", help="serve the API only (`index` runs beside it)")
     sub.add_parser("index", help="index the chain and dispatch tasks (no API)")
+    gc_parser = sub.add_parser("gc", help="delete the artifacts the retention rules allow (docs/ARTIFACTS.md)")
+    gc_parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     if args.command == "serve":
         if args.workers < 1:
             parser.error("--workers must be at least 1")
         serve(args)
+    elif args.command == "gc":
+        gc(args)
     else:
         index(args)
 

@@ -425,3 +425,106 @@ def test_solverWithAHost_uploadsWhereTheCoordinatorKeepsCheckpoints(api, chain_s
     assert declare(api, key, digest(data), job_id, solver_host.url).status_code == 409  # filesystem backend
     assert solver.publish_checkpoint(job_id, data) == digest(data)
     assert api.app.state.artifacts.exists(digest(data))  # uploaded instead
+
+
+# --- retention ------------------------------------------------------------------------------------------------
+
+
+def test_retention_deletesExactlyWhatTheRulesAllow(api, chain_stack):
+    from backend.models import Checkpoint, Dispute, Job, Spec
+    from backend.retention import collect
+
+    store, sessions = api.app.state.artifacts, api.app.state.sessions
+    now = datetime.now(timezone.utc)
+    blobs: dict[str, str] = {}
+
+    def blob(name: str, uploaded: timedelta | None = None, job_id: int | None = None) -> str:
+        data = name.encode() + os.urandom(16)
+        store.put(digest(data), data)
+        blobs[name] = digest(data)
+        if uploaded is not None:
+            with sessions() as session:
+                session.add(Artifact(digest=digest(data), size=len(data), uploader="0x" + "11" * 20, job_id=job_id,
+                                     created_at=now - uploaded))
+                session.commit()
+        return digest(data)
+
+    day = timedelta(days=1)
+    dataset, weights, old_dataset = blob("dataset", 30 * day), blob("weights", 30 * day), blob("old-dataset", 10 * day)
+    fresh, stale = blob("fresh-upload", timedelta(hours=1)), blob("stale-upload", 8 * day)
+    legacy = blob("file-without-row")  # no row: its file's age counts
+    os.utime(store.path(legacy), (0, (now - 9 * day).timestamp()))
+
+    def job(job_id: int, state: str, checkpoints: int, names: list[str], kind: str = "train") -> list[str]:
+        body = json.dumps({"kind": kind, "named": [{"sha256": n[2:]} for n in names], "nonce": job_id})
+        spec_hash = digest(body.encode())
+        reported = [blob(f"job{job_id}-ckpt{i}") for i in range(checkpoints + 1)]
+        with sessions() as session:
+            session.add(Spec(hash=spec_hash, body=body))
+            session.add(Job(id=job_id, spec_hash=spec_hash, submitter="0x" + "5b" * 20, state=state, max_price="1",
+                            required_stake="1", checkpoint_count=checkpoints, checkpoint_interval=2, bidding_deadline=0,
+                            solver="0x" + "22" * 20, updated_block=1))
+            session.flush()
+            for i, artifact in enumerate(reported):
+                session.add(Checkpoint(job_id=job_id, index=i, step=2 * i, state_hash="0x" + "ab" * 32, artifact=artifact))
+            session.commit()
+        return reported
+
+    finalized = job(1, "finalized", 2, [old_dataset])
+    pre_state = blob("dispute-pre-state", timedelta(hours=1), job_id=1)  # uploaded for job 1, which settled
+    disputed = job(2, "slashed", 1, [])  # settled, but a dispute over it is still open
+    with sessions() as session:
+        session.add(Dispute(id=1, job_id=2, challenger="0x" + "33" * 20, lo=0, hi=2, phase="respond"))
+        session.commit()
+    running = job(3, "running", 2, [dataset, weights])
+    outputs = job(5, "finalized", 2, [], kind="inference")
+    unverified = job(6, "unverified", 1, [dataset])
+
+    idle, active = os.urandom(100), os.urandom(100)
+    for data, ago in ((idle, timedelta(hours=2)), (active, timedelta(minutes=5))):
+        store.start_partial(digest(data), "0x" + "44" * 20)
+        with sessions() as session:
+            session.add(ArtifactUpload(digest=digest(data), uploader="0x" + "44" * 20, size=1000, updated_at=now - ago))
+            session.commit()
+
+    expected = sorted([*finalized[:-1], pre_state, *unverified, old_dataset, stale, legacy])
+    before = set(store.digests())
+    dry = collect(store, sessions, retention_days=7, upload_idle_seconds=3600, now=now, dry_run=True)
+    assert dry.deleted == expected and set(store.digests()) == before
+
+    done = collect(store, sessions, retention_days=7, upload_idle_seconds=3600, now=now)
+    assert done.deleted == expected and done.abandoned_uploads == 1
+    assert set(store.digests()) == before - set(expected)
+    kept = {finalized[-1], *disputed, *running, *outputs, dataset, weights, fresh}
+    assert kept == set(store.digests())
+    assert partials(api) == [f"{digest(active)[2:]}.{'44' * 20}"]
+    with sessions() as session:
+        assert [u.digest for u in session.query(ArtifactUpload)] == [digest(active)]
+    assert collect(store, sessions, retention_days=7, upload_idle_seconds=3600, now=now).deleted == []  # idempotent
+
+
+def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, solver_host):
+    from backend.models import ArtifactSource, Checkpoint, Job
+    from backend.retention import collect
+
+    api, store, sessions = solvers_api, solvers_api.app.state.artifacts, solvers_api.app.state.sessions
+    key = fresh_key(client(chain_stack))
+    job_id = running_job(api, key_address(key))
+    solver = coordinator(api, key)
+    solver.host = solver_host
+    middle, final = (solver.publish_checkpoint(job_id, os.urandom(1000)) for _ in range(2))
+    assert api.get(f"/artifacts/{middle}").status_code == 200  # cached by a read
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        job.state, job.checkpoint_count = "finalized", 1
+        for i, artifact in enumerate((middle, final)):
+            session.add(Checkpoint(job_id=job_id, index=i, step=2 * i, state_hash="0x" + "ab" * 32, artifact=artifact))
+        session.commit()
+
+    done = collect(store, sessions, retention_days=7, upload_idle_seconds=3600)
+    assert done.deleted == [middle] and done.pinned == [final]
+    assert store.path(final).exists() and not store.cache.exists(middle)  # in its own files: no cache evicts it
+    with sessions() as session:
+        assert session.query(ArtifactSource).count() == 0  # settled: the solver need not serve them any more
+    solver_host.delete(final)
+    assert api.get(f"/artifacts/{final}").status_code == 200

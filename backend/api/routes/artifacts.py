@@ -64,8 +64,11 @@ def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
 
 def record_upload(request: Request, digest: str, size: int, uploader: str, job_id: int | None) -> None:
     with request.app.state.sessions() as session:
-        if session.get(Artifact, digest) is None:
+        row = session.get(Artifact, digest)
+        if row is None:
             session.add(Artifact(digest=digest, size=size, uploader=uploader, job_id=job_id))
+        else:  # uploaded again after retention deleted it: it counts again, for its new uploader
+            row.size, row.uploader, row.job_id, row.created_at = size, uploader, job_id, datetime.now(timezone.utc)
         session.execute(delete(ArtifactUpload).where(ArtifactUpload.digest == digest,
                                                      ArtifactUpload.uploader == uploader))
         session.commit()
