@@ -1,10 +1,12 @@
 """`make demo`: one training job through the whole product on this machine.
 
 Starts a local chain, an embedded Redis-protocol server, the coordinator, a solver, a verifier and a
-referee; submits a small training job through the REST API, escrows its payment on chain, shows progress
-while it trains, and ends with a summary: job state, on-chain roots, verdicts, disputes, payouts, stakes.
+referee; uploads a real dataset (this Python's standard library sources, as byte-level tokens) and submits a
+small GPT training job on it through the REST API, escrows its payment on chain, shows progress while it
+trains, and ends with a summary: job state, on-chain roots, verdicts, disputes, payouts, stakes, loss plot.
 
     python -m pinpoint.demo                     # an honest solver: verified, finalized, paid
+    python -m pinpoint.demo --model mlp         # the synthetic example MLP instead (a second or so of training)
     python -m pinpoint.demo --cheat perturb_once@13   # a cheating solver: disputed, pinpointed, slashed
     python -m pinpoint.demo --false-challenge   # a lying verifier: the honest solver wins its bond
     python -m pinpoint.demo --inference         # then run the trained model on 32 inputs, outputs proven
@@ -20,14 +22,18 @@ import time
 from pathlib import Path
 
 from pinpoint.chain import Chain, JobState
-from pinpoint.client import CoordinatorClient
+from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.datasets import dataset_spec, stdlib_corpus
 from pinpoint.economics import job_economics
 from pinpoint.inference import checked_outputs, inputs_artifact
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
 from pinpoint.spec import (
+    SpecError,
+    example_gpt_spec,
     example_inference_spec,
     example_mlp_spec,
     example_transformer_spec,
+    parse_spec,
 )
 from pinpoint.tensors import float32_tensor
 from worker.cheats import INFERENCE_CHEATS
@@ -193,6 +199,17 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
         print(f"  loss curve     {plot}")
 
 
+def stdlib_gpt_spec(stack: LocalStack, corpus_bytes: int = 1 << 18):
+    """A small GPT on real text nobody here wrote: the standard library's sources (byte-level tokens, vocab 256),
+    uploaded by the submitter as a dataset artifact like any user's data."""
+    corpus = stdlib_corpus(corpus_bytes)
+    submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+    artifact = CoordinatorClient.for_chain(stack.api_url, submitter).upload_artifact(corpus)
+    print(f"  uploaded {len(corpus) // 1024} KiB of the standard library's sources as dataset {artifact[:12]}…")
+    spec = example_gpt_spec(model={"vocab_size": 256, "context": 64}, steps=64, checkpoint_interval=8, batch_size=16)
+    return parse_spec(spec.model_dump(mode="json") | {"dataset": dataset_spec(corpus, vocab_size=256)})
+
+
 def inference_inputs(count: int) -> tuple[bytes, list[int]]:
     """An inputs artifact of the first `count` points of the example dataset (the training set), and their
     true labels."""
@@ -238,7 +255,8 @@ def run_job(stack: LocalStack, chain: Chain, spec, args, adversarial: bool, work
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pinpoint-demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=["mlp", "char_transformer"], default="mlp", help="what to train")
+    parser.add_argument("--model", choices=["gpt", "mlp", "char_transformer"],
+                        help="what to train (default: gpt on the standard library's sources; mlp with --inference)")
     parser.add_argument("--home", type=Path, default=Path(".pinpoint/demo"), help="folder for state and logs")
     parser.add_argument("--chain-port", type=int, default=8545)
     parser.add_argument("--api-port", type=int, default=8000)
@@ -249,13 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inference", action="store_true", help="after training, run the trained MLP on "
                         f"{INFERENCE_INPUTS} inputs as an inference job (cheats then apply to it: perturb_output@N)")
     args = parser.parse_args(argv)
+    args.model = args.model or ("mlp" if args.inference else "gpt")
     if args.inference and args.model != "mlp":
         parser.error("--inference runs the trained MLP; use --model mlp")
     if bool(args.inference) != bool(args.cheat and args.cheat.split("@")[0] in INFERENCE_CHEATS) and args.cheat:
         parser.error(f"--cheat {args.cheat}: inference cheats ({', '.join(sorted(INFERENCE_CHEATS))}) go with "
                      "--inference, training cheats without it")
 
-    spec = example_mlp_spec() if args.model == "mlp" else example_transformer_spec()
     stack = LocalStack(args.home, args.chain_port, args.api_port, redis_url=os.environ.get("REDIS_URL"))
     try:
         with stack:
@@ -269,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             accounts = {role: chain.w3.eth.account.from_key(ANVIL_KEYS[i]).address
                         for role, i in (("submitter", 1), ("solver", 2), ("verifier", 3), ("referee", 4))}
             before = {role: (chain.balance(a), staked(chain, a)) for role, a in accounts.items()}
+            spec = {"mlp": example_mlp_spec, "char_transformer": example_transformer_spec,
+                    "gpt": lambda: stdlib_gpt_spec(stack)}[args.model]()
             print(f"== submitting a {args.model} training job: {spec.steps} steps, checkpoint every {spec.checkpoint_interval}")
             adversarial = bool(args.cheat or args.false_challenge)
             job_id, view, audits = run_job(stack, chain, spec, args, adversarial and not args.inference, "training")
@@ -293,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every process")
         return 130
-    except StackError as exc:
+    except (StackError, SpecError, CoordinatorError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
 
