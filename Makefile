@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly bench compile clean
+.PHONY: bench-load bench-scale setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly test-gpu bench compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -79,12 +79,22 @@ test-python: setup
 test-nightly: test-contracts test-invariants
 	$(BIN)/python -m pytest -p no:ape_test -n 2 --nightly --durations=25 tests --ignore=tests/contracts
 
+# The CUDA profile, on a host whose torch sees a GPU (install its CUDA build of torch first); skipped elsewhere.
+test-gpu: setup
+	$(BIN)/python -m pytest -p no:ape_test -rs tests/engine/test_cuda.py
+
 bench: setup
 	$(BIN)/python -m bench.run
 
 # The coordinator under load alone (also part of `make bench`): merged into bench/results.json and BENCHMARKS.md.
 bench-load: setup
 	$(BIN)/python -m bench.load
+
+# Cost with model size alone (also part of `make bench`): GPT decoders of ~1M, 10M and 100M parameters (tens of
+# minutes on 2 cores); `make bench-scale SIZES=1M` for a quick run. Merged into bench/results.json and BENCHMARKS.md.
+SIZES ?= 1M,10M,100M
+bench-scale: setup
+	$(BIN)/python -m bench.scale --sizes $(SIZES)
 
 clean:
 	rm -rf .build .pinpoint bench/work

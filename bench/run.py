@@ -29,6 +29,9 @@ from bench.disputes import measure_disputes
 from bench.hashing import run as measure_hashing
 from bench.load import markdown as load_markdown
 from bench.load import run as measure_load
+from bench.scale import SIZES as SCALE_SIZES
+from bench.scale import publish as publish_scale
+from bench.scale import run as measure_scale
 from pinpoint.chain import Chain
 from pinpoint.economics import default_samples, detection_probability
 from pinpoint.inference import (
@@ -428,6 +431,8 @@ def main(argv: list[str] | None = None) -> None:
     hashing = measure_hashing()
     print("loading the coordinator ...", flush=True)
     load = measure_load()
+    print("measuring cost with model size (bench/scale.py) ...", flush=True)
+    scale = measure_scale(list(SCALE_SIZES))
     results = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d")},
@@ -438,9 +443,11 @@ def main(argv: list[str] | None = None) -> None:
         "verifier_cost": verifier,
         "inference_verifier_cost": inference,
         "load": load,
+        "scale": scale,
     }
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")
+    publish_scale(scale)  # its own section of BENCHMARKS.md, and the plot
     print(json.dumps(results, indent=2))
 
 
