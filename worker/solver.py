@@ -94,7 +94,9 @@ class SolverRun:
         blob = save_checkpoint(ckpt)
         path = kept_path(self.home, self.chain.address, self.job_id, ckpt.index)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(blob)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(blob)
+        os.replace(partial, path)  # whole or absent: the daemon republishes kept files while the task runs
         if self.conduct.publish in ("all", "junk"):
             artifact = self.client.publish_checkpoint(self.job_id, path if self.conduct.publish == "all" else os.urandom(256))
             try:
