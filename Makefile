@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load bench-scale setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly test-gpu bench compile clean
+.PHONY: bench-load bench-scale setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly test-gpu bench bench-finetune compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -95,6 +95,11 @@ bench-load: setup
 SIZES ?= 1M,10M,100M
 bench-scale: setup
 	$(BIN)/python -m bench.scale --sizes $(SIZES)
+
+# A user's 124M-parameter GPT fine-tuned end to end through pinpoint-job on a local stack (~10 minutes on 2 cores);
+# its own campaign (not in `make bench`), merged into bench/results.json and BENCHMARKS.md.
+bench-finetune: setup
+	$(BIN)/python -m bench.finetune
 
 clean:
 	rm -rf .build .pinpoint bench/work
