@@ -184,12 +184,17 @@ class ArtifactStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def path(self, digest: str) -> Path:
+    def file(self, digest: str) -> Path:
+        """Where this store files `digest`'s bytes."""
         check_digest(digest)
         return self.root / digest[2:4] / digest[2:]
 
+    def path(self, digest: str) -> Path:
+        """A file to read `digest`'s bytes from (it exists when `exists` says so)."""
+        return self.file(digest)
+
     def writer(self, digest: str) -> ArtifactWriter:
-        return ArtifactWriter(self.path(digest), digest)
+        return ArtifactWriter(self.file(digest), digest)
 
     def put(self, digest: str, data: bytes) -> bool:
         """Store `data` under `digest` after checking the hash; returns False when it was already there."""
@@ -202,30 +207,30 @@ class ArtifactStore:
         return writer.commit()
 
     def open(self, digest: str) -> BinaryIO:
-        return open(self.path(digest), "rb")
+        return open(self.file(digest), "rb")
 
     def local_path(self, digest: str) -> Path | None:
         """A file holding the artifact's bytes, to serve (with Range) or read; None when it is not here."""
-        path = self.path(digest)
+        path = self.file(digest)
         return path if path.exists() else None
 
     def exists(self, digest: str) -> bool:
-        return self.path(digest).exists()
+        return self.file(digest).exists()
 
     def size(self, digest: str) -> int | None:
-        path = self.path(digest)
+        path = self.file(digest)
         return path.stat().st_size if path.exists() else None
 
     def delete(self, digest: str) -> bool:
         try:
-            self.path(digest).unlink()
+            self.file(digest).unlink()
             return True
         except FileNotFoundError:
             return False
 
     def modified(self, digest: str) -> datetime | None:
         """When the artifact's file was last written (or, in a cache, last used)."""
-        path = self.path(digest)
+        path = self.file(digest)
         return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc) if path.exists() else None
 
     def pin(self, digest: str) -> bool:
@@ -262,7 +267,7 @@ class ArtifactStore:
     def commit_partial(self, digest: str, uploader: str, upload_hash: str) -> bool:
         """Move a complete partial upload into place if it hashed to `digest`; otherwise delete it and raise.
         False when the artifact was there already."""
-        path, target = self.partial_path(digest, uploader), self.path(digest)
+        path, target = self.partial_path(digest, uploader), self.file(digest)
         PartialUpload.forget(path)
         if upload_hash != digest:
             path.unlink(missing_ok=True)
@@ -327,11 +332,15 @@ class SolverHostedStore(ArtifactStore):
     def local_path(self, digest: str) -> Path | None:
         """The artifact's file here: uploaded, cached, or fetched now from a solver that serves it."""
         for store in (self, self.cache):
-            path = ArtifactStore.path(store, digest)
+            path = store.file(digest)
             if path.exists():
                 os.utime(path)  # recently used: evicted last
                 return path
         return self.fetch(digest)
+
+    def path(self, digest: str) -> Path:
+        """The artifact's file here, fetched first from a solver's host if need be."""
+        return self.local_path(digest) or self.file(digest)
 
     def open(self, digest: str) -> BinaryIO:
         path = self.local_path(digest)
@@ -357,14 +366,14 @@ class SolverHostedStore(ArtifactStore):
 
     def pin(self, digest: str) -> bool:
         """Move the artifact from the cache (fetching it first if need be) into the store's own files."""
-        if ArtifactStore.exists(self, digest):
+        target = self.file(digest)
+        if target.exists():
             return True
-        if self.cache.local_path(digest) is None and self.fetch(digest) is None:
+        if not self.cache.exists(digest) and self.fetch(digest) is None:
             log.warning("artifact %s is kept for good but no host serves it now", digest)
             return False
-        target = ArtifactStore.path(self, digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.cache.path(digest), target)
+        os.replace(self.cache.file(digest), target)
         return True
 
     def fetch(self, digest: str) -> Path | None:
@@ -374,11 +383,11 @@ class SolverHostedStore(ArtifactStore):
         with lock:  # one fetch per artifact at a time: a burst of reads of one checkpoint costs one transfer
             try:
                 if self.cache.exists(digest):
-                    return self.cache.path(digest)
+                    return self.cache.file(digest)
                 for source in self.sources(digest):
                     if self._fetch_from(source, digest):
                         self.evict(keep=digest)
-                        return self.cache.path(digest)
+                        return self.cache.file(digest)
                 return None
             finally:
                 with self._locks_lock:
@@ -413,7 +422,7 @@ class SolverHostedStore(ArtifactStore):
         """Delete the least recently used cached artifacts until the cache holds at most `cache_bytes`."""
         entries = []
         for digest in self.cache.digests():
-            stat = self.cache.path(digest).stat()
+            stat = self.cache.file(digest).stat()
             entries.append((stat.st_mtime, stat.st_size, digest))
         total, evicted = sum(size for _, size, _ in entries), []
         for _, size, digest in sorted(entries):

@@ -208,6 +208,8 @@ class CoordinatorClient:
                             break
                         if response.is_error:
                             response.read()
+                            if not offset:
+                                partial.unlink()  # nothing came: leave nothing behind
                             self._check(response)
                         if response.status_code == 200 and offset:  # the server ignored the range: start over
                             file.seek(0)

@@ -353,7 +353,7 @@ def test_solverHosted_coordinatorFetchesChecksAndCaches_onAMiss(solvers_api, cha
     data = os.urandom(300_000)
     artifact = solver.publish_checkpoint(job_id, data)
     assert artifact == digest(data) and solver_host.path(artifact).read_bytes() == data
-    assert not store.cache.exists(artifact) and not store.path(artifact).exists()  # nothing sent to the coordinator
+    assert not store.cache.exists(artifact) and not store.file(artifact).exists()  # nothing sent to the coordinator
     solver.report_checkpoint(job_id, 1, 2, "0x" + "ab" * 32, artifact, None)  # accepted: the index names a host
 
     assert api.get(f"/artifacts/{artifact}").content == data  # fetched, checked, cached, served
@@ -523,7 +523,7 @@ def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, so
 
     done = collect(store, sessions, retention_days=7, upload_idle_seconds=3600)
     assert done.deleted == [middle] and done.pinned == [final]
-    assert store.path(final).exists() and not store.cache.exists(middle)  # in its own files: no cache evicts it
+    assert store.file(final).exists() and not store.cache.exists(middle)  # in its own files: no cache evicts it
     with sessions() as session:
         assert session.query(ArtifactSource).count() == 0  # settled: the solver need not serve them any more
     solver_host.delete(final)

@@ -11,11 +11,10 @@ completes the upload commits it once the whole hashes to `digest`. `GET` serves 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,14 +25,13 @@ from backend.api.deps import MAX_JOB_ID, StoreDep
 from backend.api.problems import responses
 from backend.artifacts import ArtifactError, OffsetMismatch, check_source
 from backend.models import Artifact, ArtifactSource, ArtifactUpload, Job
+from pinpoint.client import CONTENT_SHA256
 
 router = APIRouter(tags=["artifacts"])
 Digest = Annotated[str, Path(pattern=r"^0x[0-9a-f]{64}$", description="0x + sha256 of the content, lowercase hex")]
 OPEN = ("running", "submitted", "disputed")
 CHUNK = 1 << 20  # bytes handed to the writing thread at a time
 DAY = timedelta(hours=24)
-CONTENT_SHA256 = "X-Pinpoint-Content-Sha256"
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
@@ -62,12 +60,13 @@ def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
     return jobs[0] if jobs else None
 
 
-def record_upload(request: Request, digest: str, size: int, uploader: str, job_id: int | None) -> None:
+def record_upload(request: Request, digest: str, size: int, uploader: str, job_id: int | None, created: bool) -> None:
+    """Count the upload for its uploader (and end its chunked upload, if it was one)."""
     with request.app.state.sessions() as session:
         row = session.get(Artifact, digest)
         if row is None:
             session.add(Artifact(digest=digest, size=size, uploader=uploader, job_id=job_id))
-        else:  # uploaded again after retention deleted it: it counts again, for its new uploader
+        elif created:  # uploaded again after retention deleted it: it counts again, for its new uploader
             row.size, row.uploader, row.job_id, row.created_at = size, uploader, job_id, datetime.now(timezone.utc)
         session.execute(delete(ArtifactUpload).where(ArtifactUpload.digest == digest,
                                                      ArtifactUpload.uploader == uploader))
@@ -114,7 +113,7 @@ async def create_artifact(digest: Digest, request: Request, store: StoreDep) -> 
     except BaseException:
         writer.abort()
         raise
-    await run_in_threadpool(record_upload, request, digest, writer.size, signed.signer, job_id)
+    await run_in_threadpool(record_upload, request, digest, writer.size, signed.signer, job_id, created)
     return {"artifact": digest, "size": writer.size, "created": created}
 
 
@@ -160,18 +159,20 @@ async def create_upload(digest: Digest, body: UploadStart, signed: SignerDep, re
     return await run_in_threadpool(start_upload, request, store, digest, signed.signer, body.size)
 
 
-@router.put("/artifacts/{digest}/upload", response_model=UploadState, responses=responses(401, 404, 409, 411, 413))
+@router.put("/artifacts/{digest}/upload", response_model=UploadState, responses=responses(401, 404, 409, 411, 413),
+            openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}}})
 async def append_chunk(digest: Digest, request: Request, store: StoreDep,
-                       offset: Annotated[int, Query(ge=0, description="where the chunk starts")]) -> UploadState:
+                       offset: Annotated[int, Query(ge=0, description="where the chunk starts")],
+                       chunk_sha256: Annotated[str, Header(alias=CONTENT_SHA256, pattern=r"^[0-9a-f]{64}$",
+                                                           description="the chunk's sha256, hex: what is signed")]
+                       ) -> UploadState:
     """Append one chunk at `offset` (409 with the upload's offset when that is not where it ends). Signed over
     the chunk's sha256, sent hex in X-Pinpoint-Content-Sha256 and checked as it streams: a chunk that does not
     match is not kept. The chunk that completes the upload stores the artifact if the whole hashes to `digest`;
     otherwise the upload is deleted (422) and must start over."""
     settings = request.app.state.settings
     length = content_length(request)
-    chunk_sha256 = request.headers.get(CONTENT_SHA256, "").lower()
-    if not HEX64.match(chunk_sha256):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"send the chunk's sha256 as 64 hex digits in {CONTENT_SHA256}")
     signed = await verify(request, bytes.fromhex(chunk_sha256))
     if signed is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"unsigned chunk: {HOW_TO_SIGN}")
@@ -217,14 +218,14 @@ async def append_chunk(digest: Digest, request: Request, store: StoreDep,
                     session.commit()
             return UploadState(artifact=digest, size=upload.size, offset=part.offset, complete=False)
         try:
-            store.commit_partial(digest, signed.signer, upload_hash)
+            created = store.commit_partial(digest, signed.signer, upload_hash)
         except ArtifactError as exc:
             with request.app.state.sessions() as session:
                 session.execute(delete(ArtifactUpload).where(ArtifactUpload.digest == digest,
                                                              ArtifactUpload.uploader == signed.signer))
                 session.commit()
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
-        record_upload(request, digest, upload.size, signed.signer, upload.job_id)
+        record_upload(request, digest, upload.size, signed.signer, upload.job_id, created)
         return UploadState(artifact=digest, size=upload.size, offset=upload.size, complete=True)
 
     return await run_in_threadpool(settle)
