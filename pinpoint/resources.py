@@ -25,6 +25,9 @@ from pinpoint.spec import (
     SpecError,
     TextCorpusSpec,
 )
+from pinpoint.tensors import SAFETENSORS_DTYPES
+
+ITEMSIZE = dict(SAFETENSORS_DTYPES.values())  # canonical dtype name -> bytes per element
 
 
 def dataset_host_bytes(spec: AnySpec) -> int:
@@ -158,10 +161,16 @@ def check_weights_header(model: ModelSpec, tensors: dict[str, tuple[str, tuple[i
                          vocab_size: int | None = None) -> None:
     """SpecError naming `field` unless a weights artifact's tensors (from its header: name -> (dtype, shape)) hold
     a float32 `model.<name>` of the right shape for every parameter of `model` and no other `model.*` entry.
-    Other entries (a checkpoint's optimizer state, cursor, ...) are ignored."""
+    Other entries (a checkpoint's optimizer state, cursor, ...) are ignored, up to the size of a checkpoint: every
+    host that starts the job fetches the whole artifact."""
     expected = {f"model.{name}": shape for name, shape in model.parameter_shapes(vocab_size)}
     held = {name: value for name, value in tensors.items() if name.startswith("model.")}
     problems = []
+    weights_bytes = 4 * sum(math.prod(shape) for shape in expected.values())
+    total = sum(ITEMSIZE[dtype] * math.prod(shape) for dtype, shape in tensors.values())
+    if total > 3 * weights_bytes + (1 << 20):  # a whole AdamW checkpoint of the model, and its few scalars
+        problems.append(f"{field}.sha256: the artifact holds {total:,} bytes of tensors; weights of model "
+                        f"'{model.name}' with a checkpoint's optimizer state are at most {3 * weights_bytes + (1 << 20):,}")
     if missing := sorted(set(expected) - set(held)):
         problems.append(f"{field}.sha256: the weights lack {len(missing)} parameter(s) of model '{model.name}', e.g. {missing[:3]}")
     if extra := sorted(set(held) - set(expected)):

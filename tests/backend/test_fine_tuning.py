@@ -51,7 +51,7 @@ def test_fineTuningJob_fromAnUploadedCheckpoint_isAccepted_andTrainsFromTheApi(a
     assert hashes == Trainer(spec).run() and len(hashes) == 3
 
 
-@pytest.mark.parametrize("case", ["not_safetensors", "wrong_shape", "missing", "float64"])
+@pytest.mark.parametrize("case", ["not_safetensors", "wrong_shape", "missing", "float64", "padded"])
 def test_weightsThatDoNotFitTheModel_areRefusedAtPost_namingTheField(api, chain_stack, case):
     key = fresh_key(client(chain_stack))
     model = example_mlp_spec().model
@@ -60,11 +60,14 @@ def test_weightsThatDoNotFitTheModel_areRefusedAtPost_namingTheField(api, chain_
         "wrong_shape": zero_weights(model, shape=lambda s: (s[0] + 1, *s[1:])),
         "missing": zero_weights(model, rename=lambda name: f"model.{name}" if name.startswith("net.0") else f"other.{name}"),
         "float64": safetensors_file([(f"model.{n}", "float64", s, bytes(8 * math.prod(s))) for n, s in model.parameter_shapes()]),
+        # the model's weights and a non-model entry bigger than any checkpoint: every host would fetch it all
+        "padded": safetensors_file([(f"model.{n}", "float32", s, bytes(4 * math.prod(s))) for n, s in model.parameter_shapes()]
+                                   + [("extra", "uint8", (2 << 20,), bytes(2 << 20))]),
     }[case]
     assert upload(api, key, blob).status_code == 201
     digest = hashlib.sha256(blob).hexdigest()
     expected = {"not_safetensors": "not a safetensors file", "wrong_shape": "model 'mlp' needs float32 [64, 16]",
-                "missing": "lack 4 parameter(s)", "float64": "is float64"}[case]
+                "missing": "lack 4 parameter(s)", "float64": "is float64", "padded": "bytes of tensors"}[case]
     for spec, field in ((example_mlp_spec(init={"sha256": digest}), "init.sha256"),
                         (example_inference_spec(digest, "ab" * 32, 2), "weights.sha256")):
         if spec.kind == "inference":
