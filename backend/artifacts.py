@@ -47,8 +47,9 @@ class ArtifactError(ValueError):
 class OffsetMismatch(ArtifactError):
     """A chunk sent for another offset than the partial upload's end (`offset`: where it ends)."""
 
-    def __init__(self, offset: int, sent: int):
-        super().__init__(f"this upload has {offset} bytes; a chunk at offset {sent} does not continue it")
+    def __init__(self, offset: int, sent: int, busy: bool = False):
+        super().__init__("another chunk of this upload is being written; ask for its offset again" if busy else
+                         f"this upload has {offset} bytes; a chunk at offset {sent} does not continue it")
         self.offset = offset
 
 
@@ -112,7 +113,7 @@ class PartialUpload:
         except OSError as exc:
             self.file.close()
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise OffsetMismatch(path.stat().st_size, offset) from None
+                raise OffsetMismatch(path.stat().st_size, offset, busy=True) from None
             raise
         stat = os.fstat(self.file.fileno())
         if stat.st_size != offset:
@@ -144,6 +145,8 @@ class PartialUpload:
         self.file.close()
         digest = "0x" + self.hasher.hexdigest()
         with self._lock:
+            if len(self._hashers) >= 10_000:  # abandoned uploads' states: dropping them costs only a re-hash
+                self._hashers.clear()
             self._hashers[self.path] = (identity, self.hasher.copy())
         return digest
 
@@ -165,7 +168,8 @@ class PartialUpload:
 
 
 class Store(Protocol):
-    """What the API needs of an artifact store. Every digest is '0x' + sha256 hex of the bytes."""
+    """What the API needs of an artifact store (both backends): stream in, stream out, exists, size, delete.
+    Every digest is '0x' + sha256 hex of the bytes."""
 
     def writer(self, digest: str) -> ArtifactWriter: ...
     def put(self, digest: str, data: bytes) -> bool: ...
