@@ -121,6 +121,9 @@ class CoordinatorClient:
     """Artifacts larger than this go up in chunks (resumable); smaller ones in one request."""
     attempts = 5
     """Tries of an upload or download interrupted by a dropped connection, each resuming where the last stopped."""
+    download_dir: Path | None = None
+    """Where `download_artifact` streams to before reading the bytes (default: the system's temporary folder;
+    set a disk folder where that is a RAM disk, or the artifact is in memory twice)."""
 
     def upload_artifact(self, data: bytes | bytearray | memoryview | os.PathLike) -> str:
         """Upload `data` (bytes, or a file's path: streamed from disk) as a signed request (the uploader solves
@@ -187,7 +190,7 @@ class CoordinatorClient:
     def download_artifact(self, digest: str) -> bytes:
         """The artifact's bytes, hash-checked. Streamed to a temporary file first (resumable, never in memory
         twice); for artifacts too large to hold at all, use `download_artifact_to`."""
-        with tempfile.TemporaryDirectory(prefix="pinpoint-download-") as folder:
+        with tempfile.TemporaryDirectory(prefix="pinpoint-download-", dir=self.download_dir) as folder:
             return self.download_artifact_to(digest, Path(folder) / digest).read_bytes()
 
     def download_artifact_to(self, digest: str, target: os.PathLike) -> Path:
