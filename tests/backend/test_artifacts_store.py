@@ -528,3 +528,23 @@ def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, so
         assert session.query(ArtifactSource).count() == 0  # settled: the solver need not serve them any more
     solver_host.delete(final)
     assert api.get(f"/artifacts/{final}").status_code == 200
+
+
+def test_gcCommand_listsWithDryRun_thenDeletes(api, database_url, tmp_path, monkeypatch, capsys):
+    from backend.cli import main
+    from pinpoint.settings import get_settings
+
+    store = api.app.state.artifacts
+    data = os.urandom(64)
+    store.put(digest(data), data)  # uploaded long ago, named by no job
+    os.utime(store.path(digest(data)), (0, (datetime.now(timezone.utc) - timedelta(days=30)).timestamp()))
+    monkeypatch.setenv("PINPOINT_HOME", str(tmp_path))
+    monkeypatch.setenv("PINPOINT_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        main(["gc", "--dry-run"])
+        assert "would delete 1 artifacts" in capsys.readouterr().out and store.exists(digest(data))
+        main(["gc"])
+        assert digest(data) in capsys.readouterr().out and not store.exists(digest(data))
+    finally:
+        get_settings.cache_clear()
