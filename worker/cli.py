@@ -31,9 +31,14 @@ from pinpoint.settings import Settings
 from worker.artifact_server import host_for
 from worker.artifact_server import serve as serve_artifacts
 from worker.cheats import CHEATS, Cheat, conduct, trainer_factory
-from worker.daemon import SolverDaemon, VerifierDaemon, ensure_stake, ensure_verifier_stake
+from worker.daemon import (
+    SolverDaemon,
+    VerifierDaemon,
+    ensure_stake,
+    ensure_verifier_stake,
+)
 from worker.disputes import DisputePlayer
-from worker.engine.datasets import set_artifact_source
+from worker.engine.artifacts import set_artifact_source
 from worker.keeper import Keeper
 from worker.pricing import PricePolicy
 from worker.referee import Referee
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.role == "solver" and (host := host_for(settings, address)) is not None:
         client.host = host
         serve_artifacts(host, settings.artifact_serve_bind)  # the checkpoints its tasks publish (docs/ARTIFACTS.md)
-    set_artifact_source(client.download_artifact)  # uploaded datasets, for disputes and referee steps
+    set_artifact_source(client.download_artifact)  # uploaded datasets and weights, for disputes and referee steps
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stake = int(args.stake * ETHER)

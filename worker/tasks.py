@@ -38,8 +38,8 @@ def _client() -> CoordinatorClient:
 
 
 def _engine_client() -> CoordinatorClient:
-    """The client, also set as the engine's source of uploaded datasets (downloads are hash-checked)."""
-    from worker.engine.datasets import set_artifact_source
+    """The client, also set as the engine's source of uploaded datasets and weights (downloads are hash-checked)."""
+    from worker.engine.artifacts import set_artifact_source
 
     set_artifact_source(_client().download_artifact)
     return _client()
