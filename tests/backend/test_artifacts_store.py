@@ -548,3 +548,15 @@ def test_gcCommand_listsWithDryRun_thenDeletes(api, database_url, tmp_path, monk
         assert digest(data) in capsys.readouterr().out and not store.exists(digest(data))
     finally:
         get_settings.cache_clear()
+
+
+def test_jobUploadAllowance_growsWithTheJobsCheckpoints():
+    """A solver may upload what its job's spec needs (each checkpoint twice), not a fixed 16 GiB a day: GPT-2
+    small with AdamW writes ~1.4 GiB per checkpoint."""
+    from backend.api.routes.artifacts import job_upload_bytes
+    from pinpoint.resources import estimate_resources
+    from pinpoint.spec import GPT2_SMALL, example_gpt_spec
+
+    big = example_gpt_spec(model=GPT2_SMALL, batch_size=1, steps=64, checkpoint_interval=4)
+    assert job_upload_bytes(big.canonical_json().decode()) == 2 * 17 * estimate_resources(big).checkpoint_bytes > 16 << 30
+    assert job_upload_bytes(None) == 0  # a job whose spec this coordinator never stored gets the fixed quota

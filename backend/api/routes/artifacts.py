@@ -12,6 +12,7 @@ completes the upload commits it once the whole hashes to `digest`. `GET` serves 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
@@ -24,8 +25,10 @@ from backend.api.auth import HOW_TO_SIGN, SignerDep, verify
 from backend.api.deps import MAX_JOB_ID, StoreDep
 from backend.api.problems import responses
 from backend.artifacts import ArtifactError, OffsetMismatch, check_source
-from backend.models import Artifact, ArtifactSource, ArtifactUpload, Job
+from backend.models import Artifact, ArtifactSource, ArtifactUpload, Job, Spec
 from pinpoint.client import CONTENT_SHA256
+from pinpoint.resources import estimate_resources
+from pinpoint.spec import parse_spec
 
 router = APIRouter(tags=["artifacts"])
 Digest = Annotated[str, Path(pattern=r"^0x[0-9a-f]{64}$", description="0x + sha256 of the content, lowercase hex")]
@@ -34,14 +37,22 @@ CHUNK = 1 << 20  # bytes handed to the writing thread at a time
 DAY = timedelta(hours=24)
 
 
+@lru_cache(maxsize=1024)
+def job_upload_bytes(spec_body: str | None) -> int:
+    """What a job's solver may need to upload for it: each checkpoint twice over (a re-upload after a loss, the
+    states a dispute asks for), from the spec's resource estimate (0 for a spec the coordinator does not hold)."""
+    return 0 if spec_body is None else 2 * estimate_resources(parse_spec(spec_body)).job_checkpoint_bytes
+
+
 def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
     """The open job the upload counts for (None: the uploader's own allowance); raises 403 or 429. Chunked
     uploads in progress count with their whole declared size until they complete or are abandoned."""
     settings = request.app.state.settings
     now = datetime.now(timezone.utc)
     with request.app.state.sessions() as session:
-        jobs = session.scalars(select(Job.id).where(Job.solver == uploader, Job.state.in_(OPEN))
-                               .order_by(Job.id.desc())).all()
+        open_jobs = session.execute(select(Job.id, Spec.body).join(Spec, Spec.hash == Job.spec_hash, isouter=True)
+                                    .where(Job.solver == uploader, Job.state.in_(OPEN)).order_by(Job.id.desc())).all()
+        jobs = [job_id for job_id, _ in open_jobs]
         used = session.scalar(select(func.coalesce(func.sum(Artifact.size), 0))
                               .where(Artifact.uploader == uploader, Artifact.created_at >= now - DAY))
         used += session.scalar(select(func.coalesce(func.sum(ArtifactUpload.size), 0)).where(
@@ -52,7 +63,8 @@ def authorize_upload(request: Request, uploader: str, size: int) -> int | None:
         if balance < settings.min_uploader_balance_wei:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{uploader} solves no open job and holds "
                                 f"{balance} wei; uploads need at least {settings.min_uploader_balance_wei} wei")
-    allowance = settings.upload_quota_bytes + len(jobs) * settings.job_upload_quota_bytes
+    allowance = settings.upload_quota_bytes + sum(max(settings.job_upload_quota_bytes, job_upload_bytes(body))
+                                                  for _, body in open_jobs)
     if used + size > allowance:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": "3600"},
                             detail=f"{uploader} uploaded {used} bytes in 24 h (uploads in progress included); "
