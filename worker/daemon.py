@@ -121,7 +121,7 @@ class SolverDaemon:
         if reason is None and free < job["requiredStake"]:
             reason = f"needs {job['requiredStake']} wei of free stake, we have {free}"
         if reason is None:
-            reason = self.unverifiable_reason(job_id)
+            reason = self.unverifiable_reason(job_id, spec)
         if reason is not None:
             return self.decline(job_id, reason)
         try:
@@ -151,10 +151,14 @@ class SolverDaemon:
             return f"its execution window is {job['executionDuration']} s, the work may take {needed} s here"
         return None
 
-    def unverifiable_reason(self, job_id: int) -> str | None:
-        """Work is paid only once a drawn verifier approved it: a job nobody is paid or able to check is
-        work for nothing."""
+    def unverifiable_reason(self, job_id: int, spec: AnySpec) -> str | None:
+        """Work is paid only once a drawn verifier approved it: a job nobody is paid or able to check in time
+        is work for nothing."""
         audit = self.chain.audit.functions
+        replay, window = self.policy.interval_seconds(spec), audit.commitWindow().call()
+        if replay > window:
+            return (f"a verifier may need {replay} s to replay one of its intervals, longer than the audit's commit "
+                    f"window ({window} s): its work could not be approved in time")
         if audit.pot(job_id).call() == 0:
             return "its verifiers' reward is not funded, so nobody may check it and it would not be paid"
         others = audit.totalStakeAt(self.chain.now()).call() - audit.stakeOf(self.chain.address).call()

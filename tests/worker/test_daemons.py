@@ -5,6 +5,7 @@ import os
 
 from pinpoint.chain import Chain
 from pinpoint.localnet import ANVIL_KEYS
+from pinpoint.spec import example_gpt_spec, example_mlp_spec
 from tests.conftest import advance_time
 from worker.daemon import SolverDaemon, VerifierDaemon, ensure_verifier_stake
 from worker.pricing import PricePolicy
@@ -42,11 +43,29 @@ def test_solver_declinesAJobWhoseVerifiersAreNotPaid_untilItIsFunded(chain_stack
     submitter, solver, verifier = parties(chain_stack, "submitter", "solver", "verifier")
     ensure_verifier_stake(verifier, ETHER)
     daemon = SolverDaemon(solver, client=None, policy=PricePolicy())
+    spec = example_mlp_spec()
     unfunded = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, verifier_reward=0, **terms(submitter))
-    assert "reward is not funded" in daemon.unverifiable_reason(unfunded)
+    assert "reward is not funded" in daemon.unverifiable_reason(unfunded, spec)
     submitter.transact("Audit", "fund", unfunded, value=ETHER // 100)
     advance_time(submitter.w3, 1)
-    assert daemon.unverifiable_reason(unfunded) is None  # funded, and a verifier other than us is registered
+    assert daemon.unverifiable_reason(unfunded, spec) is None  # funded, and a verifier other than us is registered
+
+
+def test_solver_declinesAJobWhoseIntervalsCannotBeReplayedWithinTheCommitWindow(chain_stack):
+    """A verifier replays a sampled interval before it commits; an interval longer than the audit's commit
+    window would leave the work unapproved, and the solver unpaid."""
+    submitter, solver, verifier = parties(chain_stack, "submitter", "solver", "verifier")
+    ensure_verifier_stake(verifier, ETHER)
+    daemon = SolverDaemon(solver, client=None, policy=PricePolicy())
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, **terms(submitter))
+    advance_time(submitter.w3, 1)
+    window = solver.audit.functions.commitWindow().call()
+    feasible = example_gpt_spec(model={"layers": 4, "embed_dim": 128, "heads": 4}, checkpoint_interval=4)
+    assert daemon.policy.interval_seconds(feasible) <= window
+    assert daemon.unverifiable_reason(job_id, feasible) is None
+    long_intervals = example_gpt_spec(model={"layers": 4, "embed_dim": 128, "heads": 4}, steps=4096, checkpoint_interval=4096)
+    assert daemon.policy.interval_seconds(long_intervals) > window
+    assert "longer than the audit's commit window" in daemon.unverifiable_reason(job_id, long_intervals)
 
 
 def test_verifier_sendsEachSubmittedResultOnce_neverItsOwn(chain_stack):

@@ -3,6 +3,8 @@
 from pinpoint.client import CoordinatorError, sha256_hex
 from pinpoint.inference import inputs_artifact
 from pinpoint.spec import (
+    example_cnn_spec,
+    example_gpt_spec,
     example_inference_spec,
     example_mlp_spec,
     example_transformer_spec,
@@ -19,6 +21,16 @@ def test_quote_growsWithWork_andHasAFloor():
     small, large = example_mlp_spec(steps=64), example_mlp_spec(steps=6400)
     assert policy.quote(large) > policy.quote(small) >= 10**15
     assert PricePolicy(min_price=7, wei_per_unit=0).quote(small) == 7
+
+
+def test_quote_coversEveryArchitecture_countingTokens():
+    """A spec of any architecture gets a price (a CNN job once raised in the solver's loop and stopped the host),
+    and a language model's example is a sequence: a longer context costs more."""
+    policy = PricePolicy(min_price=0)
+    for spec in (example_mlp_spec(), example_cnn_spec(), example_transformer_spec(), example_gpt_spec()):
+        assert policy.quote(spec) > 0 and policy.seconds_for(spec) > 60 and policy.interval_seconds(spec) > 5
+    short, long = example_gpt_spec(), example_gpt_spec(model={"context": 64})
+    assert policy.work(long) > 2 * policy.work(short)
 
 
 def test_solverRefusesJobsItCouldNotComplete_asPosted():
