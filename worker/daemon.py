@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
+import httpx
+
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher
@@ -78,10 +80,10 @@ class SolverDaemon:
 
     def tick(self) -> None:
         for job_id in range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1):
-            self.consider(job_id)
+            self.consider_safely(job_id)
             self.seen = job_id
         for job_id in sorted(self.declined):
-            self.consider(job_id)
+            self.consider_safely(job_id)
         for job_id in sorted(self.watching):
             self.advance(job_id)
         if self.republish and time.monotonic() - self.repaired_at >= REPAIR_SECONDS:
@@ -91,6 +93,17 @@ class SolverDaemon:
         claimed = self.chain.claim_credits()
         if claimed:
             log.info("claimed %s wei", claimed)
+
+    def consider_safely(self, job_id: int) -> None:
+        """`consider`, where anything but an outage (which the host's loop waits out) declines that one job: no
+        spec a submitter can post may stop the host and the jobs it already runs."""
+        try:
+            self.consider(job_id)
+        except (ChainError, CoordinatorError, OSError, httpx.HTTPError):
+            raise
+        except Exception as exc:
+            log.exception("job %s: could not be evaluated", job_id)
+            self.decline(job_id, f"could not be evaluated: {exc!r}")
 
     def consider(self, job_id: int) -> None:
         job = self.chain.job(job_id)

@@ -68,6 +68,30 @@ def test_solver_declinesAJobWhoseIntervalsCannotBeReplayedWithinTheCommitWindow(
     assert "longer than the audit's commit window" in daemon.unverifiable_reason(job_id, long_intervals)
 
 
+class ServesSpec:
+    """Stands in for the coordinator client inside this unit test: serves one spec."""
+
+    def __init__(self, spec):
+        self.served = spec
+
+    def spec(self, spec_hash):
+        return self.served
+
+
+class BrokenPolicy(PricePolicy):
+    def bid_for(self, spec, max_price):
+        raise AttributeError("a spec this policy cannot price")
+
+
+def test_solver_declinesAJobItCannotEvaluate_andKeepsRunning(chain_stack):
+    submitter, solver = parties(chain_stack, "submitter", "solver")
+    daemon = SolverDaemon(solver, client=ServesSpec(example_mlp_spec()), policy=BrokenPolicy())
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 8, 8, **terms(submitter))
+    daemon.seen = job_id - 1
+    daemon.tick()  # raises nothing: the host goes on with its other jobs
+    assert "could not be evaluated" in daemon.declined[job_id] and "cannot price" in daemon.declined[job_id]
+
+
 def test_verifier_sendsEachSubmittedResultOnce_neverItsOwn(chain_stack):
     submitter, solver = parties(chain_stack, "submitter", "solver")
     solver.transact("Staking", "deposit", value=ETHER)
