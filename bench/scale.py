@@ -96,12 +96,12 @@ def gpt_spec(size: Size, steps: int, interval: int):
     return parse_spec(dict(base.model_dump(mode="json"), dataset=dataset_spec(corpus(), vocab_size=VOCAB)))
 
 
-def _median_seconds(fn, repeats: int) -> float:
+def _median_seconds(fn, repeats: int, clock=time.process_time) -> float:
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        samples.append(time.perf_counter() - start)
+        samples.append(clock() - start)
     return statistics.median(samples)
 
 
@@ -138,14 +138,14 @@ def measure_model(size: Size, checkpoint_path: str | None = None, repeats: int =
         refused = []
     except SpecError as exc:
         refused = exc.problems
-    start = time.perf_counter()
+    start = time.process_time()
     trainer = Trainer(spec)
-    setup = time.perf_counter() - start
+    setup = time.process_time() - start
     steps = []
     for _ in range(k):  # the first interval; its first step is the warm-up
-        start = time.perf_counter()
+        start = time.process_time()
         trainer.train_step()
-        steps.append(time.perf_counter() - start)
+        steps.append(time.process_time() - start)
     step = statistics.median(steps[1:])
     leaves = 1 + 1024 // RECOMMENDED_CHECKPOINT_INTERVAL  # a job of 1,024 steps
     commit, checkpoint_bytes = commitment_cost(trainer, leaves, repeats)
@@ -154,11 +154,11 @@ def measure_model(size: Size, checkpoint_path: str | None = None, repeats: int =
     if checkpoint_path:
         Path(checkpoint_path).write_bytes(checkpoint_bytes)
     # The verifier: from the checkpoint's bytes to the next state hash, in a fresh trainer.
-    start = time.perf_counter()
+    start = time.process_time()
     checkpoint = load_checkpoint(checkpoint_bytes, expected_spec_hash=spec.spec_hash())
-    loaded = time.perf_counter() - start
+    loaded = time.process_time() - start
     end = replay_interval(spec, checkpoint)
-    replay = time.perf_counter() - start
+    replay = time.process_time() - start
     replay_fixed = max(replay - k * step, 0.0)  # parse, hash check, set-up, restore, warm-up, final hash
     interval = RECOMMENDED_CHECKPOINT_INTERVAL
     return {
@@ -221,7 +221,7 @@ def store_throughput(client: CoordinatorClient, path: Path, downloads: int = 3) 
         client.download_artifact_to(digest, target)
         target.unlink()
 
-    down = _median_seconds(download, downloads)
+    down = _median_seconds(download, downloads, time.perf_counter)
     megabytes = size / 1e6
     return {"bytes": size, "upload_seconds": round(up, 3), "upload_megabytes_per_second": round(megabytes / up, 1),
             "download_seconds_median": round(down, 3), "download_megabytes_per_second": round(megabytes / down, 1)}
@@ -245,15 +245,18 @@ def whole_job(stack: LocalStack, size: Size, challenge_seconds: int) -> dict:
             "verdicts": len(view["verdicts"]), "wall_seconds": round(time.perf_counter() - start, 1)}
 
 
-def modeled_job_seconds(row: dict, steps: int, interval: int) -> float:
-    """The compute and transfer of a job from the measured parts: training, committing and uploading every
-    checkpoint (the solver), downloading and replaying the sampled intervals (the verifier)."""
+def job_model(row: dict, steps: int, interval: int, challenge_seconds: int) -> dict:
+    """A job's time from the measured parts: the solver trains, commits and uploads every checkpoint; then the
+    challenge window runs, which must hold the verifier's download and replay of its sample."""
     count, megabytes, store = steps // interval, row["checkpoint_bytes"] / 1e6, row.get("store") or {}
-    measured = "upload_seconds" in store  # else skipped: counted as free, and said so
+    measured = "upload_seconds" in store  # else skipped: counted as free
     upload = megabytes / store["upload_megabytes_per_second"] if measured else 0.0
     download = megabytes / store["download_megabytes_per_second"] if measured else 0.0
-    return (steps * row["step_seconds_median"] + (count + 1) * (row["commitment_seconds"]["total"] + upload)
-            + default_samples(count) * (download + replay_seconds(row, interval)))
+    solver = steps * row["step_seconds_median"] + (count + 1) * (row["commitment_seconds"]["total"] + upload)
+    verifier = default_samples(count) * (download + replay_seconds(row, interval))
+    return {"steps": steps, "checkpoint_interval": interval, "checkpoints": count,
+            "sampled_intervals": default_samples(count), "solver_seconds": round(solver, 1),
+            "verifier_seconds": round(verifier, 1), "challenge_seconds": challenge_seconds}
 
 
 def replay_seconds(row: dict, interval: int) -> float:
@@ -261,36 +264,37 @@ def replay_seconds(row: dict, interval: int) -> float:
     return row["replay"]["fixed_seconds"] + interval * row["step_seconds_median"]
 
 
-def audit_windows(rows: list[dict]) -> dict[str, int]:
-    """The deployment for the whole jobs: the demo's windows, with an audit commit window long enough for a
-    verifier to replay a sampled interval of the largest job (twice the estimate plus 30 s: a shared machine).
+def commit_window(replay: float) -> int:
+    """An audit commit window that holds a verifier's replay: twice the estimate plus 30 s (a shared machine).
     With the demo's 8 s, a verifier of even the 1M job commits too late, and honest work ends unverified."""
-    replay = max(replay_seconds(row, JOB_INTERVAL) for row in rows)
-    return dict(LOCAL_DEPLOY, commit_window=max(LOCAL_DEPLOY["commit_window"], math.ceil(2 * replay) + 30))
+    return max(LOCAL_DEPLOY["commit_window"], math.ceil(2 * replay) + 30)
+
+
+def audit_windows(rows: list[dict]) -> dict[str, int]:
+    """The deployment for the whole jobs: the demo's windows, the commit window sized to the largest job's replay."""
+    return dict(LOCAL_DEPLOY, commit_window=commit_window(max(replay_seconds(row, JOB_INTERVAL) for row in rows)))
 
 
 def add_job_estimates(rows: dict[str, dict]) -> None:
-    """Each row's job model; where no job ran, its wall time estimated as the model plus the protocol's fixed
-    time (windows, blocks, polling, process start) seen on the jobs that ran."""
-    fixed = []
+    """Each job's model; a job that ran gets its protocol time (wall time beyond the solver's work and the
+    challenge window: bidding, blocks, polling, dispatch); one that did not is estimated as its solver's work,
+    the challenge window its own replay needs, and the median protocol time of the jobs that ran."""
+    protocol = []
     for row in rows.values():
-        job = row.get("job")
-        if job and "wall_seconds" in job:
-            modeled = modeled_job_seconds(row, job["steps"], job["checkpoint_interval"])
-            job["modeled_compute_seconds"] = round(modeled, 1)
-            job["protocol_seconds"] = round(job["wall_seconds"] - job["modeled_compute_seconds"], 1)
-            fixed.append(job["protocol_seconds"])
+        job = row.get("job") or {}
+        if "wall_seconds" in job:
+            job.update(job_model(row, job["steps"], job["checkpoint_interval"], job["challenge_seconds"]))
+            job["protocol_seconds"] = round(job["wall_seconds"] - job["solver_seconds"] - job["challenge_seconds"], 1)
+            protocol.append(job["protocol_seconds"])
     for row in rows.values():
-        if row.get("job") and "wall_seconds" in row["job"]:
+        if "wall_seconds" in (row.get("job") or {}):
             continue
-        steps, interval = JOB_STEPS, JOB_INTERVAL
-        model = modeled_job_seconds(row, steps, interval)
-        protocol = statistics.median(fixed) if fixed else None
-        row["job"] = {"steps": steps, "checkpoint_interval": interval, "checkpoints": steps // interval,
-                      "sampled_intervals": default_samples(steps // interval),
-                      "estimated": True, "modeled_compute_seconds": round(model, 1), "protocol_seconds": protocol,
-                      "estimated_wall_seconds": round(model + (protocol or 0), 1),
-                      "why": row.get("job", {}).get("why", "a job of this size takes too long on this machine")}
+        challenge = commit_window(replay_seconds(row, JOB_INTERVAL)) + LOCAL_DEPLOY["reveal_window"]
+        job = job_model(row, JOB_STEPS, JOB_INTERVAL, challenge)
+        extra = statistics.median(protocol) if protocol else 0.0
+        row["job"] = dict(job, estimated=True, protocol_seconds=extra,
+                          estimated_wall_seconds=round(job["solver_seconds"] + challenge + extra, 1),
+                          why=(row.get("job") or {}).get("why", "a job of this size takes too long on this machine"))
 
 
 def run(labels: list[str], jobs: bool = True, home: Path | None = None) -> dict:
@@ -380,7 +384,9 @@ def markdown(scale: dict) -> list[str]:
         f"shapes below: byte-level vocabulary {VOCAB}, tied embeddings, AdamW) on {CORPUS_BYTES >> 20} MiB of the "
         f"Python standard library's sources (`pinpoint.datasets.stdlib_corpus`), the same {BATCH} x {CONTEXT} = "
         f"{BATCH * CONTEXT:,} tokens per step at every size, one CPU thread (the specs' execution profile), measured "
-        "side by side in one run, each size in its own process. This 2-core machine is shared with other jobs.",
+        "side by side in one run, each size in its own process. Steps, commitments and replays are timed in CPU "
+        "time of that process (one thread: the work itself; other jobs on this shared 2-core machine only add "
+        "wall time); transfers and whole jobs in wall time.",
         "",
         "| | " + " | ".join(r["size"] for r in rows) + " |",
         "| --- | " + " | ".join("---:" for _ in rows) + " |",
@@ -428,9 +434,9 @@ def markdown(scale: dict) -> list[str]:
         "from the spec's submission to the job's end on chain (finalized: paid after an approving audit). The "
         "challenge window is the market's minimum, the audit's commit plus reveal windows, so it must cover the "
         "verifier's replay of its sample: the whole job is training plus that window. Where marked "
-        "estimated: the compute and transfers from the measured parts (training, every checkpoint committed and "
-        "uploaded, the sampled intervals downloaded and replayed) plus the protocol's fixed time seen on the "
-        "jobs that ran (windows, blocks, polling, process start-up: "
+        "estimated: the solver's work from the measured parts (training, every checkpoint committed and "
+        "uploaded), the challenge window its verifier's replay needs (sized as here), and the protocol's own "
+        "time on the jobs that ran (bidding, blocks, polling, dispatch: "
         + (", ".join(protocol) + "; the median is added)." if protocol else "none ran here, so not added)."),
         "",
     ]
