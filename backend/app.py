@@ -8,6 +8,8 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         stop.set()
         engine.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs (Swagger UI) and /redoc from files installed with the project: no CDN
         title="Pinpoint coordinator",
         description="Indexes the market, stores specs and artifacts by hash, dispatches work. Not an authority: "
         "funds and commitments live on chain and every party checks hashes itself. Every error is an RFC 9457 "
@@ -69,6 +71,10 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
     app.include_router(jobs.router)
     app.include_router(outputs.router)
     app.include_router(artifacts.router)
+
+    @app.get("/", include_in_schema=False)
+    def read_root() -> RedirectResponse:
+        return RedirectResponse("/docs")
 
     @app.get("/health", tags=["health"], response_model=Health, responses=problems.responses(503))
     def read_health() -> Health:

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 
 import pytest
 
@@ -223,3 +224,17 @@ def test_verdicts_onlyFromRegisteredVerifiers_oncePerInterval_neverFromTheSolver
     address = reader.w3.eth.account.from_key(registered).address
     assert [(v["verifier"], v["interval"]) for v in api.get(f"/jobs/{job_id}").json()["verdicts"]] == [
         (address, 1), (address, 0)]
+
+
+def test_docs_areServedWithoutACdn_andTheRootLeadsThere(api):
+    """/docs and /redoc load their scripts from the coordinator itself (it may have no internet), and / is
+    not a dead end."""
+    assert api.get("/", follow_redirects=False).headers["location"] == "/docs"
+    for page in ("/docs", "/redoc"):
+        html = api.get(page).text
+        scripts = re.findall(r'src="([^"]+)"', html)
+        assert scripts and all(src.startswith("/") for src in scripts), scripts  # nothing from another host
+        assert "cdn" not in html.lower()
+        for src in scripts:
+            served = api.get(src)
+            assert served.status_code == 200 and len(served.content) > 100_000, src
