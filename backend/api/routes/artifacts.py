@@ -37,7 +37,7 @@ CHUNK = 1 << 20  # bytes handed to the writing thread at a time
 DAY = timedelta(hours=24)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)  # keyed by spec bodies of at most 64 KiB: 16 MiB at most
 def job_upload_bytes(spec_body: str | None) -> int:
     """What a job's solver may need to upload for it: each checkpoint twice over (a re-upload after a loss, the
     states a dispute asks for), from the spec's resource estimate (0 for a spec the coordinator does not hold)."""
