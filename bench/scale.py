@@ -49,6 +49,7 @@ from worker.engine.datasets import set_artifact_source
 from worker.engine.replay import replay_interval
 from worker.engine.state import state_hash
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer
+from worker.pricing import PricePolicy
 
 HERE = Path(__file__).parent
 PLOT = HERE / "scale.png"
@@ -269,15 +270,18 @@ def replay_seconds(row: dict, interval: int) -> float:
     return row["replay"]["fixed_seconds"] + interval * row["step_seconds_median"]
 
 
-def commit_window(replay: float) -> int:
-    """An audit commit window that holds a verifier's replay: twice the estimate plus 30 s (a shared machine).
-    With the demo's 8 s, a verifier of even the 1M job commits too late, and honest work ends unverified."""
-    return max(LOCAL_DEPLOY["commit_window"], math.ceil(2 * replay) + 30)
+def commit_window(row: dict) -> int:
+    """An audit commit window that holds a verifier's replay of an interval of the job of `row`'s size: twice
+    the measured replay plus 30 s (a shared machine), and at least the solver's own estimate plus 30 s (it
+    bids only when a verifier can replay in time: worker/pricing.py). With the demo's 8 s, a verifier of even
+    the 1M job commits too late, and honest work ends unverified."""
+    policy = PricePolicy().interval_seconds(gpt_spec(SIZES[row["size"]], JOB_STEPS, JOB_INTERVAL))
+    return max(LOCAL_DEPLOY["commit_window"], math.ceil(2 * replay_seconds(row, JOB_INTERVAL)) + 30, policy + 30)
 
 
 def audit_windows(rows: list[dict]) -> dict[str, int]:
-    """The deployment for the whole jobs: the demo's windows, the commit window sized to the largest job's replay."""
-    return dict(LOCAL_DEPLOY, commit_window=commit_window(max(replay_seconds(row, JOB_INTERVAL) for row in rows)))
+    """The deployment for the whole jobs: the demo's windows, the commit window sized to the largest job."""
+    return dict(LOCAL_DEPLOY, commit_window=max(commit_window(row) for row in rows))
 
 
 def add_job_estimates(rows: dict[str, dict]) -> None:
@@ -295,7 +299,7 @@ def add_job_estimates(rows: dict[str, dict]) -> None:
     for row in rows.values():
         if "wall_seconds" in (row.get("job") or {}):
             continue
-        challenge = commit_window(replay_seconds(row, JOB_INTERVAL)) + LOCAL_DEPLOY["reveal_window"]
+        challenge = commit_window(row) + LOCAL_DEPLOY["reveal_window"]
         job = job_model(row, JOB_STEPS, JOB_INTERVAL, challenge)
         extra = statistics.median(protocol) if protocol else 0.0
         row["job"] = dict(job, estimated=True, protocol_seconds=extra,
@@ -381,8 +385,9 @@ def markdown(scale: dict) -> list[str]:
                f"ABOVE the {target:.0f}% target at some size: see the smallest interval within it")
     protocol = [f"{r['size']} {r['job']['protocol_seconds']:.0f} s" for r in rows if "wall_seconds" in r["job"]]
     deployment = scale.get("job_deployment")
-    windows = (f"audit commit window {deployment['commit_window']} s (twice the largest job's replay of an interval, "
-               f"plus 30 s) and reveal window {deployment['reveal_window']} s" if deployment else "no job ran")
+    windows = (f"audit commit window {deployment['commit_window']} s (`commit_window`: it holds the largest job's "
+               f"replay of an interval twice over, and the solver's own estimate of it) and reveal window "
+               f"{deployment['reveal_window']} s" if deployment else "no job ran")
     lines = [
         SECTION,
         "",
