@@ -429,7 +429,7 @@ def markdown(scale: dict) -> list[str]:
         line("whole job, post to finalized", job),
         line("peak resident memory (process)", lambda r: f"{r['peak_rss_bytes'] / 2**30:,.2f} GiB"),
         line("memory estimate (`estimate_resources`)", lambda r: f"{r['estimated_memory_bytes'] / 2**30:,.2f} GiB"),
-        line("refused by the default spec limits", lambda r: "yes (b)" if r["spec_limits_refused"] else "no"),
+        line("refused by this coordinator's spec limits", lambda r: "yes (b)" if r["spec_limits_refused"] else "no"),
         "",
         f"Commitment overhead: at most {worst:.2f}% of training at the recommended interval of {interval} steps, "
         f"{verdict}. The commitment grows with the state, about linearly in the parameters; one interval's "
@@ -494,7 +494,7 @@ def plot(scale: dict, path: Path = PLOT) -> Path:
             replay_seconds(r, interval) for r in rows],
         "whole job": [r["job"].get("wall_seconds", r["job"].get("estimated_wall_seconds")) for r in rows],
     }
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.5))
     for name, values in seconds.items():
         points = [(p, v) for p, v in zip(x, values) if v]
         left.plot(*zip(*points), marker="o", label=name)
@@ -508,7 +508,7 @@ def plot(scale: dict, path: Path = PLOT) -> Path:
     for ax, unit in ((left, "seconds"), (right, "bytes")):
         ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel=unit)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     left.set_title(f"time ({BATCH * CONTEXT:,} tokens per step, one thread)")
     right.set_title("bytes")
     fig.tight_layout()

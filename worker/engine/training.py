@@ -56,8 +56,8 @@ bisection rounds, and a verifier's spot check replays 64 steps. Much shorter int
 specs' 4 or 8) cost 10-30% on models this small.
 
 At model scale (`make bench-scale`, BENCHMARKS.md "Cost with model size": GPT decoders of 1M, 10M and 100M
-parameters at 2,048 tokens per step, one thread) 64 steps cost 0.06-0.17%: the commitment (10 ms to 2.3 s a
-checkpoint) grows with the parameters, an interval's training (17 s to 24 min) with parameters x tokens. So
+parameters at 2,048 tokens per step, one thread) 64 steps cost 0.06-0.17%: the commitment (10 ms to 1.5 s a
+checkpoint) grows with the parameters, an interval's training (15 s to 15 min) with parameters x tokens. So
 the constant meets issue 11's 2% at every size; no per-spec recommendation is needed.
 """
 
