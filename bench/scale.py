@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -309,7 +310,7 @@ def add_job_estimates(rows: dict[str, dict]) -> None:
 
 def run(labels: list[str], jobs: bool = True, home: Path | None = None) -> dict:
     """Measure every size in `labels` (each in its own process), then the store and the jobs on one stack."""
-    home = Path(home or tempfile.mkdtemp(prefix="pinpoint-scale-"))
+    created, home = home is None, Path(home or tempfile.mkdtemp(prefix="pinpoint-scale-"))
     cap = Settings().max_artifact_bytes
     rows: dict[str, dict] = {}
     for label in labels:
@@ -351,6 +352,8 @@ def run(labels: list[str], jobs: bool = True, home: Path | None = None) -> dict:
             elif SIZES[label].run_job:
                 row["job"] = {"why": "not run (--no-jobs)"}
     add_job_estimates(rows)
+    if created:  # gigabytes of checkpoints; after a failure they stay, with the stack's logs
+        shutil.rmtree(home, ignore_errors=True)
     return {"sizes": list(rows.values()), "recommended_interval": RECOMMENDED_CHECKPOINT_INTERVAL,
             "overhead_target_percent": 100 * OVERHEAD_TARGET, "upload_cap_bytes": cap, "job_deployment": windows,
             "sizes_config": {label: asdict(SIZES[label]) for label in labels}}
