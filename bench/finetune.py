@@ -134,7 +134,7 @@ def markdown(r: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.run import HERE, replace_section
+    from bench.run import publish
 
     parser = argparse.ArgumentParser(prog="python -m bench.finetune", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=16)
@@ -144,10 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args.steps, args.interval, args.batch, args.context)
     print(json.dumps(result, indent=2))
-    path = HERE / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps(dict(results, fine_tune=result), indent=2) + "\n")
-    replace_section(HERE.parent / "BENCHMARKS.md", "\n".join(markdown(result)))
+    publish("fine_tune", result, markdown(result))
 
 
 if __name__ == "__main__":

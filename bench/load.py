@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
 import tempfile
 import time
 import uuid
@@ -181,16 +179,13 @@ def markdown(load: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """`make bench-load`: only this campaign, merged into bench/results.json and BENCHMARKS.md."""
-    from bench.run import HERE, replace_section
+    from bench.run import publish
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10, help="seconds per measured point (default 10)")
     args = parser.parse_args(argv)
     load = run(args.seconds)
-    path = HERE / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps(dict(results, load=load), indent=2) + "\n")
-    replace_section(HERE.parent / "BENCHMARKS.md", "\n".join(markdown(load)))
+    publish("load", load, markdown(load))
 
 
 if __name__ == "__main__":

@@ -400,6 +400,15 @@ def keep_other_sections(generated: str, path: Path) -> str:
     return generated.rstrip("\n") + "\n" + ("\n" + "\n".join(kept) if kept else "")
 
 
+def publish(key: str, value: dict, markdown: list[str]) -> None:
+    """One campaign's figures into bench/results.json (under `key`) and its sections of BENCHMARKS.md, leaving
+    every other campaign's in place."""
+    path = HERE / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps(dict(results, **{key: value}), indent=2) + "\n")
+    replace_section(HERE.parent / "BENCHMARKS.md", "\n".join(markdown))
+
+
 def replace_section(path: Path, generated: str) -> None:
     """Put `generated` (one or more `## ` sections) in place of the sections of the same headings."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"

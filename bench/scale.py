@@ -522,13 +522,10 @@ def plot(scale: dict, path: Path = PLOT) -> Path:
 
 def publish(scale: dict) -> None:
     """Merge into bench/results.json ("scale") and BENCHMARKS.md (its own section), and draw the plot."""
-    from bench.run import replace_section
+    from bench.run import publish as publish_campaign
 
-    path = HERE / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps(dict(results, scale=scale), indent=2) + "\n")
     plot(scale)
-    replace_section(HERE.parent / "BENCHMARKS.md", "\n".join(markdown(scale)))
+    publish_campaign("scale", scale, markdown(scale))
 
 
 def parse_sizes(text: str) -> list[str]:
