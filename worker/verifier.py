@@ -84,7 +84,7 @@ class VerifierRun:
         check_spec_matches(spec, job)
         sample = self.sealed_sample()
         try:
-            leaves, ours = self.check(spec, job, sample)
+            leaves, ours = self.check_in_time(spec, job, sample)
             salt = self.commit([ours[interval] for interval in sample]) if self.drawn() else None
             self.wait_for_challenges()
         except Unavailable as missing:
@@ -111,6 +111,22 @@ class VerifierRun:
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
         log.info("job %s intervals %s: %s (%s)", self.job_id, sample, "agree" if verdict.agrees else "DISAGREE", verdict.detail)
         return verdict
+
+    def check_in_time(self, spec: AnySpec, job: dict, sample: list[int]) -> tuple[StandardMerkleTree, dict[int, bytes]]:
+        """`check`, asked again while the audit's commit window is open: the coordinator discloses the sample's
+        starts once it has indexed the seal, a few blocks after it, and a verifier that gave up at once would
+        leave honest work unaudited. Unavailable once the window has passed."""
+        deadline = self.chain.audit.functions.commitDeadline(self.job_id).call() if self.chain.audit else 0
+        pause = self.poll_seconds
+        while True:
+            try:
+                return self.check(spec, job, sample)
+            except Unavailable as missing:
+                if self.chain.now() >= deadline:
+                    raise
+                log.info("job %s: %s; asking again until the commit window ends at %s", self.job_id, missing, deadline)
+                time.sleep(pause)
+                pause = min(2 * pause, 5.0)  # a withholding solver is asked less and less often
 
     def check(self, spec: AnySpec, job: dict, sample: list[int]) -> tuple[StandardMerkleTree, dict[int, bytes]]:
         """The published leaves (checked against the final root) and our end-state hash of each sampled
@@ -179,9 +195,10 @@ class VerifierRun:
                 # The submitter's own artifacts are unusable: nothing the solver could have served. No demand.
                 raise ChainError(f"job {self.job_id}: cannot recompute the sampled inputs: {exc}") from None
         ours: dict[int, bytes] = {}
+        starts = {run[0]: self.start_checkpoint(spec, run[0], leaves) for run in runs(sample)}  # all, before any replay
         for run in runs(sample):
             trainer = Trainer(spec)
-            trainer.restore(self.start_checkpoint(spec, run[0], leaves))
+            trainer.restore(starts[run[0]])
             for interval in run:
                 trainer.train_until((interval + 1) * spec.checkpoint_interval)
                 ours[interval] = trainer.snapshot().state_hash
