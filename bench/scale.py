@@ -45,8 +45,8 @@ from pinpoint.merkle import checkpoint_root
 from pinpoint.resources import check_resources, estimate_resources
 from pinpoint.settings import Settings
 from pinpoint.spec import SpecError, example_gpt_spec, parse_spec
+from worker.engine.artifacts import set_artifact_source
 from worker.engine.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from worker.engine.datasets import set_artifact_source
 from worker.engine.replay import replay_interval
 from worker.engine.state import state_hash
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer

@@ -15,7 +15,8 @@ import httpx
 from pinpoint.chain import Chain, ChainError, JobState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher
-from pinpoint.spec import AnySpec, InferenceSpec
+from pinpoint.spec import AnySpec, ArtifactDatasetSpec, InferenceSpec
+from worker.engine.artifacts import ArtifactHashMismatch, artifact_bytes
 from worker.engine.inference import InferenceInputError
 from worker.engine.training import ProfileMismatch, check_profile
 from worker.inference import Download, honest_engine
@@ -29,16 +30,22 @@ log = logging.getLogger(__name__)
 
 
 def unsupported_reason(spec: AnySpec, download: Download | None = None) -> str | None:
-    """Why this host cannot run the job, or None when it can: its execution profile, and for an inference
-    job (given `download`) its weights and inputs, which must exist, hash right and fit the model."""
+    """Why this host cannot run the job, or None when it can: its execution profile, and (given `download`)
+    the artifacts it names, which must exist and hash right (an inference job's must also fit the model): a
+    solver that bid on a job whose data is gone would miss its deadline and lose its stake."""
     try:
         check_profile(spec)
         if isinstance(spec, InferenceSpec) and download is not None:
             honest_engine(spec, download)  # cached: the verifier side of this host may need it too
+        elif download is not None:
+            named = [("dataset", spec.dataset.sha256)] if isinstance(spec.dataset, ArtifactDatasetSpec) else []
+            named += [("weights", spec.init.sha256)] if spec.init is not None else []
+            for kind, sha256 in named:
+                artifact_bytes("0x" + sha256, kind, download)  # the last of each kind stays cached
     except ProfileMismatch as exc:
         return str(exc)
-    except (CoordinatorError, InferenceInputError) as exc:
-        return f"its inference artifacts are unusable: {exc}"
+    except (CoordinatorError, InferenceInputError, ArtifactHashMismatch) as exc:
+        return f"its artifacts are unusable: {exc}"
     return None
 
 

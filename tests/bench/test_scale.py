@@ -30,7 +30,7 @@ from pinpoint.client import CoordinatorClient, sha256_hex
 from pinpoint.settings import Settings
 from pinpoint.spec import GPTSpec
 from tests.backend.scenario import fresh_key
-from worker.engine.datasets import set_artifact_source
+from worker.engine.artifacts import set_artifact_source
 from worker.engine.training import RECOMMENDED_CHECKPOINT_INTERVAL, Trainer
 
 SMALLEST = replace(SIZES["1M"], measure_interval=2)  # the 1M model, an interval of 2 steps

@@ -85,3 +85,23 @@ def test_unsupportedReason_checksAnInferenceJobsArtifacts_beforeABid():
     assert "404" in unsupported_reason(missing, download)
     miscounted = example_inference_spec(sha256_hex(weights), sha256_hex(inputs), 3)
     assert "2 rows, the spec says 3" in unsupported_reason(miscounted, download)
+
+
+def test_unsupportedReason_checksATrainingJobsWeightsAndData_beforeABid():
+    """A solver that bid on a fine-tuning job whose starting weights are gone (or not what the spec names)
+    would miss its deadline and lose its stake: it stays out."""
+    from worker.engine.artifacts import set_artifact_source
+
+    weights = save_checkpoint(Trainer(example_mlp_spec()).snapshot())
+    store = {sha256_hex(weights): weights, "0x" + "ab" * 32: weights}  # the second: bytes that are not its hash
+
+    def download(digest):
+        if digest not in store:
+            raise CoordinatorError(f"GET /artifacts/{digest}: 404")
+        return store[digest]
+
+    set_artifact_source(None)  # nothing cached from other tests
+    assert unsupported_reason(example_mlp_spec(init={"sha256": sha256_hex(weights)[2:]}), download) is None
+    assert "404" in unsupported_reason(example_mlp_spec(init={"sha256": "cd" * 32}), download)
+    assert "refusing" in unsupported_reason(example_mlp_spec(init={"sha256": "ab" * 32}), download)
+    assert unsupported_reason(example_mlp_spec(), download) is None  # names no artifact: nothing to fetch

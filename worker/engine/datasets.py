@@ -34,7 +34,6 @@ from worker.engine.artifacts import (
     ArtifactUnavailable,
     Fetch,
     artifact_bytes,
-    set_artifact_source,  # noqa: F401  (bench/scale.py imports it from here)
 )
 from worker.engine.state import state_hash
 
