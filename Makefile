@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load bench-scale setup demo demo-dispute demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-nightly test-gpu bench bench-finetune compile clean
+.PHONY: bench-load bench-scale bench-swarm setup demo demo-dispute demo-swarm demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-shared test-solo test-nightly test-gpu chromium screenshots bench bench-finetune compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -46,7 +46,16 @@ demo-withhold: setup
 demo-inference: setup
 	$(BIN)/python -m pinpoint.demo --inference
 
-test: test-contracts test-invariants test-python
+# One model on 4 solvers in rounds: a replica that cheats and one that goes silent are slashed and replaced by
+# standbys, the others paid per verified round.
+demo-swarm: setup
+	$(BIN)/python -m pinpoint.demo_swarm
+
+# The contract tests (one busy core) and the solo tests (busy, but robust to a slow machine) run side by side;
+# then the invariants, then the other Python tests on two workers.
+test: setup chromium
+	$(MAKE) -j2 --output-sync=target test-contracts test-solo
+	$(MAKE) test-invariants test-shared
 
 test-contracts: setup
 	$(BIN)/ape test tests/contracts
@@ -71,13 +80,33 @@ $(SLITHER_VENV)/.installed:
 slither: setup $(SLITHER_VENV)/.installed
 	$(SLITHER_VENV)/bin/slither . --config-file slither.config.json
 
-# Two pytest workers: the end-to-end stacks mostly wait on chain windows and clocks, so they overlap well.
-test-python: setup
-	$(BIN)/python -m pytest -p no:ape_test -n 2 --durations=25 tests --ignore=tests/contracts
+# Debian's Chromium for the dashboard's browser tests (Playwright's own browser download is not reachable):
+# installed once, as root or through sudo, when /usr/bin/chromium is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# docs/screenshots/*.png of the dashboard, taken of a training and an inference job on a local stack (~3 minutes).
+screenshots: setup chromium
+	$(BIN)/python -m backend.dashboard.screenshots
+
+# Two pytest workers: the end-to-end stacks mostly wait on chain windows and clocks, so they overlap well; a
+# worker that runs out of tests steals from the other (--dist worksteal), so the long end-to-end tail is shared.
+# Tests marked solo (a swarm's eight hosts keep both cores busy) run apart, one at a time: beside them a
+# verifier of another stack missed its real-time commit window.
+PYTEST_ALL := $(BIN)/python -m pytest -p no:ape_test --durations=25 tests --ignore=tests/contracts
+test-python: test-shared test-solo
+
+test-shared: setup chromium
+	$(PYTEST_ALL) -n 2 --dist worksteal -m "not solo"
+
+test-solo: setup
+	$(PYTEST_ALL) -m solo
 
 # `make test` plus the nightly end-to-end variants (every cheat on its own stack: about 8 minutes more).
-test-nightly: test-contracts test-invariants
-	$(BIN)/python -m pytest -p no:ape_test -n 2 --nightly --durations=25 tests --ignore=tests/contracts
+test-nightly: test-contracts test-invariants chromium
+	$(PYTEST_ALL) -n 2 --dist worksteal --nightly -m "not solo"
+	$(PYTEST_ALL) --nightly -m solo
 
 # The CUDA profile, on a host whose torch sees a GPU (install its CUDA build of torch first); skipped elsewhere.
 test-gpu: setup
@@ -100,6 +129,11 @@ bench-scale: setup
 # its own campaign (not in `make bench`), merged into bench/results.json and BENCHMARKS.md.
 bench-finetune: setup
 	$(BIN)/python -m bench.finetune
+
+# One GPT trained by 4 replicas in network namespaces over links shaped to 1 Gbit/s, 100 and 10 Mbit/s: a single
+# solver, plain data parallel and rounds of int8 updates side by side (root: namespaces and tc; ~15 minutes).
+bench-swarm: setup
+	$(BIN)/python -m bench.swarm
 
 clean:
 	rm -rf .build .pinpoint bench/work

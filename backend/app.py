@@ -8,21 +8,21 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
-from sqlalchemy import text
 
 from backend.api import problems
 from backend.api.limits import BodyLimit, InFlightLimit, RateLimit
 from backend.api.deps import ReadCache
-from backend.api.routes import artifacts, jobs, outputs
+from backend.api.routes import artifacts, health, jobs, outputs, swarms
 from backend.api.schemas import SPEC_SCHEMA
 from backend.artifacts import open_store
+from backend.dashboard import routes as dashboard
 from backend.db import make_engine, migrate, session_factory
 from backend.indexer import Indexer, run_forever
+from backend.metrics import RequestMetrics
 from pinpoint.chain import Chain
+from pinpoint.client import API_PREFIX
 from pinpoint.queue import Dispatcher, make_celery
 from pinpoint.settings import Settings, get_settings
 
@@ -40,8 +40,9 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
         app.state.artifacts = open_store(settings, app.state.sessions)
         app.state.chain = Chain(settings.rpc_url, settings.deployment_file)  # read-only: no key
         stop = threading.Event()
+        app.state.dispatcher = None  # readiness asks the broker only of a process that dispatches
         if run_indexer:
-            dispatcher = Dispatcher(make_celery(settings.redis_url))
+            dispatcher = app.state.dispatcher = Dispatcher(make_celery(settings.redis_url))
             indexer = Indexer(app.state.chain, app.state.sessions, dispatcher, settings.confirmations)
             thread = threading.Thread(target=run_forever, args=(indexer, settings.poll_seconds, stop), daemon=True)
             thread.start()
@@ -65,32 +66,17 @@ def create_app(settings: Settings | None = None, run_indexer: bool = True) -> Fa
     # The last added runs first: a request over the in-flight limit or the write rate costs nothing, and an
     # oversized body is refused before it is read.
     app.add_middleware(BodyLimit, limit_for=lambda method, path: settings.max_artifact_bytes
-                       if method == "PUT" and path.startswith("/artifacts/") else MAX_BODY_BYTES)
+                       if method == "PUT" and path.startswith(f"{API_PREFIX}/artifacts/") else MAX_BODY_BYTES)
     app.add_middleware(RateLimit, rate=settings.write_rate, burst=settings.write_burst)
-    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
-    app.include_router(jobs.router)
-    app.include_router(outputs.router)
-    app.include_router(artifacts.router)
+    # Probes and scrapes are answered even at the limit: an overloaded coordinator is when they matter.
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight,
+                       exempt=lambda path: dashboard.is_event_stream(path) or path in OPERATIONS_PATHS)
+    app.add_middleware(RequestMetrics, router=app.router)  # outermost: it also counts what the limits refuse
+    for router in (jobs.router, outputs.router, artifacts.router, swarms.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)  # /health, /ready, /metrics: not versioned
 
-    @app.get("/", include_in_schema=False)
-    def read_root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
-    @app.get("/health", tags=["health"], response_model=Health, responses=problems.responses(503))
-    def read_health() -> Health:
-        """200 when the chain and the database answer; 503 with the reason otherwise."""
-        try:
-            chain_id = app.state.chain.w3.eth.chain_id
-        except Exception as exc:  # noqa: BLE001 (any failure to reach the node is the answer)
-            raise HTTPException(503, detail=f"the chain node at {settings.rpc_url} does not answer: "
-                                f"{type(exc).__name__}", headers={"Retry-After": "5"}) from None
-        try:
-            with app.state.sessions() as session:
-                session.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001
-            raise HTTPException(503, detail=f"the database does not answer: {type(exc).__name__}",
-                                headers={"Retry-After": "5"}) from None
-        return Health(status="ok", chain_id=chain_id)
+    dashboard.install(app, API_PREFIX)  # the web dashboard at /, its reads and live streams under the prefix
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -114,7 +100,4 @@ def single_valued_query(request: Request) -> None:
 MAX_BODY_BYTES = 64 << 10
 """Every body but an artifact's: specs and reports are small."""
 
-
-class Health(BaseModel):
-    status: str
-    chain_id: int
+OPERATIONS_PATHS = {"/health", "/ready", "/metrics"}

@@ -11,17 +11,24 @@
 import argparse
 import logging
 import os
+import shutil
 import signal
+import sys
 import threading
 
 import uvicorn
 from fastapi import FastAPI
 
 from backend.app import create_app
+from pinpoint.chain import load_deployment
+from pinpoint.cli.errors import guarded
+from pinpoint.logs import configure_logging
+from pinpoint.settings import get_settings
 
 
 def api_app() -> FastAPI:
     """The API without an indexer: the app factory every uvicorn worker process builds."""
+    configure_logging(get_settings(), service="coordinator")  # a worker process starts with Python's defaults
     return create_app(run_indexer=False)
 
 
@@ -34,7 +41,6 @@ def default_workers() -> int:
 
 def serve(args: argparse.Namespace) -> None:
     from backend.db import make_engine, migrate
-    from pinpoint.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
     migrate(engine)  # once, before any worker starts: workers find the schema at head
@@ -43,10 +49,17 @@ def serve(args: argparse.Namespace) -> None:
         if not args.no_indexer:
             logging.info("serving the API from %s processes, without an indexer: run `pinpoint-coordinator index` "
                          "beside it", args.workers)
+        # The processes count requests into one folder, so any of them serves the sum at /metrics.
+        metrics = get_settings().home / "metrics" / f"coordinator-{args.port}"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)  # the worker processes start with it set
         uvicorn.run("backend.cli:api_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                    log_level="warning")
+                    log_level="warning", log_config=None)
     else:
-        uvicorn.run(create_app(run_indexer=not args.no_indexer), host=args.host, port=args.port, log_level="warning")
+        # log_config=None: uvicorn's lines go through our one-line format (pinpoint/logs.py), not its own.
+        uvicorn.run(create_app(run_indexer=not args.no_indexer), host=args.host, port=args.port, log_level="warning",
+                    log_config=None)
 
 
 def index(_args: argparse.Namespace) -> None:
@@ -54,7 +67,6 @@ def index(_args: argparse.Namespace) -> None:
     from backend.indexer import Indexer, run_forever
     from pinpoint.chain import Chain
     from pinpoint.queue import Dispatcher, make_celery
-    from pinpoint.settings import get_settings
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -65,7 +77,9 @@ def index(_args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.info("indexing %s from block %s (%s confirmations)", settings.rpc_url, indexer.start_block,
-                 settings.confirmations)
+                 settings.confirmations, extra={"event": "indexing", "rpc_url": settings.rpc_url,
+                                                "from_block": indexer.start_block,
+                                                "confirmations": settings.confirmations})
     run_forever(indexer, settings.poll_seconds, stop)
     engine.dispose()
 
@@ -75,7 +89,6 @@ def gc(args: argparse.Namespace) -> None:
     from backend.artifacts import open_store
     from backend.db import make_engine, migrate, session_factory
     from backend.retention import collect
-    from pinpoint.settings import get_settings
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
@@ -91,14 +104,14 @@ def gc(args: argparse.Namespace) -> None:
     engine.dispose()
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser(prog: str = "pinpoint-coordinator") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pinpoint-coordinator",
+        prog=prog,
         description="The Pinpoint coordinator: REST API, chain indexer, artifact store, Celery producer. "
-        "Configured by PINPOINT_* environment variables (see pinpoint/settings.py).",
+        "Configured by PINPOINT_* settings or the config profile (`pinpoint config show`).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve_parser = sub.add_parser("serve", help="serve the API (and, with one worker, index the chain)")
+    serve_parser = sub.add_parser("serve", help="serve the API and the dashboard (and, with one worker, index the chain)")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--workers", type=int, default=default_workers(),
@@ -108,17 +121,24 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("index", help="index the chain and dispatch tasks (no API)")
     gc_parser = sub.add_parser("gc", help="delete the artifacts the retention rules allow (docs/ARTIFACTS.md)")
     gc_parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "pinpoint-coordinator") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
-    if args.command == "serve":
-        if args.workers < 1:
-            parser.error("--workers must be at least 1")
-        serve(args)
-    elif args.command == "gc":
-        gc(args)
-    else:
-        index(args)
+    if args.command == "serve" and args.workers < 1:
+        parser.error("--workers must be at least 1")
+
+    def run() -> None:
+        settings = get_settings()
+        configure_logging(settings, service="indexer" if args.command == "index" else "coordinator")
+        if args.command != "gc":
+            load_deployment(settings.deployment_file)  # missing: one line saying to deploy, not a failed startup
+        {"serve": serve, "gc": gc, "index": index}[args.command](args)
+
+    return guarded(prog, run)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

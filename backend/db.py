@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -44,6 +44,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # The API and the indexer start side by side (docker-compose.yml): one migrates, the other waits.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7361)"))
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -72,7 +72,8 @@ class Indexer:
             try:
                 self.dispatch()
             except Exception as exc:  # the broker may be down: the outbox keeps the tasks until it is back
-                log.warning("dispatch failed (%s); the outbox keeps the tasks", exc)
+                log.warning("dispatch failed (%s); the outbox keeps the tasks", exc,
+                            extra={"event": "dispatch_failed", "error": type(exc).__name__})
         return applied
 
     def _block(self, number: int):
@@ -153,7 +154,8 @@ class Indexer:
         # Reports made under an award the chain no longer has belong to nobody now (another solver may win).
         reawarded = {e.job_id for e in orphaned if e.name == "JobAwarded"} | reposted
         log.warning("reorg: block %s onwards is no longer the chain's (%s events orphaned, jobs %s); rewinding to %s",
-                    fork + 1, len(orphaned), sorted(touched), fork + 1)
+                    fork + 1, len(orphaned), sorted(touched), fork + 1,
+                    extra={"event": "reorg", "fork_block": fork, "orphaned_events": len(orphaned), "jobs": sorted(touched)})
         session.execute(delete(Checkpoint).where(Checkpoint.job_id.in_(reawarded)))
         session.execute(delete(Verdict).where(Verdict.job_id.in_(reawarded)))
         session.execute(delete(Bid).where(Bid.job_id.in_(touched)))
@@ -261,6 +263,11 @@ class Indexer:
                                 lo=step, hi=step, phase="serve"))
             session.flush()
             return job.id
+        if event.name == "GenesisChallenged":  # the initial state questioned: the referees recompute it
+            session.add(Dispute(id=a["disputeId"], job_id=a["jobId"], kind="genesis", challenger=a["challenger"],
+                                lo=0, hi=0, phase="adjudicating"))
+            session.flush()
+            return int(a["jobId"])
         dispute = session.get(Dispute, a["disputeId"]) if "disputeId" in a else None
         if dispute is None:
             return int(a["jobId"]) if "jobId" in a else None
@@ -297,10 +304,14 @@ class Indexer:
                     sent += 1
                     age = time.time() - (self.block_time(row.block_number) or time.time())
                     if row.sent_at is None:
-                        log.info("job %s: execute sent to %s, %.1f s after its award", row.job_id, row.address, age)
+                        log.info("job %s: execute sent to %s, %.1f s after its award", row.job_id, row.address, age,
+                                 extra={"event": "dispatched", "job_id": row.job_id, "solver": row.address,
+                                        "seconds_after_award": round(age, 1)})
                     else:
                         log.warning("job %s: the broker restarted (run %s, sent under %s): execute sent to %s again, "
-                                    "%.1f s after its award", row.job_id, run, row.broker_run, row.address, age)
+                                    "%.1f s after its award", row.job_id, run, row.broker_run, row.address, age,
+                                    extra={"event": "redispatched", "job_id": row.job_id, "solver": row.address,
+                                           "seconds_after_award": round(age, 1)})
                 row.sent_at, row.broker_run = datetime.now(timezone.utc), run
                 session.commit()  # one by one: a failure later keeps what was sent
         return sent
@@ -316,5 +327,5 @@ def run_forever(indexer: Indexer, interval: float, stop: threading.Event) -> Non
             while indexer.poll_once():
                 pass
         except Exception:  # the chain node may restart; keep going and say so
-            log.exception("indexer poll failed; retrying")
+            log.exception("indexer poll failed; retrying", extra={"event": "poll_failed"})
         stop.wait(interval)

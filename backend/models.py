@@ -113,8 +113,8 @@ class Verdict(Base):
 
 class Dispute(Base):
     """A dispute over a job's result, as its events tell it: a bisection game over one of the job's
-    intervals (kind "fault"), or a demand that the solver serve one checkpoint (kind "availability"; then
-    lo = hi = the demanded checkpoint's step)."""
+    intervals (kind "fault"), a demand that the solver serve one checkpoint (kind "availability"; then
+    lo = hi = the demanded checkpoint's step), or a question of its initial state (kind "genesis"; lo = hi = 0)."""
 
     __tablename__ = "disputes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

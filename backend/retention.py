@@ -3,10 +3,12 @@
 A job is *live* until it is settled (finalized, unverified, slashed, cancelled or failed) and no dispute
 over it is still open. Then:
 
-- kept while any live job names them: its spec's artifacts (dataset, weights, inputs), its reported
-  checkpoints, and what was uploaded for it (a dispute's pre-state, say);
-- kept for good: the final checkpoint of a finalized training job and the outputs of a finalized inference
-  job (with the solvers backend, copied from the solver's host into the coordinator's own store first);
+- kept while any live job names them: its spec's artifacts (dataset, weights, inputs; a swarm round's start,
+  updates and inner checkpoint), its reported checkpoints, and what was uploaded for it (a dispute's
+  pre-state, say);
+- kept for good: the final checkpoint of a finalized training job (and a swarm share's checkpoint 0: the next
+  round starts from it) and the outputs of a finalized inference job (with the solvers backend, copied from
+  the solver's host into the coordinator's own store first);
 - deleted as soon as their job settled: everything else its solver reported or uploaded for it;
 - deleted `artifact_retention_days` after their upload: anything else (uploads that no live job names);
 - deleted `upload_idle_seconds` after their last chunk: chunked uploads never completed.
@@ -34,6 +36,7 @@ from backend.models import (
     Job,
     Spec,
 )
+from pinpoint.spec import SpecError, named_inputs, parse_spec
 
 log = logging.getLogger(__name__)
 SETTLED = ("finalized", "unverified", "slashed", "cancelled", "failed")
@@ -41,7 +44,12 @@ CLOSED_DISPUTES = ("resolved", "abandoned")
 
 
 def named_artifacts(spec_body: str) -> set[str]:
-    """Every artifact a spec names: any `sha256` field, at any depth (dataset, weights, inputs)."""
+    """Every artifact a spec names as an input (pinpoint.spec.named_inputs: a swarm round's start, updates and
+    inner checkpoint too); for a body that no longer parses, any `sha256` field at any depth."""
+    try:
+        return {"0x" + sha256.lower() for _, sha256 in named_inputs(parse_spec(spec_body))}
+    except SpecError:
+        pass
     found: set[str] = set()
 
     def walk(value) -> None:
@@ -87,9 +95,12 @@ def plan(session: Session) -> Plan:
             continue
         result.settled |= owned
         if job.state == "finalized":
-            inference = body is not None and json.loads(body).get("kind") == "inference"
-            result.forever |= {artifact for index, artifact in reported.get(job.id, [])
-                               if inference or index == job.checkpoint_count}
+            parsed = json.loads(body) if body is not None else {}
+            inference = parsed.get("kind") == "inference"
+            # A swarm share's start is kept with its result: the next round starts from both (pinpoint/swarm.py),
+            # and its spec may be posted only after this job settled.
+            kept = {0, job.checkpoint_count} if isinstance(parsed.get("swarm"), dict) else {job.checkpoint_count}
+            result.forever |= {artifact for index, artifact in reported.get(job.id, []) if inference or index in kept}
     return result
 
 

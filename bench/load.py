@@ -61,10 +61,10 @@ def requests_for(kind: str, port: int):
     while True:
         n += 1
         if kind == "get":
-            yield f"GET /jobs/{n % JOBS + 1} HTTP/1.1\r\n{host}\r\n".encode()
+            yield f"GET /v1/jobs/{n % JOBS + 1} HTTP/1.1\r\n{host}\r\n".encode()
         else:
             body = _spec_with_seed(n)
-            yield (f"POST /jobs HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: {len(body)}"
+            yield (f"POST /v1/jobs HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: {len(body)}"
                    "\r\n\r\n").encode() + body
 
 

@@ -38,6 +38,9 @@ contract DisputeGame is IDisputeGame, Credits {
     uint64 public constant MAX_CLOCK = 30 days;
 
     /// @inheritdoc IDisputeGame
+    uint64 public constant GENESIS_STEP = type(uint64).max;
+
+    /// @inheritdoc IDisputeGame
     mapping(uint256 jobId => uint256 disputeId) public decisiveDispute;
 
     mapping(uint256 disputeId => Dispute) private _disputes;
@@ -93,12 +96,36 @@ contract DisputeGame is IDisputeGame, Credits {
     }
 
     /// @inheritdoc IDisputeGame
+    function challengeGenesis(uint256 jobId, bytes32 solverHash, bytes32[] calldata solverProof, bytes32 challengerHash)
+        external
+        payable
+        returns (uint256 disputeId)
+    {
+        // The external calls are to the immutable market (openDispute, as in `challenge`) and the immutable step
+        // verifier (the court: it records the request and calls nothing back), both ours, wired at construction.
+        // slither-disable-next-line reentrancy-no-eth
+        IMarket.Job memory job = _openChallenge(jobId, challengeBond);
+        // INVARIANT: the disputed hash is the solver's own leaf 0, and there is a disagreement.
+        if (!market.verifyCheckpoint(jobId, 0, 0, solverHash, solverProof)) revert BadGenesisProof();
+        if (challengerHash == solverHash) revert NoDisagreement();
+        disputeId = ++disputeCount;
+        Dispute storage d = _disputes[disputeId];
+        d.kind = Kind.Genesis;
+        d.jobId = jobId;
+        d.solver = job.solver;
+        d.hiHash = solverHash;
+        d.challengerHash = challengerHash;
+        // Nobody moves: the step verifier recomputes the state from the spec, which both parties hold.
+        _start(disputeId, d, Phase.Adjudicating);
+        uint256 requestId =
+            stepVerifier.requestStep(disputeId, jobId, GENESIS_STEP, bytes32(0), bytes32(0), job.solver, msg.sender);
+        d.requestId = requestId;
+        emit GenesisChallenged(disputeId, jobId, msg.sender, solverHash, challengerHash, requestId);
+    }
+
+    /// @inheritdoc IDisputeGame
     function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId) {
-        if (msg.value != availabilityBond) revert WrongBond(msg.value, availabilityBond);
-        IMarket.Job memory job = market.getJob(jobId);
-        if (msg.sender == job.solver) revert SolverCannotChallenge();
-        // INVARIANT: the same window as a fault challenge.
-        market.openDispute(jobId);
+        IMarket.Job memory job = _openChallenge(jobId, availabilityBond);
         // INVARIANT: only a checkpoint the job commits to can be demanded.
         if (index > job.checkpointCount) revert CheckpointOutOfRange(index, job.checkpointCount);
         disputeId = ++disputeCount;
@@ -302,6 +329,17 @@ contract DisputeGame is IDisputeGame, Credits {
         d.hi = hi;
         d.loHash = agreedHash;
         d.hiHash = solverHash;
+    }
+
+    /// @dev Takes exactly `bond` and opens a dispute of `jobId` in the market, for anyone but its solver; the job.
+    function _openChallenge(uint256 jobId, uint256 bond) internal returns (IMarket.Job memory job) {
+        // INVARIANT: bonds match exactly, so the ledger always equals the balance.
+        if (msg.value != bond) revert WrongBond(msg.value, bond);
+        job = market.getJob(jobId);
+        // INVARIANT: a solver cannot dispute (and so delay) its own result.
+        if (msg.sender == job.solver) revert SolverCannotChallenge();
+        // INVARIANT: the same window as a fault challenge.
+        market.openDispute(jobId);
     }
 
     /// @dev Starts the clocks of a new dispute opened by msg.sender and takes its bond.

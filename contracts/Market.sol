@@ -47,6 +47,9 @@ contract Market is IMarket, Ownable, Credits {
     /// @inheritdoc IMarket
     IAudit public audit;
 
+    /// @inheritdoc IMarket
+    mapping(uint256 jobId => address solver) public reservedSolver;
+
     mapping(uint256 jobId => Job) private _jobs;
 
     /// @param staking_ The staking contract; the market must be set as its operator.
@@ -64,7 +67,7 @@ contract Market is IMarket, Ownable, Credits {
 
     /// @notice Receives slashed stake from the staking contract; it is credited in the same transaction.
     receive() external payable {
-        // INVARIANT: ETH arrives only as escrow (postJob) or as slashed stake, so the books always balance.
+        // INVARIANT: ETH arrives only as escrow (postJob, postReserved) or slashed stake: the books always balance.
         if (msg.sender != address(staking)) revert UnexpectedSender(msg.sender);
     }
 
@@ -79,6 +82,62 @@ contract Market is IMarket, Ownable, Credits {
         uint64 executionDuration,
         uint64 challengeDuration
     ) external payable returns (uint256 jobId) {
+        jobId = _post(
+            msg.sender,
+            specHash,
+            checkpointCount,
+            checkpointInterval,
+            sampleCount,
+            requiredStake,
+            biddingDuration,
+            executionDuration,
+            challengeDuration
+        );
+    }
+
+    /// @inheritdoc IMarket
+    function postReserved(
+        bytes32 specHash,
+        uint64 checkpointCount,
+        uint64 checkpointInterval,
+        uint64 sampleCount,
+        uint256 requiredStake,
+        uint64 acceptDuration,
+        uint64 executionDuration,
+        uint64 challengeDuration,
+        address solver,
+        address beneficiary
+    ) external payable returns (uint256 jobId) {
+        // INVARIANT: a reserved job names a solver who can take it and a party who is refunded and compensated.
+        if (solver == address(0) || beneficiary == address(0)) revert ZeroAddress();
+        jobId = _post(
+            beneficiary,
+            specHash,
+            checkpointCount,
+            checkpointInterval,
+            sampleCount,
+            requiredStake,
+            acceptDuration,
+            executionDuration,
+            challengeDuration
+        );
+        reservedSolver[jobId] = solver;
+        emit JobReserved(jobId, solver);
+    }
+
+    /// @dev Checks a job's terms and opens its bidding; msg.value is its escrow. `submitter` is refunded,
+    ///      compensated and credited the audit's unused pot (postJob: the caller; postReserved: the beneficiary).
+    function _post(
+        address submitter,
+        bytes32 specHash,
+        uint64 checkpointCount,
+        uint64 checkpointInterval,
+        uint64 sampleCount,
+        uint256 requiredStake,
+        uint64 biddingDuration,
+        uint64 executionDuration,
+        uint64 challengeDuration
+    ) internal returns (uint256 jobId) {
         // INVARIANT: a job names the spec solvers will run.
         if (specHash == bytes32(0)) revert EmptySpecHash();
         // INVARIANT: the maximum price is paid up front.
@@ -115,7 +174,7 @@ contract Market is IMarket, Ownable, Credits {
 
         jobId = ++jobCount;
         Job storage job = _jobs[jobId];
-        job.submitter = msg.sender;
+        job.submitter = submitter;
         job.specHash = specHash;
         job.maxPrice = msg.value;
         job.requiredStake = requiredStake;
@@ -133,6 +192,9 @@ contract Market is IMarket, Ownable, Credits {
     /// @inheritdoc IMarket
     function bid(uint256 jobId, uint256 price) external {
         Job storage job = _jobIn(jobId, JobState.Bidding);
+        address reserved = reservedSolver[jobId];
+        // INVARIANT: a reserved job is taken by its reserved solver or by nobody.
+        if (reserved != address(0) && msg.sender != reserved) revert NotReservedSolver(msg.sender);
         // INVARIANT: bids are taken until the bidding deadline, inclusive.
         if (block.timestamp > job.biddingDeadline) revert BiddingClosed(job.biddingDeadline);
         // INVARIANT: a solver works for something.
@@ -154,6 +216,8 @@ contract Market is IMarket, Ownable, Credits {
         job.solver = msg.sender;
         job.price = price;
         emit BidPlaced(jobId, msg.sender, price);
+        // A reserved job has one possible bidder: its first valid bid (stake locked above) accepts it.
+        if (reserved != address(0)) _award(jobId, job);
     }
 
     /// @inheritdoc IMarket
@@ -169,10 +233,7 @@ contract Market is IMarket, Ownable, Credits {
             emit JobCancelled(jobId);
             return;
         }
-        uint64 executionDeadline = uint64(block.timestamp) + job.executionDuration;
-        job.state = JobState.Running;
-        job.executionDeadline = executionDeadline;
-        emit JobAwarded(jobId, job.solver, job.price, executionDeadline);
+        _award(jobId, job);
     }
 
     /// @inheritdoc IMarket
@@ -416,7 +477,15 @@ contract Market is IMarket, Ownable, Credits {
         if (disputeGame != address(0) && address(audit) != address(0)) _transferOwnership(address(0));
     }
 
-    /// @dev Emits JobPosted from storage (postJob has no stack slots left for it).
+    /// @dev Awards the job to its best bid (whose stake is locked): Running, the execution window opens now.
+    function _award(uint256 jobId, Job storage job) internal {
+        uint64 executionDeadline = uint64(block.timestamp) + job.executionDuration;
+        job.state = JobState.Running;
+        job.executionDeadline = executionDeadline;
+        emit JobAwarded(jobId, job.solver, job.price, executionDeadline);
+    }
+
+    /// @dev Emits JobPosted from storage (_post has no stack slots left for it).
     function _emitJobPosted(uint256 jobId, Job storage job) internal {
         emit JobPosted(
             jobId,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -27,6 +28,26 @@ from pinpoint.signing import SigningDomain
 NONCE_RACE = ("nonce", "already imported", "replacement transaction")
 """What a node answers when two senders with one key used the same nonce."""
 
+error_listeners: list[Callable[[str], None]] = []
+"""Told the kind of every failed chain request: `unreachable` (no answer), `reverted` (a transaction the
+contracts refused), `failed` (any other); the coordinator's and the workers' metrics count them."""
+
+
+def _chain_error(kind: str) -> None:
+    for listener in error_listeners:
+        listener(kind)
+
+
+class _Provider(Web3.HTTPProvider):
+    """web3's HTTP provider, telling `error_listeners` when the node does not answer."""
+
+    def _make_request(self, method, request_data):
+        try:
+            return super()._make_request(method, request_data)
+        except OSError:  # requests' connection errors and timeouts are OSErrors
+            _chain_error("unreachable")
+            raise
+
 
 class JobState(IntEnum):
     """Mirror of `IMarket.JobState`."""
@@ -41,6 +62,17 @@ class JobState(IntEnum):
     DISPUTED = 7
     SLASHED = 8
     UNVERIFIED = 9
+
+
+class SwarmState(IntEnum):
+    """Mirror of `ISwarm.SwarmState`."""
+
+    NONE = 0
+    BIDDING = 1
+    RUNNING = 2
+    COMPLETED = 3
+    CANCELLED = 4
+    ENDED = 5
 
 
 class Phase(IntEnum):
@@ -59,6 +91,7 @@ class DisputeKind(IntEnum):
 
     FAULT = 0
     AVAILABILITY = 1
+    GENESIS = 2
 
 
 class ChainError(RuntimeError):
@@ -87,7 +120,8 @@ def load_deployment(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise DeploymentMissing(f"no deployment file at {path}: run `ape run deploy` first") from None
+        raise DeploymentMissing(f"no deployment file at {path}: deploy first (`ape run deploy`, or `pinpoint dev up` "
+                                "on this machine)") from None
 
 
 def _abi_type(param: dict) -> str:
@@ -108,7 +142,7 @@ class Chain:
     """One connection to the chain, optionally with a signing key."""
 
     def __init__(self, rpc_url: str, deployment_file: Path, private_key: str | None = None):
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.w3 = Web3(_Provider(rpc_url, request_kwargs={"timeout": 30}))
         self.deployment = load_deployment(deployment_file)
         self.contracts = {
             name: self.w3.eth.contract(address=Web3.to_checksum_address(info["address"]), abi=info["abi"])
@@ -119,6 +153,7 @@ class Chain:
         self.game = self.contracts.get("DisputeGame")
         self.court = self.contracts.get("RefereeCourt")
         self.audit = self.contracts.get("Audit")
+        self.swarm = self.contracts.get("Swarm")
         self._errors: dict[bytes, str] = {}
         self._events: dict[bytes, tuple[str, dict]] = {}
         for name, contract in self.contracts.items():
@@ -157,6 +192,13 @@ class Chain:
         job["state"] = JobState(job["state"])
         return job
 
+    def get_swarm(self, swarm_id: int, block: int | str = "latest") -> dict[str, Any]:
+        """The swarm (`ISwarm.getSwarm`) as of `block`, its state a `SwarmState` (not `swarm`: that name is the
+        contract, as `market` is the market's)."""
+        swarm = self.struct("Swarm", "getSwarm", swarm_id, block=block)
+        swarm["state"] = SwarmState(swarm["state"])
+        return swarm
+
     def struct(self, contract: str, function: str, *args, block: int | str = "latest") -> dict[str, Any]:
         """Call a view returning one struct, as a dict keyed by field name (bytes32 as 0x-hex)."""
         fn_abi = next(f for f in self.contracts[contract].abi if f.get("name") == function)
@@ -190,17 +232,21 @@ class Chain:
                 tx_hash = fn.transact({"from": self.address, "value": value})
                 receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
                 if receipt["status"] != 1:
+                    _chain_error("reverted")
                     raise ChainError(f"{contract}.{function} reverted in tx {tx_hash.hex()}")
                 return receipt
             except ContractCustomError as exc:
                 data = exc.data if isinstance(exc.data, str) else str(exc.args[0])
                 name = self._errors.get(bytes.fromhex(data.removeprefix("0x")[:8]), "unknown error")
+                _chain_error("reverted")
                 raise ChainError(f"{contract}.{function} reverted: {name}", reason=name) from None
             except ContractLogicError as exc:
+                _chain_error("reverted")
                 raise ChainError(f"{contract}.{function} reverted: {exc}") from None
             except (ValueError, Web3RPCError) as exc:
                 # Two processes sharing a key (daemon and Celery task) can race for a nonce: retry.
                 if not any(s in str(exc).lower() for s in NONCE_RACE) or attempt == retries - 1:
+                    _chain_error("failed")
                     raise ChainError(f"{contract}.{function} failed: {exc}") from None
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")

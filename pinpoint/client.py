@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,10 @@ def hash_file(path: Path, limit: int | None = None):
     return hasher
 
 
+API_PREFIX = "/v1"
+"""Every route of the coordinator's API is under this version prefix (health, readiness and metrics are not)."""
+
+
 class CoordinatorClient:
     """`private_key` and `domain` (Chain.signing_domain: the deployment) sign writes and a solver's reads."""
 
@@ -90,28 +95,53 @@ class CoordinatorClient:
 
     def submit_spec(self, spec: AnySpec | dict) -> dict:
         body = spec.model_dump(mode="json") if isinstance(spec, BaseModel) else spec
-        return self._check(self.http.post("/jobs", json=body)).json()
+        return self._check(self.http.post(f"{API_PREFIX}/jobs", json=body)).json()
 
     def spec(self, spec_hash: str) -> AnySpec:
-        spec = parse_spec(self._check(self.http.get(f"/specs/{spec_hash}")).content)
+        spec = parse_spec(self._check(self.http.get(f"{API_PREFIX}/specs/{spec_hash}")).content)
         if spec.spec_hash() != spec_hash:
             raise HashMismatch(f"coordinator served spec {spec.spec_hash()} for {spec_hash}")
         return spec
 
-    def jobs(self, state: str | None = None) -> list[dict]:
-        return self._check(self.http.get("/jobs", params={"state": state} if state else None)).json()
+    def jobs(self, state: str | None = None, submitter: str | None = None, solver: str | None = None,
+             limit: int = 100) -> list[dict]:
+        """The newest `limit` jobs (at most 1000) that match every filter given; `iter_jobs` walks them all."""
+        return self.jobs_page(state, submitter, solver, limit)["items"]
+
+    def jobs_page(self, state: str | None = None, submitter: str | None = None, solver: str | None = None,
+                  limit: int = 100, cursor: str | None = None) -> dict:
+        """One page, `{"items": [...], "next_cursor": str | None}`: pass `next_cursor` back for the next one."""
+        params = {"state": state, "submitter": submitter, "solver": solver, "limit": limit, "cursor": cursor}
+        return self._check(self.http.get(f"{API_PREFIX}/jobs", params={k: v for k, v in params.items()
+                                                                      if v is not None})).json()
+
+    def iter_jobs(self, state: str | None = None, submitter: str | None = None, solver: str | None = None,
+                  page_size: int = 100) -> Iterator[dict]:
+        """Every job that matches, newest first, a page at a time; each once, whatever is indexed meanwhile."""
+        cursor = None
+        while True:
+            page = self.jobs_page(state, submitter, solver, page_size, cursor)
+            yield from page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
 
     def job(self, job_id: int) -> dict:
         """The job as indexed. With a key the read is signed, so a job's solver sees its own checkpoints
         in full while they are withheld from verifiers (backend/disclosure.py)."""
-        path = f"/jobs/{job_id}"
+        path = f"{API_PREFIX}/jobs/{job_id}"
         headers = self._signed("GET", path) if self.private_key and self.domain else None
         return self._check(self.http.get(path, headers=headers)).json()
+
+    def job_overview(self, job_id: int) -> dict:
+        """Everything the dashboard shows of a job (backend/dashboard/views.py JobView): the job, its spec, chain
+        events with block times, the sealed sample, each audit, each dispute round by round, the index's clock."""
+        return self._check(self.http.get(f"{API_PREFIX}/jobs/{job_id}/overview")).json()
 
     def outputs(self, job_id: int, offset: int = 0, limit: int = 100) -> dict:
         """A page of an inference job's outputs with proofs; check them with pinpoint.inference."""
         params = {"offset": offset, "limit": limit}
-        return self._check(self.http.get(f"/jobs/{job_id}/outputs", params=params)).json()
+        return self._check(self.http.get(f"{API_PREFIX}/jobs/{job_id}/outputs", params=params)).json()
 
     # --- artifacts ---------------------------------------------------------------------------------
 
@@ -142,12 +172,12 @@ class CoordinatorClient:
     def _upload(self, digest: str, size: int, read) -> str:
         """Upload `size` bytes that hash to `digest`, `read(offset, n)` giving them a chunk at a time."""
         if size <= self.chunked_above:
-            path = f"/artifacts/{digest}"
+            path = f"{API_PREFIX}/artifacts/{digest}"
             headers = self._signed("PUT", path, digest=bytes.fromhex(digest[2:]))
             self._check(self.http.put(path, content=bytes(read(0, size)),
                                       headers=headers | {"Content-Type": "application/octet-stream"}))
             return digest
-        base = f"/artifacts/{digest}/upload"
+        base = f"{API_PREFIX}/artifacts/{digest}/upload"
         for attempt in range(self.attempts):
             try:
                 start = json.dumps({"size": size}).encode()
@@ -177,7 +207,7 @@ class CoordinatorClient:
         if self.host is None:
             return self.upload_artifact(data)
         digest = self.host.put(data)
-        path, body = f"/artifacts/{digest}/sources", json.dumps({"job_id": job_id, "url": self.host.url}).encode()
+        path, body = f"{API_PREFIX}/artifacts/{digest}/sources", json.dumps({"job_id": job_id, "url": self.host.url}).encode()
         try:
             self._check(self.http.post(path, content=body, headers=self._signed("POST", path, body)
                                        | {"Content-Type": "application/json"}))
@@ -186,6 +216,14 @@ class CoordinatorClient:
                 raise
             self.upload_artifact(self.host.path(digest))
         return digest
+
+    def holds_artifact(self, digest: str) -> bool:
+        """Whether the store serves the artifact (its first byte is asked for, not the whole)."""
+        response = self.http.get(f"{API_PREFIX}/artifacts/{digest}", headers={"Range": "bytes=0-0"})
+        if response.status_code in (404, 416):  # 416: an empty artifact, which is there
+            return response.status_code == 416
+        self._check(response)
+        return True
 
     def download_artifact(self, digest: str) -> bytes:
         """The artifact's bytes, hash-checked. Streamed to a temporary file first (resumable, never in memory
@@ -205,7 +243,7 @@ class CoordinatorClient:
             for attempt in range(self.attempts):
                 offset = file.tell()
                 try:
-                    with self.http.stream("GET", f"/artifacts/{digest}",
+                    with self.http.stream("GET", f"{API_PREFIX}/artifacts/{digest}",
                                           headers={"Range": f"bytes={offset}-"} if offset else None) as response:
                         if response.status_code == 416:  # nothing after `offset`: the partial file is whole
                             break
@@ -236,7 +274,7 @@ class CoordinatorClient:
     # --- signed worker reports ---------------------------------------------------------------------
 
     def _report(self, kind: str, job_id: int, body: dict) -> dict:
-        path, content = f"/jobs/{job_id}/{kind}", json.dumps(body).encode()
+        path, content = f"{API_PREFIX}/jobs/{job_id}/{kind}", json.dumps(body).encode()
         headers = self._signed("POST", path, content) | {"Content-Type": "application/json"}
         return self._check(self.http.post(path, content=content, headers=headers)).json()
 
@@ -251,3 +289,16 @@ class CoordinatorClient:
 
     def report_verdict(self, job_id: int, interval: int, agrees: bool, detail: str):
         return self._report("verdicts", job_id, {"interval": interval, "agrees": agrees, "detail": detail})
+
+    # --- a swarm round's rendezvous (worker/round_exchange.py) --------------------------------------
+
+    def declare_round_peer(self, swarm_id: int, round_: int, slot: int, job_id: int, address: str) -> list[dict]:
+        """Say where this replica (the solver of `job_id`, slot `slot`'s share) takes part in the round's exchange;
+        the round's peers so far, by slot."""
+        path = f"{API_PREFIX}/swarms/{swarm_id}/rounds/{round_}/peers/{slot}"
+        body = json.dumps({"job_id": job_id, "address": address}).encode()
+        headers = self._signed("PUT", path, body) | {"Content-Type": "application/json"}
+        return self._check(self.http.put(path, content=body, headers=headers)).json()["peers"]
+
+    def round_peers(self, swarm_id: int, round_: int) -> list[dict]:
+        return self._check(self.http.get(f"{API_PREFIX}/swarms/{swarm_id}/rounds/{round_}/peers")).json()["peers"]

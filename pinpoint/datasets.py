@@ -250,7 +250,7 @@ def stdlib_corpus(max_bytes: int = STDLIB_CORPUS_BYTES) -> bytes:
     """Real text nobody here wrote: the running Python's standard library sources (`stdlib_sources`), each
     after a separator line naming it, concatenated, as a byte-level `tokens` artifact (vocab 256). Its bytes
     and sha256 depend on the exact Python build (recorded in the metadata): build it with this function
-    (or `pinpoint-job dataset stdlib`), never by hand."""
+    (or `pinpoint job dataset stdlib`), never by hand."""
     paths = stdlib_sources(max_bytes)
     text = b"".join(_separator(p.name) + p.read_bytes() for p in paths)
     metadata = {"pinpoint.source": "python-stdlib", "pinpoint.python": platform.python_version(),

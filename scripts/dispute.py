@@ -12,11 +12,11 @@
     ape run dispute claim                             # your credit (bonds won)
 
 A move that is not allowed now (wrong phase, not your turn, clock run out) is refused before anything is sent,
-with the reason. On a local network test account 0 is used when --account is not given.
+with the reason. On a local network test account 0 is used when --account is not given, on the node at
+PINPOINT_RPC_URL (default http://127.0.0.1:8545; APE_FOUNDRY_HOST overrides it, see pinpoint/ape_cli.py).
 """
 
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -28,10 +28,10 @@ from ape.cli import (
     network_option,
 )
 
-from pinpoint.ape_cli import explained, signer
+from pinpoint.ape_cli import explained, require_code, signer
 from pinpoint.settings import get_settings
+from pinpoint.units import format_eth
 
-WEI_PER_ETHER = 10**18
 PHASES = ["None", "Reveal", "Respond", "Serve", "Adjudicating", "Resolved"]
 NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
 MOVES = {REVEAL: ("solver", "reveal"), RESPOND: ("challenger", "respond"), SERVE: ("solver", "serve")}
@@ -49,6 +49,7 @@ def deployment() -> dict:
 
 def contract(name: str):
     entry = deployment()["contracts"][name]
+    require_code(name, entry["address"])
     return Contract(entry["address"], abi=entry["abi"])
 
 
@@ -56,8 +57,7 @@ def game_contract():
     return contract("DisputeGame")
 
 
-def ether(wei: int) -> str:
-    return f"{Decimal(wei) / WEI_PER_ETHER} ETH"
+ether = format_eth
 
 
 def hx(value: bytes) -> str:
@@ -172,7 +172,8 @@ def demand(cli_ctx, network, account, job_id, index):
 @ape_cli_context()
 @network_option()
 @click.argument("dispute_id", type=int)
-def show(cli_ctx, network, dispute_id):
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(cli_ctx, network, dispute_id, as_json):
     """Show a dispute: phase, interval, hashes, round, clocks and whose turn it is."""
     game = game_contract()
     d = load(game, dispute_id)
@@ -181,18 +182,31 @@ def show(cli_ctx, network, dispute_id):
     responses = list(game.Responded.range(first_block, chain.blocks.head.number + 1,
                                           search_topics={"disputeId": dispute_id}))
     solver_left, challenger_left = game.clocks(dispute_id)
+    now = turn(d)
+    facts = {
+        "dispute": dispute_id, "job": d.jobId, "kind": "availability" if getattr(d, "kind", 0) == 1 else "fault",
+        "phase": PHASES[d.phase], "outcome": outcome(d) if d.phase == RESOLVED else None,
+        "solver": str(d.solver), "challenger": str(d.challenger), "lo": d.lo, "lo_hash": hx(d.loHash), "hi": d.hi,
+        "hi_hash": hx(d.hiHash), "round": len(responses) + (d.phase in (REVEAL, RESPOND)),
+        "max_rounds": game.maxRounds(interval), "solver_clock": solver_left, "challenger_clock": challenger_left,
+        "midpoint": game.midpoint(dispute_id) if d.phase == RESPOND else None,
+        "turn": {"party": now[0], "address": str(now[1]), "move": MOVES[d.phase][1],
+                 "seconds_left": max(seconds_left(d), 0)} if now else None,
+    }
+    if as_json:
+        click.echo(json.dumps(facts))
+        return
     click.echo(f"dispute:      {dispute_id} (job {d.jobId})")
-    if getattr(d, "kind", 0) == 1:
+    if facts["kind"] == "availability":
         click.echo(f"kind:         availability of checkpoint {d.index}: the solver must serve it")
-    click.echo(f"phase:        {PHASES[d.phase]}" + (f" ({outcome(d)})" if d.phase == RESOLVED else ""))
+    click.echo(f"phase:        {PHASES[d.phase]}" + (f" ({facts['outcome']})" if facts["outcome"] else ""))
     click.echo(f"solver:       {d.solver}")
     click.echo(f"challenger:   {d.challenger}")
     click.echo(f"steps:        lo {d.lo} (agreed {hx(d.loHash)}), hi {d.hi} (solver claims {hx(d.hiHash)})")
-    click.echo(f"round:        {len(responses) + (d.phase in (REVEAL, RESPOND))} of at most {game.maxRounds(interval)}")
+    click.echo(f"round:        {facts['round']} of at most {facts['max_rounds']}")
     if d.phase == RESPOND:
-        click.echo(f"midpoint:     step {game.midpoint(dispute_id)}: solver revealed {hx(d.midHash)}")
+        click.echo(f"midpoint:     step {facts['midpoint']}: solver revealed {hx(d.midHash)}")
     click.echo(f"clocks:       solver {solver_left} s, challenger {challenger_left} s")
-    now = turn(d)
     if now:
         click.echo(f"turn:         the {now[0]} ({now[1]}) to {MOVES[d.phase][1]}, {max(seconds_left(d), 0)} s left")
     elif d.phase == ADJUDICATING:

@@ -5,13 +5,12 @@
     ape run stake request-withdrawal 0.5
     ape run stake withdraw
 
-Amounts are in ether. On a local network test account 0 is used when --account is not given; add
-APE_FOUNDRY_HOST=http://127.0.0.1:8545 to act on an anvil that is already running.
+Amounts are in ether. On a local network test account 0 is used when --account is not given, on the node at
+PINPOINT_RPC_URL (default http://127.0.0.1:8545; APE_FOUNDRY_HOST overrides it, see pinpoint/ape_cli.py).
 """
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import click
 from ape import Contract
@@ -22,10 +21,9 @@ from ape.cli import (
     network_option,
 )
 
-from pinpoint.ape_cli import explained, signer
+from pinpoint.ape_cli import ETHER, explained, require_code, signer
 from pinpoint.settings import get_settings
-
-WEI_PER_ETHER = 10**18
+from pinpoint.units import format_eth
 
 
 def staking_contract():
@@ -33,18 +31,11 @@ def staking_contract():
     if not path.is_file():
         raise click.ClickException(f"no deployment file at {path}: run `ape run deploy` first")
     staking = json.loads(path.read_text())["contracts"]["Staking"]
+    require_code("Staking", staking["address"])
     return Contract(staking["address"], abi=staking["abi"])
 
 
-def to_wei(ether: str) -> int:
-    wei = Decimal(ether) * WEI_PER_ETHER
-    if wei <= 0 or wei != wei.to_integral_value():
-        raise click.BadParameter(f"{ether} is not a positive amount of ether (at most 18 decimals)")
-    return int(wei)
-
-
-def ether(wei: int) -> str:
-    return f"{Decimal(wei) / WEI_PER_ETHER} ETH"
+ether = format_eth
 
 
 def unix_time(seconds: int) -> str:
@@ -69,41 +60,49 @@ def cli():
 @network_option()
 @account_option(prompt=False)
 @click.option("--address", help="Show this address instead of the account's.")
-def show(cli_ctx, network, account, address):
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: amounts in wei, as decimal strings.")
+def show(cli_ctx, network, account, address, as_json):
     """Show free, locked and pending stake."""
     staking = staking_contract()
     who = address or signer(cli_ctx, account).address
+    amounts = {"free_stake": staking.freeStake(who), "locked_stake": staking.lockedStake(who),
+               "pending": staking.pendingWithdrawal(who)}
+    withdrawable_at = staking.withdrawableAt(who)
+    if as_json:
+        click.echo(json.dumps({"account": str(who), **{k: str(v) for k, v in amounts.items()},
+                               "withdrawable_at": withdrawable_at}))
+        return
     click.echo(f"account:           {who}")
-    click.echo(f"free stake:        {ether(staking.freeStake(who))}")
-    click.echo(f"locked stake:      {ether(staking.lockedStake(who))}")
-    click.echo(f"pending:           {ether(staking.pendingWithdrawal(who))}")
-    click.echo(f"withdrawable at:   {staking.withdrawableAt(who)} (unix time)")
+    click.echo(f"free stake:        {ether(amounts['free_stake'])}")
+    click.echo(f"locked stake:      {ether(amounts['locked_stake'])}")
+    click.echo(f"pending:           {ether(amounts['pending'])}")
+    click.echo(f"withdrawable at:   {withdrawable_at} (unix time)")
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @ape_cli_context()
 @network_option()
 @account_option(prompt=False)
-@click.argument("amount")
+@click.argument("amount", type=ETHER)
 def deposit(cli_ctx, network, account, amount):
     """Deposit AMOUNT ether as free stake."""
     with explained("deposit", EXPLANATIONS):
-        staking_contract().deposit(sender=signer(cli_ctx, account), value=to_wei(amount))
-    cli_ctx.logger.success(f"deposited {amount} ETH")
+        staking_contract().deposit(sender=signer(cli_ctx, account), value=amount)
+    cli_ctx.logger.success(f"deposited {ether(amount)}")
 
 
 @cli.command("request-withdrawal", cls=ConnectedProviderCommand)
 @ape_cli_context()
 @network_option()
 @account_option(prompt=False)
-@click.argument("amount")
+@click.argument("amount", type=ETHER)
 def request_withdrawal(cli_ctx, network, account, amount):
     """Start unbonding AMOUNT ether of free stake (restarts the clock for all pending stake)."""
     staking = staking_contract()
     sender = signer(cli_ctx, account)
     with explained("request-withdrawal", EXPLANATIONS):
-        staking.requestWithdrawal(to_wei(amount), sender=sender)
-    cli_ctx.logger.success(f"requested {amount} ETH; withdrawable at {staking.withdrawableAt(sender)}")
+        staking.requestWithdrawal(amount, sender=sender)
+    cli_ctx.logger.success(f"requested {ether(amount)}; withdrawable at {staking.withdrawableAt(sender)}")
 
 
 @cli.command(cls=ConnectedProviderCommand)

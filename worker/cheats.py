@@ -26,6 +26,7 @@ CHEATS = {
     "other_lr": "train with twice the learning rate from that step on",
     "other_data": "train on batches other than the spec's from that step on",
     "stale_optimizer": "halve the optimizer's running state once (a cheat in state nobody looks at)",
+    "backdoor_init": "start from other weights than the spec's (every weight + 0.01), then train honestly",
     "perturb_output": "inference jobs: add 0.001 to the output of input STEP (0-based), once",
     "withhold": "train honestly and commit the true roots, but publish nothing and answer no demand",
     "random_roots": "train nothing: commit random roots, publish nothing, answer no demand",
@@ -34,6 +35,8 @@ CHEATS = {
     "perturb_withhold": "scale every weight by 1.001 once, like perturb_once, and never serve a state in a dispute",
 }
 INFERENCE_CHEATS = {"perturb_output"}
+START_CHEATS = {"backdoor_init"}
+"""Cheats in the initial state, which no step leads to: every interval replays, and a genesis dispute catches them."""
 WITHHOLDING_CHEATS = {"withhold", "random_roots", "junk_bytes", "withhold_sampled"}
 """Cheats that train honestly (or not at all) and only keep data from the verifiers."""
 
@@ -87,6 +90,19 @@ class CheatingTrainer(Trainer):
         super().__init__(spec)
         self.cheat = cheat
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if not self._init_pending:  # drawn from the seed; starting weights are tampered with once loaded
+            self._tamper_start()
+
+    def _load_init(self) -> None:
+        super()._load_init()
+        self._tamper_start()
+
+    def _tamper_start(self) -> None:
+        """backdoor_init: a start of the solver's choosing; every later step honest, so every interval replays."""
+        if self.cheat.name == "backdoor_init":
+            with torch.no_grad():
+                for parameter in self.model.parameters():
+                    parameter.add_(0.01)
 
     def batch(self, step: int):
         if self.cheat.name == "other_data" and step >= self.cheat.step:

@@ -12,15 +12,22 @@ import time
 
 import httpx
 
-from pinpoint.chain import Chain, ChainError, JobState
+from pinpoint.chain import Chain, ChainError, JobState, SwarmState
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.queue import Dispatcher
-from pinpoint.spec import AnySpec, ArtifactDatasetSpec, InferenceSpec
-from worker.engine.artifacts import ArtifactHashMismatch, artifact_bytes
+from pinpoint.spec import AnySpec, InferenceSpec, JobSpec, named_inputs
+from pinpoint.units import format_eth
+from worker.engine.artifacts import ArtifactHashMismatch, Fetch, artifact_bytes
 from worker.engine.inference import InferenceInputError
-from worker.engine.training import ProfileMismatch, check_profile
+from worker.engine.training import (
+    InitialWeightsInvalid,
+    ProfileMismatch,
+    Trainer,
+    check_profile,
+)
 from worker.inference import Download, honest_engine
 from worker.keeper import OPEN_STATES, due_exit
+from worker.metrics import metrics
 from worker.pricing import PricePolicy
 from worker.solver import JobMismatch, check_spec_matches, kept_checkpoint
 
@@ -38,9 +45,7 @@ def unsupported_reason(spec: AnySpec, download: Download | None = None) -> str |
         if isinstance(spec, InferenceSpec) and download is not None:
             honest_engine(spec, download)  # cached: the verifier side of this host may need it too
         elif download is not None:
-            named = [("dataset", spec.dataset.sha256)] if isinstance(spec.dataset, ArtifactDatasetSpec) else []
-            named += [("weights", spec.init.sha256)] if spec.init is not None else []
-            for kind, sha256 in named:
+            for kind, sha256 in named_inputs(spec):
                 artifact_bytes("0x" + sha256, kind, download)  # the last of each kind stays cached
     except ProfileMismatch as exc:
         return str(exc)
@@ -55,7 +60,8 @@ def ensure_stake(chain: Chain, amount: int) -> None:
     held = staking.freeStake(chain.address).call() + staking.lockedStake(chain.address).call()
     if held < amount:
         chain.transact("Staking", "deposit", value=amount - held)
-        log.info("deposited %s wei of stake", amount - held)
+        log.info("deposited %s of stake", format_eth(amount - held),
+                 extra={"event": "staked", "amount": format_eth(amount - held), "stake": format_eth(amount)})
 
 
 def ensure_verifier_stake(chain: Chain, amount: int) -> None:
@@ -66,13 +72,20 @@ def ensure_verifier_stake(chain: Chain, amount: int) -> None:
     held = audit.stakeOf(chain.address).call()
     if held < target:
         chain.transact("Audit", "register", value=target - held)
-        log.info("registered %s wei of verifier stake", target - held)
+        log.info("registered %s of verifier stake", format_eth(target - held),
+                 extra={"event": "verifier_staked", "amount": format_eth(target - held), "stake": format_eth(target)})
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 class SolverDaemon:
     def __init__(self, chain: Chain, client: CoordinatorClient, policy: PricePolicy, dispatcher: Dispatcher | None = None,
-                 home=None, republish: bool = False):
+                 home=None, republish: bool = False, fetch: Fetch | None = None):
         self.chain = chain
+        # Where a spec's artifacts come from before a bid: downloaded, or (a swarm round's updates) received in
+        # the round's exchange and held by the store (worker/round_exchange.py).
+        self.fetch = fetch or (lambda digest: self.client.download_artifact(digest))
         self.home = home  # where SolverRun keeps its own copy of every checkpoint
         self.republish = republish  # an honest solver re-reports what a coordinator lost (worker/cli.py)
         self.won_specs: dict[int, AnySpec] = {}  # specs of jobs we bid on: re-posted if the coordinator lost them
@@ -84,6 +97,9 @@ class SolverDaemon:
         self.watching: set[int] = set()  # jobs we bid on or won, until they end
         self.declined: dict[int, str] = {}  # open auctions we did not bid on, and why: looked at again
         self.specs: dict[str, AnySpec] = {}  # by hash: a declined auction is looked at every tick
+        self.round_starts: dict[str, str | None] = {}  # swarm shares' specs: why their start cannot be built
+        self.swarms_seen = 0  # highest swarm id looked at
+        self.swarm_bids: dict[int, str] = {}  # open swarm auctions: "bid" or why not, looked at again
 
     def tick(self) -> None:
         for job_id in range(self.seen + 1, self.chain.market.functions.jobCount().call() + 1):
@@ -93,13 +109,14 @@ class SolverDaemon:
             self.consider_safely(job_id)
         for job_id in sorted(self.watching):
             self.advance(job_id)
+        self.consider_swarms()
         if self.republish and time.monotonic() - self.repaired_at >= REPAIR_SECONDS:
             self.repaired_at = time.monotonic()
             for job_id in sorted(self.watching):
                 self.republish_lost(job_id)
         claimed = self.chain.claim_credits()
         if claimed:
-            log.info("claimed %s wei", claimed)
+            log.info("claimed %s", format_eth(claimed), extra={"event": "claimed", "amount": format_eth(claimed)})
 
     def consider_safely(self, job_id: int) -> None:
         """`consider`, where anything but an outage (which the host's loop waits out) declines that one job: no
@@ -125,6 +142,10 @@ class SolverDaemon:
             self.declined.pop(job_id, None)
             self.specs.pop(job["specHash"], None)
             return
+        reserved = self.reserved_solver(job_id)
+        if reserved not in (None, self.chain.address.lower()):
+            self.declined.pop(job_id, None)  # a swarm's sub-job for another slot's holder
+            return
         try:
             spec = self.specs.get(job["specHash"])
             if spec is None:
@@ -133,15 +154,21 @@ class SolverDaemon:
             return self.decline(job_id, f"spec unavailable ({exc})")
         free = self.chain.staking.functions.freeStake(self.chain.address).call()
         price = self.policy.bid_for(spec, job["maxPrice"])
-        reason = unsupported_reason(spec, self.client.download_artifact)
+        if reserved is not None and price is not None:
+            # Ours alone (a swarm's share for our slot): take the escrow, the price its auction settled. Anyone
+            # may reserve a job for us, so the escrow must still cover our own quote.
+            price = job["maxPrice"]
+        reason = unsupported_reason(spec, self.fetch)
         if reason is None and price is None:
-            reason = f"pays at most {job['maxPrice']} wei, our price is {self.policy.quote(spec)}"
+            reason = f"pays at most {format_eth(job['maxPrice'])}, our price is {format_eth(self.policy.quote(spec))}"
         if reason is None:
             reason = self.infeasible_reason(spec, job)
         if reason is None and free < job["requiredStake"]:
-            reason = f"needs {job['requiredStake']} wei of free stake, we have {free}"
+            reason = f"needs {format_eth(job['requiredStake'])} of free stake, we have {format_eth(free)}"
         if reason is None:
             reason = self.unverifiable_reason(job_id, spec)
+        if reason is None and reserved is not None:
+            reason = self.round_start_reason(spec)
         if reason is not None:
             return self.decline(job_id, reason)
         try:
@@ -149,14 +176,84 @@ class SolverDaemon:
             self.won_specs[job_id] = spec
             self.declined.pop(job_id, None)
             self.watching.add(job_id)
-            log.info("job %s: bid %s wei", job_id, price)
+            metrics().bids.inc()
+            log.info("job %s: bid %s", job_id, format_eth(price),
+                     extra={"event": "bid", "job_id": job_id, "price": format_eth(price)})
         except ChainError as exc:
-            log.info("job %s: bid refused: %s", job_id, exc.reason or exc)
+            log.info("job %s: bid refused: %s", job_id, exc.reason or exc,
+                     extra={"event": "bid_refused", "job_id": job_id, "reason": exc.reason or str(exc)})
+
+    def round_start_reason(self, spec: AnySpec) -> str | None:
+        """Why a swarm share's start cannot be built (its named checkpoints or updates are not this model's), or
+        None: accepted, a share that cannot start would miss its deadline and cost the stake. Built once per spec."""
+        if not isinstance(spec, JobSpec) or spec.swarm is None or spec.swarm.round == 0:
+            return None
+        key = spec.spec_hash()
+        if key not in self.round_starts:
+            try:
+                Trainer(spec).initial_checkpoint()
+                self.round_starts[key] = None
+            except InitialWeightsInvalid as exc:
+                self.round_starts[key] = f"its round cannot start: {exc}"
+        return self.round_starts[key]
+
+    def reserved_solver(self, job_id: int) -> str | None:
+        """The solver a job is reserved for (a swarm's sub-job for its slot's holder), lowercase; None if open."""
+        reserved = self.chain.market.functions.reservedSolver(job_id).call()
+        return None if reserved == ZERO_ADDRESS else reserved.lower()
+
+    def consider_swarms(self) -> None:
+        """Bid on swarms (a model trained on K solvers in rounds) whose rounds we can run at our price; each
+        round's share is then a job reserved for us (`consider`)."""
+        if self.chain.swarm is None:
+            return
+        for swarm_id in range(self.swarms_seen + 1, self.chain.swarm.functions.swarmCount().call() + 1):
+            self.swarm_bids.setdefault(swarm_id, "")
+            self.swarms_seen = swarm_id
+        for swarm_id in sorted(self.swarm_bids):
+            if self.swarm_bids[swarm_id] == "bid":
+                continue
+            try:
+                reason = self.bid_on_swarm(swarm_id)
+            except (ChainError, CoordinatorError) as exc:
+                reason = str(exc)
+            if reason is None:
+                self.swarm_bids.pop(swarm_id)  # closed
+            elif reason != self.swarm_bids[swarm_id]:
+                if reason != "bid":
+                    log.info("swarm %s: no bid: %s", swarm_id, reason,
+                             extra={"event": "no_bid", "swarm_id": swarm_id, "reason": reason})
+                self.swarm_bids[swarm_id] = reason
+
+    def bid_on_swarm(self, swarm_id: int) -> str | None:
+        """Bid on one swarm's auction; returns "bid", why not, or None once the auction is closed."""
+        terms = self.chain.get_swarm(swarm_id)
+        if terms["state"] != SwarmState.BIDDING or self.chain.now() > terms["biddingDeadline"]:
+            return None
+        spec = self.client.spec(terms["specHash"])
+        if isinstance(spec, InferenceSpec):
+            return "a swarm trains; its spec is an inference job"
+        price = self.policy.bid_for(spec, terms["maxPricePerRound"])
+        free = self.chain.staking.functions.freeStake(self.chain.address).call()
+        reason = unsupported_reason(spec, self.fetch)
+        if reason is None and price is None:
+            reason = (f"pays at most {format_eth(terms['maxPricePerRound'])} a round, our price is "
+                      f"{format_eth(self.policy.quote(spec))}")
+        if reason is None and terms["executionDuration"] < self.policy.seconds_for(spec):
+            reason = f"its execution window is {terms['executionDuration']} s, a round may take {self.policy.seconds_for(spec)} s here"
+        if reason is None and free < terms["requiredStake"]:
+            reason = f"needs {format_eth(terms['requiredStake'])} of free stake, we have {format_eth(free)}"
+        if reason is not None:
+            return reason
+        self.chain.transact("Swarm", "bid", swarm_id, price)
+        log.info("swarm %s: bid %s a round", swarm_id, format_eth(price),
+                 extra={"event": "swarm_bid", "swarm_id": swarm_id, "price": format_eth(price)})
+        return "bid"
 
     def decline(self, job_id: int, reason: str) -> None:
         """No bid for now; the auction is looked at again every tick until it closes."""
         if self.declined.get(job_id) != reason:  # say why once, not every tick
-            log.info("job %s: no bid: %s", job_id, reason)
+            log.info("job %s: no bid: %s", job_id, reason, extra={"event": "no_bid", "job_id": job_id, "reason": reason})
         self.declined[job_id] = reason
 
     def infeasible_reason(self, spec: AnySpec, job: dict) -> str | None:

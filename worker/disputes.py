@@ -7,6 +7,8 @@ checkpoint (its bytes from the artifact store, checked against the committed lea
 the trainer they replay with: the challenger's is honest, the solver's is whatever it really ran. At one
 step apart the solver serves its state at `lo`, and a referee re-executes that single step.
 
+A genesis dispute questions the initial state (leaf 0): nobody moves; the referees recompute it from the spec.
+
 An availability dispute demands one checkpoint: the solver answers with its state hash, the Merkle proof
 and the bytes' id (uploading its own kept copy if the store lacks them); a referee fetches and hashes them.
 When the solver's clock runs out in either kind, the other side claims the timeout.
@@ -27,9 +29,11 @@ from pinpoint.chain import Chain, ChainError, DisputeKind, Phase
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import InferenceSpec, JobSpec
+from pinpoint.units import format_eth
 from worker.availability import holds
 from worker.cheats import Conduct
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from worker.genesis import genesis_state_hash
 from worker.inference import weights_artifact
 from worker.solver import TrainerFactory, kept_checkpoint
 
@@ -57,6 +61,15 @@ def open_challenge(chain: Chain, job_id: int, interval: int, hashes: list[bytes]
     )
     dispute_id = chain.game.events.DisputeOpened().process_receipt(receipt)[0]["args"]["disputeId"]
     log.info("job %s: challenged checkpoint %s as dispute %s", job_id, interval + 1, dispute_id)
+    return dispute_id
+
+
+def challenge_genesis(chain: Chain, job_id: int, solver_hash: bytes, proof: list[str], our_hash: bytes) -> int:
+    """Dispute the solver's initial state (`solver_hash`, leaf 0 with its proof) with ours; returns the dispute id."""
+    receipt = chain.transact("DisputeGame", "challengeGenesis", job_id, solver_hash, proof_bytes(proof), our_hash,
+                             value=chain.game.functions.challengeBond().call())
+    dispute_id = chain.game.events.GenesisChallenged().process_receipt(receipt)[0]["args"]["disputeId"]
+    log.info("job %s: challenged the initial state as dispute %s", job_id, dispute_id)
     return dispute_id
 
 
@@ -181,13 +194,16 @@ class DisputePlayer:
             why = "our replay's 0x" + ours.hex() if ours else "the output we challenged"
         bond = court.appealBond(request_id).call()
         if self.chain.w3.eth.get_balance(self.chain.address) < 2 * bond:  # the bond plus room for gas
-            log.warning("dispute %s: the court proposes 0x%s against %s, but the appeal bond %s wei is beyond us",
-                        dispute_id, proposed.hex(), why, bond)
+            log.warning("dispute %s: the court proposes 0x%s against %s, but the appeal bond %s is beyond us",
+                        dispute_id, proposed.hex(), why, format_eth(bond),
+                        extra={"event": "appeal_unaffordable", "dispute_id": dispute_id, "bond": format_eth(bond)})
             return
         self.chain.transact("RefereeCourt", "appeal", request_id, value=bond)
-        log.info("dispute %s: appealed the proposed verdict 0x%s (request %s, round %s) against %s with %s wei;"
+        log.info("dispute %s: appealed the proposed verdict 0x%s (request %s, round %s) against %s with %s;"
                  " a panel of about %s decides", dispute_id, proposed.hex(), request_id, request["round"], why,
-                 bond, court.panelSizeOf(request_id).call())
+                 format_eth(bond), court.panelSizeOf(request_id).call(),
+                 extra={"event": "appealed", "dispute_id": dispute_id, "request_id": request_id,
+                        "round": request["round"], "bond": format_eth(bond)})
 
     def our_answer(self, dispute: dict, request: dict) -> bytes | None:
         """What the challenger knows the step (or the demanded bytes) gives. None for an inference input: the
@@ -197,6 +213,8 @@ class DisputePlayer:
         if dispute["kind"] == DisputeKind.AVAILABILITY:
             artifact = "0x" + as_bytes(request["preStateArtifact"]).hex()
             return claim if self.stored(spec, artifact, dispute["lo"], claim) else b"\x00" * 32
+        if dispute["kind"] == DisputeKind.GENESIS:
+            return genesis_state_hash(spec, self.client.download_artifact)
         if isinstance(spec, InferenceSpec):
             return None
         return self.state_at(dispute, spec, dispute["lo"] + 1).state_hash

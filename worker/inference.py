@@ -22,6 +22,7 @@ from pinpoint.chain import ChainError
 from pinpoint.merkle import checkpoint_root
 from pinpoint.spec import InferenceSpec
 from worker.engine.inference import InferenceEngine
+from worker.metrics import metrics
 
 if TYPE_CHECKING:
     from worker.solver import SolverRun
@@ -100,10 +101,12 @@ def run_inference(run: SolverRun, job: dict, spec: InferenceSpec, engine: Infere
             root = checkpoint_root(job_id, hashes, 1, leaf_cache)
             if leaf > done:
                 chain.transact("Market", "postProgress", job_id, leaf, root)
+                metrics().checkpoints_committed.inc()
             elif leaf == done and root != job["progressRoot"]:
                 raise ChainError(f"job {job_id}: recomputed leaves do not match the committed progress root")
         log.info("job %s: input %s/%s -> leaf 0x%s", job_id, leaf, spec.inputs.count, state.hex())
     final_root = checkpoint_root(job_id, hashes, 1, leaf_cache)
     chain.transact("Market", "submitResult", job_id, final_root)
-    log.info("job %s: submitted the final root %s over %s outputs", job_id, final_root, spec.inputs.count)
+    log.info("job %s: submitted the final root %s over %s outputs", job_id, final_root, spec.inputs.count,
+             extra={"event": "result_submitted", "job_id": job_id, "final_root": final_root, "outputs": spec.inputs.count})
     return final_root

@@ -12,12 +12,29 @@ Verifier hosts run a Keeper for every job; solvers use `due_exit` for their own.
 from __future__ import annotations
 
 import logging
+import time
 
 from pinpoint.chain import Chain, ChainError, JobState, Phase
 
 log = logging.getLogger(__name__)
 
 OPEN_STATES = (JobState.BIDDING, JobState.RUNNING, JobState.SUBMITTED, JobState.DISPUTED)
+IDLE_CHAIN_SECONDS = 60
+"""A latest block this old means the chain mines only when sent a transaction (a real chain's block is late by
+seconds, not a minute)."""
+IDLE_CHAIN_WARNING_EVERY = 60.0
+
+
+def idle_chain(chain: Chain) -> str | None:
+    """Why an exit that is due by the wall clock reverts on chain, when the reason is that the chain's clock
+    stands still: a block's timestamp is the only clock contracts read, and a chain that mines no block while
+    idle (plain `anvil`) never reaches a deadline, so the transaction meant to pass it is refused."""
+    age = int(time.time()) - chain.w3.eth.get_block("latest")["timestamp"]
+    if age < IDLE_CHAIN_SECONDS:
+        return None
+    return (f"the chain's latest block is {age} s old: it mines no block while idle, so no deadline passes on chain "
+            "and jobs stay where they are (e.g. in bidding). Mine a block a second: `anvil --block-time 1`, "
+            "`ape run deploy --block-time 1` after deploying, or `pinpoint dev up`")
 
 
 def due_exit(job: dict, now: int) -> str | None:
@@ -39,6 +56,7 @@ class Keeper:
         self.unsettled_audits: set[int] = set()
         self.held_bonds: set[int] = set()  # dispute ids
         self.moot: set[int] = set()  # dispute ids still open over a job another dispute slashed
+        self.warned_idle_at: float | None = None  # monotonic time of the last idle-chain warning
 
     def tick(self) -> list[tuple[int, str]]:
         """Trigger every due exit; returns what was done."""
@@ -94,4 +112,9 @@ class Keeper:
             done.append((target, action))
             log.info("%s %s: %s", "job" if contract == "Market" else "dispute", target, action)
         except ChainError as exc:  # someone else acted first, or the block clock lags ours
-            log.debug("%s(%s): %s", action, target, exc)
+            why = idle_chain(self.chain)
+            if why is None:
+                log.debug("%s(%s): %s", action, target, exc)
+            elif self.warned_idle_at is None or time.monotonic() - self.warned_idle_at >= IDLE_CHAIN_WARNING_EVERY:
+                log.warning("%s(%s) reverted (%s): %s", action, target, exc, why)
+                self.warned_idle_at = time.monotonic()

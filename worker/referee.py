@@ -30,14 +30,17 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.spec import InferenceSpec
+from pinpoint.units import format_eth
 from worker.availability import stored_state_hash
 from worker.engine.checkpoint import (
     CheckpointFormatError,
     CheckpointHashMismatch,
     load_checkpoint,
 )
+from worker.engine.artifacts import ArtifactHashMismatch, ArtifactUnavailable
 from worker.engine.inference import InferenceInputError
-from worker.engine.training import Trainer
+from worker.engine.training import InitialWeightsInvalid, Trainer
+from worker.genesis import GENESIS_STEP, genesis_state_hash
 from worker.inference import referee_step
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,8 @@ class Referee:
     def register(self, bond: int) -> None:
         if not self.chain.court.functions.isReferee(self.chain.address).call():
             self.chain.transact("RefereeCourt", "register", value=bond)
-            log.info("registered as a referee with a stake of %s wei", bond)
+            log.info("registered as a referee with a stake of %s", format_eth(bond),
+                     extra={"event": "referee_registered", "stake": format_eth(bond)})
 
     def tick(self) -> None:
         court = self.chain.court.functions
@@ -175,7 +179,9 @@ class Referee:
                 log.debug("request %s: slashing %s: %s", request_id, referee, exc)
                 continue
             amount = court.events.RefereeSlashed().process_receipt(receipt)[0]["args"]["amount"]
-            log.info("request %s: slashed %s (%s wei to the parties) for a failed seat", request_id, referee, amount)
+            log.info("request %s: slashed %s (%s to the parties) for a failed seat", request_id, referee,
+                     format_eth(amount), extra={"event": "referee_slashed", "request_id": request_id,
+                                                "referee": referee, "amount": format_eth(amount)})
 
     def _load(self) -> dict:
         try:
@@ -191,8 +197,17 @@ class Referee:
 
     def execute_step(self, request: dict) -> bytes:
         """The true state hash one step after the served pre-state, or UNAVAILABLE; for an availability
-        request, the state hash the served bytes hold as the demanded checkpoint, or UNAVAILABLE."""
+        request, the state hash the served bytes hold as the demanded checkpoint, or UNAVAILABLE; for a genesis
+        request, the initial state from the spec (UNAVAILABLE only when the spec's own artifacts cannot be had:
+        the solver fetched them before it bid, and may upload its copy)."""
         spec = self.client.spec(self.chain.job(request["jobId"])["specHash"])
+        if request["step"] == GENESIS_STEP:  # the initial state, from the spec alone
+            try:
+                return genesis_state_hash(spec, self.client.download_artifact)
+            except (CoordinatorError, ArtifactUnavailable, ArtifactHashMismatch, InitialWeightsInvalid,
+                    InferenceInputError) as exc:
+                log.info("cannot recompute the initial state: %s", exc)
+                return UNAVAILABLE
         if request["availability"]:
             try:
                 blob = self.client.download_artifact(request["preStateArtifact"])

@@ -22,6 +22,8 @@ from worker.cheats import Conduct
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from worker.engine.training import Trainer
 from worker.inference import run_inference
+from worker.metrics import metrics
+from worker.round_exchange import RoundExchange
 
 log = logging.getLogger(__name__)
 TrainerFactory = Callable[[JobSpec], Trainer]
@@ -53,13 +55,14 @@ class SolverRun:
     """Executes one awarded job for the solver whose key `chain` holds."""
 
     def __init__(self, job_id: int, chain: Chain, client: CoordinatorClient, trainer: TrainerFactory = Trainer,
-                 home: Path = Path(".pinpoint"), conduct: Conduct = Conduct()):
+                 home: Path = Path(".pinpoint"), conduct: Conduct = Conduct(), exchange: RoundExchange | None = None):
         self.job_id = job_id
         self.chain = chain
         self.client = client
         self.trainer = trainer  # what this solver really runs (a cheat, in tests and demos)
         self.home = home
         self.conduct = conduct  # what it publishes (withholding, in tests and demos)
+        self.exchange = exchange  # a swarm share's update goes to the round's other replicas once submitted
 
     def execute(self) -> str:
         job = self.chain.job(self.job_id)
@@ -70,7 +73,9 @@ class SolverRun:
         spec = self.client.spec(job["specHash"])
         check_spec_matches(spec, job)
         if isinstance(spec, InferenceSpec):  # the factory gives an InferenceEngine (a cheating one in tests)
-            return run_inference(self, job, spec, self.trainer(spec))
+            final_root = run_inference(self, job, spec, self.trainer(spec))
+            metrics().jobs_executed.labels(kind="inference").inc()
+            return final_root
         if self.conduct.fake_roots:
             return self._fake_roots(spec)
         trainer = self.trainer(spec)
@@ -81,10 +86,15 @@ class SolverRun:
             self._publish(trainer.initial_checkpoint(), loss=None, spec=spec)
         else:
             trainer.restore(start)
-        trainer.train_until(spec.steps, on_checkpoint=lambda ckpt, loss: self._publish(ckpt, loss, spec))
+        trainer.train_until(spec.steps, on_checkpoint=lambda ckpt, loss: self._publish(ckpt, loss, spec),
+                            on_step=metrics().step_seconds.observe)
         final_root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
         self.chain.transact("Market", "submitResult", self.job_id, final_root)
-        log.info("job %s: submitted final root %s", self.job_id, final_root)
+        metrics().jobs_executed.labels(kind="training").inc()
+        log.info("job %s: submitted final root %s", self.job_id, final_root,
+                 extra={"event": "result_submitted", "job_id": self.job_id, "final_root": final_root})
+        if self.exchange is not None:
+            self.exchange.start(self.job_id, spec)
         if self.conduct.publish == "unsampled":
             self._publish_unsampled(spec)
         return final_root
@@ -98,7 +108,9 @@ class SolverRun:
         partial.write_bytes(blob)
         os.replace(partial, path)  # whole or absent: the daemon republishes kept files while the task runs
         if self.conduct.publish in ("all", "junk"):
+            started = time.perf_counter()
             artifact = self.client.publish_checkpoint(self.job_id, path if self.conduct.publish == "all" else os.urandom(256))
+            metrics().upload_seconds.observe(time.perf_counter() - started)
             try:
                 self.client.report_checkpoint(self.job_id, ckpt.index, ckpt.step, "0x" + ckpt.state_hash.hex(), artifact, loss)
             except ReportConflict as exc:
@@ -108,7 +120,9 @@ class SolverRun:
         if ckpt.index > 0:
             root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
             self.chain.transact("Market", "postProgress", self.job_id, ckpt.index, root)
-        log.info("job %s: checkpoint %s/%s at step %s, loss %s", self.job_id, ckpt.index, spec.checkpoint_count, ckpt.step, loss)
+            metrics().checkpoints_committed.inc()
+        log.info("job %s: checkpoint %s/%s at step %s, loss %s", self.job_id, ckpt.index, spec.checkpoint_count, ckpt.step, loss,
+                 extra={"event": "checkpoint", "job_id": self.job_id, "index": ckpt.index, "step": ckpt.step, "loss": loss})
 
     def _fake_roots(self, spec: JobSpec) -> str:
         """A cheat (tests only): commit random roots, as if trained, without computing anything."""
@@ -154,5 +168,6 @@ class SolverRun:
         # Our own copy, when it is those bytes: nothing to fetch (docs/ARTIFACTS.md).
         blob = kept if kept is not None and sha256_hex(kept) == artifact else self.client.download_artifact(artifact)
         self.state_hashes = hashes
-        log.info("job %s: resuming from committed checkpoint %s", self.job_id, done)
+        log.info("job %s: resuming from committed checkpoint %s", self.job_id, done,
+                 extra={"event": "resumed", "job_id": self.job_id, "index": done})
         return load_checkpoint(blob, expected_state_hash=hashes[done])

@@ -13,13 +13,35 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import httpx
+from celery import signals
 
 from pinpoint.chain import Chain, ChainError
 from pinpoint.client import CoordinatorClient, CoordinatorError
+from pinpoint.logs import configure_logging
 from pinpoint.queue import EXECUTE_JOB, VERIFY_JOB, make_celery
 from pinpoint.settings import get_settings
 
 app = make_celery(get_settings().redis_url)
+
+
+@signals.celeryd_init.connect
+def _log_one_line_per_event(sender: str, **_kwargs) -> None:
+    """Our log set-up (pinpoint/logs.py), as the worker starts and before its first warning; the service is
+    the node's name (`-n solver-0xAbC@%h`), as in its daemon's lines."""
+    configure_logging(get_settings(), service=sender.split("@")[0])
+
+
+@signals.setup_logging.connect
+def _keep_our_logging(**_kwargs) -> None:
+    """Connected, so Celery does not set up logging of its own."""
+
+
+@signals.worker_init.connect
+def _load_the_engine_before_the_first_task(**_kwargs) -> None:
+    """torch and the engine load once, as the worker starts (a prefork pool's processes inherit them), not in a
+    task: on a loaded host a verifier's first review spent ~10 s of its commit window importing torch."""
+    import worker.solver
+    import worker.verifier  # noqa: F401
 
 
 @lru_cache
@@ -38,11 +60,26 @@ def _client() -> CoordinatorClient:
 
 
 def _engine_client() -> CoordinatorClient:
-    """The client, also set as the engine's source of uploaded datasets and weights (downloads are hash-checked)."""
+    """The client, also set as the engine's source of uploaded datasets and weights (downloads are hash-checked);
+    a swarm round's updates this host received in the round's exchange are not downloaded again."""
     from worker.engine.artifacts import set_artifact_source
+    from worker.round_exchange import UpdateCache, cache_root
 
-    set_artifact_source(_client().download_artifact)
+    settings = get_settings()
+    set_artifact_source(UpdateCache(cache_root(settings.home, _chain().address)).source(_client().download_artifact))
     return _client()
+
+
+@lru_cache
+def _round_exchange():
+    """The solver's side of its swarm rounds' exchanges (None: `exchange_host` is empty)."""
+    from worker.round_exchange import RoundExchange
+
+    settings = get_settings()
+    if not settings.exchange_host:
+        return None
+    return RoundExchange(_chain(), _client(), settings.home, settings.exchange_host, settings.exchange_wait_seconds,
+                         settings.poll_seconds)
 
 
 # Transient failures (coordinator or chain unreachable, or restarting: httpx's transport errors are not
@@ -83,7 +120,8 @@ def execute_job(job_id: int) -> str:
 
     settings = get_settings()
     return once_at_a_time("execute", job_id, SolverRun(job_id, _chain(), _engine_client(), trainer_factory(settings.cheat),
-                                                       home=settings.home, conduct=conduct(settings.cheat)).execute)
+                                                       home=settings.home, conduct=conduct(settings.cheat),
+                                                       exchange=_round_exchange()).execute)
 
 
 @app.task(name=VERIFY_JOB, **RETRY)

@@ -8,7 +8,9 @@
    bytes of the checkpoints that end sampled intervals (backend/disclosure.py), so the only way to know
    them is to recompute them. Consecutive sampled intervals are replayed as one run from the first start.
 3. Commit to the recomputed hashes in the Audit contract (with a bond), then, once the commit window has
-   ended and the solver's hashes are disclosed: challenge the lowest interval that disagrees, and reveal.
+   ended and the solver's hashes are disclosed: reveal, and challenge the lowest interval that disagrees.
+4. Whatever the sample, recompute the initial state from the spec: no step leads to it, so no replay shows it
+   wrong (worker/genesis.py). If checkpoint 0 is not it, dispute it (DisputeGame.challengeGenesis) first.
 
 Withholding is answered on chain, never by crashing: when a leaf, a state hash or checkpoint bytes that the
 check needs are missing or do not hash right, the verifier demands that checkpoint
@@ -38,11 +40,14 @@ from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoin
 from pinpoint.sampling import audit_commitment
 from pinpoint.spec import AnySpec, InferenceSpec, JobSpec
 from worker.availability import holds
-from worker.disputes import demand_checkpoint, open_challenge, proof_bytes
+from worker.disputes import challenge_genesis, demand_checkpoint, open_challenge, proof_bytes
 from worker.engine.checkpoint import load_checkpoint
 from worker.engine.inference import InferenceInputError
-from worker.engine.training import Trainer
+from worker.engine.artifacts import ArtifactHashMismatch, ArtifactUnavailable
+from worker.engine.training import InitialWeightsInvalid, Trainer
+from worker.genesis import genesis_state_hash
 from worker.inference import expected_leaf_state_hash
+from worker.metrics import metrics
 from worker.solver import check_spec_matches
 
 log = logging.getLogger(__name__)
@@ -98,18 +103,25 @@ class VerifierRun:
                 return self.demand(still_missing, sample[0])
         hashes = [ours[interval] for interval in sample]
         mismatches = sorted(i for i in sample if self.leaf(spec, i + 1, ours[i]) != leaves.leaf_hash(i + 1))
-        verdict = self.verdict(spec, sample, mismatches)
         if salt is not None:  # reveal first: the reveal window is shorter than the challenge window
             self.reveal(salt, hashes, [[] if i in mismatches else proof_bytes(leaves.get_proof(i + 1)) for i in sample])
+        # Whatever the sample, the start is checked: no step leads to it, so no replay would show it wrong.
+        start = None if self.lazy else self.genesis(spec)
+        wrong_start = start is not None and self.leaf(spec, 0, start) != leaves.leaf_hash(0)
+        verdict = self.verdict(spec, sample, mismatches, wrong_start)
         try:
-            if mismatches and not self.lazy:
+            if wrong_start:
+                self.challenge_genesis(leaves, start)
+            elif mismatches and not self.lazy:
                 self.challenge(spec, mismatches[0], ours[mismatches[0]])
             elif not self.lazy:
                 self.check_disclosed(spec, sample)
         except Unavailable as missing:
             return self.demand(missing, sample[0])
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
-        log.info("job %s intervals %s: %s (%s)", self.job_id, sample, "agree" if verdict.agrees else "DISAGREE", verdict.detail)
+        metrics().verdicts.labels(verdict="agree" if verdict.agrees else "disagree").inc()
+        log.info("job %s intervals %s: %s (%s)", self.job_id, sample, "agree" if verdict.agrees else "DISAGREE", verdict.detail,
+                 extra={"event": "verdict", "job_id": self.job_id, "intervals": sample, "agrees": verdict.agrees})
         return verdict
 
     def check_in_time(self, spec: AnySpec, job: dict, sample: list[int]) -> tuple[StandardMerkleTree, dict[int, bytes]]:
@@ -255,9 +267,11 @@ class VerifierRun:
         shown = {c["index"]: c["state_hash"] for c in self.client.job(self.job_id)["checkpoints"]}
         return {i: bytes.fromhex(shown[i + 1][2:]) if shown.get(i + 1) else ZERO for i in sample}
 
-    def verdict(self, spec: AnySpec, sample: list[int], mismatches: list[int]) -> Verdict:
+    def verdict(self, spec: AnySpec, sample: list[int], mismatches: list[int], wrong_start: bool = False) -> Verdict:
         if self.lazy:
             return Verdict(sample[0], True, "(lazy verifier) approved without replaying")
+        if wrong_start:
+            return Verdict(0, False, "the initial state (checkpoint 0) is not the one the spec gives")
         inference = isinstance(spec, InferenceSpec)
         if mismatches:
             what = f"recomputed output of input {mismatches[0]}" if inference else f"replayed checkpoint {mismatches[0] + 1}"
@@ -292,7 +306,9 @@ class VerifierRun:
         except ChainError as exc:  # e.g. CommitClosed: the replay took longer than the window
             log.warning("job %s: no audit commitment: %s", self.job_id, exc)
             return None
-        log.info("job %s: committed to %s recomputed hashes", self.job_id, len(hashes))
+        metrics().audits_committed.inc()
+        log.info("job %s: committed to %s recomputed hashes", self.job_id, len(hashes),
+                 extra={"event": "audit_committed", "job_id": self.job_id, "hashes": len(hashes)})
         return salt
 
     def wait_for_challenges(self, slack: float = 60) -> None:
@@ -322,6 +338,29 @@ class VerifierRun:
         except ChainError as exc:  # e.g. another challenger was first, or the window closed
             log.warning("job %s: challenge failed: %s", self.job_id, exc)
 
+    def genesis(self, spec: AnySpec) -> bytes | None:
+        """The initial state the spec gives; None when the spec's own artifacts cannot be had (not the solver's
+        doing: it fetched them before it bid)."""
+        try:
+            return genesis_state_hash(spec, self.client.download_artifact)
+        except (CoordinatorError, ArtifactUnavailable, ArtifactHashMismatch, InitialWeightsInvalid,
+                InferenceInputError) as exc:
+            log.warning("job %s: cannot recompute the initial state: %s", self.job_id, exc)
+            return None
+
+    def challenge_genesis(self, leaves: StandardMerkleTree, our_hash: bytes) -> None:
+        """Dispute the solver's initial state with ours; its state hash must be published to be proven."""
+        reported = self.reported()[0]["state_hash"]
+        if reported is None:
+            raise Unavailable(0, "withheld, and the initial state is wrong")
+        solver_hash = bytes.fromhex(reported[2:])
+        if checkpoint_leaf_hash(self.job_id, 0, 0, solver_hash) != leaves.leaf_hash(0):
+            raise Unavailable(0, "its reported state hash is not the one under the final root")
+        try:
+            challenge_genesis(self.chain, self.job_id, solver_hash, leaves.get_proof(0), our_hash)
+        except ChainError as exc:  # e.g. the window closed
+            log.warning("job %s: genesis challenge failed: %s", self.job_id, exc)
+
     def demand(self, missing: Unavailable, interval: int) -> Verdict:
         """Demand the missing checkpoint on chain (challenges are open); the verdict says why."""
         verdict = Verdict(interval, False, f"unverifiable: {missing}; demanded on chain")
@@ -332,6 +371,7 @@ class VerifierRun:
             verdict = Verdict(interval, False, f"unverifiable: {missing}; could not demand it: {exc}")
             log.warning("job %s: %s", self.job_id, verdict.detail)
         self.client.report_verdict(self.job_id, verdict.interval, verdict.agrees, verdict.detail)
+        metrics().verdicts.labels(verdict="unverifiable").inc()
         return verdict
 
     def reveal(self, salt: bytes, hashes: list[bytes], proofs: list[list[bytes]]) -> None:

@@ -109,13 +109,14 @@ class RateLimit:
 
 class InFlightLimit:
     """503 with Retry-After once `limit` requests are in flight in this process: back-pressure a client can
-    act on, rather than a queue that grows until requests time out."""
+    act on, rather than a queue that grows until requests time out. Paths for which `exempt(path)` holds are
+    not counted: long-lived streams, which hold a request for minutes, have a cap of their own."""
 
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app, self.limit, self.in_flight = app, limit, 0
+    def __init__(self, app: ASGIApp, limit: int, exempt: Callable[[str], bool] = lambda path: False):
+        self.app, self.limit, self.exempt, self.in_flight = app, limit, exempt, 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self.exempt(scope["path"]):
             return await self.app(scope, receive, send)
         if self.in_flight >= self.limit:
             return await problem(503, f"the coordinator is at its limit of {self.limit} requests in flight: retry "

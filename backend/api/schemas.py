@@ -44,8 +44,9 @@ class VerdictPublic(BaseModel):
 class DisputePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    kind: Literal["fault", "availability"] = Field(
-        description="fault: a bisection over a disputed interval; availability: the solver must serve one checkpoint")
+    kind: Literal["fault", "availability", "genesis"] = Field(
+        description="fault: a bisection over a disputed interval; availability: the solver must serve one checkpoint; "
+                    "genesis: the solver's initial state, recomputed from the spec by the referees")
     challenger: str
     lo: int = Field(description="fault: step of the state both sides agree on; availability: step of the demanded checkpoint")
     hi: int = Field(description="fault: step of the solver's disputed claim; availability: equal to lo")
@@ -65,6 +66,12 @@ class JobSummary(BaseModel):
     price: str | None
     checkpoint_count: int
     checkpoints_done: int
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page. Opaque: "
+                                    "jobs indexed meanwhile never shift the pages")
 
 
 class JobPublic(JobSummary):
@@ -113,11 +120,27 @@ SPEC_SCHEMA = TypeAdapter(AnySpec).json_schema(ref_template="#/components/schema
 """JSON schema of a job spec; its `$defs` go to the OpenAPI components (backend/app.py)."""
 
 
+def spec_schema() -> dict:
+    """The OpenAPI media type of a spec: a training or an inference spec."""
+    return {"schema": {k: v for k, v in SPEC_SCHEMA.items() if k != "$defs"}}
+
+
 def spec_request_body() -> dict:
     """The OpenAPI request body of POST /jobs: a training or an inference spec (the route parses the raw
     bytes itself, to name every problem the way pinpoint.spec does)."""
-    schema = {k: v for k, v in SPEC_SCHEMA.items() if k != "$defs"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    from pinpoint.spec import example_cnn_spec, example_gpt_spec, example_inference_spec, example_mlp_spec
+
+    examples = {
+        "mlp": ("an MLP on a synthetic dataset (trains in about a second)", example_mlp_spec()),
+        "gpt": ("a small GPT decoder on text", example_gpt_spec()),
+        "cnn": ("an image classifier", example_cnn_spec()),
+        "inference": ("32 inputs through uploaded weights (upload both artifacts first)",
+                      example_inference_spec("0x" + "ab" * 32, "0x" + "cd" * 32, 32)),
+    }
+    content = spec_schema() | {"examples": {name: {"summary": summary, "value": spec.model_dump(mode="json",
+                                                                                                  exclude_none=True)}
+                                            for name, (summary, spec) in examples.items()}}
+    return {"requestBody": {"required": True, "content": {"application/json": content}}}
 
 
 class OutputEntry(BaseModel):

@@ -36,10 +36,12 @@ interface IDisputeGame is ICredits {
         Resolved
     }
 
-    /// @notice What a dispute is about: a wrong checkpoint (bisection) or an unavailable one.
+    /// @notice What a dispute is about: a wrong checkpoint (bisection), an unavailable one, or a wrong initial
+    ///         state (leaf 0, which no step leads to: the step verifier recomputes it from the spec).
     enum Kind {
         Fault,
-        Availability
+        Availability,
+        Genesis
     }
 
     /// @notice One dispute. lo/hi are step numbers; the clocks are the seconds each party has left as of
@@ -123,6 +125,8 @@ interface IDisputeGame is ICredits {
     error JobNotSettled(IMarket.JobState state);
     /// @notice The move belongs to another kind of dispute.
     error WrongKind(Kind expected, Kind actual);
+    /// @notice The solver's initial state hash is not its leaf 0.
+    error BadGenesisProof();
     /// @notice The demanded checkpoint does not exist: index <= checkpointCount.
     error CheckpointOutOfRange(uint64 index, uint64 checkpointCount);
     /// @notice The answered state hash is not the solver's leaf for the demanded checkpoint.
@@ -144,6 +148,16 @@ interface IDisputeGame is ICredits {
     event AvailabilityChallenged(uint256 indexed disputeId, uint256 indexed jobId, address indexed challenger, uint64 index);
     /// @notice A held availability bond went to `to`: the solver if the job was Finalized, else the challenger.
     event BondReleased(uint256 indexed disputeId, address indexed to, uint256 amount);
+    /// @notice The solver's initial state (leaf 0, `solverHash`) is disputed: the step verifier recomputes it
+    ///         from the spec as the step GENESIS_STEP (request `requestId`).
+    event GenesisChallenged(
+        uint256 indexed disputeId,
+        uint256 indexed jobId,
+        address indexed challenger,
+        bytes32 solverHash,
+        bytes32 challengerHash,
+        uint256 requestId
+    );
     /// @notice The solver proved the checkpoint's state hash and named its bytes; the step verifier checks them.
     event AvailabilityAnswered(uint256 indexed disputeId, uint64 index, bytes32 stateHash, bytes32 artifact, uint256 requestId);
     /// @notice The dispute ended with no winner and the bond back to the challenger: the step verifier could
@@ -167,6 +181,19 @@ interface IDisputeGame is ICredits {
         bytes32[] calldata solverProof,
         bytes32 challengerHash
     ) external payable returns (uint256 disputeId);
+
+    /// @notice Disputes the solver's initial state (leaf 0) of a Submitted (or already Disputed) job, in the
+    ///         same window and with the same bond as `challenge`. No step leads to it, so nothing is bisected:
+    ///         the step verifier recomputes it from the spec alone (the model drawn from the seed, or the
+    ///         starting weights the spec names by hash) as the step GENESIS_STEP, and the solver wins iff the
+    ///         answer is `solverHash`. Without this, a solver could train honestly from a state of its choosing
+    ///         (weights with a backdoor, say) and every interval would replay.
+    /// @param solverHash The solver's state hash at checkpoint 0, with its proof against the final root.
+    /// @param challengerHash The challenger's (different) initial state hash.
+    function challengeGenesis(uint256 jobId, bytes32 solverHash, bytes32[] calldata solverProof, bytes32 challengerHash)
+        external
+        payable
+        returns (uint256 disputeId);
 
     /// @notice Demands checkpoint `index` of a Submitted job (in the same window as `challenge`), with
     ///         msg.value == availabilityBond: the job moves to Disputed and the solver's clock runs (phase
@@ -245,6 +272,9 @@ interface IDisputeGame is ICredits {
 
     /// @notice Every dispute ever opened over `jobId`, oldest first (the market counts the open ones).
     function disputesOf(uint256 jobId) external view returns (uint256[] memory);
+
+    /// @notice The step a genesis dispute asks the step verifier for: "the initial state, from the spec".
+    function GENESIS_STEP() external view returns (uint64);
 
     /// @notice The longest clock a deployment may give each party (30 days): bounds how long a dispute,
     ///         and so the job it holds, can last.

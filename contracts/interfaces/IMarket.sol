@@ -120,6 +120,8 @@ interface IMarket is ICredits {
     error InsufficientStake(uint256 freeStake, uint256 requiredStake);
     /// @notice The caller is not the job's solver.
     error NotSolver(address caller);
+    /// @notice The job is reserved for another solver (`reservedSolver`): only it may bid.
+    error NotReservedSolver(address caller);
     /// @notice The execution window ended at `deadline`.
     error ExecutionClosed(uint64 deadline);
     /// @notice The execution window is open until `deadline`.
@@ -169,6 +171,8 @@ interface IMarket is ICredits {
         uint64 checkpointInterval,
         uint64 biddingDeadline
     );
+    /// @notice The job, just posted, is reserved for `solver`: it alone may take it (`postReserved`).
+    event JobReserved(uint256 indexed jobId, address indexed solver);
     event BidPlaced(uint256 indexed jobId, address indexed solver, uint256 price);
     event JobAwarded(uint256 indexed jobId, address indexed solver, uint256 price, uint64 executionDeadline);
     event JobCancelled(uint256 indexed jobId);
@@ -215,15 +219,47 @@ interface IMarket is ICredits {
         uint64 challengeDuration
     ) external payable returns (uint256 jobId);
 
+    /// @notice Posts a job reserved for `solver`, which alone may take it; msg.value is escrowed as the maximum
+    ///         price. Everything else is an ordinary job: the same checks as `postJob`, and once taken it is
+    ///         committed, sampled, audited, disputed, paid or slashed exactly like one. Used by the swarm
+    ///         (ISwarm) to give each (round, replica) of a K-replica job to the replica's slot holder.
+    /// @dev The job's `submitter` is `beneficiary`: it is refunded, credited a slashed stake and the audit's
+    ///      unused pot. The caller pays the escrow; naming another beneficiary is only a gift to it.
+    ///      `solver` accepts by bidding (`bid`, at most the maximum price, its free stake covering
+    ///      `requiredStake`): its first valid bid locks the stake and awards the job at once (Running, the
+    ///      execution window opens). Not accepted by `now + acceptDuration`: `closeBidding` cancels it as
+    ///      any job without bids, and the beneficiary is credited the escrow.
+    /// @param acceptDuration Seconds the solver has to accept (the job's bidding window); the other parameters
+    ///        are `postJob`'s. Reverts ZeroAddress for a zero `solver` or `beneficiary`.
+    /// @return jobId The new job's id, from the same sequence as `postJob`'s.
+    function postReserved(
+        bytes32 specHash,
+        uint64 checkpointCount,
+        uint64 checkpointInterval,
+        uint64 sampleCount,
+        uint256 requiredStake,
+        uint64 acceptDuration,
+        uint64 executionDuration,
+        uint64 challengeDuration,
+        address solver,
+        address beneficiary
+    ) external payable returns (uint256 jobId);
+
+    /// @notice The solver a job is reserved for (`postReserved`); zero for a job open to all (`postJob`).
+    function reservedSolver(uint256 jobId) external view returns (address);
+
     /// @notice Bids `price` for the job (reverse auction). The bid becomes the best bid only if it is
     ///         strictly lower than the current best: on a tie, the earlier bid keeps the job.
+    ///         A reserved job (`reservedSolver`) takes bids from its solver alone (else NotReservedSolver),
+    ///         and its first valid bid awards it at once (BidPlaced, then JobAwarded: Running).
     /// @dev The market locks the new best bidder's required stake and unlocks the displaced bidder's,
     ///      so only the current best bidder has stake locked and the award cannot fail for lack of
     ///      stake. A best bidder lowering its own bid keeps its single lock.
     function bid(uint256 jobId, uint256 price) external;
 
     /// @notice After the bidding deadline: awards the job to the best bid (-> Running) or, with no bids,
-    ///         cancels it and credits the submitter its escrow (-> Cancelled). Anyone may call.
+    ///         cancels it and credits the submitter its escrow (-> Cancelled). Anyone may call. A reserved
+    ///         job still Bidding here was never accepted: it is cancelled.
     function closeBidding(uint256 jobId) external;
 
     /// @notice The solver commits to the Merkle root over its first `checkpointsDone` checkpoints.

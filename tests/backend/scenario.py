@@ -99,16 +99,16 @@ def signed(api, key: str, method: str, path: str, body: bytes = b"", digest: byt
 
 def upload(api, key: str, blob: bytes):
     """PUT an artifact as `key` (funded, or the solver of an open job)."""
-    path = f"/artifacts/0x{hashlib.sha256(blob).hexdigest()}"
+    path = f"/v1/artifacts/0x{hashlib.sha256(blob).hexdigest()}"
     return api.put(path, content=blob, headers=signed(api, key, "PUT", path, digest=hashlib.sha256(blob).digest()))
 
 
 def report(api, key: str, job_id: int, kind: str, body: dict):
     """POST a signed checkpoint or verdict report as `key`."""
-    path, content = f"/jobs/{job_id}/{kind}", json.dumps(body).encode()
+    path, content = f"/v1/jobs/{job_id}/{kind}", json.dumps(body).encode()
     return api.post(path, content=content, headers=signed(api, key, "POST", path, content) | {"Content-Type": "application/json"})
 
 
 def read_as(api, key: str, job_id: int, **kw) -> dict:
     """Headers of a signed read of job `job_id` by `key`."""
-    return signed(api, key, "GET", f"/jobs/{job_id}", **kw)
+    return signed(api, key, "GET", f"/v1/jobs/{job_id}", **kw)

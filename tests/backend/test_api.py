@@ -37,13 +37,13 @@ def digest(data: bytes) -> str:
 
 def test_createJob_storesSpecContentAddressed(api):
     spec = example_mlp_spec()
-    response = api.post("/jobs", json=spec.model_dump(mode="json"))
+    response = api.post("/v1/jobs", json=spec.model_dump(mode="json"))
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["spec_hash"] == spec.spec_hash() and body["created"] is True
     assert body["checkpoint_count"] == spec.checkpoint_count
-    assert api.post("/jobs", json=spec.model_dump(mode="json")).json()["created"] is False
-    served = api.get(f"/specs/{body['spec_hash']}").content
+    assert api.post("/v1/jobs", json=spec.model_dump(mode="json")).json()["created"] is False
+    served = api.get(f"/v1/specs/{body['spec_hash']}").content
     assert digest(served) == body["spec_hash"]
 
 
@@ -63,19 +63,19 @@ def test_createJob_storesSpecContentAddressed(api):
 def test_createJob_badSpec_saysWhatIsWrong(api, mutate, field):
     spec = json.loads(json.dumps(example_mlp_spec().model_dump(mode="json")))
     mutate(spec)
-    response = api.post("/jobs", json=spec)
+    response = api.post("/v1/jobs", json=spec)
     assert response.status_code == 422
     assert field in response.json()["detail"]
 
 
 def test_readSpec_unknown_is404(api):
-    assert api.get("/specs/0x" + "00" * 32).status_code == 404
+    assert api.get("/v1/specs/0x" + "00" * 32).status_code == 404
 
 
 def test_artifacts_roundTrip_signedUploads_hashChecked(api, chain_stack):
     key = fresh_key(client(chain_stack))  # a funded address: a submitter preparing a job
     data = os.urandom(4096)
-    path = f"/artifacts/{digest(data)}"
+    path = f"/v1/artifacts/{digest(data)}"
     unsigned = api.put(path, content=data)
     assert unsigned.status_code == 401 and "sign" in unsigned.json()["detail"]
     assert unsigned.headers["content-type"] == "application/problem+json"
@@ -86,22 +86,22 @@ def test_artifacts_roundTrip_signedUploads_hashChecked(api, chain_stack):
     assert api.put(path, content=data, headers=replayed_headers).status_code in (200, 201)
     assert api.put(path, content=data, headers=replayed_headers).status_code == 409  # each signature once
     other = os.urandom(64)  # a body that is not what the path names
-    wrong = api.put(f"/artifacts/{digest(b'other')}", content=other,
-                    headers=signed(api, key, "PUT", f"/artifacts/{digest(b'other')}", digest=hashlib.sha256(b"other").digest()))
+    wrong = api.put(f"/v1/artifacts/{digest(b'other')}", content=other,
+                    headers=signed(api, key, "PUT", f"/v1/artifacts/{digest(b'other')}", digest=hashlib.sha256(b"other").digest()))
     assert wrong.status_code == 422 and "hashes to" in wrong.json()["detail"]
     assert not api.app.state.artifacts.exists(digest(b"other")) and not api.app.state.artifacts.exists(digest(other))
     broke = fresh_key(client(chain_stack), ether=0)  # no funds and no open job: no uploads
     refused = upload(api, broke, os.urandom(64))
     assert refused.status_code == 403 and "wei" in refused.json()["detail"]
-    assert api.get("/artifacts/../etc/passwd").status_code in (404, 422)
-    assert api.get("/artifacts/not-a-hash").status_code == 422
-    assert api.get(f"/artifacts/{digest(b'never uploaded')}").status_code == 404
+    assert api.get("/v1/artifacts/../etc/passwd").status_code in (404, 422)
+    assert api.get("/v1/artifacts/not-a-hash").status_code == 422
+    assert api.get(f"/v1/artifacts/{digest(b'never uploaded')}").status_code == 404
 
 
 def test_signedRequests_areBoundToTheirDeployment_route_andBody(api, chain_stack):
     key = fresh_key(client(chain_stack))
     data = os.urandom(256)
-    path = f"/artifacts/{digest(data)}"
+    path = f"/v1/artifacts/{digest(data)}"
     sha = hashlib.sha256(data).digest()
     domain = api.app.state.chain.signing_domain
     elsewhere = SigningDomain(domain.chain_id + 1, domain.market)  # the same key on another deployment
@@ -148,7 +148,7 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
         solver_client.report_checkpoint(job_id, 1, 4, conflicting["state_hash"], body["artifact"], None)
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=5)).status_code == 422  # wrong step for the index
     assert report(ANVIL_KEYS[4], dict(body, index=2, step=8, artifact="0x" + "00" * 32)).status_code == 422
-    path = f"/jobs/{job_id}/checkpoints"
+    path = f"/v1/jobs/{job_id}/checkpoints"
     headers = signed(api, ANVIL_KEYS[4], "POST", path, json.dumps(body).encode()) | {"Content-Type": "application/json"}
     forged = api.post(path, content=json.dumps(dict(body, index=2, step=8)).encode(), headers=headers)
     assert forged.status_code == 403  # a signature over other content recovers another address
@@ -159,34 +159,34 @@ def test_reports_mustBeSignedByTheRightParty(api, chain_stack):
     refused = report(ANVIL_KEYS[4], verdict, "verdicts")  # staked, but the job's own solver
     assert refused.status_code == 403 and "solver" in refused.json()["detail"]
     assert report("0x" + "11" * 32, verdict, "verdicts").status_code == 403  # no stake
-    job = api.get(f"/jobs/{job_id}").json()
+    job = api.get(f"/v1/jobs/{job_id}").json()
     assert job["state"] == "running" and job["solver"] == solver.address
     assert [c["index"] for c in job["checkpoints"]] == [1] and job["final_loss"] == 0.5
     assert job["verdicts"] == []
-    assert api.get("/jobs", params={"state": "nonsense"}).status_code == 422
-    assert job_id in [j["id"] for j in api.get("/jobs", params={"state": "running"}).json()]
+    assert api.get("/v1/jobs", params={"state": "nonsense"}).status_code == 422
+    assert job_id in [j["id"] for j in api.get("/v1/jobs", params={"state": "running"}).json()["items"]]
 
 
 def test_outputs_onlyForInferenceJobs_thatHaveAFinalRoot(api, chain_stack):
-    assert api.get("/jobs/999999/outputs").status_code == 404
+    assert api.get("/v1/jobs/999999/outputs").status_code == 404
     weights, inputs = zero_weights(example_mlp_spec().model), os.urandom(64)
-    never_uploaded = api.post("/jobs", json=example_inference_spec(digest(weights), digest(inputs), 2).model_dump(mode="json"))
+    never_uploaded = api.post("/v1/jobs", json=example_inference_spec(digest(weights), digest(inputs), 2).model_dump(mode="json"))
     assert never_uploaded.status_code == 422 and "weights.sha256" in never_uploaded.json()["detail"]
     assert upload(api, ANVIL_KEYS[1], weights).status_code == 201 and upload(api, ANVIL_KEYS[1], inputs).status_code == 201
     training, inference = example_mlp_spec(), example_inference_spec(digest(weights), digest(inputs), 2)
     submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[1])
     jobs = {}
     for spec in (training, inference):
-        accepted = api.post("/jobs", json=spec.model_dump(mode="json")).json()
+        accepted = api.post("/v1/jobs", json=spec.model_dump(mode="json")).json()
         jobs[spec.kind] = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
                                              max_price=ETHER // 10, bidding_seconds=60, execution_seconds=600,
                                              challenge_seconds=60)
     drain(Indexer(Chain(chain_stack.rpc_url, chain_stack.deployment_file), api.app.state.sessions, RecordingDispatcher()))
-    response = api.get(f"/jobs/{jobs['train']}/outputs")
+    response = api.get(f"/v1/jobs/{jobs['train']}/outputs")
     assert response.status_code == 409 and "not an inference job" in response.json()["detail"]
-    response = api.get(f"/jobs/{jobs['inference']}/outputs")
+    response = api.get(f"/v1/jobs/{jobs['inference']}/outputs")
     assert response.status_code == 409 and "no final root on chain yet" in response.json()["detail"]
-    assert api.get(f"/jobs/{jobs['inference']}/outputs", params={"limit": 0}).status_code == 422
+    assert api.get(f"/v1/jobs/{jobs['inference']}/outputs", params={"limit": 0}).status_code == 422
 
 
 def test_verdicts_onlyFromRegisteredVerifiers_oncePerInterval_neverFromTheSolver(api, chain_stack):
@@ -222,14 +222,15 @@ def test_verdicts_onlyFromRegisteredVerifiers_oncePerInterval_neverFromTheSolver
     assert report(registered, dict(verdict, interval=2)).status_code == 403
 
     address = reader.w3.eth.account.from_key(registered).address
-    assert [(v["verifier"], v["interval"]) for v in api.get(f"/jobs/{job_id}").json()["verdicts"]] == [
+    assert [(v["verifier"], v["interval"]) for v in api.get(f"/v1/jobs/{job_id}").json()["verdicts"]] == [
         (address, 1), (address, 0)]
 
 
 def test_docs_areServedWithoutACdn_andTheRootLeadsThere(api):
-    """/docs and /redoc load their scripts from the coordinator itself (it may have no internet), and / is
-    not a dead end."""
-    assert api.get("/", follow_redirects=False).headers["location"] == "/docs"
+    """/docs and /redoc load their scripts from the coordinator itself (it may have no internet), and / (the
+    dashboard) links to them."""
+    root = api.get("/", follow_redirects=False)
+    assert root.status_code == 200 and 'href="/docs"' in root.text
     for page in ("/docs", "/redoc"):
         html = api.get(page).text
         scripts = re.findall(r'src="([^"]+)"', html)

@@ -39,13 +39,13 @@ def coordinator(api, key: str, sent: list | None = None) -> CoordinatorClient:
 
 
 def start(api, key: str, data: bytes, size: int | None = None):
-    path = f"/artifacts/{digest(data)}/upload"
+    path = f"/v1/artifacts/{digest(data)}/upload"
     body = json.dumps({"size": len(data) if size is None else size}).encode()
     return api.post(path, content=body, headers=signed(api, key, "POST", path, body) | {"Content-Type": "application/json"})
 
 
 def chunk(api, key: str, data: bytes, offset: int, piece: bytes, signed_piece: bytes | None = None):
-    path = f"/artifacts/{digest(data)}/upload?offset={offset}"
+    path = f"/v1/artifacts/{digest(data)}/upload?offset={offset}"
     sha = hashlib.sha256(piece if signed_piece is None else signed_piece).digest()
     return api.put(path, content=piece, headers=signed(api, key, "PUT", path, digest=sha) | {CONTENT_SHA256: sha.hex()})
 
@@ -71,7 +71,7 @@ def test_chunkedUpload_resumesFromTheServersOffset_andStoresTheRightBytes(api, c
     assert coordinator(api, key, sent).upload_artifact(path) == digest(data)
     offsets = [int(p.split("offset=")[1]) for m, p, _ in sent if m == "PUT"]
     assert offsets == list(range(3 * CHUNK, len(data), CHUNK))
-    assert api.get(f"/artifacts/{digest(data)}").content == data
+    assert api.get(f"/v1/artifacts/{digest(data)}").content == data
     assert partials(api) == []
     with api.app.state.sessions() as session:
         assert session.get(Artifact, digest(data)).size == len(data)
@@ -89,7 +89,7 @@ def test_chunkedUpload_wrongChunkOrWrongWhole_isRefused_andNothingIsKept(api, ch
     assert bad.status_code == 422 and "not kept" in bad.json()["detail"]
     assert start(api, key, data).json()["offset"] == CHUNK  # cut back to where the bad chunk started
 
-    unsigned = api.put(f"/artifacts/{digest(data)}/upload?offset={CHUNK}", content=data[CHUNK:2 * CHUNK],
+    unsigned = api.put(f"/v1/artifacts/{digest(data)}/upload?offset={CHUNK}", content=data[CHUNK:2 * CHUNK],
                        headers={CONTENT_SHA256: hashlib.sha256(data[CHUNK:2 * CHUNK]).hexdigest()})
     assert unsigned.status_code == 401
     stranger = fresh_key(client(chain_stack))  # a chunk of an upload nobody authorized
@@ -140,7 +140,7 @@ def test_download_rangeRequests_resume_andAWrongPrefixIsCaught(api, chain_stack,
     data = os.urandom(5 * CHUNK + 7)
     c = coordinator(api, key)
     c.upload_artifact(data)
-    url = f"/artifacts/{digest(data)}"
+    url = f"/v1/artifacts/{digest(data)}"
     ranged = api.get(url, headers={"Range": f"bytes={CHUNK}-"})
     assert ranged.status_code == 206 and ranged.content == data[CHUNK:]
     assert ranged.headers["content-range"] == f"bytes {CHUNK}-{len(data) - 1}/{len(data)}"
@@ -265,6 +265,15 @@ def test_client_uploadFailure_saysWhy(api, chain_stack):
         coordinator(api, broke).upload_artifact(os.urandom(3 * CHUNK))
 
 
+def test_client_holdsArtifact_asksForOneByte(api, chain_stack):
+    c = coordinator(api, fresh_key(client(chain_stack)), sent := [])
+    data = os.urandom(3 * CHUNK)
+    c.upload_artifact(data)
+    sent.clear()
+    assert c.holds_artifact(digest(data)) and sent == [("GET", f"/v1/artifacts/{digest(data)}", "bytes=0-0")]
+    assert not c.holds_artifact(digest(b"never uploaded"))
+
+
 # --- the solver-hosted backend ------------------------------------------------------------------------------
 
 
@@ -340,7 +349,7 @@ class Liar:
 
 
 def declare(api, key: str, artifact: str, job_id: int, url: str):
-    path, body = f"/artifacts/{artifact}/sources", json.dumps({"job_id": job_id, "url": url}).encode()
+    path, body = f"/v1/artifacts/{artifact}/sources", json.dumps({"job_id": job_id, "url": url}).encode()
     return api.post(path, content=body, headers=signed(api, key, "POST", path, body) | {"Content-Type": "application/json"})
 
 
@@ -356,16 +365,16 @@ def test_solverHosted_coordinatorFetchesChecksAndCaches_onAMiss(solvers_api, cha
     assert not store.cache.exists(artifact) and not store.file(artifact).exists()  # nothing sent to the coordinator
     solver.report_checkpoint(job_id, 1, 2, "0x" + "ab" * 32, artifact, None)  # accepted: the index names a host
 
-    assert api.get(f"/artifacts/{artifact}").content == data  # fetched, checked, cached, served
+    assert api.get(f"/v1/artifacts/{artifact}").content == data  # fetched, checked, cached, served
     assert store.cache.exists(artifact)
     solver_host.delete(artifact)  # the solver's host goes away: the cache still serves it, and ranges of it
-    assert api.get(f"/artifacts/{artifact}", headers={"Range": "bytes=1000-"}).content == data[1000:]
+    assert api.get(f"/v1/artifacts/{artifact}", headers={"Range": "bytes=1000-"}).content == data[1000:]
 
     other = solver.publish_checkpoint(job_id, os.urandom(200_000))
     store.cache_bytes = 250_000  # room for one: the least recently used goes
-    assert api.get(f"/artifacts/{other}").status_code == 200
+    assert api.get(f"/v1/artifacts/{other}").status_code == 200
     assert store.cache.exists(other) and not store.cache.exists(artifact)
-    assert api.get(f"/artifacts/{artifact}").status_code == 404  # no host serves it any more
+    assert api.get(f"/v1/artifacts/{artifact}").status_code == 404  # no host serves it any more
 
 
 def test_solverHosted_untrustedHosts_areRefused(solvers_api, chain_stack, solver_host, caplog):
@@ -380,7 +389,7 @@ def test_solverHosted_untrustedHosts_areRefused(solvers_api, chain_stack, solver
         store.max_bytes = 1_000_000
         with caplog.at_level("WARNING", logger="backend.artifacts"):
             for artifact in (wrong, redirected, big):
-                assert api.get(f"/artifacts/{artifact}").status_code == 404
+                assert api.get(f"/v1/artifacts/{artifact}").status_code == 404
                 assert not store.cache.exists(artifact)
         assert f"refused what {liar.url} served: content hashes to" in caplog.text
         assert f"{liar.url} answered 302" in caplog.text and "more than 1000000 bytes" in caplog.text
@@ -503,6 +512,52 @@ def test_retention_deletesExactlyWhatTheRulesAllow(api, chain_stack):
     assert collect(store, sessions, retention_days=7, upload_idle_seconds=3600, now=now).deleted == []  # idempotent
 
 
+def test_retention_keepsWhatASwarmRoundStartsFrom(api, chain_stack):
+    """A live round-1 share names its start, the K updates and its inner checkpoint (not as `sha256` fields):
+    all are kept past the retention period. A finalized share keeps its checkpoint 0 with its final checkpoint
+    (the next round starts from both, and may be posted after it settled); its other checkpoints go."""
+    from backend.models import Checkpoint, Job, Spec
+    from backend.retention import collect
+    from pinpoint.spec import example_mlp_spec, swarm_round_spec
+
+    store, sessions = api.app.state.artifacts, api.app.state.sessions
+    now = datetime.now(timezone.utc)
+
+    def stale_upload() -> str:
+        data = os.urandom(64)
+        store.put(digest(data), data)
+        with sessions() as session:
+            session.add(Artifact(digest=digest(data), size=len(data), uploader="0x" + "11" * 20,
+                                 created_at=now - timedelta(days=30)))
+            session.commit()
+        return digest(data)
+
+    def job(job_id: int, state: str, spec) -> list[str]:
+        body = spec.canonical_json().decode()
+        reported = [stale_upload() for _ in range(spec.checkpoint_count + 1)]
+        with sessions() as session:
+            session.merge(Spec(hash=spec.spec_hash(), body=body))
+            session.add(Job(id=job_id, spec_hash=spec.spec_hash(), submitter="0x" + "5b" * 20, state=state,
+                            max_price="1", required_stake="1", checkpoint_count=spec.checkpoint_count,
+                            checkpoint_interval=spec.checkpoint_interval, bidding_deadline=0, solver="0x" + "22" * 20,
+                            updated_block=1))
+            session.flush()
+            for i, artifact in enumerate(reported):
+                session.add(Checkpoint(job_id=job_id, index=i, step=i * spec.checkpoint_interval,
+                                       state_hash="0x" + "ab" * 32, artifact=artifact))
+            session.commit()
+        return reported
+
+    base = example_mlp_spec()
+    share = job(1, "finalized", swarm_round_spec(base, 2, 0, 0))
+    start, inner, *updates = (stale_upload() for _ in range(4))
+    running = job(2, "running", swarm_round_spec(base, 2, 1, 1, start[2:], [u[2:] for u in updates], inner[2:]))
+
+    done = collect(store, sessions, retention_days=7, upload_idle_seconds=3600, now=now)
+    assert sorted(done.deleted) == sorted(share[1:-1])
+    assert {share[0], share[-1], start, inner, *updates, *running} <= set(store.digests())
+
+
 def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, solver_host):
     from backend.models import ArtifactSource, Checkpoint, Job
     from backend.retention import collect
@@ -513,7 +568,7 @@ def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, so
     solver = coordinator(api, key)
     solver.host = solver_host
     middle, final = (solver.publish_checkpoint(job_id, os.urandom(1000)) for _ in range(2))
-    assert api.get(f"/artifacts/{middle}").status_code == 200  # cached by a read
+    assert api.get(f"/v1/artifacts/{middle}").status_code == 200  # cached by a read
     with sessions() as session:
         job = session.get(Job, job_id)
         job.state, job.checkpoint_count = "finalized", 1
@@ -527,7 +582,7 @@ def test_retention_pinsAResultServedOnlyByItsSolver(solvers_api, chain_stack, so
     with sessions() as session:
         assert session.query(ArtifactSource).count() == 0  # settled: the solver need not serve them any more
     solver_host.delete(final)
-    assert api.get(f"/artifacts/{final}").status_code == 200
+    assert api.get(f"/v1/artifacts/{final}").status_code == 200
 
 
 def test_gcCommand_listsWithDryRun_thenDeletes(api, database_url, tmp_path, monkeypatch, capsys):

@@ -37,11 +37,11 @@ def test_uploadedCorpus_isCheckedAtPost_andTrainsFromTheApi_deterministically(ap
     assert hashlib.sha256(stdlib_corpus(1 << 16)).digest() == hashlib.sha256(corpus).digest()  # built twice, same
     spec = on_dataset(dataset_spec(corpus, vocab_size=256), steps=8, checkpoint_interval=4)
 
-    refused = api.post("/jobs", json=spec)  # before the upload
+    refused = api.post("/v1/jobs", json=spec)  # before the upload
     assert refused.status_code == 422 and "dataset.sha256" in refused.json()["detail"]
     assert "never uploaded" in refused.json()["detail"]
     assert upload(api, key, corpus).status_code == 201
-    accepted = api.post("/jobs", json=spec)
+    accepted = api.post("/v1/jobs", json=spec)
     assert accepted.status_code == 201, accepted.text
 
     fetched = coordinator.spec(accepted.json()["spec_hash"])
@@ -64,13 +64,13 @@ def test_headerMismatches_areRefused_namingTheField(api, chain_stack):
     digest = hashlib.sha256(blob).hexdigest()
     tokens = {"name": "artifact", "sha256": digest, "layout": "tokens", "dtype": "uint16", "shape": [64],
               "vocab_size": 256}
-    response = api.post("/jobs", json=on_dataset(tokens))
+    response = api.post("/v1/jobs", json=on_dataset(tokens))
     assert response.status_code == 422 and "dataset.layout" in response.json()["detail"]
     assert "looks like layout 'features'" in response.json()["detail"]
     features = {"name": "artifact", "sha256": digest, "layout": "features", "dtype": "float32",
                           "shape": [9, 16], "classes": 4}
     mlp = {"name": "mlp", "input_dim": 16, "hidden_dim": 8, "depth": 1, "num_classes": 4}
-    response = api.post("/jobs", json=on_dataset(features, mlp))
+    response = api.post("/v1/jobs", json=on_dataset(features, mlp))
     assert response.status_code == 422 and "dataset.shape" in response.json()["detail"], response.text
     ok = on_dataset(features | {"shape": [8, 16]}, mlp)
-    assert api.post("/jobs", json=ok).status_code == 201
+    assert api.post("/v1/jobs", json=ok).status_code == 201

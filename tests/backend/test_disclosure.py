@@ -24,7 +24,7 @@ COUNT, INTERVAL = 4, 2
 
 
 def shown(api, job_id, headers=None) -> dict[int, dict]:
-    response = api.get(f"/jobs/{job_id}", headers=headers)
+    response = api.get(f"/v1/jobs/{job_id}", headers=headers)
     assert response.status_code == 200, response.text
     return {c["index"]: c for c in response.json()["checkpoints"]}
 
@@ -63,9 +63,9 @@ def test_sampledCheckpoints_areWithheldUntilTheCommitWindowEnds(api, chain_stack
     assert withheld(read_as(api, ANVIL_KEYS[6], job_id)) == everything - {0}  # a signature proves nothing else
     captured = read_as(api, ANVIL_KEYS[5], job_id)
     assert withheld(captured) == set()
-    replayed = api.get(f"/jobs/{job_id}", headers=captured)  # a captured read shows nothing twice
+    replayed = api.get(f"/v1/jobs/{job_id}", headers=captured)  # a captured read shows nothing twice
     assert replayed.status_code == 409 and replayed.json()["status"] == 409
-    stale = api.get(f"/jobs/{job_id}", headers=read_as(api, ANVIL_KEYS[5], job_id, now=1))
+    stale = api.get(f"/v1/jobs/{job_id}", headers=read_as(api, ANVIL_KEYS[5], job_id, now=1))
     assert stale.status_code == 401 and "expired" in stale.json()["detail"]
     solver.transact("Market", "submitResult", job_id, checkpoint_tree(job_id, hashes, INTERVAL).root)
     drain(indexer)

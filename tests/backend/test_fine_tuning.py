@@ -38,10 +38,10 @@ def test_fineTuningJob_fromAnUploadedCheckpoint_isAccepted_andTrainsFromTheApi(a
     spec = example_mlp_spec(init={"sha256": hashlib.sha256(blob).hexdigest()}, trainable=["net.4.*"], steps=16)
     body = spec.model_dump(mode="json")
 
-    refused = api.post("/jobs", json=body)
+    refused = api.post("/v1/jobs", json=body)
     assert refused.status_code == 422 and "init.sha256" in refused.json()["detail"] and "never uploaded" in refused.text
     assert upload(api, key, blob).status_code == 201
-    accepted = api.post("/jobs", json=body)
+    accepted = api.post("/v1/jobs", json=body)
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["spec_hash"] == spec.spec_hash()
 
@@ -73,9 +73,9 @@ def test_weightsThatDoNotFitTheModel_areRefusedAtPost_namingTheField(api, chain_
         if spec.kind == "inference":
             assert upload(api, key, b"inputs " + digest.encode()).status_code == 201
             spec = example_inference_spec(digest, hashlib.sha256(b"inputs " + digest.encode()).hexdigest(), 2)
-        response = api.post("/jobs", json=spec.model_dump(mode="json"))
+        response = api.post("/v1/jobs", json=spec.model_dump(mode="json"))
         assert response.status_code == 422, response.text
         assert field in response.json()["detail"] and expected in response.json()["detail"]
     good = zero_weights(model)
     assert upload(api, key, good).status_code == 201
-    assert api.post("/jobs", json=example_mlp_spec(init={"sha256": hashlib.sha256(good).hexdigest()}).model_dump(mode="json")).status_code == 201
+    assert api.post("/v1/jobs", json=example_mlp_spec(init={"sha256": hashlib.sha256(good).hexdigest()}).model_dump(mode="json")).status_code == 201

@@ -49,7 +49,7 @@ def test_reorg_replacingTheAward_rewindsTheIndexToTheNewSolver(api, chain_stack)
                 "loss": None}
         return signed_report(api, key, job_id, "checkpoints", body)
 
-    assert api.get(f"/jobs/{job_id}").json()["solver"] == a.address
+    assert api.get(f"/v1/jobs/{job_id}").json()["solver"] == a.address
     assert report(a_key, 0).status_code == 200 and report(a_key, 1).status_code == 200
     sent = lambda: [x for x in dispatcher.sent if x[1] == job_id]  # noqa: E731 (other tests' jobs share the chain)
     assert sent() == [("execute", job_id, a.address)]
@@ -62,15 +62,15 @@ def test_reorg_replacingTheAward_rewindsTheIndexToTheNewSolver(api, chain_stack)
     assert reader.job(job_id)["solver"] == b.address
     drain(indexer)
 
-    view = api.get(f"/jobs/{job_id}").json()
+    view = api.get(f"/v1/jobs/{job_id}").json()
     assert (view["state"], view["solver"]) == ("running", b.address)
     assert [(bid["solver"], bid["price"]) for bid in view["bids"]] == [(a.address, str(ETHER // 200)),
                                                                       (b.address, str(ETHER // 400))]
     assert view["checkpoints"] == []  # reports made under A's orphaned award are gone
     assert report(a_key, 2).status_code == 403  # A is nobody's solver now
     assert report(b_key, 0).status_code == 200 and report(b_key, 1).status_code == 200
-    as_a = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=read_as(api, a_key, job_id)).json()["checkpoints"]}
-    as_b = {c["index"]: c for c in api.get(f"/jobs/{job_id}", headers=read_as(api, b_key, job_id)).json()["checkpoints"]}
+    as_a = {c["index"]: c for c in api.get(f"/v1/jobs/{job_id}", headers=read_as(api, a_key, job_id)).json()["checkpoints"]}
+    as_b = {c["index"]: c for c in api.get(f"/v1/jobs/{job_id}", headers=read_as(api, b_key, job_id)).json()["checkpoints"]}
     assert as_a[1]["state_hash"] is None and as_b[1]["state_hash"] is not None  # A reads what any verifier reads
     assert sent() == [("execute", job_id, a.address), ("execute", job_id, b.address)]
     with sessions() as s:
@@ -83,10 +83,10 @@ def test_reorg_replacingTheAward_rewindsTheIndexToTheNewSolver(api, chain_stack)
     before_submit = rpc(reader, "evm_snapshot")
     b.transact("Market", "submitResult", job_id, "0x" + "ab" * 32)
     drain(indexer)
-    assert api.get(f"/jobs/{job_id}").json()["state"] == "submitted"
+    assert api.get(f"/v1/jobs/{job_id}").json()["state"] == "submitted"
     assert rpc(reader, "evm_revert", before_submit) is True
     drain(indexer)
-    view = api.get(f"/jobs/{job_id}").json()
+    view = api.get(f"/v1/jobs/{job_id}").json()
     assert (view["state"], view["final_root"], view["solver"]) == ("running", None, b.address)
     assert [c["index"] for c in view["checkpoints"]] == [0, 1]
     assert len(sent()) == 2

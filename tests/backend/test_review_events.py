@@ -96,12 +96,12 @@ def test_review_isIndexed_fromSealToUnverifiedAndDisputesOfBothKinds(api, chain_
     assert reader.job(unverified.job_id)["state"].name == "UNVERIFIED"
 
     # The API serves all of it.
-    view = api.get(f"/jobs/{answered.job_id}").json()
+    view = api.get(f"/v1/jobs/{answered.job_id}").json()
     assert view["state"] == "disputed"
     assert [(d["kind"], d["lo"], d["hi"], d["phase"]) for d in view["disputes"]] == [("availability", 2 * step, 2 * step, "adjudicating")]
-    assert [(d["kind"], d["solver_won"]) for d in api.get(f"/jobs/{faulty.job_id}").json()["disputes"]] == [("fault", False)]
-    listed = api.get("/jobs", params={"state": "unverified"})
+    assert [(d["kind"], d["solver_won"]) for d in api.get(f"/v1/jobs/{faulty.job_id}").json()["disputes"]] == [("fault", False)]
+    listed = api.get("/v1/jobs", params={"state": "unverified"})
     assert listed.status_code == 200, listed.text
-    assert unverified.job_id in [j["id"] for j in listed.json()]
-    assert {j["state"] for j in listed.json()} == {"unverified"}
-    assert api.get(f"/jobs/{unverified.job_id}").json()["state"] == "unverified"
+    assert unverified.job_id in [j["id"] for j in listed.json()["items"]]
+    assert {j["state"] for j in listed.json()["items"]} == {"unverified"}
+    assert api.get(f"/v1/jobs/{unverified.job_id}").json()["state"] == "unverified"

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from backend.app import create_app
 from pinpoint.settings import Settings
 
-CASES = 1000
+CASES = 600
 CONFIG = SchemathesisConfig.from_path(str(Path(__file__).with_name("schemathesis.toml")))  # per operation and database
 
 

@@ -127,3 +127,12 @@ def registered(chain, audit, verifiers):
 def honest_job(chain, jobs, market, staked, registered, solver, stranger):
     """A submitted honest job (root over TRUTH) with its sample sealed, its committee the four verifiers."""
     return sampled(chain, market, proven_job(jobs, market, solver), stranger)
+
+
+# --- swarms -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def swarm(project, owner, market, staking, audit):
+    """The swarm over the shared market (deployed after it is wired, as scripts/deploy.py does)."""
+    return owner.deploy(project.Swarm, market, staking, audit)

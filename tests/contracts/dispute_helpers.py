@@ -26,7 +26,9 @@ CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 # IDisputeGame.Phase values.
 P_NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
 # IDisputeGame.Kind values.
-FAULT, AVAILABILITY = range(2)
+FAULT, AVAILABILITY, GENESIS = range(3)
+GENESIS_STEP = 2**64 - 1  # DisputeGame.GENESIS_STEP: "the initial state, from the spec"
+GENESIS_KEY = b"genesis"  # where a store holds the true initial state, which the toy spec alone would give
 # IMarket.JobState values added for disputes.
 DISPUTED, SLASHED = 7, 8
 
@@ -153,9 +155,12 @@ class Challenger:
 
 
 def referee_answer(store: dict, request) -> bytes:
-    """An honest referee: downloads the served pre-state and checks it is the agreed one; then runs one step,
+    """An honest referee: for a genesis request, the true initial state (the store's GENESIS_KEY); else
+    downloads the served pre-state and checks it is the agreed one; then runs one step,
     or for an availability request answers the fetched checkpoint's state hash (a toy state is its own hash).
     Zero when the bytes cannot be fetched or are not the named state."""
+    if request.step == GENESIS_STEP:
+        return store.get(GENESIS_KEY, ZERO32)
     state = store.get(bytes(request.preStateArtifact))
     if state is None or state != bytes(request.preStateHash):
         return ZERO32

@@ -88,6 +88,10 @@ def test_stakeScript_deposit_request_earlyWithdraw_show(chain_stack):
     assert "locked stake: 0 ETH" in lines
     assert "pending: 0.1 ETH" in lines
     assert f"withdrawable at: {withdrawable_at} (unix time)" in lines
+    shown = ape_run(chain_stack, "stake", "show", "--json")
+    assert json.loads(shown.stdout.strip().splitlines()[-1]) == {
+        "account": ADDRESS, "free_stake": str(ETHER * 15 // 100), "locked_stake": "0", "pending": str(ETHER // 10),
+        "withdrawable_at": withdrawable_at}, output(shown)
 
 
 def reviewed_job(chain_stack):
@@ -148,6 +152,10 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     solver_shown, challenger_shown = (int(part.split()[-2]) for part in clocks.removeprefix("clocks: ").split(", "))
     assert challenger_shown == challenger_left == clock  # the challenger's clock does not run in Reveal
     assert solver_left <= solver_shown <= clock  # the solver's clock runs (the chain may have moved on since)
+    facts = json.loads(ape_run(chain_stack, "dispute", "show", str(dispute_id), "--json", account=None)
+                       .stdout.strip().splitlines()[-1])
+    assert (facts["phase"], facts["lo"], facts["hi"], facts["hi_hash"]) == ("Reveal", 0, 4, hashes[1])
+    assert facts["turn"]["party"] == "solver" and facts["challenger_clock"] == clock
 
     refused = ape_run(chain_stack, "dispute", "respond", str(dispute_id), "agree", account=f"TEST::{CHALLENGER}")
     assert refused.returncode != 0

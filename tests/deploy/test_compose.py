@@ -21,8 +21,11 @@ def test_longRunningInfrastructure_hasHealthchecks_andIsWaitedFor():
     for name in ("anvil", "redis", "postgres", "coordinator"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert SERVICES["coordinator"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
-    for worker in ("indexer", "solver", "verifier", "referee"):  # the API migrated the database first
+    for worker in ("solver", "verifier", "referee"):  # the API is ready (database migrated, chain answering)
         assert SERVICES[worker]["depends_on"]["coordinator"]["condition"] == "service_healthy"
+    # The indexer must not wait for the API: the API is not ready while the indexer lags (migrations take a lock).
+    assert "coordinator" not in SERVICES["indexer"]["depends_on"]
+    assert SERVICES["indexer"]["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
 
 
 def test_commands_areTheProjectsOwnEntryPoints():

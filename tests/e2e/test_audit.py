@@ -11,7 +11,7 @@ import pytest
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.economics import job_economics
-from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, free_port
 from pinpoint.spec import example_mlp_spec
 from tests.e2e.waiting import wait_for
 from worker.verifier import VerifierRun
@@ -35,7 +35,7 @@ def test_lazyVerifier_isCaught_andLosesItsBondToTheHonestOne(tmp_path):
         accepted = api.submit_spec(spec)
         job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
                                     max_price=MAX_PRICE, samples=2, bidding_seconds=4, execution_seconds=600,
-                                    challenge_seconds=30)
+                                    challenge_seconds=LOCAL_REVIEW_SECONDS)
         wait_for(lambda: submitter.job(job_id)["state"] == JobState.SUBMITTED, "the result", 300)
 
         lazy = VerifierRun(job_id, lazy_chain, CoordinatorClient.for_chain(stack.api_url, lazy_chain), lazy=True,

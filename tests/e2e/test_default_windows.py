@@ -35,7 +35,7 @@ def test_defaultWindows_catchACheatThatEveryIntervalSamples(tmp_path):
         cli = [str(Path(sys.executable).parent / "pinpoint-job"), "--key", ANVIL_KEYS[1]]
         spec_file = tmp_path / "job.json"
         spec_file.write_text(json.dumps(spec.model_dump(mode="json")))
-        submitted = subprocess.run(cli + ["submit", str(spec_file), "--max-price", "0.05", "--samples", "8"],
+        submitted = subprocess.run(cli + ["submit", str(spec_file), "--max-price", "0.05", "--samples", "8", "--json"],
                                    env=stack.env, capture_output=True, text=True)
         assert submitted.returncode == 0, submitted.stderr
         job_id = json.loads(submitted.stdout)["job_id"]

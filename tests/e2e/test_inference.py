@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from pinpoint.chain import Chain, JobState
-from pinpoint.cli import main as job_cli
+from pinpoint.cli.job import main as job_cli
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.inference import checked_outputs, inputs_artifact
-from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, free_port
 from pinpoint.settings import get_settings
 from pinpoint.spec import example_inference_spec, example_mlp_spec
 from pinpoint.tensors import float32_tensor
@@ -39,7 +39,7 @@ def post_inference(stack: LocalStack, artifacts, **terms):
     spec = example_inference_spec(api.upload_artifact(artifacts[0]), api.upload_artifact(artifacts[1]), COUNT)
     accepted = api.submit_spec(spec)
     job_id = submitter.post_job(accepted["spec_hash"], COUNT, 1, max_price=MAX_PRICE, bidding_seconds=4,
-                                execution_seconds=600, challenge_seconds=20, **terms)
+                                execution_seconds=600, challenge_seconds=LOCAL_REVIEW_SECONDS, **terms)
     return api, submitter, spec, job_id
 
 

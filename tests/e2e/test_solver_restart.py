@@ -8,7 +8,7 @@ import pytest
 
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
-from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
+from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import example_mlp_spec
 from tests.e2e.waiting import wait_for
@@ -27,7 +27,7 @@ def test_killedSolver_resumesFromItsLastCommittedCheckpoint(tmp_path):
         accepted = api.submit_spec(spec)
         job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
                                     max_price=ETHER // 20, bidding_seconds=4,
-                                    execution_seconds=900, challenge_seconds=20)
+                                    execution_seconds=900, challenge_seconds=LOCAL_REVIEW_SECONDS)
 
         wait_for(lambda: chain.job(job_id)["checkpointsDone"] >= 3, "some committed progress")
         solver = dict(stack.processes)["solver"]

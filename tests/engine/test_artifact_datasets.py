@@ -183,7 +183,7 @@ def test_text_artifact_is_byte_level(tmp_path):
 
 
 def test_cli_writes_the_same_artifact_twice_and_prints_its_spec(tmp_path, capsys):
-    from pinpoint.cli import main
+    from pinpoint.cli.job import main
 
     folder = tmp_path / "notes"
     (folder / "b").mkdir(parents=True)

@@ -6,6 +6,8 @@ import {Market} from "../../contracts/Market.sol";
 import {RefereeCourt} from "../../contracts/RefereeCourt.sol";
 import {DisputeGame} from "../../contracts/DisputeGame.sol";
 import {Audit} from "../../contracts/Audit.sol";
+import {Swarm} from "../../contracts/Swarm.sol";
+import {ISwarm} from "../../contracts/interfaces/ISwarm.sol";
 import {ICredits} from "../../contracts/interfaces/ICredits.sol";
 import {IMarket} from "../../contracts/interfaces/IMarket.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
@@ -15,7 +17,7 @@ import {vm} from "./Vm.sol";
 import {Merkle} from "./Merkle.sol";
 
 /// @title ProtocolHandler
-/// @notice Drives all five contracts, deployed and wired as scripts/deploy.py wires them (its default
+/// @notice Drives all six contracts, deployed and wired as scripts/deploy.py wires them (its default
 ///         parameters), on behalf of several actors: submitters, solvers (honest or cheating from some step),
 ///         verifiers (honest, copying the solver or wrong), challengers (honest or frivolous), referees (honest or
 ///         not), with time and blocks moving forward. Every action is taken by its real sender (prank) with
@@ -37,8 +39,11 @@ contract ProtocolHandler {
     uint64 public constant VERIFIER_DELAY = 1 hours;
     uint256 public constant COMMITTEE_SIZE = 3;
 
-    /// @notice Jobs posted per run at most (keeps every loop of the checks and the drain short).
+    /// @notice Jobs posted per run at most (keeps every loop of the checks and the drain short); swarms' shares
+    ///         may take the market up to MAX_JOBS + MAX_SHARES.
     uint256 public constant MAX_JOBS = 6;
+    uint256 public constant MAX_SHARES = 8;
+    uint256 public constant MAX_SWARMS = 2;
     uint64 internal constant HONEST = type(uint64).max;
 
     Staking public immutable staking;
@@ -46,6 +51,7 @@ contract ProtocolHandler {
     RefereeCourt public immutable court;
     DisputeGame public immutable game;
     Audit public immutable audit;
+    Swarm public immutable swarm;
 
     address[] public submitters;
     address[] public solvers;
@@ -90,13 +96,14 @@ contract ProtocolHandler {
         market.setDisputeGame(address(game));
         market.setAudit(audit);
         court.setGame(address(game));
+        swarm = new Swarm(market, staking, audit);
 
         _actors(submitters, 0x5000, 3, "submitter");
         _actors(solvers, 0x5100, 3, "solver");
         _actors(verifiers, 0x5200, 4, "verifier");
         _actors(referees, 0x5300, 4, "referee");
         _actors(challengers, 0x5400, 2, "challenger");
-        _actions = ["warp", "deposit", "requestWithdrawal", "withdraw", "postJob", "bid", "closeBidding", "postProgress", "submitResult", "sealSample", "finalize", "reportMissedDeadline", "registerVerifier", "requestVerifierExit", "withdrawVerifierStake", "fundAudit", "auditCommit", "auditReveal", "auditSettle", "challenge", "challengeAvailability", "answerAvailability", "revealMidpoint", "respond", "serveState", "claimTimeout", "closeMoot", "releaseBond", "registerReferee", "requestRefereeExit", "withdrawReferee", "draw", "commitAnswer", "revealAnswer", "decide", "appeal", "slashReferee", "claim"];
+        _actions = ["warp", "deposit", "requestWithdrawal", "withdraw", "postJob", "bid", "closeBidding", "postProgress", "submitResult", "sealSample", "finalize", "reportMissedDeadline", "registerVerifier", "requestVerifierExit", "withdrawVerifierStake", "fundAudit", "auditCommit", "auditReveal", "auditSettle", "challenge", "challengeAvailability", "answerAvailability", "revealMidpoint", "respond", "serveState", "claimTimeout", "closeMoot", "releaseBond", "registerReferee", "requestRefereeExit", "withdrawReferee", "draw", "commitAnswer", "revealAnswer", "decide", "appeal", "slashReferee", "claim", "postSwarm", "swarmBid", "closeSwarmBidding", "postReplica", "vacate", "completeSwarm", "noteIdle", "endSwarm"];
         // Three verifiers and three referees are seated from the start (the fuzzer exits and adds more).
         for (uint256 i; i < 3; ++i) {
             vm.prank(verifiers[i]);
@@ -254,6 +261,8 @@ contract ProtocolHandler {
         (uint256 jobId, IMarket.Job memory job) = _job(jobSeed);
         if (job.state != IMarket.JobState.Bidding) return;
         address solver = solvers[who % solvers.length];
+        address reserved = market.reservedSolver(jobId);
+        if (reserved != address(0) && who % 4 != 0) solver = reserved; // a swarm's share: mostly its holder
         uint256 ceiling = job.solver == address(0) ? job.maxPrice : job.price - 1;
         if (ceiling == 0) return;
         uint256 price = 1 + priceSeed % ceiling;
@@ -582,6 +591,148 @@ contract ProtocolHandler {
         } catch {}
     }
 
+    // --- swarms (K replicas in rounds; each share a job reserved for its slot's holder) ------------------
+
+    function postSwarm(uint256 who, uint256 priceSeed, uint256 shapeSeed, uint256 durationSeed) external step {
+        if (swarm.swarmCount() >= MAX_SWARMS) return;
+        ISwarm.Terms memory t;
+        t.maxPricePerRound = 1e15 + priceSeed % 0.1 ether;
+        t.checkpointCount = uint64(1 + shapeSeed % 4);
+        t.checkpointInterval = uint64(1 + (shapeSeed >> 8) % 8);
+        t.sampleCount = uint64(1 + (shapeSeed >> 16) % t.checkpointCount);
+        t.requiredStake = market.minimumStake(t.maxPricePerRound, t.checkpointCount, t.sampleCount);
+        t.biddingDuration = uint64(1 hours + durationSeed % 1 days);
+        t.acceptDuration = uint64(1 hours + (durationSeed >> 64) % 1 days);
+        t.executionDuration = uint64(1 hours + (durationSeed >> 96) % 2 days);
+        t.challengeDuration = uint64(COMMIT_WINDOW + REVEAL_WINDOW + (durationSeed >> 128) % 1 days);
+        uint8 replicas = uint8(2 + (shapeSeed >> 32) % 2);
+        uint16 rounds = uint16(1 + (shapeSeed >> 40) % 2);
+        uint8 standbys = uint8((shapeSeed >> 48) % 3);
+        vm.prank(submitters[who % submitters.length]);
+        try swarm.post(keccak256(abi.encode("swarm", priceSeed)), replicas, rounds, standbys, t) {
+            ++hits["postSwarm"];
+        } catch {}
+    }
+
+    function swarmBid(uint256 swarmSeed, uint256 who, uint256 priceSeed) external step {
+        (uint256 swarmId, ISwarm.Swarm memory s) = _swarm(swarmSeed);
+        if (s.state != ISwarm.SwarmState.Bidding) return;
+        address solver = solvers[who % solvers.length];
+        uint256 free = staking.freeStake(solver);
+        if (free < s.requiredStake) {
+            vm.prank(solver);
+            staking.deposit{value: s.requiredStake - free}();
+        }
+        vm.prank(solver);
+        try swarm.bid(swarmId, 1 + priceSeed % s.maxPricePerRound) {
+            ++hits["swarmBid"];
+        } catch {}
+    }
+
+    function closeSwarmBidding(uint256 swarmSeed) external step {
+        (uint256 swarmId,) = _swarm(swarmSeed);
+        try swarm.closeBidding(swarmId) {
+            ++hits["closeSwarmBidding"];
+        } catch {}
+    }
+
+    /// @notice The submitter posts a slot's share of the current round, or of the next one (the contract decides
+    ///         whether it is due), paying the holder's price and sometimes a verifiers' reward on top.
+    function postReplica(uint256 swarmSeed, uint256 slotSeed, uint256 choice) external step {
+        (uint256 swarmId, ISwarm.Swarm memory s) = _swarm(swarmSeed);
+        if (s.state != ISwarm.SwarmState.Running || market.jobCount() >= MAX_JOBS + MAX_SHARES) return;
+        uint8 slot = uint8(slotSeed % s.replicas);
+        uint16 round = s.currentRound + uint16(choice % 2);
+        (, uint256[] memory prices) = swarm.slots(swarmId);
+        uint256 jobId = market.jobCount() + 1;
+        vm.prank(s.submitter);
+        try swarm.postReplica{value: prices[slot] + (choice >> 8) % 0.01 ether}(
+            swarmId, round, slot, keccak256(abi.encode("share", swarmId, round, slot))
+        ) {
+            cheatStep[jobId] = (choice >> 80) % 2 == 0 ? HONEST : uint64(1 + (choice >> 81) % 32);
+            ++hits["postReplica"];
+        } catch {}
+    }
+
+    function vacate(uint256 swarmSeed, uint256 slotSeed) external step {
+        (uint256 swarmId, ISwarm.Swarm memory s) = _swarm(swarmSeed);
+        if (s.state != ISwarm.SwarmState.Running) return;
+        try swarm.vacate(swarmId, uint8(slotSeed % s.replicas)) {
+            ++hits["vacate"];
+        } catch {}
+    }
+
+    function completeSwarm(uint256 swarmSeed) external step {
+        (uint256 swarmId,) = _swarm(swarmSeed);
+        try swarm.complete(swarmId) {
+            ++hits["completeSwarm"];
+        } catch {}
+    }
+
+    function noteIdle(uint256 swarmSeed) external step {
+        (uint256 swarmId,) = _swarm(swarmSeed);
+        try swarm.noteIdle(swarmId) {
+            ++hits["noteIdle"];
+        } catch {}
+    }
+
+    /// @notice The submitter (or, after the idle period, anyone) ends a swarm.
+    function endSwarm(uint256 swarmSeed, uint256 who) external step {
+        (uint256 swarmId, ISwarm.Swarm memory s) = _swarm(swarmSeed);
+        if (s.state == ISwarm.SwarmState.None) return;
+        vm.prank(who % 2 == 0 ? s.submitter : actors[who % actors.length]);
+        try swarm.end(swarmId) {
+            ++hits["endSwarm"];
+        } catch {}
+    }
+
+    /// @notice Moves a swarm (an unfinished one, from `swarmSeed` on) forward 1 .. 8 steps: bids, the close, then
+    ///         per slot what its share's state calls for (vacate a failed holder, post the share, move its job);
+    ///         now and then the idle notice, completion or the end.
+    function progressSwarm(uint256 swarmSeed, uint256 choice) external step {
+        uint256 count = swarm.swarmCount();
+        if (count == 0) return;
+        uint256 swarmId = 1 + swarmSeed % count;
+        uint256 steps = 1 + choice % 8;
+        for (uint256 i; i < steps; ++i) {
+            _swarmStep(swarmId, uint256(keccak256(abi.encode(choice, i))));
+        }
+    }
+
+    function _swarmStep(uint256 swarmId, uint256 choice) internal {
+        ISwarm.Swarm memory s = swarm.getSwarm(swarmId);
+        uint256 seed = swarmId - 1;
+        uint256 c = choice % 8;
+        if (s.state == ISwarm.SwarmState.Bidding) {
+            (address[] memory bidders,) = swarm.bidsOf(swarmId);
+            if (c != 7 && (bidders.length < s.replicas || c < 4)) {
+                this.swarmBid(seed, choice >> 8, choice >> 16);
+            } else {
+                _advanceTo(s.biddingDeadline + 1);
+                this.closeSwarmBidding(seed);
+            }
+        } else if (s.state == ISwarm.SwarmState.Running) {
+            if (c == 7) {
+                if ((choice >> 8) % 4 == 0) this.endSwarm(seed, choice >> 16);
+                else if ((choice >> 8) % 4 == 1) this.noteIdle(seed);
+                else this.completeSwarm(seed);
+                return;
+            }
+            uint8 slot = uint8((choice >> 8) % s.replicas);
+            uint256 jobId = swarm.replicaJob(swarmId, s.currentRound, slot);
+            IMarket.JobState state = jobId == 0 ? IMarket.JobState.None : market.jobState(jobId);
+            if (state == IMarket.JobState.Cancelled || state == IMarket.JobState.Failed
+                    || state == IMarket.JobState.Slashed) {
+                this.vacate(seed, slot);
+                this.postReplica(seed, slot, choice >> 16 << 1); // the same round
+            } else if (_open(state)) {
+                _jobStep(jobId, choice >> 16);
+            } else {
+                this.postReplica(seed, slot, choice >> 16);
+            }
+        }
+    }
+
     // --- claims ----------------------------------------------------------------------------------------
 
     function claim(uint256 contractSeed, uint256 who) external step {
@@ -814,6 +965,10 @@ contract ProtocolHandler {
             for (uint256 requestId = 1; requestId <= requests; ++requestId) {
                 _pushRequest(requestId);
             }
+            uint256 swarms = swarm.swarmCount();
+            for (uint256 swarmId = 1; swarmId <= swarms; ++swarmId) {
+                _settleSwarm(swarmId);
+            }
         }
         require(_allSettled(), "drain: something could not be settled");
         _slashAndRelease();
@@ -834,6 +989,21 @@ contract ProtocolHandler {
                 market.sealSample(jobId);
             } else {
                 market.finalize(jobId);
+            }
+        }
+    }
+
+    /// @dev A swarm's exits: anyone closes its auction; once no share is live, a trained one is completed and
+    ///      any other is ended by its submitter.
+    function _settleSwarm(uint256 swarmId) internal {
+        ISwarm.Swarm memory s = swarm.getSwarm(swarmId);
+        if (s.state == ISwarm.SwarmState.Bidding) {
+            swarm.closeBidding(swarmId);
+        } else if (s.state == ISwarm.SwarmState.Running && swarm.liveJob(swarmId) == 0) {
+            try swarm.complete(swarmId) {}
+            catch {
+                vm.prank(s.submitter);
+                swarm.end(swarmId);
             }
         }
     }
@@ -883,6 +1053,11 @@ contract ProtocolHandler {
         uint256 requests = court.requestCount();
         for (uint256 requestId = 1; requestId <= requests; ++requestId) {
             if (!court.getRequest(requestId).done) return false;
+        }
+        uint256 swarms = swarm.swarmCount();
+        for (uint256 swarmId = 1; swarmId <= swarms; ++swarmId) {
+            ISwarm.SwarmState state = swarm.getSwarm(swarmId).state;
+            if (state == ISwarm.SwarmState.Bidding || state == ISwarm.SwarmState.Running) return false;
         }
         return true;
     }
@@ -998,6 +1173,13 @@ contract ProtocolHandler {
         if (count == 0) return (0, job);
         jobId = 1 + seed % count;
         job = market.getJob(jobId);
+    }
+
+    function _swarm(uint256 seed) internal view returns (uint256 swarmId, ISwarm.Swarm memory s) {
+        uint256 count = swarm.swarmCount();
+        if (count == 0) return (0, s);
+        swarmId = 1 + seed % count;
+        s = swarm.getSwarm(swarmId);
     }
 
     function _dispute(uint256 seed) internal view returns (uint256 disputeId, IDisputeGame.Dispute memory d) {

@@ -12,12 +12,12 @@ import {FuzzSelector, vm} from "./Vm.sol";
 import {ProtocolHandler} from "./ProtocolHandler.sol";
 
 /// @title ProtocolInvariants
-/// @notice Foundry invariant suite over Staking, Market, DisputeGame, RefereeCourt and Audit, wired as deployed.
+/// @notice Foundry invariant suite over Staking, Market, DisputeGame, RefereeCourt, Audit and Swarm, wired as deployed.
 ///         After every handler call (`invariant_solvency`): each contract holds exactly what its own ledgers
 ///         say it owes, and each ledger adds up (credits per account, escrow per open job, locked stake per
 ///         job, bonds per open dispute). After every run (`afterInvariant`): every exit can be taken (time is
 ///         moved past every window, every job, dispute, panel and audit is settled, every stake exits, every
-///         credit is claimed) and all five contracts are left with exactly zero wei.
+///         credit is claimed, every swarm completed or ended) and all six contracts are left with exactly zero wei.
 ///         Sizes: foundry.toml (`make test-invariants`; `make fuzz-nightly` is ten times as many calls).
 contract ProtocolInvariants {
     ProtocolHandler internal handler;
@@ -40,10 +40,10 @@ contract ProtocolInvariants {
 
     /// @notice ... through these actions: the drivers (several lifecycle steps of a job or a dispute per call,
     ///         listed four times each to weigh them), the registries (stake in and out: solvers, verifiers,
-    ///         referees), new jobs, time, claims, and raw calls anyone may make at any moment (the drivers call
-    ///         the other handler actions themselves). The drain is never a target.
+    ///         referees), new jobs and swarms, time, claims, and raw calls anyone may make at any moment (the
+    ///         drivers call the other handler actions themselves). The drain is never a target.
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](27);
+        bytes4[] memory s = new bytes4[](34);
         for (uint256 i; i < 4; ++i) {
             s[2 * i] = ProtocolHandler.progressJob.selector;
             s[2 * i + 1] = ProtocolHandler.progressDispute.selector;
@@ -67,6 +67,13 @@ contract ProtocolInvariants {
         s[24] = ProtocolHandler.draw.selector;
         s[25] = ProtocolHandler.challenge.selector;
         s[26] = ProtocolHandler.fundAudit.selector;
+        s[27] = ProtocolHandler.progressSwarm.selector;
+        s[28] = ProtocolHandler.progressSwarm.selector;
+        s[29] = ProtocolHandler.postSwarm.selector;
+        s[30] = ProtocolHandler.vacate.selector;
+        s[31] = ProtocolHandler.endSwarm.selector;
+        s[32] = ProtocolHandler.progressSwarm.selector;
+        s[33] = ProtocolHandler.progressSwarm.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector({addr: address(handler), selectors: s});
     }
@@ -74,6 +81,7 @@ contract ProtocolInvariants {
     /// @notice Solvency and the ledgers' sums, checked after every call.
     function invariant_solvency() public view {
         require(bytes(handler.brokenExit()).length == 0, handler.brokenExit());
+        require(address(handler.swarm()).balance == 0, "swarm: holds ETH"); // it forwards all it is paid
         _checkStaking();
         _checkMarket();
         _checkGame();

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from pinpoint.cli import ether, main
+from pinpoint.cli.job import main
 from pinpoint.spec import parse_spec
+from pinpoint.units import ether
 
 
 def test_ether_parsesAmounts_andRefusesNonsense():

@@ -189,3 +189,19 @@ def test_protocol_library_does_not_import_torch():
     code = ("import sys, pinpoint.spec, pinpoint.merkle; pinpoint.spec.example_mlp_spec(); "
             "assert 'torch' not in sys.modules, 'pinpoint imported torch'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_namedInputs_listEveryArtifactASpecNeeds_inAFixedOrder():
+    """What a solver fetches before it bids and what the coordinator keeps while a job is live: the uploaded
+    dataset, the starting weights, and a later swarm round's start, inner checkpoint and updates."""
+    from pinpoint.spec import ArtifactDatasetSpec, WeightsRef, example_inference_spec, named_inputs, swarm_round_spec
+
+    a, b, c, d, e = (x * 32 for x in ("aa", "bb", "cc", "dd", "ee"))
+    data = ArtifactDatasetSpec(name="artifact", sha256=a, layout="features", dtype="float32", shape=(256, 16), classes=4)
+    base = example_mlp_spec().model_copy(update={"dataset": data, "init": WeightsRef(sha256=b)})
+    assert named_inputs(base) == [("dataset", a), ("weights", b)]
+    assert named_inputs(swarm_round_spec(base, 2, 0, 0)) == named_inputs(base)
+    share = swarm_round_spec(base, 2, 1, 1, c, [d, e], e)  # a later round starts from the outer step, not `init`
+    assert named_inputs(share) == [("dataset", a), ("checkpoint", c), ("checkpoint", e), ("update", d), ("update", e)]
+    assert named_inputs(example_mlp_spec()) == []  # synthetic data, weights from the seed
+    assert named_inputs(example_inference_spec(a, b, 4)) == [("weights", a), ("inputs", b)]

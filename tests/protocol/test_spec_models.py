@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pinpoint.cli import main as cli_main
+from pinpoint.cli.job import main as cli_main
 from pinpoint.resources import (
     SpecLimits,
     check_resources,

@@ -1,10 +1,22 @@
 """Every cheat deviates exactly after its step, and a cheater can replay its own trajectory consistently
 (it must, to answer bisection questions)."""
 
+from itertools import pairwise
+
 import pytest
 
 from pinpoint.spec import example_mlp_spec
-from worker.cheats import CHEATS, INFERENCE_CHEATS, WITHHOLDING_CHEATS, Cheat, conduct, make_trainer
+from worker.cheats import (
+    CHEATS,
+    INFERENCE_CHEATS,
+    START_CHEATS,
+    WITHHOLDING_CHEATS,
+    Cheat,
+    conduct,
+    make_trainer,
+)
+from worker.engine.replay import replay_interval
+from worker.genesis import genesis_state_hash
 
 
 def trajectory(trainer, steps):
@@ -15,7 +27,7 @@ def trajectory(trainer, steps):
     return hashes
 
 
-@pytest.mark.parametrize("name", sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS))
+@pytest.mark.parametrize("name", sorted(set(CHEATS) - INFERENCE_CHEATS - WITHHOLDING_CHEATS - START_CHEATS))
 def test_cheat_deviatesAtItsStep_andReplaysConsistently(name):
     spec = example_mlp_spec(steps=16, checkpoint_interval=8)
     honest = trajectory(make_trainer(spec), 12)
@@ -28,6 +40,21 @@ def test_cheat_deviatesAtItsStep_andReplaysConsistently(name):
     start.train_until(3)
     resumed.restore(start.snapshot())
     assert trajectory(resumed, 9) == cheated[3:]
+
+
+def test_backdooredStart_replaysInEveryInterval_butIsNotTheSpecsStart():
+    """Why the start is checked on its own: every step of this cheater is honest, so no replay of any interval
+    (what the sample checks) and no bisection (what a fault dispute does) can tell; only the initial state
+    recomputed from the spec does (worker/genesis.py)."""
+    spec = example_mlp_spec(steps=16, checkpoint_interval=8)
+    cheater = make_trainer(spec, Cheat("backdoor_init", 0))
+    checkpoints = [cheater.initial_checkpoint()]
+    cheater.train_until(16, on_checkpoint=lambda checkpoint, _: checkpoints.append(checkpoint))
+    for start, end in pairwise(checkpoints):
+        assert replay_interval(spec, start).state_hash == end.state_hash
+    honest_start = genesis_state_hash(spec, download=lambda digest: b"")
+    assert honest_start == make_trainer(spec).initial_checkpoint().state_hash
+    assert checkpoints[0].state_hash != honest_start
 
 
 def test_parse_explainsWhatIsWrong():

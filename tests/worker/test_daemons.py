@@ -1,13 +1,21 @@
 """The hosts' loops on a real chain: a solver does not work for nothing, a verifier checks every result
 but its own, once."""
 
+import hashlib
 import os
 
-from pinpoint.chain import Chain
+from pinpoint.chain import Chain, JobState
+from pinpoint.economics import job_economics
 from pinpoint.localnet import ANVIL_KEYS
-from pinpoint.spec import example_gpt_spec, example_mlp_spec
+from pinpoint.spec import example_gpt_spec, example_mlp_spec, swarm_round_spec
 from tests.conftest import advance_time
-from worker.daemon import SolverDaemon, VerifierDaemon, ensure_verifier_stake
+from worker.daemon import (
+    SolverDaemon,
+    VerifierDaemon,
+    ensure_stake,
+    ensure_verifier_stake,
+)
+from worker.engine.artifacts import set_artifact_source
 from worker.pricing import PricePolicy
 
 ETHER = 10**18
@@ -77,6 +85,9 @@ class ServesSpec:
     def spec(self, spec_hash):
         return self.served
 
+    def download_artifact(self, digest):
+        raise AssertionError("the example spec names no artifact")
+
 
 class BrokenPolicy(PricePolicy):
     def bid_for(self, spec, max_price):
@@ -90,6 +101,69 @@ def test_solver_declinesAJobItCannotEvaluate_andKeepsRunning(chain_stack):
     daemon.seen = job_id - 1
     daemon.tick()  # raises nothing: the host goes on with its other jobs
     assert "could not be evaluated" in daemon.declined[job_id] and "cannot price" in daemon.declined[job_id]
+
+
+def test_solver_acceptsAShareReservedForIt_atItsEscrow_andLeavesOthersShares(chain_stack):
+    """A swarm's share of a round is a job reserved for one slot's holder: it accepts at the escrow (the price
+    its swarm auction settled), nobody else even looks at it, and an escrow below its own quote is declined
+    (anyone may reserve a job for a solver: underpaid work is not forced on it)."""
+    submitter, solver, other, verifier = parties(chain_stack, "submitter", "solver", "other", "verifier")
+    ensure_verifier_stake(verifier, ETHER)
+    ensure_stake(solver, ETHER)
+    spec = example_mlp_spec()  # 8 checkpoints, 8 steps apart
+    price = ETHER // 100
+    daemon = SolverDaemon(solver, client=ServesSpec(spec), policy=PricePolicy(min_price=price // 2))
+
+    def share(holder: Chain, price: int = price) -> int:
+        economics = job_economics(price, spec.checkpoint_count)
+        receipt = submitter.transact("Market", "postReserved", "0x" + os.urandom(32).hex(), spec.checkpoint_count,
+                                     spec.checkpoint_interval, economics.samples, economics.required_stake, 60, 600,
+                                     submitter.minimum_challenge_seconds(), holder.address, submitter.address, value=price)
+        job_id = submitter.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+        submitter.transact("Audit", "fund", job_id, value=economics.verifier_reward)
+        return job_id
+
+    theirs, mine, underpaid = share(other), share(solver), share(solver, price // 4)
+    advance_time(submitter.w3, 1)
+    daemon.consider(theirs)
+    assert theirs not in daemon.declined and solver.job(theirs)["state"] == JobState.BIDDING
+    daemon.consider(underpaid)
+    assert "our price is" in daemon.declined[underpaid] and solver.job(underpaid)["state"] == JobState.BIDDING
+    daemon.consider(mine)
+    job = solver.job(mine)
+    assert (job["state"], job["solver"], job["price"]) == (JobState.RUNNING, solver.address, price)  # the escrow
+
+
+def test_solver_declinesAShareWhoseRoundCannotStart_insteadOfLosingItsStake(chain_stack):
+    """A share of round 1 whose named start and updates are not this model's could never start: accepted, it
+    would miss its deadline and cost the stake. The holder builds the start before it accepts."""
+    submitter, solver, verifier = parties(chain_stack, "submitter", "solver", "verifier")
+    ensure_verifier_stake(verifier, ETHER)
+    ensure_stake(solver, ETHER)
+    junk = b"not a checkpoint, not an update"
+    digest = "0x" + hashlib.sha256(junk).hexdigest()
+    spec = swarm_round_spec(example_mlp_spec(), 2, 0, 1, digest, [digest, digest], digest)
+
+    class ServesJunk(ServesSpec):
+        def download_artifact(self, wanted):
+            return junk  # it hashes right: only building the start shows what it is
+
+    daemon = SolverDaemon(solver, client=ServesJunk(spec), policy=PricePolicy())
+    price = ETHER // 100
+    economics = job_economics(price, spec.checkpoint_count)
+    receipt = submitter.transact("Market", "postReserved", spec.spec_hash(), spec.checkpoint_count,
+                                 spec.checkpoint_interval, economics.samples, economics.required_stake, 60, 600,
+                                 submitter.minimum_challenge_seconds(), solver.address, submitter.address, value=price)
+    job_id = submitter.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
+    submitter.transact("Audit", "fund", job_id, value=economics.verifier_reward)
+    advance_time(submitter.w3, 1)
+    set_artifact_source(lambda wanted: junk)
+    try:
+        daemon.consider(job_id)
+    finally:
+        set_artifact_source(None)
+    assert "its round cannot start" in daemon.declined[job_id]
+    assert solver.job(job_id)["state"] == JobState.BIDDING  # not accepted: nothing at stake
 
 
 def test_verifier_sendsEachSubmittedResultOnce_neverItsOwn(chain_stack):

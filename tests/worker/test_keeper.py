@@ -1,6 +1,8 @@
 """The keeper triggers every exit whose deadline passed, on a real chain: no funds stay stuck."""
 
+import logging
 import os
+import time
 
 from pinpoint.chain import Chain, JobState, Phase
 from pinpoint.localnet import ANVIL_KEYS
@@ -157,3 +159,28 @@ def test_keeper_closesDisputesLeftMootBySlash(chain_stack):
     assert (closed["phase"], closed["abandoned"]) == (Phase.RESOLVED, True)
     assert second.game.functions.credits(second.address).call() == bond
     assert not [x for x in keeper.tick() if x[0] == moot]
+
+
+def test_keeper_onAChainThatMinesNoBlocks_warnsWhyDeadlinesDoNotPass(chain_stack, caplog, monkeypatch):
+    """Plain `anvil` mines only when sent a transaction: a deadline passed by the wall clock is never passed on
+    chain, so every exit reverts (BiddingOpen) and the job stays in bidding. The keeper says why, as a warning
+    (once a minute, not once a job), instead of at DEBUG where nobody sees it."""
+    submitter = Chain(chain_stack.rpc_url, chain_stack.deployment_file, "0x" + "21" * 32)
+    anyone = Chain(chain_stack.rpc_url, chain_stack.deployment_file, ANVIL_KEYS[0])
+    anyone.w3.eth.send_transaction({"from": anyone.address, "to": submitter.address, "value": ETHER})
+    job_id = submitter.post_job("0x" + os.urandom(32).hex(), 2, 2, **TERMS)
+    keeper = Keeper(anyone)
+
+    # The wall clock two minutes past the chain's latest block, and so past the bidding deadline; no block mined.
+    latest = anyone.w3.eth.get_block("latest")["timestamp"]
+    offset = latest + TERMS["bidding_seconds"] + 60 - time.time()
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + offset)
+    with caplog.at_level(logging.DEBUG, logger="worker.keeper"):
+        keeper.tick()
+        keeper.tick()
+
+    assert submitter.job(job_id)["state"] == JobState.BIDDING
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "BiddingOpen" in warnings[0] and "mines no block while idle" in warnings[0]
+    assert "anvil --block-time 1" in warnings[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 
 import torch
@@ -34,12 +35,16 @@ from pinpoint.tensors import SafetensorsError, read_safetensors
 from worker.engine.artifacts import artifact_bytes
 from worker.engine.checkpoint import (
     Checkpoint,
+    CheckpointFormatError,
+    CheckpointHashMismatch,
     CheckpointSpecMismatch,
     check_spec,
+    load_checkpoint,
     make_checkpoint,
 )
 from worker.engine.datasets import Dataset, materialize
 from worker.engine.models import build_model
+from worker.engine.rounds import UpdateInvalid, load_update, outer_step
 from worker.engine.state import SPEC_ENTRY, embedded_spec_hash, spec_entry
 
 RECOMMENDED_CHECKPOINT_INTERVAL = 64
@@ -79,7 +84,8 @@ class ProfileMismatch(RuntimeError):
 
 
 class InitialWeightsInvalid(ValueError):
-    """A fine-tuning job's `init` artifact does not hold the model's weights: refuse to train."""
+    """A fine-tuning job's `init` artifact does not hold the model's weights, or a swarm round's start or update
+    checkpoints do not hold the model's state: refuse to train."""
 
 
 def check_profile(spec: JobSpec) -> None:
@@ -94,10 +100,17 @@ def check_profile(spec: JobSpec) -> None:
         raise ProfileMismatch("spec needs device 'cuda', but CUDA is not available on this host")
 
 
-def batch_seed(seed: int, step: int) -> int:
-    """Seed of the batch drawn at `step` (63 bits of sha256 over the job seed and the step)."""
-    digest = hashlib.sha256(f"pinpoint.batch/1:{seed}:{step}".encode()).digest()
+def batch_seed(seed: int, step: int, swarm: tuple[int, int] | None = None) -> int:
+    """Seed of the batch drawn at `step` (63 bits of sha256 over the job seed and the step; for a swarm round,
+    also over (round, replica), so no two replicas or rounds draw the same batches)."""
+    text = f"pinpoint.batch/1:{seed}:{step}" if swarm is None else f"pinpoint.swarm-batch/1:{seed}:{swarm[0]}:{swarm[1]}:{step}"
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+OUTER_MOMENTUM = "outer.momentum."
+"""Prefix of a swarm round's outer momentum entries, one per float model entry: carried unchanged through the
+round's steps, so that any replica's checkpoint 0 holds what the next round's outer step needs."""
 
 
 class Trainer:
@@ -128,9 +141,14 @@ class Trainer:
             parameter.requires_grad_(spec.trains(name))  # frozen: no gradient, no optimizer state, never changes
         self.optimizer = self._build_optimizer()
         self._inputs, self._targets = self._device_data()
+        self._shard = self._shard_range()
         self.step = 0
         self.interval_losses: list[float] = []
         self._init_pending = spec.init is not None  # loaded before the first use, unless a restore comes first
+        swarm = spec.swarm
+        self.outer_momentum = None if swarm is None else {
+            name: torch.zeros_like(t) for name, t in self.model.state_dict().items() if t.is_floating_point()}
+        self._round_start_pending = swarm is not None and swarm.round > 0  # the outer step, also deferred
 
     # ------------------------------------------------------------ setup
 
@@ -155,6 +173,87 @@ class Trainer:
         with torch.no_grad():
             self.model.load_state_dict(weights, strict=True)
 
+    def _checkpoint_artifact(self, digest: str, what: str) -> dict[str, torch.Tensor]:
+        """The model entries and outer momentum of a checkpoint named by the sha256 of its bytes, checked
+        against this model's state (names, dtypes, shapes)."""
+        try:
+            tensors = load_checkpoint(artifact_bytes("0x" + digest, "checkpoint")).tensors
+        except (CheckpointFormatError, CheckpointHashMismatch) as exc:
+            raise InitialWeightsInvalid(f"swarm.{what} 0x{digest}: not a checkpoint: {exc}") from None
+        expected = self.model.state_dict()
+        for name, t in expected.items():
+            got = tensors.get(f"model.{name}")
+            if got is None or got.dtype != t.dtype or got.shape != t.shape:
+                raise InitialWeightsInvalid(f"swarm.{what} 0x{digest}: entry model.{name} is missing or not "
+                                            f"{t.dtype} {tuple(t.shape)}: a state of another model")
+        return tensors
+
+    def _load_round_start(self) -> None:
+        """The start of a swarm round after the first: the outer step over the previous round's updates (update
+        artifacts: the int8-compressed G - L_k of each replica's final weights L_k), combined in replica order
+        (pure and elementwise: the same bits on every host, worker/engine/rounds.py). The inner optimizer goes
+        on from this replica's final checkpoint of the previous round (`inner`), as in DiLoCo."""
+        self._round_start_pending = False
+        swarm = self.spec.swarm
+        start = self._checkpoint_artifact(swarm.start, "start")
+        names = list(self.outer_momentum)
+        global_weights = {name: start[f"model.{name}"] for name in names}
+        momentum = {}
+        for name in names:
+            m = start.get(OUTER_MOMENTUM + name)
+            if m is None or m.shape != global_weights[name].shape or m.dtype != torch.float32:
+                raise InitialWeightsInvalid(f"swarm.start 0x{swarm.start}: no outer momentum for {name}: "
+                                            "not checkpoint 0 of a swarm round")
+            momentum[name] = m
+        shapes = {name: global_weights[name].shape for name in names}
+        updates = []
+        for k, digest in enumerate(swarm.updates):
+            try:
+                updates.append(load_update(artifact_bytes("0x" + digest, "update"), shapes))
+            except UpdateInvalid as exc:
+                raise InitialWeightsInvalid(f"swarm.updates[{k}] 0x{digest}: not an update of this model: {exc}") from None
+        weights, self.outer_momentum = outer_step(global_weights, momentum, updates, swarm.outer.lr, swarm.outer.momentum)
+        state = {name: start[f"model.{name}"] for name in self.model.state_dict()}  # non-float buffers as they were
+        state.update(weights)
+        with torch.no_grad():
+            self.model.load_state_dict(state, strict=True)
+        self._load_inner_optimizer(swarm.inner)
+
+    def _load_inner_optimizer(self, digest: str) -> None:
+        """The optimizer state of a checkpoint of this model (its `optim.*` entries), checked against the
+        parameters it is for."""
+        optim_state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, tensor in self._checkpoint_artifact(digest, "inner").items():
+            if name.startswith("optim."):
+                index, _, key = name.removeprefix("optim.").partition(".")
+                optim_state.setdefault(int(index), {})[key] = tensor.clone()
+        params = self.optimizer.param_groups[0]["params"]
+        for index, entries in optim_state.items():
+            shapes = {key: t.shape for key, t in entries.items() if t.dim() > 0}
+            if index >= len(params) or any(shape != params[index].shape for shape in shapes.values()):
+                raise InitialWeightsInvalid(f"swarm.inner 0x{digest}: optimizer state {index} is not for this "
+                                            "model's parameters")
+        param_groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": param_groups})
+
+    def _ensure_start(self) -> None:
+        if self._init_pending:
+            self._load_init()
+        if self._round_start_pending:
+            self._load_round_start()
+
+    def _shard_range(self) -> tuple[int, int]:
+        """The [lo, hi) range of example indices (or window offsets) this job draws from: all of them, or for
+        a swarm replica its contiguous K-th."""
+        count = len(self._inputs) if isinstance(self.spec.model, CLASSIFIERS) else len(self._inputs) - self.spec.model.context
+        if self.spec.swarm is None:
+            return 0, count
+        k, replicas = self.spec.swarm.replica, self.spec.swarm.replicas
+        lo, hi = k * count // replicas, (k + 1) * count // replicas
+        if hi <= lo:
+            raise ValueError(f"the dataset's {count} examples cannot give each of {replicas} replicas a shard")
+        return lo, hi
+
     def _build_optimizer(self) -> torch.optim.Optimizer:
         opt = self.spec.optimizer
         params = [p for p in self.model.parameters() if p.requires_grad]  # in registration order
@@ -175,20 +274,21 @@ class Trainer:
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets of `step`, from a generator seeded by (seed, step) alone."""
-        g = torch.Generator().manual_seed(batch_seed(self.spec.seed, step))
+        swarm = self.spec.swarm
+        g = torch.Generator().manual_seed(batch_seed(self.spec.seed, step, swarm and (swarm.round, swarm.replica)))
         B = self.spec.batch_size
+        lo, hi = self._shard
         if isinstance(self.spec.model, CLASSIFIERS):
-            idx = torch.randint(0, len(self._inputs), (B,), generator=g).to(self.device)  # (B,)
+            idx = (torch.randint(0, hi - lo, (B,), generator=g) + lo).to(self.device)  # (B,)
             return self._inputs[idx], self._targets[idx]  # (B, F), (B,)
         T = self.spec.model.context
-        offsets = torch.randint(0, len(self._inputs) - T, (B,), generator=g).to(self.device)  # (B,)
+        offsets = (torch.randint(0, hi - lo, (B,), generator=g) + lo).to(self.device)  # (B,)
         windows = self._inputs.unfold(0, T + 1, 1)[offsets]  # (B, T+1)
         return windows[:, :-1], windows[:, 1:]  # (B, T), (B, T)
 
     def train_step(self) -> float:
         """One optimizer step at the current cursor; returns the loss before the update."""
-        if self._init_pending:
-            self._load_init()
+        self._ensure_start()
         x, y = self.batch(self.step)
         logits = self.model(x)  # (B, classes) or (B, T, vocab)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -204,9 +304,10 @@ class Trainer:
         """A snapshot (copied to fresh contiguous CPU tensors) of everything needed to continue: see
         worker.engine.checkpoint. Exactly one copy per tensor (`.cpu().clone()` copied accelerator tensors
         twice); the state hash and the safetensors bytes then read these copies in place."""
-        if self._init_pending:
-            self._load_init()
+        self._ensure_start()
         tensors = {f"model.{k}": _copy_to_cpu(v) for k, v in self.model.state_dict().items()}
+        if self.outer_momentum is not None:
+            tensors.update({OUTER_MOMENTUM + k: _copy_to_cpu(v) for k, v in self.outer_momentum.items()})
         for index, state in self.optimizer.state_dict()["state"].items():
             for key, value in state.items():
                 if value is None:
@@ -240,8 +341,8 @@ class Trainer:
             raise CheckpointSpecMismatch(f"the checkpoint has no {SPEC_ENTRY!r} entry: not a state of this job's spec")
         check_spec(embedded, self.spec_hash)
         self._apply_profile()
-        self._init_pending = False  # every weight comes from the checkpoint
-        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}, "spec": {}}
+        self._init_pending = self._round_start_pending = False  # every weight comes from the checkpoint
+        groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "rng": {}, "cursor": {}, "spec": {}, "outer": {}}
         optim_state: dict[int, dict[str, torch.Tensor]] = {}
         for name, tensor in checkpoint.tensors.items():
             kind, _, rest = name.partition(".")
@@ -253,6 +354,13 @@ class Trainer:
             else:
                 raise ValueError(f"unexpected checkpoint entry {name!r}")
         self.model.load_state_dict(groups["model"], strict=True)
+        if self.outer_momentum is not None:
+            momentum = {k.removeprefix("momentum."): v.clone() for k, v in groups["outer"].items()}
+            if momentum.keys() != self.outer_momentum.keys():
+                raise ValueError("the checkpoint's outer momentum does not cover this model's float entries")
+            self.outer_momentum = momentum
+        elif groups["outer"]:
+            raise ValueError("unexpected outer.* entries in a checkpoint of a job that is not a swarm round")
         param_groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": optim_state, "param_groups": param_groups})
         torch.set_rng_state(groups["rng"]["cpu"].clone())
@@ -264,15 +372,20 @@ class Trainer:
 
     # ------------------------------------------------------------ loops
 
-    def train_until(self, step: int, on_checkpoint: OnCheckpoint | None = None) -> None:
-        """Train up to `step`, calling `on_checkpoint(checkpoint, mean interval loss)` at every interval end."""
+    def train_until(self, step: int, on_checkpoint: OnCheckpoint | None = None,
+                    on_step: Callable[[float], None] | None = None) -> None:
+        """Train up to `step`, calling `on_checkpoint(checkpoint, mean interval loss)` at every interval end and
+        `on_step(seconds)` after every step (the loss's `.item()` waits for the device, so the time is real)."""
         if not self.step <= step <= self.spec.steps:
             raise ValueError(f"cannot train from step {self.step} to {step} (job has {self.spec.steps} steps)")
         self._apply_profile()
         interval = self.spec.checkpoint_interval
         losses: list[float] = []
         while self.step < step:
+            started = time.perf_counter()
             losses.append(self.train_step())
+            if on_step is not None:
+                on_step(time.perf_counter() - started)
             if self.step % interval == 0:
                 mean_loss = sum(losses) / len(losses)
                 self.interval_losses.append(mean_loss)

@@ -103,7 +103,14 @@ async def stream_into(request: Request, sink) -> None:
     await run_in_threadpool(sink.write, bytes(buffer))
 
 
-@router.put("/artifacts/{digest}", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409, 411),
+class ArtifactStored(BaseModel):
+    artifact: str = Field(description="the artifact's sha256, 0x-hex: the digest it is stored under")
+    size: int = Field(description="bytes stored")
+    created: bool = Field(description="False when the same bytes were stored before")
+
+
+@router.put("/artifacts/{digest}", status_code=status.HTTP_201_CREATED, response_model=ArtifactStored,
+            responses=responses(401, 403, 409, 411),
             openapi_extra={"requestBody": {"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}}})
 async def create_artifact(digest: Digest, request: Request, store: StoreDep) -> dict:
@@ -197,7 +204,7 @@ async def append_chunk(digest: Digest, request: Request, store: StoreDep,
             upload = session.get(ArtifactUpload, (digest, signed.signer))
         if upload is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{signed.signer} has no upload of {digest} in "
-                                "progress: start one with POST /artifacts/{digest}/upload")
+                                "progress: start one with POST /v1/artifacts/{digest}/upload")
         if offset + length > upload.size:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"a chunk of {length} bytes at offset "
                                 f"{offset} passes the upload's size of {upload.size} bytes")
@@ -249,7 +256,13 @@ class SourceDeclaration(BaseModel):
     url: str = Field(max_length=200, description="http://host:port where the solver serves /artifacts/{digest}")
 
 
-@router.post("/artifacts/{digest}/sources", status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409))
+class SourceDeclared(BaseModel):
+    artifact: str
+    url: str = Field(description="where the coordinator fetches it on a miss")
+
+
+@router.post("/artifacts/{digest}/sources", status_code=status.HTTP_201_CREATED, response_model=SourceDeclared,
+             responses=responses(401, 403, 409))
 async def create_source(digest: Digest, body: SourceDeclaration, signed: SignerDep, request: Request) -> dict:
     """A job's solver declares that it serves `digest`, a checkpoint of the job, from its own host (a signed
     request). The coordinator indexes it and fetches it from there on a miss, checking the hash before it

@@ -12,20 +12,22 @@ from typing import Annotated, Literal, get_args
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.api.auth import OptionalSignerDep, SignerDep
-from backend.api.deps import JobId, StoreDep, job_or_404, json_response
+from backend.api.deps import MAX_JOB_ID, JobId, StoreDep, job_or_404, json_response
 from backend.api.problems import responses
 from backend.api.schemas import (
     CheckpointReport,
     Created,
+    JobPage,
     JobPublic,
     JobSummary,
     SpecAccepted,
     VerdictReport,
     spec_request_body,
+    spec_schema,
 )
 from backend.artifacts import ArtifactStore
 from backend.disclosure import indexed_time, withheld_checkpoints
@@ -127,7 +129,7 @@ def check_weights(store: ArtifactStore, model: ModelSpec, sha256: str, field: st
     check_weights_header(model, tensors, field, vocab_size)
 
 
-@router.get("/specs/{spec_hash}", responses={200: {"content": {"application/json": {}},
+@router.get("/specs/{spec_hash}", responses={200: {"content": {"application/json": spec_schema()},
                                                    "description": "the spec's canonical JSON"}})
 async def read_spec(spec_hash: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], request: Request):
     """The spec's canonical JSON: its sha256 is the hash it is filed under."""
@@ -142,16 +144,34 @@ async def read_spec(spec_hash: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$
     return Response(body, media_type="application/json")
 
 
-@router.get("/jobs", response_model=list[JobSummary])
+AddressQuery = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="an address, in any case")]
+
+
+@router.get("/jobs", response_model=JobPage)
 async def read_jobs(request: Request, state: Annotated[JobStateName | None, Query()] = None,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 100):
-    """The newest jobs first, optionally of one state."""
-    def load() -> list[JobSummary]:
-        query = select(Job).order_by(Job.id.desc()).limit(limit)
+                    submitter: AddressQuery | None = None, solver: AddressQuery | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    cursor: Annotated[str | None, Query(max_length=32, description="`next_cursor` of the page before")]
+                    = None):
+    """A page of jobs, newest first, of the given state, submitter and solver (all given must hold). Pages are
+    keyed by job id, so jobs indexed while a client walks them never shift or repeat a page."""
+    if cursor is not None and not (cursor.isdigit() and 0 < int(cursor) <= MAX_JOB_ID + 1):
+        raise HTTPException(422, detail="cursor is not one this API gave: pass a page's `next_cursor` unchanged")
+
+    def load() -> JobPage:
+        query = select(Job).order_by(Job.id.desc()).limit(limit + 1)
         if state is not None:
             query = query.where(Job.state == state)
+        if submitter is not None:
+            query = query.where(func.lower(Job.submitter) == submitter.lower())
+        if solver is not None:
+            query = query.where(func.lower(Job.solver) == solver.lower())
+        if cursor is not None:
+            query = query.where(Job.id < int(cursor))
         with request.app.state.sessions() as session:
-            return [JobSummary.model_validate(job) for job in session.scalars(query)]
+            jobs = [JobSummary.model_validate(job) for job in session.scalars(query)]
+        more = len(jobs) > limit
+        return JobPage(items=jobs[:limit], next_cursor=str(jobs[limit - 1].id) if more else None)
 
     return json_response(await run_in_threadpool(load))
 

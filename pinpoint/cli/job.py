@@ -1,38 +1,44 @@
-"""`pinpoint-job`: the submitter's command line.
+"""`pinpoint job` (also `pinpoint-job`): the submitter's command line.
 
-    pinpoint-job example mlp > job.json                       # a valid spec to start from
-    pinpoint-job submit job.json --max-price 0.05              # store the spec, escrow, post on chain
-    pinpoint-job status 1                                      # state, bids, checkpoints, loss, verdicts
-    pinpoint-job upload weights.safetensors                    # store an artifact; prints its id
-    pinpoint-job example inference --weights 0x.. --inputs 0x.. --count 32 > infer.json
-    pinpoint-job outputs 2                                     # outputs, each proven against the chain
-    pinpoint-job claim                                         # collect refunds and slashed stakes
-    pinpoint-job dataset text notes/ -o data.safetensors       # your text as byte-level tokens (vocab 256)
-    pinpoint-job dataset stdlib -o stdlib.safetensors          # real text: this Python's standard library
-    pinpoint-job dataset features data.npz -o data.safetensors --classes 10   # (or images) from an .npz
-    pinpoint-job weights my_model.safetensors -o init.safetensors --spec job.json   # your weights, checked
-    pinpoint-job example gpt --init 0x.. --trainable 'blocks.11.*' > tune.json        # fine-tune them
-    pinpoint-job result 3 -o final.safetensors                 # the final checkpoint, proven against the chain
+    pinpoint job example mlp > job.json                       # a valid spec to start from
+    pinpoint job submit job.json --max-price 0.05              # store the spec, escrow, post on chain
+    pinpoint job status 1                                      # one snapshot: state, deadlines, audits
+    pinpoint job watch 1                                       # live until it ends
+    pinpoint job list --state running                          # the market (also `pinpoint jobs`)
+    pinpoint job upload weights.safetensors                    # store an artifact; prints its id
+    pinpoint job example inference --weights 0x.. --inputs 0x.. --count 32 > infer.json
+    pinpoint job outputs 2                                     # outputs, each proven against the chain
+    pinpoint job claim                                         # collect refunds and slashed stakes
+    pinpoint job dataset text notes/ -o data.safetensors       # your text as byte-level tokens (vocab 256)
+    pinpoint job dataset stdlib -o stdlib.safetensors          # real text: this Python's standard library
+    pinpoint job dataset features data.npz -o data.safetensors --classes 10   # (or images) from an .npz
+    pinpoint job weights my_model.safetensors -o init.safetensors --spec job.json   # your weights, checked
+    pinpoint job example gpt --init 0x.. --trainable 'blocks.11.*' > tune.json        # fine-tune them
+    pinpoint job result 3 -o final.safetensors                 # the final checkpoint, proven against the chain
 
-Chain, coordinator and key come from PINPOINT_* settings (pinpoint/settings.py) or the options.
+Chain, coordinator and key come from the options, PINPOINT_* settings or the config profile
+(`pinpoint config show`); keys best from an account (`pinpoint account`, --account or PINPOINT_ACCOUNT).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from pinpoint import keys
 from pinpoint.chain import Chain, ChainError
+from pinpoint.cli.errors import UserError, guarded
+from pinpoint.cli.watch import duration, render, watch
 from pinpoint.client import CoordinatorClient, CoordinatorError
-from pinpoint.inference import OutputProofError, checked_outputs
+from pinpoint.economics import job_economics
+from pinpoint.inference import checked_outputs
 from pinpoint.settings import get_settings
 from pinpoint.spec import (
     InferenceSpec,
-    SpecError,
     example_cnn_spec,
     example_gpt_spec,
     example_inference_spec,
@@ -40,30 +46,17 @@ from pinpoint.spec import (
     example_transformer_spec,
     parse_spec,
 )
-from pinpoint.tensors import SafetensorsError
-
-ETHER = 10**18
+from pinpoint.units import ether, format_eth
 
 
-def ether(text: str) -> int:
-    """'0.05' -> wei; refuses zero, negative and sub-wei amounts."""
-    try:
-        wei = Decimal(text) * ETHER
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not an amount of ether: {text!r}") from None
-    if wei <= 0 or wei != wei.to_integral_value():
-        raise argparse.ArgumentTypeError(f"amount must be a positive number of ether with at most 18 decimals: {text}")
-    return int(wei)
-
-
-def show(wei: int | str | None) -> str:
-    return "-" if wei is None else f"{Decimal(int(wei)) / ETHER} ETH"
+def signer(args, settings) -> str | None:
+    return keys.private_key(settings, args.key, args.account)
 
 
 def submit(args, settings) -> int:
     spec = parse_spec(Path(args.spec).read_bytes())
     accepted = CoordinatorClient(settings.coordinator_url).submit_spec(spec)
-    chain = Chain.from_settings(settings, private_key=args.key)
+    chain = Chain.from_settings(settings, private_key=signer(args, settings))
     minimum = chain.minimum_challenge_seconds()
     challenge = minimum if args.challenge is None else args.challenge
     if challenge < minimum:
@@ -74,35 +67,72 @@ def submit(args, settings) -> int:
         samples=args.samples, required_stake=args.stake, bidding_seconds=args.bidding,
         execution_seconds=args.execution, challenge_seconds=challenge,
     )
-    print(json.dumps({"job_id": job_id, "spec_hash": accepted["spec_hash"], "escrow_wei": str(args.max_price)}))
+    reward = job_economics(args.max_price, spec.checkpoint_count, args.samples).verifier_reward
+    if args.json:
+        print(json.dumps({"job_id": job_id, "spec_hash": accepted["spec_hash"], "escrow_wei": str(args.max_price),
+                          "verifier_reward_wei": str(reward), "total_wei": str(args.max_price + reward)}))
+    else:
+        print(f"job {job_id} posted: spec {accepted['spec_hash']}.\n"
+              f"  it costs you {format_eth(args.max_price + reward)} plus gas: {format_eth(args.max_price)} escrowed "
+              f"(the solver's bid is paid from it, the rest comes back) and {format_eth(reward)} for the verifiers "
+              "who check the work.\n"
+              f"  bidding closes in {duration(args.bidding)}; the winner then has up to {duration(args.execution)} to "
+              f"train; after its result, a review of {duration(challenge)} before anyone can finalize it.\n"
+              f"  follow it live: pinpoint job watch {job_id}")
     return 0
 
 
 def status(args, settings) -> int:
+    """One snapshot of the job: the chain's state and the coordinator's overview (deadlines, audits, disputes)."""
     chain = Chain.from_settings(settings)
     job = chain.job(args.job_id)
     if job["state"].name == "NONE":
-        print(f"no job {args.job_id} on chain", file=sys.stderr)
-        return 1
-    print(f"job {args.job_id}: {job['state'].name.lower()}")
-    print(f"  spec {job['specHash']}, escrow {show(job['maxPrice'])}, stake required {show(job['requiredStake'])}")
-    if int(job["solver"], 16):
-        print(f"  solver {job['solver']} at {show(job['price'])}")
-    print(f"  progress {job['checkpointsDone']}/{job['checkpointCount']} checkpoints, root {job['progressRoot']}")
+        raise UserError(f"no job {args.job_id} on chain (`pinpoint jobs list` shows the market)")
+    on_chain = {"state": job["state"].name.lower(), "spec_hash": job["specHash"], "progress_root": job["progressRoot"],
+                "final_root": job["finalRoot"], "checkpoints_done": job["checkpointsDone"]}
     try:
-        view = CoordinatorClient(settings.coordinator_url).job(args.job_id)
+        view = CoordinatorClient(settings.coordinator_url).job_overview(args.job_id)
     except CoordinatorError as exc:
-        print(f"  (coordinator: {exc})")
+        if args.json:
+            print(json.dumps({"chain": on_chain, "overview": None, "coordinator_error": str(exc)}))
+        else:
+            print(f"job {args.job_id}: {on_chain['state']} on chain, {job['checkpointsDone']}/{job['checkpointCount']} "
+                  f"checkpoints; the coordinator does not show it ({exc})")
         return 0
-    print(f"  bids: {len(view['bids'])}; final loss: {view['final_loss'] if view['final_loss'] is not None else '-'}")
-    for verdict in view["verdicts"]:
-        print(f"  verdict on interval {verdict['interval']}: {'agrees' if verdict['agrees'] else 'DISAGREES'} ({verdict['detail']})")
+    if args.json:
+        print(json.dumps({"chain": on_chain, "overview": view}))
+        return 0
+    print("\n".join(render(view)))
+    if view["job"]["state"] != on_chain["state"]:
+        print(f"  (the chain says {on_chain['state']}: the coordinator has not indexed the latest blocks yet)")
+    return 0
+
+
+def watch_job(args, settings) -> int:
+    """The job live until it ends: redrawn in place on a terminal, one snapshot per change otherwise."""
+    client = CoordinatorClient(settings.coordinator_url)
+    view = watch(lambda: client.job_overview(args.job_id), interval=args.interval, as_json=args.json)
+    return 0 if view["job"]["state"] == "finalized" else 1
+
+
+def list_jobs(args, settings) -> int:
+    pages = CoordinatorClient(settings.coordinator_url).iter_jobs(args.state, args.submitter, args.solver)
+    jobs = list(itertools.islice(pages, args.limit))
+    if args.json:
+        print(json.dumps(jobs))
+        return 0
+    if not jobs:
+        print("no jobs" + (f" in state {args.state}" if args.state else ""))
+    for job in jobs:
+        price = format_eth(job["price"]) if job.get("price") else f"max {format_eth(job['max_price'])}"
+        print(f"{job['id']:>6}  {job['state']:<10}  {job['checkpoints_done']:>4}/{job['checkpoint_count']:<4}  "
+              f"{price:<28}  solver {job['solver'] or '-'}")
     return 0
 
 
 def upload(args, settings) -> int:
     """Uploads are signed by the uploader's key (it needs funds on chain, or an open job it solves)."""
-    chain = Chain.from_settings(settings, private_key=args.key)
+    chain = Chain.from_settings(settings, private_key=signer(args, settings))
     print(CoordinatorClient.for_chain(settings.coordinator_url, chain).upload_artifact(Path(args.file)))  # streamed; chunked when large
     return 0
 
@@ -117,7 +147,7 @@ def result(args, settings) -> int:
     job = chain.job(args.job_id)
     if job["state"].name != "FINALIZED":
         print(f"job {args.job_id} is {job['state'].name.lower()}: only a finalized job's result is verified and paid "
-              "for (see `pinpoint-job status`)", file=sys.stderr)
+              "for (see `pinpoint job status`)", file=sys.stderr)
         return 1
     client = CoordinatorClient(settings.coordinator_url)
     view = client.job(args.job_id)
@@ -177,7 +207,7 @@ def outputs(args, settings) -> int:
     client = CoordinatorClient(settings.coordinator_url)
     spec = client.spec(job["specHash"])
     if not isinstance(spec, InferenceSpec):
-        print(f"job {args.job_id} is a training job; its checkpoints are in `pinpoint-job status`", file=sys.stderr)
+        print(f"job {args.job_id} is a training job; its checkpoints are in `pinpoint job status`", file=sys.stderr)
         return 1
     results = checked_outputs(client, spec, args.job_id, job["finalRoot"])
     state = job["state"].name.lower()
@@ -202,15 +232,15 @@ def _brief(values, width: int = 72) -> str:
 
 
 def claim(args, settings) -> int:
-    chain = Chain.from_settings(settings, private_key=args.key)
+    chain = Chain.from_settings(settings, private_key=signer(args, settings))
     claimed = chain.claim_credits()
-    print(f"claimed {show(claimed)} to {chain.address}" if claimed else f"nothing to claim for {chain.address}")
+    print(f"claimed {format_eth(claimed)} to {chain.address}" if claimed else f"nothing to claim for {chain.address}")
     return 0
 
 
 def make_dataset(args) -> int:
     """Write a dataset artifact (safetensors, nothing executable) and print its sha256 and the spec's
-    `dataset` entry; upload it with `pinpoint-job upload`, then POST a spec naming it."""
+    `dataset` entry; upload it with `pinpoint job upload`, then POST a spec naming it."""
     import numpy as np
 
     from pinpoint.datasets import (
@@ -228,9 +258,7 @@ def make_dataset(args) -> int:
         blob, facts = stdlib_corpus(args.max_bytes), {"vocab_size": 256}
     else:
         if len(args.paths) != 1 or args.classes is None:
-            print(f"pinpoint-job dataset {args.kind}: give one .npz file (arrays '{args.kind}' and 'labels') and "
-                  "--classes", file=sys.stderr)
-            return 2
+            raise UserError(f"give one .npz file (arrays '{args.kind}' and 'labels') and --classes")
         with np.load(args.paths[0], allow_pickle=False) as arrays:
             build = features_artifact if args.kind == "features" else images_artifact
             blob, facts = build(arrays[args.kind], arrays["labels"]), {"classes": args.classes}
@@ -244,30 +272,25 @@ def print_example(args, parser) -> int:
     if args.model == "inference":
         if not (args.weights and args.inputs and args.count):
             parser.error("example inference needs --weights, --inputs and --count")
-        try:
-            spec = example_inference_spec(args.weights, args.inputs, args.count, model=args.arch)
-        except SpecError as exc:
-            print(f"pinpoint-job example: {exc}", file=sys.stderr)
-            return 1
+        spec = example_inference_spec(args.weights, args.inputs, args.count, model=args.arch)
     else:
         examples = {"mlp": example_mlp_spec, "char_transformer": example_transformer_spec, "gpt": example_gpt_spec,
                     "cnn": example_cnn_spec}
         tuning = {"init": {"sha256": args.init.removeprefix("0x")}} if args.init else {}
         if args.trainable:
             tuning["trainable"] = args.trainable
-        try:
-            spec = examples[args.model](**tuning)
-        except SpecError as exc:
-            print(f"pinpoint-job example: {exc}", file=sys.stderr)
-            return 1
+        spec = examples[args.model](**tuning)
     print(spec.model_dump_json(indent=2, exclude_none=True))
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pinpoint-job", description=__doc__.split("\n\n")[0],
+def build_parser(prog: str = "pinpoint-job") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--key", help="submitter's private key (default: PINPOINT_PRIVATE_KEY)")
+    parser.add_argument("--account", help="sign with this account's key file (`pinpoint account`; default: "
+                        "PINPOINT_ACCOUNT)")
+    parser.add_argument("--key", help="a raw private key (prefer --account: argv is visible to other users; default: "
+                        "PINPOINT_PRIVATE_KEY)")
     sub = parser.add_subparsers(dest="command", required=True)
     example = sub.add_parser("example", help="print a valid example spec")
     example.add_argument("model", choices=["mlp", "char_transformer", "gpt", "cnn", "inference"])
@@ -279,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     example.add_argument("--arch", choices=["mlp", "char_transformer", "gpt", "cnn"], default="mlp",
                          help="inference: the example architecture the weights are for (default mlp)")
     example.add_argument("--init", help="training: start from this weights artifact (0x + sha256; a previous job's "
-                         "final checkpoint, or `pinpoint-job weights` output)")
+                         "final checkpoint, or `pinpoint job weights` output)")
     example.add_argument("--trainable", action="append", metavar="GLOB", help="training: train only parameters "
                          "whose names match (repeatable; e.g. 'blocks.11.*'); the others stay as loaded")
     post = sub.add_parser("submit", help="store a spec with the coordinator and post the job on chain")
@@ -294,12 +317,27 @@ def main(argv: list[str] | None = None) -> int:
     post.add_argument("--execution", type=int, default=3600, help="time the solver has after the award (default 3600)")
     post.add_argument("--challenge", type=int, help="review window in seconds, from the seal of the sample (default "
                       "and least: the market's minimum, its audit's commit + reveal windows)")
+    post.add_argument("--json", action="store_true", help="machine-readable output")
     state = sub.add_parser("status", help="show a job as the chain and the coordinator see it")
     state.add_argument("job_id", type=int)
+    state.add_argument("--json", action="store_true", help="machine-readable output")
+    live = sub.add_parser("watch", help="follow a job live until it ends: progress, loss, deadlines, audits, "
+                          "disputes, payouts")
+    live.add_argument("job_id", type=int)
+    live.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (default 1)")
+    live.add_argument("--json", action="store_true", help="one JSON object per change")
+    listing = sub.add_parser("list", help="the market's jobs, newest first")
+    listing.add_argument("--state", choices=["bidding", "running", "submitted", "disputed", "finalized", "cancelled",
+                                             "failed", "slashed", "unverified"])
+    listing.add_argument("--submitter", metavar="ADDRESS", help="only this submitter's jobs")
+    listing.add_argument("--solver", metavar="ADDRESS", help="only the jobs this solver won")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many, newest first (default 50)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
     put = sub.add_parser("upload", help="store a file (weights, inputs) with the coordinator; prints its artifact id")
     put.add_argument("file")
-    put.add_argument("--key", default=argparse.SUPPRESS,  # SUPPRESS: a --key before the command still counts
-                     help="the uploader's private key (default: PINPOINT_PRIVATE_KEY)")
+    put.add_argument("--account", default=argparse.SUPPRESS,  # SUPPRESS: one given before the command still counts
+                     help="the uploader's account (default: PINPOINT_ACCOUNT)")
+    put.add_argument("--key", default=argparse.SUPPRESS, help="the uploader's raw private key")
     out = sub.add_parser("outputs", help="an inference job's outputs, each checked against the on-chain root")
     out.add_argument("job_id", type=int)
     out.add_argument("--json", action="store_true", help="machine-readable output")
@@ -325,31 +363,26 @@ def main(argv: list[str] | None = None) -> int:
     res.add_argument("job_id", type=int)
     res.add_argument("-o", "--output", required=True, help="where to write the checkpoint (.safetensors)")
     res.add_argument("--weights-only", action="store_true", help="only the model's weights (the init of a next job)")
-    args = parser.parse_args(argv)
+    return parser
 
-    if args.command == "weights":
-        try:
-            return make_weights(args)
-        except (OSError, ValueError) as exc:
-            print(f"pinpoint-job weights: {exc}", file=sys.stderr)
-            return 1
-    if args.command == "example":
-        return print_example(args, parser)
-    if args.command == "dataset":
-        if args.kind == "text" and not args.paths:
-            parser.error("dataset text needs files or folders")
-        try:
-            return make_dataset(args)
-        except (OSError, ValueError, KeyError) as exc:
-            print(f"pinpoint-job dataset: {exc}", file=sys.stderr)
-            return 1
-    settings = get_settings()
-    commands = {"submit": submit, "status": status, "upload": upload, "outputs": outputs, "claim": claim, "result": result}
-    try:
-        return commands[args.command](args, settings)
-    except (SpecError, ChainError, CoordinatorError, OutputProofError, SafetensorsError, OSError) as exc:
-        print(f"pinpoint-job {args.command}: {exc}", file=sys.stderr)
-        return 1
+
+def main(argv: list[str] | None = None, prog: str = "pinpoint-job") -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if args.command == "dataset" and args.kind == "text" and not args.paths:
+        parser.error("dataset text needs files or folders")
+    offline = {"weights": make_weights, "dataset": make_dataset, "example": lambda a: print_example(a, parser)}
+    if args.command in offline:
+        def run_offline() -> int:
+            try:
+                return offline[args.command](args)
+            except (ValueError, KeyError) as exc:  # bad files or arrays: the message names what is wrong
+                raise UserError(str(exc)) from None
+
+        return guarded(f"{prog} {args.command}", run_offline)
+    commands = {"submit": submit, "status": status, "watch": watch_job, "list": list_jobs, "upload": upload,
+                "outputs": outputs, "claim": claim, "result": result}
+    return guarded(f"{prog} {args.command}", lambda: commands[args.command](args, get_settings()))
 
 
 if __name__ == "__main__":
