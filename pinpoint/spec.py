@@ -406,6 +406,10 @@ class ExecutionProfile(_Frozen):
     dtype: Literal["float32"] = Field(description="floating-point type of parameters and activations")
     threads: int = Field(ge=1, le=1024, description="intra-op CPU threads; float results depend on it")
     deterministic: bool = Field(default=True, description="run with torch.use_deterministic_algorithms(True)")
+    ops: Literal["native", "reproducible"] = Field(
+        default="native", description="'native': torch's kernels, whose bits depend on the thread count and the "
+        "BLAS; 'reproducible': every product and sum in a fixed documented order (worker/engine/repops.py), the "
+        "same bits at any thread count, and disputes judged on chain down to one operation (mlp jobs so far)")
 
     @model_validator(mode="after")
     def _torch_exists(self) -> ExecutionProfile:
@@ -428,8 +432,10 @@ class _Spec(_Frozen):
         """Canonical encoding: sorted keys, no whitespace, UTF-8, defaults included, floats as Python repr;
         an optional top-level section that is absent (None) is left out, so adding one to the format never
         changes the hash of the specs that do not use it."""
-        absent = {name for name, field in type(self).model_fields.items()
-                  if field.default is None and getattr(self, name) is None}
+        absent: dict[str, Any] = {name: True for name, field in type(self).model_fields.items()
+                                  if field.default is None and getattr(self, name) is None}
+        if self.profile.ops == "native":
+            absent["profile"] = {"ops"}  # the profile before `ops` existed: earlier specs keep their hashes
         return json.dumps(
             self.model_dump(mode="json", exclude=absent), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
             allow_nan=False,
@@ -579,6 +585,7 @@ class JobSpec(_Spec):
             problems += _gpt_dataset_problems(model, data)
         elif isinstance(model, CNNSpec):
             problems += _cnn_dataset_problems(model, data)
+        problems += _reproducible_problems(self)
         if problems:
             # One line per problem; SpecError splits them back out.
             raise ValueError("\n".join(problems))
@@ -592,6 +599,12 @@ class JobSpec(_Spec):
     def trains(self, parameter: str) -> bool:
         """Whether `parameter` (a name of model.parameter_shapes()) is trained or stays as initialized."""
         return self.trainable is None or any(fnmatchcase(parameter, pattern) for pattern in self.trainable)
+
+
+def _reproducible_problems(spec: JobSpec) -> list[str]:
+    if spec.profile.ops != "reproducible" or isinstance(spec.model, MLPSpec):
+        return []
+    return [f"profile.ops: 'reproducible' runs model 'mlp' so far, not '{spec.model.name}' (use 'native')"]
 
 
 # ---------------------------------------------------------------- inference jobs
@@ -622,6 +635,9 @@ class InferenceSpec(_Spec):
     def _distinct_artifacts(self) -> InferenceSpec:
         if self.weights.sha256 == self.inputs.sha256:
             raise ValueError("inputs.sha256: the inputs artifact cannot be the weights artifact")
+        if self.profile.ops != "native":
+            raise ValueError("profile.ops: inference runs with 'native' ops (a disputed output is one step, "
+                             "settled by a referee)")
         return self
 
     @property

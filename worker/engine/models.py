@@ -18,18 +18,28 @@ import torch.nn.functional as F
 from torch import nn
 
 from pinpoint.spec import CharTransformerSpec, CNNSpec, GPTSpec, MLPSpec, ModelSpec
+from worker.engine.repops import LinearFunction
+
+
+class ReproLinear(nn.Linear):
+    """nn.Linear (same parameters, same initialization) whose products and sums run in the reproducible profile's
+    fixed order (worker/engine/repops.py)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return LinearFunction.apply(x, self.weight, self.bias)
 
 
 class MLP(nn.Module):
     """Classifier: `depth` Linear+ReLU hidden layers, then a Linear head."""
 
-    def __init__(self, spec: MLPSpec):
+    def __init__(self, spec: MLPSpec, reproducible: bool = False):
         super().__init__()
+        linear = ReproLinear if reproducible else nn.Linear
         dims = [spec.input_dim] + [spec.hidden_dim] * spec.depth
         layers: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        layers.append(nn.Linear(dims[-1], spec.num_classes))
+            layers += [linear(a, b), nn.ReLU()]
+        layers.append(linear(dims[-1], spec.num_classes))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,11 +172,14 @@ class CNN(nn.Module):
         return self.head(x)  # (B, num_classes)
 
 
-def build_model(spec: ModelSpec, vocab_size: int | None = None) -> nn.Module:
+def build_model(spec: ModelSpec, vocab_size: int | None = None, reproducible: bool = False) -> nn.Module:
     """Instantiate the registered architecture; `vocab_size` is required for the char transformer (a GPT
-    declares its own: a dataset's `vocab_size`, if given, must fit in it)."""
+    declares its own: a dataset's `vocab_size`, if given, must fit in it). `reproducible`: the reproducible
+    profile's operations (the MLP so far)."""
     if isinstance(spec, MLPSpec):
-        return MLP(spec)
+        return MLP(spec, reproducible)
+    if reproducible:
+        raise ValueError(f"the reproducible profile runs model 'mlp' so far, not '{spec.name}'")
     if isinstance(spec, GPTSpec):
         if vocab_size is not None and vocab_size > spec.vocab_size:
             raise ValueError(f"the dataset has {vocab_size} tokens; gpt vocab_size is {spec.vocab_size}")

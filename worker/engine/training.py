@@ -42,6 +42,7 @@ from worker.engine.checkpoint import (
     load_checkpoint,
     make_checkpoint,
 )
+from worker.engine import repops
 from worker.engine.datasets import Dataset, materialize
 from worker.engine.models import build_model
 from worker.engine.rounds import UpdateInvalid, load_update, outer_step
@@ -116,13 +117,17 @@ round's steps, so that any replica's checkpoint 0 holds what the next round's ou
 class Trainer:
     """Executes one training job; holds model, optimizer and the step cursor."""
 
-    def __init__(self, spec: JobSpec, *, capture_checkpoints: bool = True, dataset: Dataset | None = None):
+    def __init__(self, spec: JobSpec, *, capture_checkpoints: bool = True, dataset: Dataset | None = None,
+                 threads: int | None = None):
         """Set up determinism, materialize the dataset (checking its hash) and initialize from `spec.seed`.
 
         `capture_checkpoints=False` trains identically but never snapshots or hashes (overhead benchmark).
+        `threads` overrides the profile's thread count: only the reproducible profile gives the same bits.
         """
         check_profile(spec)
         self.spec = spec
+        self.threads = threads or spec.profile.threads
+        self.reproducible = spec.profile.ops == "reproducible"
         self.spec_hash = spec.spec_hash()
         self.capture_checkpoints = capture_checkpoints
         self.device = torch.device(spec.profile.device)
@@ -136,7 +141,7 @@ class Trainer:
             raise ValueError(f"token id {int(self.data.tokens.max())} is outside gpt vocab_size {spec.model.vocab_size}")
         torch.manual_seed(spec.seed)
         self.vocab_size = self.data.vocab_size if self.data.tokens is not None else None
-        self.model = build_model(spec.model, vocab_size=self.vocab_size).to(self.device)
+        self.model = build_model(spec.model, vocab_size=self.vocab_size, reproducible=self.reproducible).to(self.device)
         for name, parameter in self.model.named_parameters():
             parameter.requires_grad_(spec.trains(name))  # frozen: no gradient, no optimizer state, never changes
         self.optimizer = self._build_optimizer()
@@ -154,7 +159,7 @@ class Trainer:
 
     def _apply_profile(self) -> None:
         """Process-global torch settings; reapplied before work in case another Trainer changed them."""
-        torch.set_num_threads(self.spec.profile.threads)
+        torch.set_num_threads(self.threads)
         torch.use_deterministic_algorithms(self.spec.profile.deterministic)
 
     def _load_init(self) -> None:
@@ -258,6 +263,10 @@ class Trainer:
         opt = self.spec.optimizer
         params = [p for p in self.model.parameters() if p.requires_grad]  # in registration order
         foreach = self.device.type == "cuda"  # pinned, not left to torch's heuristics
+        if self.reproducible and isinstance(opt, AdamWSpec):
+            return repops.AdamW(params, lr=opt.lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
+        if self.reproducible and isinstance(opt, SGDSpec):
+            return repops.SGD(params, lr=opt.lr, momentum=opt.momentum)
         if isinstance(opt, AdamWSpec):
             return torch.optim.AdamW(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay,
                                      eps=opt.eps, foreach=foreach)
@@ -291,7 +300,8 @@ class Trainer:
         self._ensure_start()
         x, y = self.batch(self.step)
         logits = self.model(x)  # (B, classes) or (B, T, vocab)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        loss_of = repops.cross_entropy if self.reproducible else F.cross_entropy
+        loss = loss_of(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
