@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load bench-scale bench-swarm setup demo demo-dispute demo-swarm demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-shared test-solo test-nightly test-gpu chromium screenshots bench bench-finetune compile clean
+.PHONY: bench-load bench-repops bench-scale bench-swarm setup demo demo-dispute demo-swarm demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-shared test-solo test-nightly test-gpu chromium screenshots bench bench-finetune compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -114,6 +114,10 @@ test-gpu: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# The reproducible profile's cost against the native ops alone (also part of `make bench`, ~2 minutes).
+bench-repops: setup
+	$(BIN)/python -m bench.repops
 
 # The coordinator under load alone (also part of `make bench`): merged into bench/results.json and BENCHMARKS.md.
 bench-load: setup

@@ -29,6 +29,8 @@ from bench.disputes import measure_disputes
 from bench.hashing import run as measure_hashing
 from bench.load import markdown as load_markdown
 from bench.load import run as measure_load
+from bench.repops import markdown as repops_markdown
+from bench.repops import measure as measure_repops
 from bench.scale import SIZES as SCALE_SIZES
 from bench.scale import publish as publish_scale
 from bench.scale import run as measure_scale
@@ -442,6 +444,8 @@ def main(argv: list[str] | None = None) -> None:
     load = measure_load()
     print("measuring cost with model size (bench/scale.py) ...", flush=True)
     scale = measure_scale(list(SCALE_SIZES))
+    print("measuring the reproducible profile's cost (bench/repops.py) ...", flush=True)
+    reproducible = measure_repops(repeats=5)
     results = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d")},
@@ -457,6 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, HERE.parent / "BENCHMARKS.md")
     publish_scale(scale)  # its own section of BENCHMARKS.md, and the plot
+    publish("reproducible_profile", reproducible, repops_markdown(reproducible))
     print(json.dumps(results, indent=2))
 
 

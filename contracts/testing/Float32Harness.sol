@@ -2,10 +2,11 @@
 pragma solidity 0.8.28;
 
 import {Float32} from "../lib/Float32.sol";
+import {TensorProof} from "../lib/TensorProof.sol";
 
 /// @title Float32Harness
 /// @notice For tests only: the Float32 library over arrays, so that a property test checks thousands of cases
-///         against torch in one call, and the gas one operation costs.
+///         against torch in one call; TensorProof's element proofs; and the gas of each.
 contract Float32Harness {
     enum Op {
         Add,
@@ -42,6 +43,17 @@ contract Float32Harness {
             }
         }
         return level[0];
+    }
+
+    /// @notice An element proven against its tensor's root (reverts if the proof does not lead there), and the gas.
+    function element(bytes32 root, uint256 count, uint256 index, bytes32 word, bytes32[] calldata path)
+        external
+        view
+        returns (uint32 value, uint256 gasUsed)
+    {
+        uint256 before = gasleft();
+        value = TensorProof.element(root, count, index, word, path);
+        gasUsed = before - gasleft();
     }
 
     /// @notice The result of one operation and the gas it took.

@@ -136,3 +136,28 @@ def test_one_operation_costs_little_gas(harness):
         result, gas = harness.measure(op, one, three, three)
         assert result == want
         assert gas < 10_000, f"operation {op} took {gas} gas"
+
+
+@pytest.mark.parametrize("count", [1, 9, 1000])
+def test_elements_proven_off_chain_are_proven_on_chain_and_tampering_reverts(harness, count):
+    """pinpoint/tensor_merkle.py and contracts/lib/TensorProof.sol agree: each element's proof gives its bits on
+    chain (a proof is log2(count / 8) siblings: a few thousand gas); a changed word or another index reverts."""
+    from ape.exceptions import ContractLogicError
+    from eth_utils import keccak
+
+    from pinpoint.tensor_merkle import element_proof, element_root
+
+    refused = "0x" + keccak(b"ElementProofInvalid(uint256)")[:4].hex()  # a library's error: ape shows its selector
+
+    values = np.random.default_rng(count).standard_normal(count).astype(np.float32)
+    root = element_root(values)
+    for index in sorted({0, count // 2, count - 1}):
+        word, path = element_proof(values, index)
+        value, gas = harness.element(root, count, index, word, path)
+        assert value == values.view(np.uint32)[index]
+        assert gas < 30_000
+    word, path = element_proof(values, count - 1)
+    with pytest.raises(ContractLogicError, match=refused):
+        harness.element(root, count, count - 1, bytes([word[0] ^ 1]) + word[1:], path)
+    with pytest.raises(ContractLogicError, match=refused):
+        harness.element(root, count, count, word, path)

@@ -1,0 +1,99 @@
+"""The reproducible profile's cost: training steps with `profile.ops: "reproducible"` (worker/engine/repops.py:
+every product and sum in a fixed pairwise order, no BLAS) against the native profile (torch's kernels), side by
+side in one run, over MLPs of growing width and batch, at 1 and 2 threads.
+
+    python -m bench.repops [--repeats 5]      # `make bench-repops`; also part of `make bench`
+
+Each point alternates the two profiles `--repeats` times over the same steps (after a warm-up step) and keeps
+each one's median seconds per step; the ratio is reproducible / native. It also checks, on every point, that the
+reproducible run's final state hash is the same at 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from pinpoint.datasets import content_hash
+from pinpoint.spec import GaussianBlobsSpec, JobSpec, example_mlp_spec
+from worker.engine.training import Trainer
+
+SIZES = {  # label: (input_dim, hidden_dim, batch_size); depth 2, 8 classes
+    "example (16-64-64-4, batch 32)": None,
+    "256 wide, batch 256": (64, 256, 256),
+    "1024 wide, batch 1024": (256, 1024, 1024),
+}
+STEPS = 8
+
+
+def spec_of(size: tuple[int, int, int] | None, ops: str) -> JobSpec:
+    if size is None:
+        return example_mlp_spec(steps=STEPS, checkpoint_interval=STEPS, profile={"ops": ops})
+    features, hidden, batch = size
+    data = dict(name="gaussian_blobs", samples=4096, features=features, classes=8, seed=7)
+    data["sha256"] = content_hash(GaussianBlobsSpec(**data, sha256="0" * 64))
+    return example_mlp_spec(dataset=data, model={"input_dim": features, "hidden_dim": hidden, "num_classes": 8},
+                            batch_size=batch, steps=STEPS, checkpoint_interval=STEPS, profile={"ops": ops})
+
+
+def seconds_per_step(spec: JobSpec, threads: int) -> tuple[float, bytes]:
+    trainer = Trainer(spec, threads=threads, capture_checkpoints=False)
+    trainer.train_until(1)  # warm-up: first allocations, lazy init
+    started = time.perf_counter()
+    trainer.train_until(spec.steps)
+    return (time.perf_counter() - started) / (spec.steps - 1), trainer.snapshot().state_hash
+
+
+def measure(repeats: int) -> dict:
+    points = []
+    for label, size in SIZES.items():
+        for threads in (1, 2):
+            times: dict[str, list[float]] = {"native": [], "reproducible": []}
+            hashes = set()
+            for _ in range(repeats):
+                for ops in times:
+                    seconds, digest = seconds_per_step(spec_of(size, ops), threads)
+                    times[ops].append(seconds)
+                    if ops == "reproducible":
+                        hashes.add(digest)
+            native, repro = (statistics.median(times[ops]) for ops in ("native", "reproducible"))
+            points.append({"model": label, "threads": threads, "native_ms_per_step": round(native * 1e3, 3),
+                           "reproducible_ms_per_step": round(repro * 1e3, 3), "ratio": round(repro / native, 2)})
+            print(points[-1], flush=True)
+        _, one = seconds_per_step(spec_of(size, "reproducible"), 1)
+        _, two = seconds_per_step(spec_of(size, "reproducible"), 2)
+        if one != two:
+            raise AssertionError(f"{label}: the reproducible profile gave different bits at 1 and 2 threads")
+    return {"steps": STEPS, "repeats": repeats, "torch": torch.__version__, "points": points,
+            "same_bits_at_1_and_2_threads": True}
+
+
+def markdown(result: dict) -> list[str]:
+    lines = ["## Reproducible profile", "",
+             "`bench/repops.py`: training steps of MLPs (depth 2, AdamW) with `profile.ops: \"reproducible\"` "
+             "(every product and sum in the fixed pairwise order of worker/engine/repops.py, no BLAS) against the "
+             f"native profile, alternated {result['repeats']} times in one run, median ms per step. Every point's "
+             "reproducible state hash was the same at 1 and 2 threads. Goal: at most 1.3x.", "",
+             "| model | threads | native ms/step | reproducible ms/step | ratio |", "|---|---|---|---|---|"]
+    lines += [f"| {p['model']} | {p['threads']} | {p['native_ms_per_step']} | {p['reproducible_ms_per_step']} | "
+              f"{p['ratio']}x |" for p in result["points"]]
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """`make bench-repops`: only this campaign, merged into bench/results.json and BENCHMARKS.md."""
+    from bench.run import publish
+
+    parser = argparse.ArgumentParser(prog="python -m bench.repops", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="alternating repetitions per point (default 5)")
+    args = parser.parse_args(argv)
+    result = measure(args.repeats)
+    publish("reproducible_profile", result, markdown(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
