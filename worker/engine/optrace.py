@@ -1,0 +1,315 @@
+"""One reproducible training step as its canonical list of operators, and the bisection inside it (issue 14).
+
+A step of an MLP job under the reproducible profile (worker/engine/repops.py) is a fixed list of operators: loads of
+the pre-state and the batch, the forward pass, the loss, the backward pass and the optimizer's update of every
+parameter. Each is a pure function of earlier outputs; `trace_step` runs them one by one with the same arithmetic
+as `Trainer.train_step` (a test compares the bits) and commits each output by its element root
+(pinpoint/tensor_merkle.py), chained so that agreeing on operator j means agreeing on every one before it.
+
+Two parties who disagree about a step's result then narrow it to one float32 operation (`pinpoint_operation`):
+1. bisect the chain: the first operator whose output they dispute, every earlier one, so all its inputs, agreed;
+2. one element of its output where they differ;
+3. for a sum or a matrix product, descend that element's pairwise tree: a node whose two children both accept but
+   whose value they do not (one addition), or a leaf (one multiplication of two input elements);
+4. that one operation on agreed inputs is what a judge executes: on chain (contracts/lib/Float32.sol) for add, sub,
+   mul and relu; the referee for the rest (exp, log, div, sqrt, loads) until the chain covers them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from eth_utils import keccak
+
+from pinpoint.spec import AdamWSpec, MLPSpec
+from pinpoint.tensor_merkle import element_root
+from worker.engine.repops import f32, matmul, tree_sum
+
+JUDGED_ON_CHAIN = {"add", "sub", "mul", "relu"}
+"""Scalar operations contracts/lib/Float32.sol executes bit for bit; the others go to the referee."""
+
+
+@dataclass
+class Operator:
+    """One operator of a step: `kind` applied to the named `inputs` (earlier outputs, the pre-state's entries or
+    the batch), with `constant` where the kind takes one; `output` its result. `layout` says which input element
+    an output element reads: per input "same" (the same index), "row" (a value per output row) or "col" (a value
+    per output column); for a matrix product whether each operand is transposed ("N", "T"); for a sum its axis."""
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    output: torch.Tensor
+    constant: float | None = None
+    layout: tuple[str, ...] = ()  # per input: "same", "row" or "col" (broadcast); a product: "N"/"T" per operand
+    root: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """Where a step's dispute ends: one float32 operation `kind` on `operands` (agreed by both parties), whose
+    result the two claim differently; the judge computes it and the party whose claim it is not loses."""
+
+    operator: str
+    kind: str
+    operands: tuple[float, ...]
+    claims: tuple[float, float]  # (ours, theirs)
+    moves: int  # bisection moves it took to get here
+
+
+class StepTrace:
+    """The operators of one step in canonical order, each output committed."""
+
+    def __init__(self) -> None:
+        self.operators: list[Operator] = []
+        self.values: dict[str, torch.Tensor] = {}
+
+    def load(self, name: str, value: torch.Tensor) -> str:
+        return self._add(Operator(name, "load", (), value.detach().clone()))
+
+    def apply(self, name: str, kind: str, inputs: tuple[str, ...], fn, constant: float | None = None,
+              layout: tuple[str, ...] = ()) -> str:
+        output = fn(*(self.values[i] for i in inputs))
+        return self._add(Operator(name, kind, inputs, output, constant, layout or ("same",) * len(inputs)))
+
+    def matmul(self, name: str, a: str, b: str, layout: str) -> str:
+        """A matrix product of two inputs, each taken as it is ("N") or transposed ("T")."""
+        def product(x, y):
+            return matmul(x.t() if layout[0] == "T" else x, y.t() if layout[1] == "T" else y)
+        return self.apply(name, "matmul", (a, b), product, layout=tuple(layout))
+
+    def sum(self, name: str, x: str, axis: int) -> str:
+        return self.apply(name, "sum", (x,), lambda t: tree_sum(t, axis), layout=(str(axis),))
+
+    def _add(self, operator: Operator) -> str:
+        values = operator.output.detach().to(torch.float32).numpy() if operator.output.is_floating_point() else \
+            operator.output.detach().numpy().astype(np.int64).view(np.float32).reshape(-1)  # labels: their bits
+        operator.root = element_root(values)
+        self.operators.append(operator)
+        self.values[operator.name] = operator.output
+        return operator.name
+
+    def chain(self) -> list[bytes]:
+        """chain[j] = keccak(chain[j-1] || root of operator j): equal chain[j] means equal operators 0..j."""
+        out, link = [], bytes(32)
+        for operator in self.operators:
+            link = keccak(link + operator.root)
+            out.append(link)
+        return out
+
+
+def trace_step(trainer, tamper=None) -> StepTrace:
+    """The next step of `trainer` (an MLP job on the reproducible profile) as its operators, without changing the
+    trainer. `tamper(name, tensor) -> tensor`, for tests, stands for a solver that computes an operator otherwise."""
+    spec = trainer.spec
+    if not isinstance(spec.model, MLPSpec) or spec.profile.ops != "reproducible":
+        raise ValueError("trace_step traces MLP jobs on the reproducible profile")
+    trace = StepTrace()
+    if tamper is not None:
+        plain = trace.apply
+        trace.apply = lambda name, kind, inputs, fn, constant=None, layout=(): plain(  # type: ignore[method-assign]
+            name, kind, inputs, lambda *xs: tamper(name, fn(*xs)), constant, layout)
+    trainer._ensure_start()
+    x, y = trainer.batch(trainer.step)
+    layers = [module for module in trainer.model.net if isinstance(module, torch.nn.Linear)]
+    names = {id(p): n for n, p in trainer.model.named_parameters()}
+    params = [trace.load(f"model.{names[id(p)]}", p) for m in layers for p in (m.weight, m.bias)]
+    a = trace.load("batch.x", x)
+    labels = trace.load("batch.y", y)
+    activations = [a]
+    for i, (weight, bias) in enumerate(zip(params[::2], params[1::2], strict=True)):
+        z = trace.matmul(f"forward.{i}.matmul", a, weight, "NT")
+        z = trace.apply(f"forward.{i}.bias", "add", (z, bias), lambda z, b: z + b, layout=("same", "col"))
+        if i < len(layers) - 1:
+            a = trace.apply(f"forward.{i}.relu", "relu", (z,), torch.relu)
+            activations.append(a)
+    batch = x.shape[0]
+    peak = trace.apply("loss.max", "max", (z,), lambda z: z.amax(dim=1, keepdim=True))
+    shifted = trace.apply("loss.shift", "sub", (z, peak), lambda z, m: z - m, layout=("same", "row"))
+    exps = trace.apply("loss.exp", "exp", (shifted,), torch.exp)
+    sums = trace.sum("loss.sum", exps, 1)
+    logs = trace.apply("loss.log", "log", (sums,), torch.log)
+    picked = trace.apply("loss.pick", "gather", (shifted, labels), lambda s, y: s.gather(1, y[:, None])[:, 0])
+    each = trace.apply("loss.each", "sub", (logs, picked), lambda l, p: l - p)
+    total = trace.sum("loss.total", each, 0)
+    trace.apply("loss", "div", (total,), lambda t: t / batch, constant=batch)
+    probs = trace.apply("grad.softmax", "div", (exps, sums), lambda e, s: e / s[:, None], layout=("same", "row"))
+    diff = trace.apply("grad.onehot", "sub_onehot", (probs, labels),
+                       lambda p, y: p - torch.zeros_like(p).scatter_(1, y[:, None], 1.0), layout=("same", "row"))
+    g = trace.apply("grad.logits", "div", (diff,), lambda d: d / batch, constant=batch)
+    grads = {}
+    for i in reversed(range(len(layers))):
+        weight, bias, a = params[2 * i], params[2 * i + 1], activations[i]
+        grads[weight] = trace.matmul(f"backward.{i}.weight", g, a, "TN")
+        grads[bias] = trace.sum(f"backward.{i}.bias", g, 0)
+        if i > 0:
+            da = trace.matmul(f"backward.{i}.input", g, weight, "NN")
+            g = trace.apply(f"backward.{i}.relu", "relu_grad", (da, activations[i]),
+                            lambda d, a: torch.where(a <= 0, 0.0, d))
+    _trace_update(trace, trainer, params, grads)
+    return trace
+
+
+def _trace_update(trace: StepTrace, trainer, params: list[str], grads: dict[str, str]) -> None:
+    """The optimizer's update of every parameter, element by element as repops.AdamW / repops.SGD compute it."""
+    opt, states = trainer.spec.optimizer, trainer.optimizer.state
+    tensors = [p for group in trainer.optimizer.param_groups for p in group["params"]]
+    scale = lambda c: (lambda t: t * c)  # noqa: E731
+    for index, (param, tensor) in enumerate(zip(params, tensors, strict=True)):
+        state, g, at = states.get(tensor, {}), grads[param], f"update.{param}"
+        if isinstance(opt, AdamWSpec):
+            t = int(state["step"].item()) + 1 if "step" in state else 1
+            m = trace.load(f"optim.{index}.exp_avg", state.get("exp_avg", torch.zeros_like(tensor)))
+            v = trace.load(f"optim.{index}.exp_avg_sq", state.get("exp_avg_sq", torch.zeros_like(tensor)))
+            c = f32(1 - opt.lr * opt.weight_decay)
+            decayed = trace.apply(f"{at}.decay", "mul", (param,), scale(c), c)
+            delta = trace.apply(f"{at}.m.delta", "sub", (g, m), lambda g, m: g - m)
+            c = f32(1 - opt.betas[0])
+            delta = trace.apply(f"{at}.m.scaled", "mul", (delta,), scale(c), c)
+            m = trace.apply(f"{at}.m", "add", (m, delta), lambda m, d: m + d)
+            c = f32(opt.betas[1])
+            kept = trace.apply(f"{at}.v.kept", "mul", (v,), scale(c), c)
+            square = trace.apply(f"{at}.v.square", "mul", (g, g), lambda a, b: a * b)
+            c = f32(1 - opt.betas[1])
+            square = trace.apply(f"{at}.v.scaled", "mul", (square,), scale(c), c)
+            v = trace.apply(f"{at}.v", "add", (kept, square), lambda a, b: a + b)
+            root = trace.apply(f"{at}.sqrt", "sqrt", (v,), torch.sqrt)
+            c = f32(math.sqrt(1 - opt.betas[1] ** t))
+            root = trace.apply(f"{at}.sqrt.corrected", "div", (root,), lambda r: r / c, c)
+            c = f32(opt.eps)
+            denom = trace.apply(f"{at}.denom", "add", (root,), lambda r: r + c, c)
+            ratio = trace.apply(f"{at}.ratio", "div", (m, denom), lambda m, d: m / d)
+            c = f32(opt.lr / (1 - opt.betas[0] ** t))
+            ratio = trace.apply(f"{at}.step", "mul", (ratio,), scale(c), c)
+            trace.apply(f"{at}.param", "sub", (decayed, ratio), lambda p, r: p - r)
+        else:
+            direction = g
+            if opt.momentum:
+                if "momentum_buffer" in state:
+                    b = trace.load(f"optim.{index}.momentum_buffer", state["momentum_buffer"])
+                    c = f32(opt.momentum)
+                    b = trace.apply(f"{at}.buffer.kept", "mul", (b,), scale(c), c)
+                    direction = trace.apply(f"{at}.buffer", "add", (b, g), lambda b, g: b + g)
+            c = f32(opt.lr)
+            direction = trace.apply(f"{at}.step", "mul", (direction,), scale(c), c)
+            trace.apply(f"{at}.param", "sub", (param, direction), lambda p, d: p - d)
+
+
+# ---------------------------------------------------------------- the bisection
+
+
+def first_divergence(ours: list[bytes], theirs: list[bytes]) -> tuple[int, int]:
+    """(the first operator whose chained commitments differ, the bisection moves it took). Every operator before
+    it agrees; the two chains must end differently."""
+    if len(ours) != len(theirs) or ours[-1] == theirs[-1]:
+        raise ValueError("the two traces must have the same operators and disagree on the last")
+    lo, hi, moves = -1, len(ours) - 1, 0  # agreed through lo (-1: nothing yet), disputed at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ours[mid] == theirs[mid] else (lo, mid)
+        moves += 1
+    return hi, moves
+
+
+def pairwise_tree(leaves: np.ndarray) -> list[np.ndarray]:
+    """Every level of repops.tree_sum's tree over float32 `leaves`, the padded leaves first, the sum last."""
+    width = 1 << (len(leaves) - 1).bit_length()
+    level = np.concatenate([leaves.astype(np.float32), np.zeros(width - len(leaves), np.float32)])
+    levels = [level]
+    while len(level) > 1:
+        half = len(level) // 2
+        level = (level[:half] + level[half:]).astype(np.float32)
+        levels.append(level)
+    return levels
+
+
+def descend(ours: list[np.ndarray], theirs: list[np.ndarray]) -> tuple[int, int, int]:
+    """Walk two trees whose sums differ down to (level, index, moves): a node both disagree on whose children
+    they both accept (level > 0: one addition is judged), or a disputed leaf (level 0: one product is judged)."""
+    level, index, moves = len(ours) - 1, 0, 0
+    while level > 0:
+        half = len(ours[level - 1]) // 2
+        left, right = index, index + half  # node i of a level is child i + child i + half of the level below
+        moves += 1
+        if not _same(ours[level - 1][left], theirs[level - 1][left]):
+            level, index = level - 1, left
+        elif not _same(ours[level - 1][right], theirs[level - 1][right]):
+            level, index = level - 1, right
+        else:
+            return level, index, moves
+    return 0, index, moves
+
+
+def _same(a: np.float32, b: np.float32) -> bool:
+    return np.float32(a).view(np.uint32) == np.float32(b).view(np.uint32) or (np.isnan(a) and np.isnan(b))
+
+
+def _element_leaves(trace: StepTrace, operator: Operator, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two operand vectors whose products are the leaves of one output element of a matrix product (a sum's
+    leaves are its entries times 1)."""
+    inputs = [trace.values[name].detach().numpy() for name in operator.inputs]
+    if operator.kind == "matmul":
+        a, b = (x.T if flag == "T" else x for x, flag in zip(inputs, operator.layout, strict=True))
+        row, col = divmod(index, b.shape[1])
+        return a[row, :], b[:, col]
+    values, axis = inputs[0], int(operator.layout[0])
+    if values.ndim == 1:
+        return values, np.ones_like(values)
+    entries = values[index, :] if axis == 1 else values[:, index]
+    return entries, np.ones_like(entries)
+
+
+def pinpoint_operation(ours: StepTrace, theirs: StepTrace, their_tree=None) -> Operation:
+    """The one float32 operation two traces of the same step disagree on, with operands both accept (see the
+    module docstring). `ours` recomputes everything from the agreed inputs; `theirs` holds the other party's
+    claims, and `their_tree(operator, index, claimed)` its answers inside a disputed sum (default: the true tree
+    under its claimed total, the best a liar can do after agreeing on the inputs)."""
+    at, moves = first_divergence(ours.chain(), theirs.chain())
+    mine, other = ours.operators[at], theirs.operators[at]
+    if mine.kind == "load":
+        raise ValueError(f"{mine.name}: the parties disagree on the pre-state or the batch, not on a computation")
+    a, b = mine.output.detach().numpy().reshape(-1), other.output.detach().numpy().reshape(-1)
+    index = next(i for i in range(a.size) if not _same(a[i], b[i]))
+    moves += 1  # the challenger names the element
+    if mine.kind in ("matmul", "sum"):
+        left, right = _element_leaves(ours, mine, index)
+        tree = pairwise_tree((left * right).astype(np.float32))
+        if their_tree is None:
+            claimed = [level.copy() for level in tree]
+            claimed[-1][0] = b[index]
+        else:
+            claimed = their_tree(mine, index, b[index])
+        level, node, steps = descend(tree, claimed)
+        moves += steps
+        if level == 0:
+            return Operation(mine.name, "mul", (float(left[node]), float(right[node])),
+                             (float(tree[0][node]), float(claimed[0][node])), moves)
+        half = len(tree[level - 1]) // 2
+        children = (float(tree[level - 1][node]), float(tree[level - 1][node + half]))
+        return Operation(mine.name, "add", children, (float(tree[level][node]), float(claimed[level][node])), moves)
+    columns = mine.output.shape[-1] if mine.output.dim() == 2 else 1
+    row, col = divmod(index, columns)
+    at_index = {"same": index, "row": row, "col": col}
+    operands = tuple(float(ours.values[name].detach().numpy().reshape(-1)[at_index[where]])
+                     for name, where in zip(mine.inputs, mine.layout, strict=True))
+    if mine.constant is not None:
+        operands += (mine.constant,)
+    return Operation(mine.name, mine.kind, operands, (float(a[index]), float(b[index])), moves)
+
+
+def judge(operation: Operation) -> float:
+    """The operation's true float32 result, computed as the chain does for the kinds it covers (numpy float32 is
+    IEEE-754, round to nearest even, like Float32.sol)."""
+    x = [np.float32(v) for v in operation.operands]
+    if operation.kind == "add":
+        return float(np.float32(x[0] + x[1]))
+    if operation.kind == "sub":
+        return float(np.float32(x[0] - x[1]))
+    if operation.kind == "mul":
+        return float(np.float32(x[0] * x[1]))
+    if operation.kind == "relu":
+        return float(x[0] if np.isnan(x[0]) or not x[0] < 0 else np.float32(0))
+    raise ValueError(f"{operation.kind}: not judged on chain (the referee decides it)")
