@@ -33,8 +33,8 @@ def spec_of(size: tuple[int, int, int] | None, ops: str) -> JobSpec:
     if size is None:
         return example_mlp_spec(steps=STEPS, checkpoint_interval=STEPS, profile={"ops": ops})
     features, hidden, batch = size
-    data = dict(name="gaussian_blobs", samples=4096, features=features, classes=8, seed=7)
-    data["sha256"] = content_hash(GaussianBlobsSpec(**data, sha256="0" * 64))
+    data = {"name": "gaussian_blobs", "samples": 4096, "features": features, "classes": 8, "seed": 7}
+    data["sha256"] = content_hash(GaussianBlobsSpec(**data, sha256="0" * 64))  # the spec's own hash is ignored
     return example_mlp_spec(dataset=data, model={"input_dim": features, "hidden_dim": hidden, "num_classes": 8},
                             batch_size=batch, steps=STEPS, checkpoint_interval=STEPS, profile={"ops": ops})
 
@@ -54,9 +54,9 @@ def measure(repeats: int) -> dict:
             times: dict[str, list[float]] = {"native": [], "reproducible": []}
             hashes = set()
             for _ in range(repeats):
-                for ops in times:
+                for ops, seconds_of in times.items():
                     seconds, digest = seconds_per_step(spec_of(size, ops), threads)
-                    times[ops].append(seconds)
+                    seconds_of.append(seconds)
                     if ops == "reproducible":
                         hashes.add(digest)
             native, repro = (statistics.median(times[ops]) for ops in ("native", "reproducible"))
@@ -73,10 +73,10 @@ def measure(repeats: int) -> dict:
 
 def markdown(result: dict) -> list[str]:
     lines = ["## Reproducible profile", "",
-             "`bench/repops.py`: training steps of MLPs (depth 2, AdamW) with `profile.ops: \"reproducible\"` "
+             ("`bench/repops.py`: training steps of MLPs (depth 2, AdamW) with `profile.ops: \"reproducible\"` "
              "(every product and sum in the fixed pairwise order of worker/engine/repops.py, no BLAS) against the "
              f"native profile, alternated {result['repeats']} times in one run, median ms per step. Every point's "
-             "reproducible state hash was the same at 1 and 2 threads. Goal: at most 1.3x.", "",
+             "reproducible state hash was the same at 1 and 2 threads. Goal: at most 1.3x."), "",
              "| model | threads | native ms/step | reproducible ms/step | ratio |", "|---|---|---|---|---|"]
     lines += [f"| {p['model']} | {p['threads']} | {p['native_ms_per_step']} | {p['reproducible_ms_per_step']} | "
               f"{p['ratio']}x |" for p in result["points"]]

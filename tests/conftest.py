@@ -18,17 +18,12 @@ def pytest_addoption(parser):
 
 def pytest_collection_modifyitems(config, items):
     """Nightly tests are more end-to-end variants of a path that `make test` already runs end to end once and
-    covers per variant in the worker and contract tests; they would add minutes each to every run.
-
-    An end-to-end test that fails runs once more (pytest-rerunfailures; reported as R and "rerun" in the summary):
-    its stack keeps real-time windows of seconds, which a shared 2-core host under load can miss. A broken path
-    fails both times."""
-    rerun = pytest.mark.flaky(reruns=1, reruns_delay=5)
+    covers per variant in the worker and contract tests; they would add minutes each to every run."""
+    if config.getoption("--nightly"):
+        return
     skip = pytest.mark.skip(reason="nightly variant: run with `make test-nightly` (pytest --nightly)")
     for item in items:
-        if "e2e" in item.keywords:
-            item.add_marker(rerun)
-        if "nightly" in item.keywords and not config.getoption("--nightly"):
+        if "nightly" in item.keywords:
             item.add_marker(skip)
 
 

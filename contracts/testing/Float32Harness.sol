@@ -28,7 +28,7 @@ contract Float32Harness {
     }
 
     /// @notice sum over k of a[k] * b[k] in the reproducible profile's order (worker/engine/repops.py): the rounded
-    ///         products, padded with +0 to a power of two, added pairwise (i with i + half) until one is left.
+    ///         products, padded with +0 to a power of two, added in adjacent pairs (2i with 2i + 1) until one is left.
     function dot(uint32[] calldata a, uint32[] calldata b) external pure returns (uint32) {
         uint256 width = 1;
         while (width < a.length) width <<= 1;
@@ -37,9 +37,8 @@ contract Float32Harness {
             level[k] = Float32.mul(a[k], b[k]);
         }
         for (; width > 1; width >>= 1) {
-            uint256 half = width >> 1;
-            for (uint256 i; i < half; ++i) {
-                level[i] = Float32.add(level[i], level[i + half]);
+            for (uint256 i; i < width >> 1; ++i) {
+                level[i] = Float32.add(level[2 * i], level[2 * i + 1]);
             }
         }
         return level[0];

@@ -15,12 +15,11 @@ REPRODUCIBLE = {"ops": "reproducible"}
 
 
 def reference_sum(values: list[np.float32]) -> np.float32:
-    """The documented tree, one float32 addition at a time: pad with +0 to a power of two, add i and i + half."""
+    """The documented tree, one float32 addition at a time: pad with +0 to a power of two, add 2i and 2i + 1."""
     width = 1 << (len(values) - 1).bit_length()
     level = list(values) + [np.float32(0.0)] * (width - len(values))
     while len(level) > 1:
-        half = len(level) // 2
-        level = [np.float32(level[i] + level[i + half]) for i in range(half)]
+        level = [np.float32(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
     return level[0]
 
 

@@ -32,6 +32,9 @@ JUDGED_ON_CHAIN = {"add", "sub", "mul", "relu"}
 """Scalar operations contracts/lib/Float32.sol executes bit for bit; the others go to the referee."""
 
 
+_SCALAR = {"mul": torch.mul, "add": torch.add, "div": torch.div}
+
+
 @dataclass
 class Operator:
     """One operator of a step: `kind` applied to the named `inputs` (earlier outputs, the pre-state's entries or
@@ -80,6 +83,10 @@ class StepTrace:
         def product(x, y):
             return matmul(x.t() if layout[0] == "T" else x, y.t() if layout[1] == "T" else y)
         return self.apply(name, "matmul", (a, b), product, layout=tuple(layout))
+
+    def scalar(self, name: str, kind: str, x: str, constant: float) -> str:
+        """x * c, x + c or x / c elementwise, for a constant c of the spec (a float32 value)."""
+        return self.apply(name, kind, (x,), lambda t: _SCALAR[kind](t, constant), constant)
 
     def sum(self, name: str, x: str, axis: int) -> str:
         return self.apply(name, "sum", (x,), lambda t: tree_sum(t, axis), layout=(str(axis),))
@@ -135,11 +142,11 @@ def trace_step(trainer, tamper=None) -> StepTrace:
     picked = trace.apply("loss.pick", "gather", (shifted, labels), lambda s, y: s.gather(1, y[:, None])[:, 0])
     each = trace.apply("loss.each", "sub", (logs, picked), lambda l, p: l - p)
     total = trace.sum("loss.total", each, 0)
-    trace.apply("loss", "div", (total,), lambda t: t / batch, constant=batch)
+    trace.scalar("loss", "div", total, batch)
     probs = trace.apply("grad.softmax", "div", (exps, sums), lambda e, s: e / s[:, None], layout=("same", "row"))
     diff = trace.apply("grad.onehot", "sub_onehot", (probs, labels),
                        lambda p, y: p - torch.zeros_like(p).scatter_(1, y[:, None], 1.0), layout=("same", "row"))
-    g = trace.apply("grad.logits", "div", (diff,), lambda d: d / batch, constant=batch)
+    g = trace.scalar("grad.logits", "div", diff, batch)
     grads = {}
     for i in reversed(range(len(layers))):
         weight, bias, a = params[2 * i], params[2 * i + 1], activations[i]
@@ -157,7 +164,6 @@ def _trace_update(trace: StepTrace, trainer, params: list[str], grads: dict[str,
     """The optimizer's update of every parameter, element by element as repops.AdamW / repops.SGD compute it."""
     opt, states = trainer.spec.optimizer, trainer.optimizer.state
     tensors = [p for group in trainer.optimizer.param_groups for p in group["params"]]
-    scale = lambda c: (lambda t: t * c)  # noqa: E731
     for index, (param, tensor) in enumerate(zip(params, tensors, strict=True)):
         state, g, at = states.get(tensor, {}), grads[param], f"update.{param}"
         if isinstance(opt, AdamWSpec):
@@ -165,36 +171,35 @@ def _trace_update(trace: StepTrace, trainer, params: list[str], grads: dict[str,
             m = trace.load(f"optim.{index}.exp_avg", state.get("exp_avg", torch.zeros_like(tensor)))
             v = trace.load(f"optim.{index}.exp_avg_sq", state.get("exp_avg_sq", torch.zeros_like(tensor)))
             c = f32(1 - opt.lr * opt.weight_decay)
-            decayed = trace.apply(f"{at}.decay", "mul", (param,), scale(c), c)
+            decayed = trace.scalar(f"{at}.decay", "mul", param, c)
             delta = trace.apply(f"{at}.m.delta", "sub", (g, m), lambda g, m: g - m)
             c = f32(1 - opt.betas[0])
-            delta = trace.apply(f"{at}.m.scaled", "mul", (delta,), scale(c), c)
+            delta = trace.scalar(f"{at}.m.scaled", "mul", delta, c)
             m = trace.apply(f"{at}.m", "add", (m, delta), lambda m, d: m + d)
             c = f32(opt.betas[1])
-            kept = trace.apply(f"{at}.v.kept", "mul", (v,), scale(c), c)
+            kept = trace.scalar(f"{at}.v.kept", "mul", v, c)
             square = trace.apply(f"{at}.v.square", "mul", (g, g), lambda a, b: a * b)
             c = f32(1 - opt.betas[1])
-            square = trace.apply(f"{at}.v.scaled", "mul", (square,), scale(c), c)
+            square = trace.scalar(f"{at}.v.scaled", "mul", square, c)
             v = trace.apply(f"{at}.v", "add", (kept, square), lambda a, b: a + b)
             root = trace.apply(f"{at}.sqrt", "sqrt", (v,), torch.sqrt)
             c = f32(math.sqrt(1 - opt.betas[1] ** t))
-            root = trace.apply(f"{at}.sqrt.corrected", "div", (root,), lambda r: r / c, c)
+            root = trace.scalar(f"{at}.sqrt.corrected", "div", root, c)
             c = f32(opt.eps)
-            denom = trace.apply(f"{at}.denom", "add", (root,), lambda r: r + c, c)
+            denom = trace.scalar(f"{at}.denom", "add", root, c)
             ratio = trace.apply(f"{at}.ratio", "div", (m, denom), lambda m, d: m / d)
             c = f32(opt.lr / (1 - opt.betas[0] ** t))
-            ratio = trace.apply(f"{at}.step", "mul", (ratio,), scale(c), c)
+            ratio = trace.scalar(f"{at}.step", "mul", ratio, c)
             trace.apply(f"{at}.param", "sub", (decayed, ratio), lambda p, r: p - r)
         else:
             direction = g
-            if opt.momentum:
-                if "momentum_buffer" in state:
-                    b = trace.load(f"optim.{index}.momentum_buffer", state["momentum_buffer"])
-                    c = f32(opt.momentum)
-                    b = trace.apply(f"{at}.buffer.kept", "mul", (b,), scale(c), c)
-                    direction = trace.apply(f"{at}.buffer", "add", (b, g), lambda b, g: b + g)
+            if opt.momentum and "momentum_buffer" in state:
+                b = trace.load(f"optim.{index}.momentum_buffer", state["momentum_buffer"])
+                c = f32(opt.momentum)
+                b = trace.scalar(f"{at}.buffer.kept", "mul", b, c)
+                direction = trace.apply(f"{at}.buffer", "add", (b, g), lambda b, g: b + g)
             c = f32(opt.lr)
-            direction = trace.apply(f"{at}.step", "mul", (direction,), scale(c), c)
+            direction = trace.scalar(f"{at}.step", "mul", direction, c)
             trace.apply(f"{at}.param", "sub", (param, direction), lambda p, d: p - d)
 
 
@@ -220,8 +225,7 @@ def pairwise_tree(leaves: np.ndarray) -> list[np.ndarray]:
     level = np.concatenate([leaves.astype(np.float32), np.zeros(width - len(leaves), np.float32)])
     levels = [level]
     while len(level) > 1:
-        half = len(level) // 2
-        level = (level[:half] + level[half:]).astype(np.float32)
+        level = (level[0::2] + level[1::2]).astype(np.float32)
         levels.append(level)
     return levels
 
@@ -231,8 +235,7 @@ def descend(ours: list[np.ndarray], theirs: list[np.ndarray]) -> tuple[int, int,
     they both accept (level > 0: one addition is judged), or a disputed leaf (level 0: one product is judged)."""
     level, index, moves = len(ours) - 1, 0, 0
     while level > 0:
-        half = len(ours[level - 1]) // 2
-        left, right = index, index + half  # node i of a level is child i + child i + half of the level below
+        left, right = 2 * index, 2 * index + 1  # node i of a level adds children 2i and 2i + 1 of the level below
         moves += 1
         if not _same(ours[level - 1][left], theirs[level - 1][left]):
             level, index = level - 1, left
@@ -287,8 +290,7 @@ def pinpoint_operation(ours: StepTrace, theirs: StepTrace, their_tree=None) -> O
         if level == 0:
             return Operation(mine.name, "mul", (float(left[node]), float(right[node])),
                              (float(tree[0][node]), float(claimed[0][node])), moves)
-        half = len(tree[level - 1]) // 2
-        children = (float(tree[level - 1][node]), float(tree[level - 1][node + half]))
+        children = (float(tree[level - 1][2 * node]), float(tree[level - 1][2 * node + 1]))
         return Operation(mine.name, "add", children, (float(tree[level][node]), float(claimed[level][node])), moves)
     columns = mine.output.shape[-1] if mine.output.dim() == 2 else 1
     row, col = divmod(index, columns)

@@ -6,9 +6,10 @@ The order (docs/PROTOCOL.md, "Reproducible profile"):
 - Elementwise float32 operations (add, sub, mul, div, sqrt, relu, comparisons) are IEEE-754 operations rounded to
   nearest, ties to even, each rounded on its own: no fused multiply-add, no flush to zero. Their bits depend on
   nothing but their inputs.
-- A sum over a dimension (`tree_sum`): the entries, padded with +0 to a power of two, are added pairwise, entry i
-  of the first half with entry i of the second half, halving until one is left. A fixed binary tree: its depth
-  (log2 n) is how many moves the on-chain bisection over one sum takes.
+- A sum over a dimension (`tree_sum`): the entries, padded with +0 to a power of two, are added in adjacent pairs
+  (entry 2i with entry 2i + 1), level by level, until one is left. A fixed binary tree: its depth (log2 n) is how
+  many moves the on-chain bisection over one sum takes, and a kernel streaming k in order can merge pairs as they
+  complete, keeping log2 n partial sums.
 - A matrix product C = A @ B (`matmul`): each product A[m, k] * B[k, n] is rounded, then the K products are summed
   by `tree_sum`. No BLAS: a library's blocking and thread split never enter.
 - exp and log (the loss's softmax) are torch's kernels on whole contiguous tensors: deterministic on one host
@@ -44,8 +45,7 @@ def tree_sum(x: Tensor, dim: int = 0) -> Tensor:
     if width != n:
         x = torch.cat([x, x.new_zeros((width - n, *x.shape[1:]))])
     while x.shape[0] > 1:
-        half = x.shape[0] // 2
-        x = x[:half] + x[half:]
+        x = x[0::2] + x[1::2]
     return x[0]
 
 
@@ -114,7 +114,7 @@ class AdamW(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float, betas: tuple[float, float], eps: float,
                  weight_decay: float):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -143,7 +143,7 @@ class SGD(torch.optim.Optimizer):
     (without momentum b = g)."""
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float):
-        super().__init__(params, dict(lr=lr, momentum=momentum))
+        super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -32,6 +32,7 @@ from pinpoint.spec import (
     SpecError,
 )
 from pinpoint.tensors import SafetensorsError, read_safetensors
+from worker.engine import repops
 from worker.engine.artifacts import artifact_bytes
 from worker.engine.checkpoint import (
     Checkpoint,
@@ -42,7 +43,6 @@ from worker.engine.checkpoint import (
     load_checkpoint,
     make_checkpoint,
 )
-from worker.engine import repops
 from worker.engine.datasets import Dataset, materialize
 from worker.engine.models import build_model
 from worker.engine.rounds import UpdateInvalid, load_update, outer_step
