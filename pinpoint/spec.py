@@ -30,7 +30,7 @@ DEFAULT_TORCH_VERSION = "2.13.0+cpu"
 """The torch build the example specs pin (the CPU build used in CI). Override for other hosts."""
 
 TORCH_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:\+(?P<local>cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*))?$")
-TORCH_RELEASES = [(2, minor) for minor in range(15)]
+TORCH_RELEASES = [(2, minor) for minor in range(0, 15)]
 """PyTorch minor releases a spec may pin (2.0 to 2.14, as of 2026-11); a host must run the exact version."""
 
 EXAMPLE_BLOBS_SHA256 = "7d1f61fcf5d2a05773897a81f6167da15e48f2a241ff6173a771ad362a48f803"
@@ -191,7 +191,7 @@ class CNNSpec(_Frozen):
         return shapes + _linear("head", inputs, self.num_classes)
 
 
-ModelSpec = Annotated[MLPSpec | CharTransformerSpec | GPTSpec | CNNSpec, Field(discriminator="name")]
+ModelSpec = Annotated[Union[MLPSpec, CharTransformerSpec, GPTSpec, CNNSpec], Field(discriminator="name")]
 
 
 def _gpt_dataset_problems(model: GPTSpec, data: Any) -> list[str]:
@@ -363,7 +363,7 @@ def _artifact_char_problems(model: CharTransformerSpec, data: ArtifactDatasetSpe
     return problems
 
 
-DatasetSpec = Annotated[GaussianBlobsSpec | TextCorpusSpec | ArtifactDatasetSpec, Field(discriminator="name")]
+DatasetSpec = Annotated[Union[GaussianBlobsSpec, TextCorpusSpec, ArtifactDatasetSpec], Field(discriminator="name")]
 
 
 # ---------------------------------------------------------------- optimizers
@@ -389,7 +389,7 @@ class SGDSpec(_Frozen):
     momentum: float = Field(ge=0, lt=1, description="momentum factor, in [0, 1); 0 disables momentum")
 
 
-OptimizerSpec = Annotated[AdamWSpec | SGDSpec, Field(discriminator="name")]
+OptimizerSpec = Annotated[Union[AdamWSpec, SGDSpec], Field(discriminator="name")]
 
 
 # ---------------------------------------------------------------- execution profile

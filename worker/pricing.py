@@ -18,6 +18,9 @@ from pinpoint.resources import model_parameters
 from pinpoint.spec import CharTransformerSpec, GPTSpec, InferenceSpec, JobSpec
 
 GWEI = 10**9
+REPRODUCIBLE_SLOWDOWN = 50
+"""A step on the reproducible profile costs up to this many native steps (BENCHMARKS.md, "Reproducible profile":
+2.5x at the example MLP's size, 16-45x at 256 and 1024 wide), so it is priced and timed as that much work."""
 
 
 def tokens_per_example(spec: JobSpec | InferenceSpec) -> int:
@@ -35,6 +38,8 @@ class PricePolicy:
         per_example = tokens_per_example(spec) * model_parameters(spec.model)
         if isinstance(spec, InferenceSpec):
             return spec.inputs.count * per_example // 3
+        if spec.profile.ops == "reproducible":
+            per_example *= REPRODUCIBLE_SLOWDOWN
         return (spec.steps if steps is None else steps) * spec.batch_size * per_example
 
     def quote(self, spec: JobSpec | InferenceSpec) -> int:

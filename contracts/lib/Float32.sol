@@ -2,7 +2,8 @@
 pragma solidity 0.8.28;
 
 /// @title Float32
-/// @notice IEEE-754 binary32 arithmetic on chain, bit for bit what torch's float32 CPU kernels compute: round to
+/// @notice IEEE-754 binary32 arithmetic on chain (add, sub, mul, div, sqrt, relu and its gradient), bit for bit what
+///         torch's float32 CPU kernels compute: round to
 ///         nearest, ties to even; subnormals kept (no flush to zero); signed zeros; infinities. A float is its 32
 ///         bits in a uint32. NaN payloads differ between instruction sets (x86 makes 0xffc00000, ARM 0x7fc00000),
 ///         so every NaN this library makes is 0x7fc00000 and `same` counts all NaNs as one value.
@@ -63,6 +64,46 @@ library Float32 {
         return _round(sign, ma * mb, ea + eb);
     }
 
+    /// @notice a / b.
+    function div(uint32 a, uint32 b) internal pure returns (uint32) {
+        if (isNaN(a) || isNaN(b)) return NAN;
+        uint32 sign = (a ^ b) & SIGN;
+        uint32 absA = a & ABS;
+        uint32 absB = b & ABS;
+        if (absA == INF) return absB == INF ? NAN : sign | INF; // inf / inf is invalid
+        if (absB == INF) return sign; // finite / inf = signed zero
+        if (absB == 0) return absA == 0 ? NAN : sign | INF; // 0 / 0 is invalid; x / 0 is signed infinity
+        if (absA == 0) return sign;
+        (uint256 ma, int256 ea) = _unpack(absA);
+        (uint256 mb, int256 eb) = _unpack(absB);
+        // A quotient of at least 64 bits, its remainder folded into a sticky bit far below the rounding position.
+        uint256 scaled = ma << 90;
+        uint256 q = scaled / mb;
+        if (scaled % mb != 0) q |= 1;
+        return _round(sign, q, ea - eb - 90);
+    }
+
+    /// @notice The square root of x (sqrt(-0) = -0; a negative number has none: NaN).
+    function sqrt(uint32 x) internal pure returns (uint32) {
+        if (isNaN(x)) return NAN;
+        if (x & ABS == 0) return x;
+        if (x & SIGN != 0) return NAN;
+        if (x == INF) return INF;
+        (uint256 m, int256 e) = _unpack(x);
+        if (e & 1 != 0) (m, e) = (m << 1, e - 1); // an even exponent halves exactly
+        m <<= 100; // a root of at least 50 bits; its remainder folded into a sticky bit
+        uint256 r = _isqrt(m);
+        if (r * r != m) r |= 1;
+        return _round(0, r, (e - 100) / 2);
+    }
+
+    /// @notice The gradient through a ReLU as torch computes it (threshold_backward): 0 where the ReLU's output y is
+    ///         <= 0 (either zero), else the incoming gradient g (a NaN y passes g through).
+    function reluGrad(uint32 g, uint32 y) internal pure returns (uint32) {
+        bool notPositive = !isNaN(y) && (y & ABS == 0 || y & SIGN != 0);
+        return notPositive ? 0 : g;
+    }
+
     /// @notice acc + a * b with two roundings (the product, then the sum): one step of the reproducible
     ///         profile's matrix-product accumulation. Not a fused multiply-add.
     function mulAdd(uint32 acc, uint32 a, uint32 b) internal pure returns (uint32) {
@@ -83,7 +124,8 @@ library Float32 {
     }
 
     /// @dev sign | the float nearest to mag * 2^exp (ties to even); overflow gives infinity, underflow a
-    ///      subnormal or zero. mag > 0, and exp >= -298 (the smallest a product of two subnormals has).
+    ///      subnormal or zero. mag > 0 with fewer than 256 - 150 bits, and exp >= -343 (the smallest a quotient has),
+    ///      so every shift below stays under 256.
     function _round(uint32 sign, uint256 mag, int256 exp) private pure returns (uint32) {
         // Drop `shift` low bits: keep 24 significant bits, but none below 2^-149, the subnormals' quantum.
         int256 shift = int256(_bitLength(mag)) - 24;
@@ -103,6 +145,16 @@ library Float32 {
         int256 biased = shift + exp + 23 + 127; // q in [2^23, 2^24): q * 2^(shift+exp) = 1.f * 2^(shift+exp+23)
         if (biased >= 255) return sign | INF;
         return sign | uint32(uint256(biased) << 23) | uint32(q - HIDDEN);
+    }
+
+    /// @dev floor(sqrt(x)) by Newton's method from a power of two above the root.
+    function _isqrt(uint256 x) private pure returns (uint256 r) {
+        r = 1 << ((_bitLength(x) + 1) / 2);
+        while (true) {
+            uint256 next = (r + x / r) >> 1;
+            if (next >= r) return r;
+            r = next;
+        }
     }
 
     function _bitLength(uint256 x) private pure returns (uint256 n) {

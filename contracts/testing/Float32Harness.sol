@@ -13,7 +13,10 @@ contract Float32Harness {
         Sub,
         Mul,
         MulAdd,
-        Relu
+        Relu,
+        Div,
+        Sqrt,
+        ReluGrad
     }
 
     function run(Op op, uint32[] calldata a, uint32[] calldata b, uint32[] calldata c)
@@ -67,6 +70,9 @@ contract Float32Harness {
         if (op == Op.Sub) return Float32.sub(a, b);
         if (op == Op.Mul) return Float32.mul(a, b);
         if (op == Op.MulAdd) return Float32.mulAdd(c, a, b);
+        if (op == Op.Div) return Float32.div(a, b);
+        if (op == Op.Sqrt) return Float32.sqrt(a);
+        if (op == Op.ReluGrad) return Float32.reluGrad(a, b);
         return Float32.relu(a);
     }
 }

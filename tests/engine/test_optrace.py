@@ -57,7 +57,8 @@ def test_the_trace_is_the_step_the_trainer_takes(optimizer):
 
 
 @pytest.mark.parametrize("target", ["forward.1.matmul", "forward.0.relu", "forward.2.bias", "backward.0.weight",
-                                    "backward.2.bias", "loss.shift", "update.model.net.2.weight.m",
+                                    "backward.2.bias", "backward.2.relu", "loss.shift", "update.model.net.2.weight.m",
+                                    "update.model.net.0.bias.sqrt", "update.model.net.2.weight.ratio",
                                     "update.model.net.4.bias.param"])
 def test_a_wrong_operator_is_pinpointed_to_one_operation_the_judge_decides(target):
     trainer = trainer_after(1)

@@ -115,3 +115,15 @@ def test_the_profile_is_in_the_spec_hash_only_when_reproducible():
     assert b'"ops":"reproducible"' in example_mlp_spec(profile=REPRODUCIBLE).canonical_json()
     with pytest.raises(SpecError, match="profile.ops: 'reproducible' runs model 'mlp' so far, not 'gpt'"):
         example_gpt_spec(profile=REPRODUCIBLE)
+
+
+def test_sqrt_exp_and_log_are_rounded_once_from_float64():
+    """Correctly rounded, so the same on every host: numpy's float32 sqrt is IEEE's, and exp and log match float64
+    results rounded once (torch's own float32 kernels do not, and differ between CPU capabilities)."""
+    rng = np.random.default_rng(3)
+    positive = np.abs(rng.standard_normal(100_000) * 10).astype(np.float32) + np.float32(1e-6)
+    values = torch.from_numpy(positive)
+    assert np.array_equal(repops.sqrt(values).numpy().view(np.uint32), np.sqrt(positive).view(np.uint32))
+    for ours, reference in ((repops.exp, np.exp), (repops.log, np.log)):
+        want = reference(positive.astype(np.float64)).astype(np.float32)
+        assert np.array_equal(ours(values).numpy().view(np.uint32), want.view(np.uint32))

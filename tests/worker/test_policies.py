@@ -13,7 +13,7 @@ from pinpoint.tensors import float32_tensor
 from worker.daemon import SolverDaemon, unsupported_reason
 from worker.engine.checkpoint import save_checkpoint
 from worker.engine.training import Trainer
-from worker.pricing import PricePolicy
+from worker.pricing import REPRODUCIBLE_SLOWDOWN, PricePolicy
 
 
 def test_quote_growsWithWork_andHasAFloor():
@@ -31,6 +31,14 @@ def test_quote_coversEveryArchitecture_countingTokens():
         assert policy.quote(spec) > 0 and policy.seconds_for(spec) > 60 and policy.interval_seconds(spec) > 5
     short, long = example_gpt_spec(), example_gpt_spec(model={"context": 64})
     assert policy.work(long) > 2 * policy.work(short)
+
+
+def test_theReproducibleProfile_isPricedAndTimedAsTheSlowerWorkItIs():
+    policy = PricePolicy(min_price=0)
+    native, reproducible = example_mlp_spec(steps=6400), example_mlp_spec(steps=6400, profile={"ops": "reproducible"})
+    assert policy.work(reproducible) == REPRODUCIBLE_SLOWDOWN * policy.work(native)
+    assert policy.quote(reproducible) > policy.quote(native)
+    assert policy.interval_seconds(reproducible) >= policy.interval_seconds(native)
 
 
 def test_solverRefusesJobsItCouldNotComplete_asPosted():

@@ -12,7 +12,7 @@ Two parties who disagree about a step's result then narrow it to one float32 ope
 3. for a sum or a matrix product, descend that element's pairwise tree: a node whose two children both accept but
    whose value they do not (one addition), or a leaf (one multiplication of two input elements);
 4. that one operation on agreed inputs is what a judge executes: on chain (contracts/lib/Float32.sol) for add, sub,
-   mul and relu; the referee for the rest (exp, log, div, sqrt, loads) until the chain covers them.
+   mul, div, sqrt, relu and its gradient; the referee for the rest (exp, log, max, gather, one-hot, loads).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from eth_utils import keccak
 
 from pinpoint.spec import AdamWSpec, MLPSpec
 from pinpoint.tensor_merkle import element_root
-from worker.engine.repops import f32, matmul, tree_sum
+from worker.engine.repops import exp, f32, log, matmul, sqrt, tree_sum
 
-JUDGED_ON_CHAIN = {"add", "sub", "mul", "relu"}
+JUDGED_ON_CHAIN = {"add", "sub", "mul", "div", "sqrt", "relu", "relu_grad"}
 """Scalar operations contracts/lib/Float32.sol executes bit for bit; the others go to the referee."""
 
 
@@ -136,9 +136,9 @@ def trace_step(trainer, tamper=None) -> StepTrace:
     batch = x.shape[0]
     peak = trace.apply("loss.max", "max", (z,), lambda z: z.amax(dim=1, keepdim=True))
     shifted = trace.apply("loss.shift", "sub", (z, peak), lambda z, m: z - m, layout=("same", "row"))
-    exps = trace.apply("loss.exp", "exp", (shifted,), torch.exp)
+    exps = trace.apply("loss.exp", "exp", (shifted,), exp)
     sums = trace.sum("loss.sum", exps, 1)
-    logs = trace.apply("loss.log", "log", (sums,), torch.log)
+    logs = trace.apply("loss.log", "log", (sums,), log)
     picked = trace.apply("loss.pick", "gather", (shifted, labels), lambda s, y: s.gather(1, y[:, None])[:, 0])
     each = trace.apply("loss.each", "sub", (logs, picked), lambda l, p: l - p)
     total = trace.sum("loss.total", each, 0)
@@ -182,7 +182,7 @@ def _trace_update(trace: StepTrace, trainer, params: list[str], grads: dict[str,
             c = f32(1 - opt.betas[1])
             square = trace.scalar(f"{at}.v.scaled", "mul", square, c)
             v = trace.apply(f"{at}.v", "add", (kept, square), lambda a, b: a + b)
-            root = trace.apply(f"{at}.sqrt", "sqrt", (v,), torch.sqrt)
+            root = trace.apply(f"{at}.sqrt", "sqrt", (v,), sqrt)
             c = f32(math.sqrt(1 - opt.betas[1] ** t))
             root = trace.scalar(f"{at}.sqrt.corrected", "div", root, c)
             c = f32(opt.eps)
@@ -306,12 +306,11 @@ def judge(operation: Operation) -> float:
     """The operation's true float32 result, computed as the chain does for the kinds it covers (numpy float32 is
     IEEE-754, round to nearest even, like Float32.sol)."""
     x = [np.float32(v) for v in operation.operands]
-    if operation.kind == "add":
-        return float(np.float32(x[0] + x[1]))
-    if operation.kind == "sub":
-        return float(np.float32(x[0] - x[1]))
-    if operation.kind == "mul":
-        return float(np.float32(x[0] * x[1]))
-    if operation.kind == "relu":
-        return float(x[0] if np.isnan(x[0]) or not x[0] < 0 else np.float32(0))
-    raise ValueError(f"{operation.kind}: not judged on chain (the referee decides it)")
+    with np.errstate(all="ignore"):  # x / 0, sqrt(-1): IEEE results, not errors
+        results = {"add": lambda: x[0] + x[1], "sub": lambda: x[0] - x[1], "mul": lambda: x[0] * x[1],
+                   "div": lambda: x[0] / x[1], "sqrt": lambda: np.sqrt(x[0]),
+                   "relu": lambda: x[0] if np.isnan(x[0]) or not x[0] < 0 else np.float32(0),
+                   "relu_grad": lambda: x[0] if np.isnan(x[1]) or x[1] > 0 else np.float32(0)}
+        if operation.kind not in results:
+            raise ValueError(f"{operation.kind}: not judged on chain (the referee decides it)")
+        return float(np.float32(results[operation.kind]()))
