@@ -42,7 +42,7 @@ def test_matmul_and_tree_sum_follow_the_documented_order(k):
 def test_matmul_bits_do_not_depend_on_chunking_or_threads(monkeypatch):
     a, b = torch.randn(300, 257), torch.randn(257, 33)
     whole = repops.matmul(a, b)
-    monkeypatch.setattr(repops, "PRODUCTS_PER_CHUNK", 257 * 33 * 7)  # 7 rows a chunk
+    monkeypatch.setattr(repops, "PRODUCTS_PER_CHUNK", repops.K_BLOCK * 33 * 7)  # 7 rows a chunk
     assert torch.equal(repops.matmul(a, b), whole)
     threads = torch.get_num_threads()
     try:
