@@ -116,8 +116,8 @@ def markdown(result: dict) -> list[str]:
               f"{p['ratio']}x |" for p in result["points"]]
     small = [p["ratio"] for p in result["points"] if p["model"].startswith("example")]
     large = [p["ratio"] for p in result["points"] if not p["model"].startswith("example")]
-    gap = (f"**Gap.** The goal is not met. Each product materializes its K x M x N rounded terms and sums them in "
-           f"torch, so it is bound by memory traffic rather than arithmetic: {min(small)}-{max(small)}x at the "
+    gap = (f"**Gap.** The goal is not met. Each product rounds all K x M x N terms and sums them with torch's "
+           f"elementwise operations (in blocks of 32 of k), so it is bound by memory traffic rather than arithmetic: {min(small)}-{max(small)}x at the "
            f"example's size, {min(large)}-{max(large)}x at 256 and 1024 wide. BLAS keeps partial sums in registers; a "
            "kernel that streams k in order and merges adjacent pairs as they complete (the order was chosen for that) "
            "needs log2 K partial sums per output and no K x M x N buffer. That kernel is the next step. Until then "
