@@ -66,9 +66,10 @@ class Operation:
 class StepTrace:
     """The operators of one step in canonical order, each output committed."""
 
-    def __init__(self) -> None:
+    def __init__(self, tamper=None) -> None:
         self.operators: list[Operator] = []
         self.values: dict[str, torch.Tensor] = {}
+        self.tamper = tamper  # tests: (name, output) -> the output a dishonest solver claims instead
 
     def load(self, name: str, value: torch.Tensor) -> str:
         return self._add(Operator(name, "load", (), value.detach().clone()))
@@ -76,6 +77,8 @@ class StepTrace:
     def apply(self, name: str, kind: str, inputs: tuple[str, ...], fn, constant: float | None = None,
               layout: tuple[str, ...] = ()) -> str:
         output = fn(*(self.values[i] for i in inputs))
+        if self.tamper is not None:
+            output = self.tamper(name, output)
         return self._add(Operator(name, kind, inputs, output, constant, layout or ("same",) * len(inputs)))
 
     def matmul(self, name: str, a: str, b: str, layout: str) -> str:
@@ -114,11 +117,7 @@ def trace_step(trainer, tamper=None) -> StepTrace:
     spec = trainer.spec
     if not isinstance(spec.model, MLPSpec) or spec.profile.ops != "reproducible":
         raise ValueError("trace_step traces MLP jobs on the reproducible profile")
-    trace = StepTrace()
-    if tamper is not None:
-        plain = trace.apply
-        trace.apply = lambda name, kind, inputs, fn, constant=None, layout=(): plain(  # type: ignore[method-assign]
-            name, kind, inputs, lambda *xs: tamper(name, fn(*xs)), constant, layout)
+    trace = StepTrace(tamper)
     trainer._ensure_start()
     x, y = trainer.batch(trainer.step)
     layers = [module for module in trainer.model.net if isinstance(module, torch.nn.Linear)]
