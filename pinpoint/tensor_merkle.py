@@ -24,15 +24,15 @@ class ProofInvalid(ValueError):
     """An element proof that does not lead to the root it claims."""
 
 
-def _words(values: np.ndarray) -> list[bytes]:
+def words(values: np.ndarray) -> list[bytes]:
     flat = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
     raw = flat.tobytes() + bytes(-flat.nbytes % 32)
     return [raw[i:i + 32] for i in range(0, len(raw), 32)] or [ZERO]
 
 
-def _levels(values: np.ndarray) -> list[list[bytes]]:
+def element_tree(values: np.ndarray) -> list[list[bytes]]:
     """The tree bottom up: level 0 the padded leaves, the last level the tree root alone."""
-    leaves = [keccak(word) for word in _words(values)]
+    leaves = [keccak(word) for word in words(values)]
     width = 1 << (len(leaves) - 1).bit_length()
     level = leaves + [ZERO] * (width - len(leaves))
     levels = [level]
@@ -48,16 +48,16 @@ def _bind(count: int, tree_root: bytes) -> bytes:
 
 def element_root(values: np.ndarray) -> bytes:
     """The commitment of a float32 tensor's elements (32 bytes)."""
-    return _bind(int(values.size), _levels(values)[-1][0])
+    return _bind(int(values.size), element_tree(values)[-1][0])
 
 
 def element_proof(values: np.ndarray, index: int) -> tuple[bytes, list[bytes]]:
     """(the 32-byte word holding element `index`, its sibling path lowest first)."""
     if not 0 <= index < values.size:
         raise IndexError(f"element {index} of a tensor of {values.size}")
-    levels = _levels(values)
+    levels = element_tree(values)
     position = index // ELEMENTS_PER_WORD
-    word = _words(values)[position]
+    word = words(values)[position]
     path = []
     for level in levels[:-1]:
         path.append(level[position ^ 1])
@@ -69,9 +69,9 @@ def element_at(root: bytes, count: int, index: int, word: bytes, path: list[byte
     """The 32 bits of element `index`, proven against `root`; raises ProofInvalid if the proof does not lead there."""
     if not 0 <= index < count or len(word) != 32:
         raise ProofInvalid(f"element {index} of {count} with a {len(word)}-byte word")
-    words = -(-count // ELEMENTS_PER_WORD)
-    if len(path) != (words - 1).bit_length():
-        raise ProofInvalid(f"a tensor of {count} elements has proofs of {(words - 1).bit_length()} nodes, got {len(path)}")
+    word_count = -(-count // ELEMENTS_PER_WORD)
+    if len(path) != (word_count - 1).bit_length():
+        raise ProofInvalid(f"a tensor of {count} elements has proofs of {(word_count - 1).bit_length()} nodes, got {len(path)}")
     node, position = keccak(word), index // ELEMENTS_PER_WORD
     for sibling in path:
         node = keccak(sibling + node) if position & 1 else keccak(node + sibling)

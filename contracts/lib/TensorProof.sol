@@ -20,9 +20,7 @@ library TensorProof {
         if (index >= count || path.length != _depth(words)) revert ElementProofInvalid(index);
         bytes32 node = keccak256(abi.encodePacked(word));
         for (uint256 level; level < path.length; ++level) {
-            node = position & 1 == 1
-                ? keccak256(abi.encodePacked(path[level], node))
-                : keccak256(abi.encodePacked(node, path[level]));
+            node = position & 1 == 1 ? hashPair(path[level], node) : hashPair(node, path[level]);
             position >>= 1;
         }
         if (keccak256(abi.encode(count, node)) != root) revert ElementProofInvalid(index);
@@ -30,6 +28,15 @@ library TensorProof {
         uint256 raw = uint256(word) >> (224 - bytesFromLeft * 8);
         return uint32(raw & 0xff) << 24 | uint32(raw >> 8 & 0xff) << 16 | uint32(raw >> 16 & 0xff) << 8
             | uint32(raw >> 24 & 0xff);
+    }
+
+    /// @notice keccak256(left || right), hashed in scratch space (no memory allocated per node of a path).
+    function hashPair(bytes32 left, bytes32 right) internal pure returns (bytes32 node) {
+        assembly ("memory-safe") {
+            mstore(0x00, left)
+            mstore(0x20, right)
+            node := keccak256(0x00, 0x40)
+        }
     }
 
     /// @dev ceil(log2(words)): the number of siblings on a path.

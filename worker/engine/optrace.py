@@ -95,9 +95,7 @@ class StepTrace:
         return self.apply(name, "sum", (x,), lambda t: tree_sum(t, axis), layout=(str(axis),))
 
     def _add(self, operator: Operator) -> str:
-        values = operator.output.detach().to(torch.float32).numpy() if operator.output.is_floating_point() else \
-            operator.output.detach().numpy().astype(np.int64).view(np.float32).reshape(-1)  # labels: their bits
-        operator.root = element_root(values)
+        operator.root = element_root(flat_values(operator.output))
         self.operators.append(operator)
         self.values[operator.name] = operator.output
         return operator.name
@@ -109,6 +107,13 @@ class StepTrace:
             link = keccak(link + operator.root)
             out.append(link)
         return out
+
+
+def flat_values(tensor: torch.Tensor) -> np.ndarray:
+    """The float32 elements an operator's output is committed by, row-major (integer labels: their bits)."""
+    if tensor.is_floating_point():
+        return tensor.detach().to(torch.float32).numpy().reshape(-1)
+    return tensor.detach().numpy().astype(np.int64).view(np.float32).reshape(-1)
 
 
 def trace_step(trainer, tamper=None) -> StepTrace:

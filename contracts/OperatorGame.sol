@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IOperatorGame} from "./interfaces/IOperatorGame.sol";
+import {Float32} from "./lib/Float32.sol";
+import {TensorProof} from "./lib/TensorProof.sol";
+
+/// @title OperatorGame
+/// @notice One training step disputed down to one float32 operation, executed on chain (see IOperatorGame).
+/// @dev Gas: every move stores a node and the hash of a reveal, never the revealed nodes themselves (the pick
+///      hands them back as calldata), so each move costs tens of thousands of gas at any model size.
+contract OperatorGame is IOperatorGame {
+    /// @inheritdoc IOperatorGame
+    uint8 public constant MAX_TRACE_DEPTH = 16;
+
+    /// @dev Levels a reveal descends: 16 nodes, so a tree of depth d takes ceil(d / 4) reveals.
+    uint8 private constant SPAN = 4;
+
+    /// @dev What a game's hash slots hold before the moves write them (no keccak256 output is 1).
+    bytes32 private constant UNSET = bytes32(uint256(1));
+
+    /// @notice The contract that opens games and reads their outcomes (the dispute game's step verifier).
+    address public immutable opener;
+
+    /// @inheritdoc IOperatorGame
+    uint64 public immutable moveTimeout;
+
+    uint256 public gameCount;
+
+    mapping(uint256 gameId => Game) private _games;
+
+    constructor(address opener_, uint64 moveTimeout_) {
+        if (opener_ == address(0) || moveTimeout_ == 0) revert NotOpener(opener_);
+        opener = opener_;
+        moveTimeout = moveTimeout_;
+    }
+
+    /// @inheritdoc IOperatorGame
+    function open(
+        address solver,
+        address challenger,
+        bytes32 program,
+        uint32 opCount,
+        uint8 traceDepth,
+        bytes32 preHash,
+        bytes32 postHash
+    ) external returns (uint256 gameId) {
+        if (msg.sender != opener) revert NotOpener(msg.sender);
+        // A pre-state, an operator and a post-state at least; all within the tree.
+        if (traceDepth > MAX_TRACE_DEPTH || opCount < 3 || opCount > uint256(1) << traceDepth) {
+            revert BadProgramShape(opCount, traceDepth);
+        }
+        gameId = ++gameCount;
+        Game storage g = _games[gameId];
+        g.solver = solver;
+        g.challenger = challenger;
+        g.program = program;
+        g.preHash = preHash;
+        g.postHash = postHash;
+        g.opCount = opCount;
+        g.traceDepth = traceDepth;
+        // The slots the moves overwrite start non-zero: a move then pays 5k per slot, not 22k (the game pays once).
+        (g.solverTrace, g.node, g.challengerNode, g.revealed, g.operatorHash) = (UNSET, UNSET, UNSET, UNSET, UNSET);
+        _next(g, Phase.SolverCommit);
+        emit GameOpened(gameId, solver, challenger, program);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function commitTrace(
+        uint256 gameId,
+        bytes32 traceRoot,
+        bytes32[] calldata preProof,
+        bytes32 post,
+        bytes32[] calldata postProof
+    ) external {
+        Game storage g = _game(gameId);
+        bool bySolver = g.phase == Phase.SolverCommit;
+        if (!bySolver) _expect(g, Phase.ChallengerCommit);
+        _checkTurn(g, bySolver ? g.solver : g.challenger);
+        if (_root(g.preHash, 0, preProof, g.traceDepth) != traceRoot) revert BadProof();
+        if (_root(post, g.opCount - 1, postProof, g.traceDepth) != traceRoot) revert BadProof();
+        if (bySolver) {
+            if (post != g.postHash) revert BadProof(); // the solver's trace must end at the state it claims
+            (g.solverTrace, g.node) = (traceRoot, traceRoot);
+            _next(g, Phase.ChallengerCommit);
+        } else {
+            // A different last leaf: the roots differ, so the descent finds a leaf in 1 .. opCount - 1.
+            if (post == g.postHash) revert NoDisagreement();
+            g.challengerNode = traceRoot;
+            (g.treeDepth, g.bound) = (g.traceDepth, g.opCount);
+            _next(g, Phase.TraceReveal);
+        }
+        emit TraceCommitted(gameId, msg.sender, traceRoot);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function revealTrace(uint256 gameId, bytes32[] calldata nodes) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.TraceReveal);
+        _checkTurn(g, g.solver);
+        _acceptReveal(g, gameId, nodes, _subtree(nodes, _span(g)) == g.node);
+        _next(g, Phase.TracePick);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function pickTrace(uint256 gameId, bytes32[] calldata solverNodes, bytes32[] calldata challengerNodes) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.TracePick);
+        _checkTurn(g, g.challenger);
+        if (keccak256(abi.encodePacked(solverNodes)) != g.revealed) revert BadReveal();
+        if (_subtree(challengerNodes, _span(g)) != g.challengerNode) revert BadReveal();
+        uint256 choice; // the leftmost child that differs: every leaf left of it is agreed
+        while (solverNodes[choice] == challengerNodes[choice]) ++choice; // some child differs, as the nodes do
+        g.challengerNode = challengerNodes[choice];
+        _descend(g, gameId, solverNodes, choice);
+        if (g.depth < g.treeDepth) return _next(g, Phase.TraceReveal);
+        // Leaf j = index. Past the program, both traces must hold zero leaves.
+        if (g.index >= g.opCount) return _resolve(g, gameId, g.node == 0 ? Outcome.SolverWon : Outcome.ChallengerWon);
+        _next(g, Phase.OperatorReveal);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function revealOperator(
+        uint256 gameId,
+        Operator calldata operator,
+        bytes32[] calldata programPath,
+        bytes32 tensorTree
+    ) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.OperatorReveal);
+        _checkTurn(g, g.solver);
+        bytes32 operatorHash = keccak256(abi.encode(operator));
+        uint32 leaf = g.index;
+        if (_root(operatorHash, leaf, programPath, g.traceDepth) != g.program) revert WrongOperator();
+        emit OperatorDisputed(gameId, leaf, operator.kind);
+        if (!_judged(operator, leaf)) return _resolve(g, gameId, Outcome.Unjudged);
+        uint256 count = uint256(operator.rows) * operator.cols;
+        if (keccak256(abi.encode(count, tensorTree)) != g.node) revert BadReveal();
+        g.operatorHash = operatorHash;
+        g.kind = operator.kind;
+        g.inner = operator.inner;
+        g.element = uint32(count);
+        _enterTree(g, tensorTree, (count + 7) / 8);
+        _next(g, g.treeDepth == 0 ? Phase.WordReveal : Phase.ElementReveal);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function reveal(uint256 gameId, bytes32[] calldata nodes) external {
+        Game storage g = _game(gameId);
+        _checkTurn(g, g.solver);
+        Phase phase = g.phase;
+        if (phase == Phase.ElementReveal) {
+            _acceptReveal(g, gameId, nodes, _subtree(nodes, _span(g)) == g.node);
+            _next(g, Phase.ElementPick);
+        } else if (phase == Phase.WordReveal) {
+            _acceptReveal(g, gameId, nodes, nodes.length == 1 && keccak256(abi.encodePacked(nodes[0])) == g.node);
+            _next(g, Phase.WordPick);
+        } else {
+            _expect(g, Phase.SumReveal);
+            (bool floats, uint32 total) = _sums(nodes, _span(g));
+            _acceptReveal(g, gameId, nodes, floats && Float32.same(total, uint32(uint256(g.node))));
+            _next(g, Phase.SumPick);
+        }
+    }
+
+    /// @inheritdoc IOperatorGame
+    function pick(uint256 gameId, bytes32[] calldata revealed, uint256 choice) external {
+        Game storage g = _game(gameId);
+        Phase phase = g.phase;
+        if (phase != Phase.ElementPick && phase != Phase.WordPick) _expect(g, Phase.SumPick);
+        _checkTurn(g, g.challenger);
+        if (keccak256(abi.encodePacked(revealed)) != g.revealed) revert BadReveal();
+        if (choice >= (phase == Phase.WordPick ? 8 : revealed.length)) revert BadPick(choice);
+        if (phase == Phase.WordPick) return _pickElement(g, gameId, uint32(bytes4(revealed[0] << (choice * 32))), choice);
+        _descend(g, gameId, revealed, choice);
+        if (g.depth < g.treeDepth) return _next(g, phase == Phase.ElementPick ? Phase.ElementReveal : Phase.SumReveal);
+        // A leaf. The padding past the real leaves is zero: zero leaves of the element tree, +0 in a sum.
+        if (g.index >= g.bound) return _resolve(g, gameId, g.node == 0 ? Outcome.SolverWon : Outcome.ChallengerWon);
+        _next(g, phase == Phase.ElementPick ? Phase.WordReveal : Phase.Prove);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function prove(uint256 gameId, Operator calldata operator, Operand calldata a, Operand calldata b) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.Prove);
+        _checkTurn(g, g.solver);
+        if (keccak256(abi.encode(operator)) != g.operatorHash) revert WrongOperator();
+        uint32 result = _execute(g, operator, a, b);
+        _resolve(g, gameId, Float32.same(result, uint32(uint256(g.node))) ? Outcome.SolverWon : Outcome.ChallengerWon);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function timeout(uint256 gameId) external {
+        Game storage g = _game(gameId);
+        if (g.phase == Phase.Resolved) revert WrongPhase(Phase.Prove, g.phase);
+        if (block.timestamp <= g.deadline) revert DeadlineNotPassed(g.deadline);
+        _resolve(g, gameId, _solverMoves(g.phase) ? Outcome.ChallengerWon : Outcome.SolverWon);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function game(uint256 gameId) external view returns (Game memory) {
+        return _game(gameId);
+    }
+
+    // ------------------------------------------------------------------------------------------------ moves
+
+    /// @dev After the word pick: the disputed element's value, then its sum tree (a product or a sum) or the proof.
+    function _pickElement(Game storage g, uint256 gameId, uint32 wordFloat, uint256 choice) private {
+        // Floats are little-endian in the word: reverse the four bytes read from the left.
+        uint32 bits = (wordFloat >> 24) | (wordFloat >> 8 & 0xff00) | (wordFloat << 8 & 0xff0000) | (wordFloat << 24);
+        uint256 element = uint256(g.index) * 8 + choice;
+        emit Picked(gameId, Phase.WordPick, g.depth, uint32(element));
+        if (element >= g.element) return _resolve(g, gameId, bits == 0 ? Outcome.SolverWon : Outcome.ChallengerWon);
+        g.element = uint32(element);
+        if (g.kind != Kind.MatMul && g.kind != Kind.Sum) {
+            g.node = bytes32(uint256(bits));
+            return _next(g, Phase.Prove);
+        }
+        _enterTree(g, bytes32(uint256(bits)), g.inner);
+        _next(g, g.treeDepth == 0 ? Phase.Prove : Phase.SumReveal);
+    }
+
+    function _execute(Game storage g, Operator calldata op, Operand calldata a, Operand calldata b)
+        private
+        view
+        returns (uint32)
+    {
+        uint256 e = g.element;
+        (uint256 row, uint256 col) = (e / op.cols, e % op.cols);
+        if (op.kind == Kind.MatMul) {
+            uint256 k = g.index; // the disputed leaf: product k of the element's sum
+            uint256 ia = op.layoutA == 0 ? row * op.inner + k : k * op.rows + row;
+            uint256 ib = op.layoutB == 0 ? k * op.cols + col : col * op.inner + k;
+            return Float32.mul(_operand(g, op.inputA, a, ia), _operand(g, op.inputB, b, ib));
+        }
+        if (op.kind == Kind.Sum) {
+            uint256 k = g.index;
+            return _operand(g, op.inputA, a, op.layoutA == 0 ? k * op.rows * op.cols + e : e * op.inner + k);
+        }
+        uint32 x = _operand(g, op.inputA, a, _broadcast(op.layoutA, e, row, col));
+        if (op.kind == Kind.Sqrt) return Float32.sqrt(x);
+        if (op.kind == Kind.Relu) return Float32.relu(x);
+        uint32 y = op.hasScalar ? op.scalar : _operand(g, op.inputB, b, _broadcast(op.layoutB, e, row, col));
+        if (op.kind == Kind.Add) return Float32.add(x, y);
+        if (op.kind == Kind.Sub) return Float32.sub(x, y);
+        if (op.kind == Kind.Mul) return Float32.mul(x, y);
+        if (op.kind == Kind.Div) return Float32.div(x, y);
+        return Float32.reluGrad(x, y);
+    }
+
+    /// @dev Element `index` of the tensor at leaf `leaf` (agreed: it lies left of the disputed leaf).
+    function _operand(Game storage g, uint32 leaf, Operand calldata o, uint256 index) private view returns (uint32) {
+        if (_root(o.root, leaf, o.rootPath, g.traceDepth) != g.solverTrace) revert BadProof();
+        return TensorProof.element(o.root, o.count, index, o.word, o.path);
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    /// @dev The operator is one the chain executes, reads only earlier leaves, and has shapes that fit.
+    function _judged(Operator calldata op, uint32 leaf) private pure returns (bool) {
+        if (op.kind == Kind.Unjudged || op.rows == 0 || op.cols == 0 || uint256(op.rows) * op.cols > type(uint32).max) {
+            return false;
+        }
+        bool unary = op.kind == Kind.Sqrt || op.kind == Kind.Relu || op.kind == Kind.Sum || op.hasScalar;
+        if (op.inputA >= leaf || (!unary && op.inputB >= leaf)) return false;
+        return (op.kind != Kind.MatMul && op.kind != Kind.Sum) || op.inner > 0;
+    }
+
+    function _broadcast(uint8 layout, uint256 e, uint256 row, uint256 col) private pure returns (uint256) {
+        return layout == 0 ? e : layout == 1 ? row : col;
+    }
+
+    function _enterTree(Game storage g, bytes32 root, uint256 leaves) private {
+        uint8 depth;
+        while (uint256(1) << depth < leaves) ++depth;
+        g.node = root;
+        g.bound = uint32(leaves);
+        g.treeDepth = depth;
+        g.depth = 0;
+        g.index = 0;
+    }
+
+    function _acceptReveal(Game storage g, uint256 gameId, bytes32[] calldata nodes, bool valid) private {
+        if (!valid) revert BadReveal();
+        g.revealed = keccak256(abi.encodePacked(nodes));
+        emit Revealed(gameId, g.phase, g.depth, g.index, nodes);
+    }
+
+    function _descend(Game storage g, uint256 gameId, bytes32[] calldata nodes, uint256 choice) private {
+        uint8 span = _span(g);
+        g.node = nodes[choice];
+        g.depth += span;
+        g.index = uint32(uint256(g.index) << span | choice);
+        emit Picked(gameId, g.phase, g.depth, g.index);
+    }
+
+    /// @dev Levels the next reveal descends: 4, or what is left of the tree.
+    function _span(Game storage g) private view returns (uint8) {
+        uint8 left = g.treeDepth - g.depth;
+        return left < SPAN ? left : SPAN;
+    }
+
+    /// @dev The binary Merkle root over 2^span nodes (zero if there are not exactly that many).
+    function _subtree(bytes32[] calldata nodes, uint8 span) private pure returns (bytes32) {
+        if (nodes.length != uint256(1) << span) return 0;
+        bytes32[] memory level = nodes;
+        for (uint256 width = nodes.length; width > 1; width >>= 1) {
+            for (uint256 i; i < width >> 1; ++i) {
+                level[i] = TensorProof.hashPair(level[2 * i], level[2 * i + 1]);
+            }
+        }
+        return level[0];
+    }
+
+    /// @dev The pairwise float32 sum of 2^span revealed partial sums (repops.tree_sum's order); `floats` false if
+    ///      they are not that many floats.
+    function _sums(bytes32[] calldata nodes, uint8 span) private pure returns (bool floats, uint32) {
+        if (nodes.length != uint256(1) << span) return (false, 0);
+        uint32[] memory level = new uint32[](nodes.length);
+        for (uint256 i; i < nodes.length; ++i) {
+            if (uint256(nodes[i]) > type(uint32).max) return (false, 0);
+            level[i] = uint32(uint256(nodes[i]));
+        }
+        for (uint256 width = nodes.length; width > 1; width >>= 1) {
+            for (uint256 i; i < width >> 1; ++i) {
+                level[i] = Float32.add(level[2 * i], level[2 * i + 1]);
+            }
+        }
+        return (true, level[0]);
+    }
+
+    /// @dev The root a positional Merkle path leads to from `leaf` at `position` (zero if its length is wrong).
+    function _root(bytes32 leaf, uint256 position, bytes32[] calldata path, uint8 depth)
+        private
+        pure
+        returns (bytes32 node)
+    {
+        if (path.length != depth) return 0;
+        node = leaf;
+        for (uint256 i; i < depth; ++i) {
+            node = position & 1 == 1 ? TensorProof.hashPair(path[i], node) : TensorProof.hashPair(node, path[i]);
+            position >>= 1;
+        }
+    }
+
+    function _solverMoves(Phase phase) private pure returns (bool) {
+        return phase == Phase.SolverCommit || phase == Phase.TraceReveal || phase == Phase.OperatorReveal
+            || phase == Phase.ElementReveal || phase == Phase.WordReveal || phase == Phase.SumReveal
+            || phase == Phase.Prove;
+    }
+
+    function _game(uint256 gameId) private view returns (Game storage g) {
+        g = _games[gameId];
+        if (g.phase == Phase.None) revert UnknownGame(gameId);
+    }
+
+    function _expect(Game storage g, Phase phase) private view {
+        if (g.phase != phase) revert WrongPhase(phase, g.phase);
+    }
+
+    function _checkTurn(Game storage g, address mover) private view {
+        if (g.phase == Phase.Resolved) revert WrongPhase(Phase.Prove, g.phase);
+        if (msg.sender != mover) revert NotYourTurn(mover);
+        if (block.timestamp > g.deadline) revert DeadlinePassed(g.deadline);
+    }
+
+    function _next(Game storage g, Phase phase) private {
+        (g.phase, g.deadline) = (phase, uint40(block.timestamp + moveTimeout));
+    }
+
+    function _resolve(Game storage g, uint256 gameId, Outcome outcome) private {
+        (g.phase, g.outcome) = (Phase.Resolved, outcome);
+        emit GameResolved(gameId, outcome);
+    }
+}

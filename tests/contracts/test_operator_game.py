@@ -1,0 +1,158 @@
+"""The operator game (contracts/OperatorGame.sol) played on chain over real traced steps of a reproducible MLP job
+(worker/engine/optrace.py, operator_game.py): a solver that gets one operator wrong loses to an honest challenger
+with no referee, through the trace, its output's elements and that element's sum tree down to one float32 operation
+executed on chain; a lying challenger loses to an honest solver; withholding loses by the clock; every move stays
+under the gas the issue allows."""
+
+import ape
+import numpy as np
+import pytest
+import torch
+from eth_utils import keccak
+
+from pinpoint.spec import example_mlp_spec
+from worker.engine import operator_game as og
+from worker.engine.optrace import pairwise_tree, trace_step
+from worker.engine.training import Trainer
+
+MOVE_TIMEOUT = 600
+MAX_MOVE_GAS = 80_000  # issue 14: gas per bisection move
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    trainer = Trainer(example_mlp_spec(profile={"ops": "reproducible"}))
+    trainer.train_until(1)
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def honest(trainer):
+    return trace_step(trainer)
+
+
+@pytest.fixture(scope="module")
+def game(project, owner):
+    return owner.deploy(project.OperatorGame, owner, MOVE_TIMEOUT)
+
+
+PRE = keccak(b"the agreed pre-state")
+
+
+def party(trace, **kwargs) -> og.Party:
+    """A party whose post-state hash follows from its trace, so that a different trace claims a different state."""
+    return og.Party(trace, PRE, keccak(trace.chain()[-1]), **kwargs)
+
+
+def liar_sum_tree(trace, leaf, element):
+    """A party that claims an element its true sum tree does not add up to backs it with a tree that does: the
+    claim in the first leaf, zeros elsewhere (the chain accepts every reveal; a product refutes it)."""
+    tree = og.honest_sum_tree(trace, leaf, element)
+    claimed = og.flat_values(trace.operators[leaf - 1].output)[element]
+    if tree[-1][0].view(np.uint32) == claimed.view(np.uint32):
+        return tree
+    leaves = np.zeros(len(tree[0]), np.float32)
+    leaves[0] = claimed
+    return pairwise_tree(leaves)
+
+
+def flip(target: str, element: int):
+    def tamper(name, tensor):
+        if name != target:
+            return tensor
+        tensor = tensor.clone()
+        tensor.view(torch.int32).view(-1)[element] ^= 1 << 12
+        return tensor
+    return tamper
+
+
+def open_game(game, owner, solver_party, solver, challenger) -> int:
+    receipt = game.open(solver, challenger, solver_party.program_tree.root, solver_party.op_count,
+                        solver_party.depth, PRE, solver_party.leaves[-1], sender=owner)
+    return receipt.events[0].gameId
+
+
+def play(game, game_id, sides: dict, withhold: int | None = None) -> og.Played:
+    accounts = {role: account for role, (account, _) in sides.items()}
+
+    def send(role, move):
+        receipt = getattr(game, move.function)(game_id, *move.args, sender=accounts[role])
+        events = {event.event_name: event for event in receipt.events}
+        revealed = events.get("Revealed")
+        disputed = events.get("OperatorDisputed")
+        return (receipt.gas_used, revealed and [bytes(node) for node in revealed.nodes],
+                disputed and disputed.leaf)
+
+    return og.play(lambda: game.game(game_id), send, {role: side for role, (_, side) in sides.items()}, withhold)
+
+
+@pytest.mark.parametrize("target, element", [
+    ("forward.0.relu", 1),                   # elementwise, one word in
+    ("backward.1.weight", 700),              # a matrix product: its sum tree down to one product
+    ("forward.1.matmul", 3),
+    ("update.model.net.2.weight.sqrt", 9),   # the optimizer's update
+    ("forward.1.bias", 130),                 # a broadcast operand (the bias per column)
+])
+def test_a_solver_that_gets_one_operator_wrong_loses_with_no_referee(game, owner, solver, challenger, trainer,
+                                                                    honest, target, element):
+    cheat = party(trace_step(trainer, tamper=flip(target, element)), sum_tree=liar_sum_tree)
+    game_id = open_game(game, owner, cheat, solver, challenger)
+    played = play(game, game_id, {"solver": (solver, cheat), "challenger": (challenger, party(honest))})
+    assert played.outcome == og.CHALLENGER_WON
+    assert honest.operators[played.leaf - 1].name == target
+    assert played.moves[-1][0] == "prove"  # decided by the operation executed on chain, not by a clock
+    if "matmul" in target or "weight" in target:  # the product's sum tree: every reveal accepted, then one product
+        assert [name for name, _ in played.moves].count("reveal") >= 4
+    assert max(gas for _, gas in played.moves) <= MAX_MOVE_GAS, played.moves
+
+
+def test_a_challenger_that_lies_about_an_operator_loses_to_the_honest_solver(game, owner, solver, challenger,
+                                                                             trainer, honest):
+    honest_side = party(honest)
+    liar = party(trace_step(trainer, tamper=flip("backward.0.weight", 33)), sum_tree=liar_sum_tree)
+    game_id = open_game(game, owner, honest_side, solver, challenger)
+    played = play(game, game_id, {"solver": (solver, honest_side), "challenger": (challenger, liar)})
+    assert played.outcome == og.SOLVER_WON
+    assert played.moves[-1][0] == "prove"  # the honest product, executed on chain, matches torch's bit for bit
+
+
+def test_an_operator_the_chain_does_not_execute_goes_to_the_referee(game, owner, solver, challenger, trainer, honest):
+    cheat = party(trace_step(trainer, tamper=flip("loss.exp", 2)))
+    game_id = open_game(game, owner, cheat, solver, challenger)
+    played = play(game, game_id, {"solver": (solver, cheat), "challenger": (challenger, party(honest))})
+    assert played.outcome == og.UNJUDGED
+    assert honest.operators[played.leaf - 1].name == "loss.exp"
+
+
+def test_a_solver_that_withholds_its_trace_loses_by_the_clock(game, owner, solver, challenger, trainer, honest,
+                                                              chain):
+    cheat = party(trace_step(trainer, tamper=flip("forward.0.matmul", 0)))
+    game_id = open_game(game, owner, cheat, solver, challenger)
+    sides = {"solver": (solver, cheat), "challenger": (challenger, party(honest))}
+    assert play(game, game_id, sides, withhold=og.WORD_REVEAL).outcome is None
+    with ape.reverts(game.DeadlineNotPassed):
+        game.timeout(game_id, sender=challenger)
+    chain.pending_timestamp += MOVE_TIMEOUT + 1
+    game.timeout(game_id, sender=challenger)
+    assert game.game(game_id).outcome == og.CHALLENGER_WON
+
+
+def test_moves_that_do_not_follow_the_commitments_are_refused(game, owner, solver, challenger, stranger, trainer,
+                                                              honest):
+    honest_side = party(honest)
+    game_id = open_game(game, owner, honest_side, solver, challenger)
+    with ape.reverts(game.NotOpener):
+        game.open(solver, challenger, bytes(32), 136, 8, PRE, PRE, sender=stranger)
+    with ape.reverts(game.NotYourTurn):
+        game.commitTrace(game_id, *honest_side.move(game.game(game_id), "solver").args, sender=challenger)
+    game.commitTrace(game_id, *honest_side.move(game.game(game_id), "solver").args, sender=solver)
+    with ape.reverts(game.NoDisagreement):  # a challenger that agrees with the solver's post-state
+        game.commitTrace(game_id, *honest_side.move(game.game(game_id), "challenger").args, sender=challenger)
+    liar = party(trace_step(trainer, tamper=flip("forward.0.relu", 0)))
+    game.commitTrace(game_id, *liar.move(game.game(game_id), "challenger").args, sender=challenger)
+    nodes = honest_side.trace_tree.reveal(0, 0)
+    with ape.reverts(game.BadReveal):  # not the nodes under its committed root
+        game.revealTrace(game_id, nodes[::-1], sender=solver)
+    game.revealTrace(game_id, nodes, sender=solver)
+    with ape.reverts(game.BadReveal):  # the challenger must hand back exactly what the solver revealed
+        game.pickTrace(game_id, liar.trace_tree.reveal(0, 0), liar.trace_tree.reveal(0, 0), sender=challenger)

@@ -1,0 +1,173 @@
+"""One party's moves in the on-chain operator game (contracts/OperatorGame.sol) over a traced step (optrace.py).
+
+The game's trace has leaf 0 the agreed pre-state hash, leaves 1..n the element roots of the step's n operators and
+leaf n+1 the post-state hash; its program has each operator's descriptor (pinpoint/step_game.py) at the same leaf.
+`Party.move(state, ...)` answers whatever the game asks of this party: the solver reveals what it committed to, the
+challenger picks the first revealed node that differs from its own computation.
+
+    move = party.move(game_state, role="solver", leaf=leaf, revealed=last_reveal)
+    getattr(contract, move.function)(game_id, *move.args, sender=account)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from pinpoint.step_game import KINDS, Descriptor, MerkleTree, depth_for, float_node, operand_indices, reveal
+from pinpoint.tensor_merkle import element_proof, element_tree, words
+from worker.engine.optrace import StepTrace, _element_leaves, flat_values, pairwise_tree
+
+# IOperatorGame.Phase
+(NONE, SOLVER_COMMIT, CHALLENGER_COMMIT, TRACE_REVEAL, TRACE_PICK, OPERATOR_REVEAL, ELEMENT_REVEAL, ELEMENT_PICK,
+ WORD_REVEAL, WORD_PICK, SUM_REVEAL, SUM_PICK, PROVE, RESOLVED) = range(14)
+SOLVER_PHASES = {SOLVER_COMMIT, TRACE_REVEAL, OPERATOR_REVEAL, ELEMENT_REVEAL, WORD_REVEAL, SUM_REVEAL, PROVE}
+# IOperatorGame.Outcome
+SOLVER_WON, CHALLENGER_WON, UNJUDGED = 1, 2, 3
+NO_OPERAND = (bytes(32), [], 0, bytes(32), [])
+
+_LAYOUT = {"same": 0, "row": 1, "col": 2, "N": 0, "T": 1, "0": 0, "1": 1}
+
+
+@dataclass(frozen=True)
+class Move:
+    function: str  # the OperatorGame function to call, after the game id
+    args: tuple
+
+
+def program(trace: StepTrace) -> list[Descriptor]:
+    """The step's program: a descriptor per leaf (the pre- and post-state are Unjudged leaves)."""
+    leaf_of = {operator.name: j + 1 for j, operator in enumerate(trace.operators)}
+    out = [Descriptor()]
+    for operator in trace.operators:
+        shape = tuple(operator.output.shape)
+        rows, cols = shape if len(shape) == 2 else (1, int(operator.output.numel()))
+        inputs = [leaf_of[name] for name in operator.inputs] + [0, 0]
+        kind, layout = KINDS.get(operator.kind, 0), [_LAYOUT[x] for x in operator.layout] + [0, 0]
+        inner = 0
+        if operator.kind == "matmul":
+            a = trace.values[operator.inputs[0]]
+            inner = a.shape[1] if operator.layout[0] == "N" else a.shape[0]
+        elif operator.kind == "sum":
+            inner = trace.values[operator.inputs[0]].shape[int(operator.layout[0])]
+        scalar = 0 if operator.constant is None else int(np.float32(operator.constant).view(np.uint32))
+        out.append(Descriptor(kind, layout[0], layout[1], operator.constant is not None, scalar, inputs[0], inputs[1],
+                              rows, cols, inner))
+    return out + [Descriptor()]
+
+
+def honest_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarray]:
+    """The pairwise tree (bottom up) of one output element of a product or a sum, as repops computes it."""
+    left, right = _element_leaves(trace, trace.operators[leaf - 1], element)
+    return pairwise_tree((left * right).astype(np.float32))
+
+
+class Party:
+    """A solver's or challenger's side of the game over its `trace` of the step from `pre_hash` to `post_hash`.
+    `sum_tree(trace, leaf, element)` is what it reveals inside a sum (tests: a liar's; default the true tree)."""
+
+    def __init__(self, trace: StepTrace, pre_hash: bytes, post_hash: bytes,
+                 sum_tree: Callable[[StepTrace, int, int], list[np.ndarray]] = honest_sum_tree) -> None:
+        self.trace, self.sum_tree = trace, sum_tree
+        self.program = program(trace)
+        self.leaves = [pre_hash] + [operator.root for operator in trace.operators] + [post_hash]
+        self.depth = depth_for(len(self.leaves))
+        self.program_tree = MerkleTree([d.leaf() for d in self.program], self.depth)
+        self.trace_tree = MerkleTree(self.leaves, self.depth)
+
+    @property
+    def op_count(self) -> int:
+        return len(self.leaves)
+
+    def values(self, leaf: int) -> np.ndarray:
+        return flat_values(self.trace.operators[leaf - 1].output)
+
+    def move(self, state, role: str, leaf: int | None = None, revealed: list | None = None) -> Move | None:
+        """This party's move in the game `state` (IOperatorGame.Game), or None if it is not its turn.
+        `leaf`: the disputed operator (OperatorDisputed), once known; `revealed`: the solver's last reveal."""
+        phase, depth, index = state.phase, state.depth, state.index
+        if phase == RESOLVED or (phase in SOLVER_PHASES) != (role == "solver"):
+            return None
+        if phase in (SOLVER_COMMIT, CHALLENGER_COMMIT):
+            last = len(self.leaves) - 1
+            return Move("commitTrace", (self.trace_tree.root, self.trace_tree.path(0), self.leaves[last],
+                                        self.trace_tree.path(last)))
+        if phase == TRACE_REVEAL:
+            return Move("revealTrace", (self.trace_tree.reveal(depth, index),))
+        if phase == TRACE_PICK:
+            return Move("pickTrace", (revealed, self.trace_tree.reveal(depth, index)))
+        if phase == OPERATOR_REVEAL:
+            tree = element_tree(self.values(index))
+            return Move("revealOperator", (self.program[index].as_tuple(), self.program_tree.path(index), tree[-1][0]))
+        if phase == ELEMENT_REVEAL:
+            return Move("reveal", (reveal(element_tree(self.values(leaf)), depth, index),))
+        if phase == ELEMENT_PICK:
+            mine = reveal(element_tree(self.values(leaf)), depth, index)
+            return Move("pick", (revealed, _first_difference(revealed, mine)))
+        if phase == WORD_REVEAL:
+            return Move("reveal", ([words(self.values(leaf))[index]],))
+        if phase == WORD_PICK:
+            theirs = np.frombuffer(revealed[0], "<f4")
+            mine = np.frombuffer(words(self.values(leaf))[index], "<f4")
+            return Move("pick", (revealed, _first_float_difference(theirs, mine)))
+        if phase == PROVE:
+            return Move("prove", (self.program[leaf].as_tuple(), *self.operands(leaf, state.element, index)))
+        levels = [level.view(np.uint32) for level in self.sum_tree(self.trace, leaf, state.element)]
+        if phase == SUM_REVEAL:
+            return Move("reveal", ([float_node(bits) for bits in reveal(levels, depth, index)],))
+        theirs = np.array([int.from_bytes(node, "big") for node in revealed], np.uint32).view(np.float32)
+        mine = np.array(reveal(levels, depth, index), np.uint32).view(np.float32)
+        return Move("pick", (revealed, _first_float_difference(theirs, mine)))
+
+    def operands(self, leaf: int, element: int, k: int) -> tuple[tuple, tuple]:
+        """The judged operation's operands, each proven against the trace and its tensor (IOperatorGame.Operand)."""
+        descriptor = self.program[leaf]
+        out = []
+        for input_leaf, at in zip((descriptor.input_a, descriptor.input_b), operand_indices(descriptor, element, k)):
+            if at is None:
+                out.append(NO_OPERAND)
+                continue
+            values = self.values(input_leaf)
+            word, path = element_proof(values, at)
+            out.append((self.leaves[input_leaf], self.trace_tree.path(input_leaf), values.size, word, path))
+        return tuple(out)
+
+
+def _first_difference(theirs: list[bytes], mine: list[bytes]) -> int:
+    return next(i for i, (a, b) in enumerate(zip(theirs, mine, strict=True)) if a != b)
+
+
+def _first_float_difference(theirs: np.ndarray, mine: np.ndarray) -> int:
+    """The first float that is not the same value (NaNs are one value, as Float32.same)."""
+    for i, (a, b) in enumerate(zip(theirs, mine, strict=True)):
+        if not (a.view(np.uint32) == b.view(np.uint32) or (np.isnan(a) and np.isnan(b))):
+            return i
+    raise ValueError("nothing revealed differs from this party's computation")
+
+
+@dataclass
+class Played:
+    outcome: int | None  # IOperatorGame.Outcome; None if the solver withheld
+    moves: list[tuple[str, int]]  # (function, gas) in order
+    leaf: int | None  # the disputed operator's leaf
+
+
+def play(read_state: Callable[[], object], send: Callable[[str, Move], tuple[int, list | None, int | None]],
+         sides: dict[str, Party], withhold: int | None = None, max_moves: int = 128) -> Played:
+    """Both sides (role -> Party) move until the game resolves, or until the solver withholds at phase `withhold`.
+    `read_state()` returns IOperatorGame.Game; `send(role, move)` submits the move and returns (gas used, the nodes
+    of a Revealed event or None, the leaf of an OperatorDisputed event or None)."""
+    leaf, revealed, moves = None, None, []
+    for _ in range(max_moves):
+        state = read_state()
+        if state.phase == RESOLVED or state.phase == withhold:
+            return Played(state.outcome if state.phase == RESOLVED else None, moves, leaf)
+        role, move = next((role, m) for role, side in sides.items()
+                          if (m := side.move(state, role, leaf=leaf, revealed=revealed)) is not None)
+        gas, nodes, disputed = send(role, move)
+        moves.append((move.function, gas))
+        revealed = nodes if nodes is not None else revealed
+        leaf = disputed if disputed is not None else leaf
+    raise RuntimeError(f"the game did not end within {max_moves} moves")
