@@ -69,7 +69,8 @@ def measure(repeats: int) -> dict:
         if one != two:
             raise AssertionError(f"{label}: the reproducible profile gave different bits at 1 and 2 threads")
     return {"steps": STEPS, "repeats": repeats, "torch": torch.__version__, "points": points,
-            "same_bits_at_1_and_2_threads": True, "operator_gas": measure_operator_gas()}
+            "same_bits_at_1_and_2_threads": True, "operator_gas": measure_operator_gas(),
+            "operator_game": measure_operator_game()}
 
 
 def measure_operator_gas() -> dict:
@@ -105,6 +106,95 @@ def measure_operator_gas() -> dict:
     return {"operation": operations, "element_proof_by_tensor_size": proofs}
 
 
+GAME_TARGET = "backward.1.weight"  # the middle layer's weight gradient: the largest product of the step
+GAME_SIZES = {"example (16-64-64-4, batch 32)": None, "256 wide, batch 256": (64, 256, 256)}
+
+
+def measure_operator_game() -> dict:
+    """Whole operator games (contracts/OperatorGame.sol) on a real Anvil: a solver that gets one element of the
+    step's largest product wrong against an honest challenger, played to the on-chain verdict; gas per move and in
+    all, at two model sizes (tensors of 4k and 65k elements, sums of 32 and 256 products)."""
+    import json
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from eth_utils import keccak
+    from web3 import Web3
+    from web3.logs import DISCARD
+
+    from pinpoint.localnet import LocalStack, free_port
+    from worker.engine import operator_game as og
+    from worker.engine.optrace import trace_step
+
+    kind = json.loads(Path(".build/__local__.json").read_text())["contractTypes"]["OperatorGame"]
+    points = []
+    with LocalStack(Path(tempfile.mkdtemp(prefix="pinpoint-bench-")), chain_port=free_port(), api_port=free_port()) as stack:
+        stack.start_chain()
+        w3 = Web3(Web3.HTTPProvider(stack.rpc_url))
+        opener, solver, challenger = w3.eth.accounts[:3]
+        factory = w3.eth.contract(abi=kind["abi"], bytecode=kind["deploymentBytecode"]["bytecode"])
+        address = w3.eth.wait_for_transaction_receipt(factory.constructor(opener, 600).transact({"from": opener}))
+        game = w3.eth.contract(address=address["contractAddress"], abi=kind["abi"])
+        fields = [c["name"] for c in next(f for f in kind["abi"] if f.get("name") == "game")["outputs"][0]["components"]]
+        for label, size in GAME_SIZES.items():
+            trainer = Trainer(spec_of(size, "reproducible"))
+            trainer.train_until(1)
+            pre = keccak(b"pre-state")
+
+            def tampered(name, tensor):
+                if name == GAME_TARGET:
+                    tensor = tensor.clone()
+                    tensor.view(torch.int32).view(-1)[tensor.numel() // 2] ^= 1 << 12
+                return tensor
+
+            sides = {}
+            for role, trace in (("solver", trace_step(trainer, tamper=tampered)), ("challenger", trace_step(trainer))):
+                sides[role] = og.Party(trace, pre, keccak(trace.chain()[-1]),
+                                       sum_tree=_liar_sum_tree if role == "solver" else og.honest_sum_tree)
+            cheat = sides["solver"]
+            receipt = w3.eth.wait_for_transaction_receipt(game.functions.open(
+                solver, challenger, cheat.program_tree.root, cheat.op_count, cheat.depth, pre, cheat.leaves[-1],
+            ).transact({"from": opener}))
+            game_id = game.events.GameOpened().process_receipt(receipt)[0]["args"]["gameId"]
+
+            def send(role, move):
+                sender = solver if role == "solver" else challenger
+                tx = getattr(game.functions, move.function)(game_id, *move.args).transact({"from": sender})
+                receipt = w3.eth.wait_for_transaction_receipt(tx)
+                revealed = game.events.Revealed().process_receipt(receipt, errors=DISCARD)
+                disputed = game.events.OperatorDisputed().process_receipt(receipt, errors=DISCARD)
+                return (receipt["gasUsed"], [bytes(n) for n in revealed[0]["args"]["nodes"]] if revealed else None,
+                        disputed[0]["args"]["leaf"] if disputed else None)
+
+            played = og.play(lambda: SimpleNamespace(**dict(zip(fields, game.functions.game(game_id).call()))),
+                             send, sides)
+            if played.outcome != og.CHALLENGER_WON:
+                raise AssertionError(f"{label}: the cheating solver was not convicted ({played.outcome})")
+            gas = [g for _, g in played.moves]
+            points.append({"model": label, "operators": cheat.op_count - 2, "moves": len(gas), "open_gas": receipt["gasUsed"],
+                           "max_move_gas": max(gas), "total_gas": receipt["gasUsed"] + sum(gas),
+                           "moves_gas": played.moves})
+            print({k: v for k, v in points[-1].items() if k != "moves_gas"}, flush=True)
+    return {"target": GAME_TARGET, "points": points}
+
+
+def _liar_sum_tree(trace, leaf, element):
+    """A cheat backs its wrong element with a sum tree that adds up to it: the claim first, zeros after."""
+    import numpy as np
+
+    from worker.engine import operator_game as og
+    from worker.engine.optrace import pairwise_tree
+
+    tree = og.honest_sum_tree(trace, leaf, element)
+    claimed = og.flat_values(trace.operators[leaf - 1].output)[element]
+    if tree[-1][0].view(np.uint32) == claimed.view(np.uint32):
+        return tree
+    leaves = np.zeros(len(tree[0]), np.float32)
+    leaves[0] = claimed
+    return pairwise_tree(leaves)
+
+
 def markdown(result: dict) -> list[str]:
     lines = ["## Reproducible profile", "",
              ("`bench/repops.py`: training steps of MLPs (depth 2, AdamW) with `profile.ops: \"reproducible\"` "
@@ -130,6 +220,17 @@ def markdown(result: dict) -> list[str]:
         lines += [f"| float32 {name} | {value:,} |" for name, value in gas["operation"].items()]
         lines += [f"| one element proven in a tensor of {int(size):,} | {value:,} |"
                   for size, value in gas["element_proof_by_tensor_size"].items()]
+        lines.append("")
+    played = result.get("operator_game")
+    if played:
+        lines += [("A whole operator game (`contracts/OperatorGame.sol`, no referee): a solver that gets one element "
+                   f"of `{played['target']}` (the step's largest product) wrong, against an honest challenger, played "
+                   "on Anvil to the on-chain verdict (always the solver's loss). Gas includes each transaction's 21k. "
+                   "`open` pre-writes the slots the moves overwrite, so that no move pays for a fresh slot. "
+                   "Goal: at most 80k a move."), "",
+                  "| model | operators | moves | open gas | largest move gas | whole game gas |", "|---|---|---|---|---|---|"]
+        lines += [f"| {p['model']} | {p['operators']} | {p['moves']} | {p['open_gas']:,} | {p['max_move_gas']:,} | "
+                  f"{p['total_gas']:,} |" for p in played["points"]]
         lines.append("")
     return lines
 

@@ -180,12 +180,21 @@ contract OperatorGame is IOperatorGame {
     }
 
     /// @inheritdoc IOperatorGame
-    function prove(uint256 gameId, Operator calldata operator, Operand calldata a, Operand calldata b) external {
+    function prove(uint256 gameId, Operator calldata operator, Operand calldata operand) external {
         Game storage g = _game(gameId);
-        _expect(g, Phase.Prove);
+        bool second = g.phase == Phase.ProveSecond;
+        if (!second) _expect(g, Phase.Prove);
         _checkTurn(g, g.solver);
         if (keccak256(abi.encode(operator)) != g.operatorHash) revert WrongOperator();
-        uint32 result = _execute(g, operator, a, b);
+        (uint256 ia, uint256 ib, bool twoTensors) = _indices(g, operator);
+        if (!second && twoTensors) {
+            // Two tensor operands: one a move, so that a move's proofs stay small at any tensor size.
+            g.revealed = bytes32(uint256(_operand(g, operator.inputA, operand, ia)));
+            return _next(g, Phase.ProveSecond);
+        }
+        uint32 x = second ? uint32(uint256(g.revealed)) : _operand(g, operator.inputA, operand, ia);
+        uint32 y = operator.hasScalar ? operator.scalar : second ? _operand(g, operator.inputB, operand, ib) : 0;
+        uint32 result = _execute(operator.kind, x, y);
         _resolve(g, gameId, Float32.same(result, uint32(uint256(g.node))) ? Outcome.SolverWon : Outcome.ChallengerWon);
     }
 
@@ -220,31 +229,32 @@ contract OperatorGame is IOperatorGame {
         _next(g, g.treeDepth == 0 ? Phase.Prove : Phase.SumReveal);
     }
 
-    function _execute(Game storage g, Operator calldata op, Operand calldata a, Operand calldata b)
-        private
-        view
-        returns (uint32)
-    {
+    /// @dev Which element of each input the disputed operation reads: output element `element` (row-major over
+    ///      rows x cols) and, in a product or a sum, its leaf `index`; whether it reads a second tensor.
+    function _indices(Game storage g, Operator calldata op) private view returns (uint256 ia, uint256 ib, bool two) {
         uint256 e = g.element;
         (uint256 row, uint256 col) = (e / op.cols, e % op.cols);
+        uint256 k = g.index;
         if (op.kind == Kind.MatMul) {
-            uint256 k = g.index; // the disputed leaf: product k of the element's sum
-            uint256 ia = op.layoutA == 0 ? row * op.inner + k : k * op.rows + row;
-            uint256 ib = op.layoutB == 0 ? k * op.cols + col : col * op.inner + k;
-            return Float32.mul(_operand(g, op.inputA, a, ia), _operand(g, op.inputB, b, ib));
+            ia = op.layoutA == 0 ? row * op.inner + k : k * op.rows + row;
+            ib = op.layoutB == 0 ? k * op.cols + col : col * op.inner + k;
+            return (ia, ib, true);
         }
-        if (op.kind == Kind.Sum) {
-            uint256 k = g.index;
-            return _operand(g, op.inputA, a, op.layoutA == 0 ? k * op.rows * op.cols + e : e * op.inner + k);
-        }
-        uint32 x = _operand(g, op.inputA, a, _broadcast(op.layoutA, e, row, col));
-        if (op.kind == Kind.Sqrt) return Float32.sqrt(x);
-        if (op.kind == Kind.Relu) return Float32.relu(x);
-        uint32 y = op.hasScalar ? op.scalar : _operand(g, op.inputB, b, _broadcast(op.layoutB, e, row, col));
-        if (op.kind == Kind.Add) return Float32.add(x, y);
-        if (op.kind == Kind.Sub) return Float32.sub(x, y);
-        if (op.kind == Kind.Mul) return Float32.mul(x, y);
-        if (op.kind == Kind.Div) return Float32.div(x, y);
+        if (op.kind == Kind.Sum) return (op.layoutA == 0 ? k * op.rows * op.cols + e : e * op.inner + k, 0, false);
+        ia = _broadcast(op.layoutA, e, row, col);
+        two = !(op.kind == Kind.Sqrt || op.kind == Kind.Relu || op.hasScalar);
+        if (two) ib = _broadcast(op.layoutB, e, row, col);
+    }
+
+    /// @dev The one float32 operation: a product's leaf is a product, a sum's leaf its entry.
+    function _execute(Kind kind, uint32 x, uint32 y) private pure returns (uint32) {
+        if (kind == Kind.MatMul || kind == Kind.Mul) return Float32.mul(x, y);
+        if (kind == Kind.Sum) return x;
+        if (kind == Kind.Sqrt) return Float32.sqrt(x);
+        if (kind == Kind.Relu) return Float32.relu(x);
+        if (kind == Kind.Add) return Float32.add(x, y);
+        if (kind == Kind.Sub) return Float32.sub(x, y);
+        if (kind == Kind.Div) return Float32.div(x, y);
         return Float32.reluGrad(x, y);
     }
 
@@ -346,7 +356,7 @@ contract OperatorGame is IOperatorGame {
     function _solverMoves(Phase phase) private pure returns (bool) {
         return phase == Phase.SolverCommit || phase == Phase.TraceReveal || phase == Phase.OperatorReveal
             || phase == Phase.ElementReveal || phase == Phase.WordReveal || phase == Phase.SumReveal
-            || phase == Phase.Prove;
+            || phase == Phase.Prove || phase == Phase.ProveSecond;
     }
 
     function _game(uint256 gameId) private view returns (Game storage g) {

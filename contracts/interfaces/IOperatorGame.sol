@@ -63,7 +63,7 @@ interface IOperatorGame {
     }
 
     /// @notice Whose move it is and what it is. The solver moves in SolverCommit, TraceReveal, OperatorReveal,
-    ///         ElementReveal, WordReveal, SumReveal and Prove; the challenger in the others.
+    ///         ElementReveal, WordReveal, SumReveal, Prove and ProveSecond; the challenger in the others.
     enum Phase {
         None,
         SolverCommit,
@@ -78,6 +78,7 @@ interface IOperatorGame {
         SumReveal,
         SumPick,
         Prove,
+        ProveSecond,
         Resolved
     }
 
@@ -91,7 +92,7 @@ interface IOperatorGame {
     /// @notice One game. `depth`/`index` locate the current node of the current tree (of `treeDepth` levels and
     ///         `bound` real leaves; in the trace, index is the leaf j once depth reaches traceDepth); `node` is
     ///         the solver's value there (a trace or element node, a word, or a partial sum in its low 32 bits);
-    ///         `revealed` the hash of the solver's last reveal. `element` is the output's element count until one
+    ///         `revealed` the hash of the solver's last reveal (in ProveSecond: the first operand's bits). `element` is the output's element count until one
     ///         is picked, then that element; `kind` and `inner` are the disputed operator's.
     struct Game {
         address solver;
@@ -201,9 +202,10 @@ interface IOperatorGame {
     ///         disputes, or one float of the revealed word.
     function pick(uint256 gameId, bytes32[] calldata revealed, uint256 choice) external;
 
-    /// @notice The solver proves the disputed operation's operands; the chain executes it and the solver wins
-    ///         iff the result is its claim. `b` is ignored for unary operators and constants.
-    function prove(uint256 gameId, Operator calldata operator, Operand calldata a, Operand calldata b) external;
+    /// @notice The solver proves the disputed operation's operands, one a move (the first, then in ProveSecond the
+    ///         second tensor operand, if any); the chain executes the operation and the solver wins iff the result
+    ///         is its claim.
+    function prove(uint256 gameId, Operator calldata operator, Operand calldata operand) external;
 
     /// @notice Anyone ends a game whose mover missed its deadline: the mover loses.
     function timeout(uint256 gameId) external;

@@ -22,11 +22,11 @@ from worker.engine.optrace import StepTrace, _element_leaves, flat_values, pairw
 
 # IOperatorGame.Phase
 (NONE, SOLVER_COMMIT, CHALLENGER_COMMIT, TRACE_REVEAL, TRACE_PICK, OPERATOR_REVEAL, ELEMENT_REVEAL, ELEMENT_PICK,
- WORD_REVEAL, WORD_PICK, SUM_REVEAL, SUM_PICK, PROVE, RESOLVED) = range(14)
-SOLVER_PHASES = {SOLVER_COMMIT, TRACE_REVEAL, OPERATOR_REVEAL, ELEMENT_REVEAL, WORD_REVEAL, SUM_REVEAL, PROVE}
+ WORD_REVEAL, WORD_PICK, SUM_REVEAL, SUM_PICK, PROVE, PROVE_SECOND, RESOLVED) = range(15)
+SOLVER_PHASES = {SOLVER_COMMIT, TRACE_REVEAL, OPERATOR_REVEAL, ELEMENT_REVEAL, WORD_REVEAL, SUM_REVEAL, PROVE,
+                 PROVE_SECOND}
 # IOperatorGame.Outcome
 SOLVER_WON, CHALLENGER_WON, UNJUDGED = 1, 2, 3
-NO_OPERAND = (bytes(32), [], 0, bytes(32), [])
 
 _LAYOUT = {"same": 0, "row": 1, "col": 2, "N": 0, "T": 1, "0": 0, "1": 1}
 
@@ -76,6 +76,7 @@ class Party:
         self.depth = depth_for(len(self.leaves))
         self.program_tree = MerkleTree([d.leaf() for d in self.program], self.depth)
         self.trace_tree = MerkleTree(self.leaves, self.depth)
+        self._element_trees: dict[int, list[list[bytes]]] = {}
 
     @property
     def op_count(self) -> int:
@@ -83,6 +84,11 @@ class Party:
 
     def values(self, leaf: int) -> np.ndarray:
         return flat_values(self.trace.operators[leaf - 1].output)
+
+    def element_tree(self, leaf: int) -> list[list[bytes]]:
+        if leaf not in self._element_trees:
+            self._element_trees[leaf] = element_tree(self.values(leaf))
+        return self._element_trees[leaf]
 
     def move(self, state, role: str, leaf: int | None = None, revealed: list | None = None) -> Move | None:
         """This party's move in the game `state` (IOperatorGame.Game), or None if it is not its turn.
@@ -99,12 +105,12 @@ class Party:
         if phase == TRACE_PICK:
             return Move("pickTrace", (revealed, self.trace_tree.reveal(depth, index)))
         if phase == OPERATOR_REVEAL:
-            tree = element_tree(self.values(index))
+            tree = self.element_tree(index)
             return Move("revealOperator", (self.program[index].as_tuple(), self.program_tree.path(index), tree[-1][0]))
         if phase == ELEMENT_REVEAL:
-            return Move("reveal", (reveal(element_tree(self.values(leaf)), depth, index),))
+            return Move("reveal", (reveal(self.element_tree(leaf), depth, index),))
         if phase == ELEMENT_PICK:
-            mine = reveal(element_tree(self.values(leaf)), depth, index)
+            mine = reveal(self.element_tree(leaf), depth, index)
             return Move("pick", (revealed, _first_difference(revealed, mine)))
         if phase == WORD_REVEAL:
             return Move("reveal", ([words(self.values(leaf))[index]],))
@@ -112,8 +118,9 @@ class Party:
             theirs = np.frombuffer(revealed[0], "<f4")
             mine = np.frombuffer(words(self.values(leaf))[index], "<f4")
             return Move("pick", (revealed, _first_float_difference(theirs, mine)))
-        if phase == PROVE:
-            return Move("prove", (self.program[leaf].as_tuple(), *self.operands(leaf, state.element, index)))
+        if phase in (PROVE, PROVE_SECOND):
+            operand = self.operands(leaf, state.element, index)[phase == PROVE_SECOND]
+            return Move("prove", (self.program[leaf].as_tuple(), operand))
         levels = [level.view(np.uint32) for level in self.sum_tree(self.trace, leaf, state.element)]
         if phase == SUM_REVEAL:
             return Move("reveal", ([float_node(bits) for bits in reveal(levels, depth, index)],))
@@ -121,18 +128,18 @@ class Party:
         mine = np.array(reveal(levels, depth, index), np.uint32).view(np.float32)
         return Move("pick", (revealed, _first_float_difference(theirs, mine)))
 
-    def operands(self, leaf: int, element: int, k: int) -> tuple[tuple, tuple]:
-        """The judged operation's operands, each proven against the trace and its tensor (IOperatorGame.Operand)."""
+    def operands(self, leaf: int, element: int, k: int) -> list[tuple]:
+        """The judged operation's tensor operands, each proven against the trace and its tensor
+        (IOperatorGame.Operand)."""
         descriptor = self.program[leaf]
         out = []
         for input_leaf, at in zip((descriptor.input_a, descriptor.input_b), operand_indices(descriptor, element, k)):
             if at is None:
-                out.append(NO_OPERAND)
                 continue
             values = self.values(input_leaf)
             word, path = element_proof(values, at)
             out.append((self.leaves[input_leaf], self.trace_tree.path(input_leaf), values.size, word, path))
-        return tuple(out)
+        return out
 
 
 def _first_difference(theirs: list[bytes], mine: list[bytes]) -> int:
