@@ -119,7 +119,6 @@ def measure_operator_game() -> dict:
     from pathlib import Path
     from types import SimpleNamespace
 
-    from eth_utils import keccak
     from web3 import Web3
     from web3.logs import DISCARD
 
@@ -140,21 +139,18 @@ def measure_operator_game() -> dict:
         for label, size in GAME_SIZES.items():
             trainer = Trainer(spec_of(size, "reproducible"))
             trainer.train_until(1)
-            pre = keccak(b"pre-state")
 
             def tampered(name, tensor):
                 if name == GAME_TARGET:
                     tensor = tensor.clone()
-                    tensor.view(torch.int32).view(-1)[tensor.numel() // 2] ^= 1 << 12
+                    tensor.view(torch.int32).view(-1)[tensor.abs().argmax()] ^= 1 << 31  # a sign that matters
                 return tensor
 
-            sides = {}
-            for role, trace in (("solver", trace_step(trainer, tamper=tampered)), ("challenger", trace_step(trainer))):
-                sides[role] = og.Party(trace, pre, keccak(trace.chain()[-1]),
-                                       sum_tree=_liar_sum_tree if role == "solver" else og.honest_sum_tree)
+            sides = {"solver": og.Party(trace_step(trainer, tamper=tampered), sum_tree=_liar_sum_tree),
+                     "challenger": og.Party(trace_step(trainer))}
             cheat = sides["solver"]
             receipt = w3.eth.wait_for_transaction_receipt(game.functions.open(
-                solver, challenger, cheat.program_tree.root, cheat.op_count, cheat.depth, pre, cheat.leaves[-1],
+                solver, challenger, cheat.program_tree.root, cheat.op_count, cheat.depth, cheat.pre_hash, cheat.post_hash,
             ).transact({"from": opener}))
             game_id = game.events.GameOpened().process_receipt(receipt)[0]["args"]["gameId"]
 

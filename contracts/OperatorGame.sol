@@ -133,15 +133,58 @@ contract OperatorGame is IOperatorGame {
         uint32 leaf = g.index;
         if (_root(operatorHash, leaf, programPath, g.traceDepth) != g.program) revert WrongOperator();
         emit OperatorDisputed(gameId, leaf, operator.kind);
-        if (!_judged(operator, leaf)) return _resolve(g, gameId, Outcome.Unjudged);
-        uint256 count = uint256(operator.rows) * operator.cols;
-        if (keccak256(abi.encode(count, tensorTree)) != g.node) revert BadReveal();
+        if (!_judged(operator, leaf) || operator.kind == Kind.Load) return _resolve(g, gameId, Outcome.Unjudged);
         g.operatorHash = operatorHash;
         g.kind = operator.kind;
         g.inner = operator.inner;
+        if (operator.kind == Kind.State) {
+            // The post-state is a tree of its entries: descend it to one entry (then `proveEntry`).
+            _enterTree(g, g.node, operator.inner);
+            return _next(g, Phase.ElementReveal);
+        }
+        uint256 count = uint256(operator.rows) * operator.cols;
+        if (keccak256(abi.encode(count, tensorTree)) != g.node) revert BadReveal();
         g.element = uint32(count);
         _enterTree(g, tensorTree, (count + 7) / 8);
         _next(g, g.treeDepth == 0 ? Phase.WordReveal : Phase.ElementReveal);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function proveLoad(
+        uint256 gameId,
+        Operator calldata operator,
+        bytes32[] calldata programPath,
+        bytes calldata header,
+        bytes32[] calldata entryPath
+    ) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.OperatorReveal);
+        _checkTurn(g, g.solver);
+        if (operator.kind != Kind.Load) revert WrongOperator();
+        if (_root(keccak256(abi.encode(operator)), g.index, programPath, g.traceDepth) != g.program) {
+            revert WrongOperator();
+        }
+        emit OperatorDisputed(gameId, g.index, Kind.Load);
+        if (!_isPreEntry(g, header, g.node, operator.inputA, entryPath, operator.inner)) revert BadProof();
+        _resolve(g, gameId, Outcome.SolverWon);
+    }
+
+    /// @inheritdoc IOperatorGame
+    function proveEntry(uint256 gameId, EntryProof calldata proof) external {
+        Game storage g = _game(gameId);
+        _expect(g, Phase.EntryProve);
+        _checkTurn(g, g.solver);
+        uint256 k = g.index;
+        // Entry k's value after the step is the output of operator `source` (the program's layout, past its
+        // operators); its header is the pre-state's entry k's (the step keeps names, dtypes and shapes).
+        uint8 traceDepth = g.traceDepth;
+        if (_root(bytes32(uint256(proof.source)), g.opCount + k, proof.layoutPath, traceDepth) != g.program) {
+            revert BadProof();
+        }
+        if (!_isPreEntry(g, proof.header, proof.preRoot, k, proof.prePath, g.bound)) revert BadProof();
+        if (_root(proof.root, proof.source, proof.rootPath, traceDepth) != g.solverTrace) revert BadProof();
+        bool right = keccak256(abi.encodePacked(proof.header, proof.root)) == g.node;
+        _resolve(g, gameId, right ? Outcome.SolverWon : Outcome.ChallengerWon);
     }
 
     /// @inheritdoc IOperatorGame
@@ -176,7 +219,8 @@ contract OperatorGame is IOperatorGame {
         if (g.depth < g.treeDepth) return _next(g, phase == Phase.ElementPick ? Phase.ElementReveal : Phase.SumReveal);
         // A leaf. The padding past the real leaves is zero: zero leaves of the element tree, +0 in a sum.
         if (g.index >= g.bound) return _resolve(g, gameId, g.node == 0 ? Outcome.SolverWon : Outcome.ChallengerWon);
-        _next(g, phase == Phase.ElementPick ? Phase.WordReveal : Phase.Prove);
+        if (phase == Phase.SumPick) return _next(g, Phase.Prove);
+        _next(g, g.kind == Kind.State ? Phase.EntryProve : Phase.WordReveal);
     }
 
     /// @inheritdoc IOperatorGame
@@ -186,6 +230,16 @@ contract OperatorGame is IOperatorGame {
         if (!second) _expect(g, Phase.Prove);
         _checkTurn(g, g.solver);
         if (keccak256(abi.encode(operator)) != g.operatorHash) revert WrongOperator();
+        if (operator.kind == Kind.Increment) {
+            // An int64 counter plus one; its two words are elements 0 and 1, little-endian.
+            _operand(g, operator.inputA, operand, 0);
+            uint64 next;
+            unchecked {
+                next = _int64(operand.word) + 1; // wraps as int64 does
+            }
+            bool same = uint32(next >> (32 * g.element)) == uint32(uint256(g.node));
+            return _resolve(g, gameId, same ? Outcome.SolverWon : Outcome.ChallengerWon);
+        }
         (uint256 ia, uint256 ib, bool twoTensors) = _indices(g, operator);
         if (!second && twoTensors) {
             // Two tensor operands: one a move, so that a move's proofs stay small at any tensor size.
@@ -194,6 +248,7 @@ contract OperatorGame is IOperatorGame {
         }
         uint32 x = second ? uint32(uint256(g.revealed)) : _operand(g, operator.inputA, operand, ia);
         uint32 y = operator.hasScalar ? operator.scalar : second ? _operand(g, operator.inputB, operand, ib) : 0;
+        if (operator.hasScalar && operator.layoutB == 1) (x, y) = (y, x); // the constant first: c - x, c / x
         uint32 result = _execute(operator.kind, x, y);
         _resolve(g, gameId, Float32.same(result, uint32(uint256(g.node))) ? Outcome.SolverWon : Outcome.ChallengerWon);
     }
@@ -268,21 +323,46 @@ contract OperatorGame is IOperatorGame {
 
     /// @dev The operator is one the chain executes, reads only earlier leaves, and has shapes that fit.
     function _judged(Operator calldata op, uint32 leaf) private pure returns (bool) {
+        if (op.kind == Kind.Load || op.kind == Kind.State) return op.inner > 0 && op.inputA < op.inner;
         if (op.kind == Kind.Unjudged || op.rows == 0 || op.cols == 0 || uint256(op.rows) * op.cols > type(uint32).max) {
             return false;
         }
+        if (op.kind == Kind.Increment) return op.inputA < leaf && uint256(op.rows) * op.cols == 2;
         bool unary = op.kind == Kind.Sqrt || op.kind == Kind.Relu || op.kind == Kind.Sum || op.hasScalar;
         if (op.inputA >= leaf || (!unary && op.inputB >= leaf)) return false;
         return (op.kind != Kind.MatMul && op.kind != Kind.Sum) || op.inner > 0;
     }
 
+    /// @dev Whether keccak256(header || root) is entry k of the agreed pre-state, a tree of `entries` leaves.
+    function _isPreEntry(
+        Game storage g,
+        bytes calldata header,
+        bytes32 root,
+        uint256 k,
+        bytes32[] calldata path,
+        uint256 entries
+    ) private view returns (bool) {
+        bytes32 entry = keccak256(abi.encodePacked(header, root));
+        return _root(entry, k, path, _depthOf(entries)) == g.preHash;
+    }
+
+    /// @dev The first eight bytes of a word as a little-endian int64 (two's complement, so +1 wraps as int64 does).
+    function _int64(bytes32 word) private pure returns (uint64 value) {
+        for (uint256 i; i < 8; ++i) {
+            value |= uint64(uint8(word[i])) << (8 * i);
+        }
+    }
+
     function _broadcast(uint8 layout, uint256 e, uint256 row, uint256 col) private pure returns (uint256) {
-        return layout == 0 ? e : layout == 1 ? row : col;
+        return layout == 0 ? e : layout == 1 ? row : layout == 2 ? col : 0;
+    }
+
+    function _depthOf(uint256 leaves) private pure returns (uint8 depth) {
+        while (uint256(1) << depth < leaves) ++depth;
     }
 
     function _enterTree(Game storage g, bytes32 root, uint256 leaves) private {
-        uint8 depth;
-        while (uint256(1) << depth < leaves) ++depth;
+        uint8 depth = _depthOf(leaves);
         g.node = root;
         g.bound = uint32(leaves);
         g.treeDepth = depth;
@@ -356,7 +436,7 @@ contract OperatorGame is IOperatorGame {
     function _solverMoves(Phase phase) private pure returns (bool) {
         return phase == Phase.SolverCommit || phase == Phase.TraceReveal || phase == Phase.OperatorReveal
             || phase == Phase.ElementReveal || phase == Phase.WordReveal || phase == Phase.SumReveal
-            || phase == Phase.Prove || phase == Phase.ProveSecond;
+            || phase == Phase.Prove || phase == Phase.ProveSecond || phase == Phase.EntryProve;
     }
 
     function _game(uint256 gameId) private view returns (Game storage g) {

@@ -17,8 +17,9 @@ from eth_utils import keccak
 SPAN = 4
 """Levels one reveal descends (16 nodes), as OperatorGame.SPAN."""
 
-KINDS = {"add": 1, "sub": 2, "mul": 3, "div": 4, "sqrt": 5, "relu": 6, "relu_grad": 7, "matmul": 8, "sum": 9}
-"""IOperatorGame.Kind of each operator the chain executes; every other operator is Unjudged (0)."""
+KINDS = {"add": 1, "sub": 2, "mul": 3, "div": 4, "sqrt": 5, "relu": 6, "relu_grad": 7, "matmul": 8, "sum": 9,
+         "increment": 10, "load": 11, "state": 12}
+"""IOperatorGame.Kind of each operator the chain decides; every other operator is Unjudged (0)."""
 
 OPERATOR_ABI = "(uint8,uint8,uint8,bool,uint32,uint32,uint32,uint32,uint32,uint32)"
 
@@ -111,6 +112,8 @@ def operand_indices(d: Descriptor, element: int, k: int = 0) -> tuple[int, int |
         return a, b
     if d.kind == KINDS["sum"]:
         return (k * d.rows * d.cols + element if d.layout_a == 0 else element * d.inner + k), None
-    broadcast = (element, row, col)
+    if d.kind == KINDS["increment"]:
+        return 0, None  # the counter's word (its two halves are elements 0 and 1)
+    broadcast = (element, row, col, 0)
     unary = d.kind in (KINDS["sqrt"], KINDS["relu"]) or d.has_scalar
     return broadcast[d.layout_a], None if unary else broadcast[d.layout_b]

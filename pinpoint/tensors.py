@@ -231,10 +231,37 @@ def entry_header(name: str, dtype: str, shape: tuple[int, ...], nbytes: int) -> 
     return b"".join(parts)
 
 
+STATE_TREE_ENTRY = "spec.state_tree"
+"""The entry (uint8, shape (1,), value 1) of a state hashed as a tree of its entries: the reproducible profile's,
+whose pre- and post-state the on-chain operator game opens entry by entry (docs/PROTOCOL.md, "Operator game")."""
+
+
+def entry_leaf(header: bytes, data: bytes | memoryview) -> bytes:
+    """A tree-hashed state's leaf of one entry: keccak256(entry header || element root of its bytes), the bytes read
+    as float32 words (zero-padded to whole words; pinpoint/tensor_merkle.py)."""
+    import numpy as np
+    from eth_utils import keccak
+
+    from pinpoint.tensor_merkle import element_root
+
+    raw = bytes(data)
+    return keccak(header + element_root(np.frombuffer(raw + bytes(-len(raw) % 4), "<f4")))
+
+
+def state_tree_root(leaves: list[bytes]) -> bytes:
+    """The state hash of a tree-hashed state: the positional Merkle root over its entries' leaves in name order."""
+    from pinpoint.step_game import MerkleTree
+
+    return MerkleTree(leaves).root
+
+
 def state_hash(tensors: dict[str, RawTensor]) -> bytes:
     """The canonical state hash (worker/engine/state.py's layout) of named tensors given as bytes."""
     if sys.byteorder != "little":  # the data is little-endian already; the layout is defined for it
         raise RuntimeError("state hashes are defined on little-endian hosts")
+    if STATE_TREE_ENTRY in tensors:
+        return state_tree_root([entry_leaf(entry_header(name, t.dtype, t.shape, len(t.data)), t.data)
+                                for name, t in sorted(tensors.items())])
     h = hashlib.sha256()
     for name in sorted(tensors):
         t = tensors[name]

@@ -24,7 +24,8 @@ interface IOperatorGame {
     /// @dev Output elements are row-major over rows x cols (a vector: one row). `layoutA`/`layoutB`: elementwise,
     ///      0 the same element, 1 the output row's, 2 the output column's; MatMul, 0 as stored or 1 transposed
     ///      (A is rows x inner, B inner x cols); Sum, the axis summed (0: x[k * rows * cols + e], 1: x[e * inner + k]).
-    ///      A constant, if `hasScalar`, is `scalar`, the second operand (x * c, x + c, x / c).
+    ///      Layout 3: element 0 (a one-element tensor broadcast to every element). A constant, if `hasScalar`, is
+    ///      `scalar`, the second operand (x * c, x + c, x / c), or the first if layoutB is 1 (c - x).
     struct Operator {
         Kind kind;
         uint8 layoutA;
@@ -38,7 +39,10 @@ interface IOperatorGame {
         uint32 inner;
     }
 
-    /// @notice The operations the chain executes; Unjudged is every other operator.
+    /// @notice The operations the chain executes; Unjudged is every other operator. Increment: an int64 counter
+    ///         plus one (two words). Load: entry `inputA` of the pre-state's `inner` entries (its tree-hashed state,
+    ///         worker/engine/state.py). State: the post-state, a tree of `inner` entries whose values are the
+    ///         outputs the program's layout names (program leaf opCount + k: the operator that gives entry k).
     enum Kind {
         Unjudged,
         Add,
@@ -49,7 +53,10 @@ interface IOperatorGame {
         Relu,
         ReluGrad,
         MatMul,
-        Sum
+        Sum,
+        Increment,
+        Load,
+        State
     }
 
     /// @notice An input element, proven twice: its tensor's root is leaf `leaf` of the solver's trace (`rootPath`,
@@ -62,8 +69,23 @@ interface IOperatorGame {
         bytes32[] path;
     }
 
+    /// @notice Entry k of the post-state opened: the program's layout names operator `source` for it
+    ///         (`layoutPath`, against the program at leaf opCount + k); the pre-state's entry k gives its `header`
+    ///         (`preRoot`, `prePath`: the step keeps names, dtypes and shapes); `root` is the agreed output of
+    ///         `source` (`rootPath`, against the solver's trace).
+    struct EntryProof {
+        uint32 source;
+        bytes32[] layoutPath;
+        bytes header;
+        bytes32 preRoot;
+        bytes32[] prePath;
+        bytes32 root;
+        bytes32[] rootPath;
+    }
+
     /// @notice Whose move it is and what it is. The solver moves in SolverCommit, TraceReveal, OperatorReveal,
-    ///         ElementReveal, WordReveal, SumReveal, Prove and ProveSecond; the challenger in the others.
+    ///         ElementReveal, WordReveal, SumReveal, Prove, ProveSecond and EntryProve; the challenger in the
+    ///         others.
     enum Phase {
         None,
         SolverCommit,
@@ -79,6 +101,7 @@ interface IOperatorGame {
         SumPick,
         Prove,
         ProveSecond,
+        EntryProve,
         Resolved
     }
 
@@ -193,6 +216,21 @@ interface IOperatorGame {
         bytes32[] calldata programPath,
         bytes32 tensorTree
     ) external;
+
+    /// @notice At a disputed Load, the solver proves its output root is the pre-state's entry: keccak256(header ||
+    ///         root) is leaf `inputA` of the agreed pre-state hash (`entryPath`). The solver wins; it cannot if its
+    ///         output is not that entry, and then loses by the clock.
+    function proveLoad(
+        uint256 gameId,
+        Operator calldata operator,
+        bytes32[] calldata programPath,
+        bytes calldata header,
+        bytes32[] calldata entryPath
+    ) external;
+
+    /// @notice At the disputed entry k of the post-state, the solver opens it (EntryProof); it wins iff its leaf
+    ///         is keccak256(header || root).
+    function proveEntry(uint256 gameId, EntryProof calldata proof) external;
 
     /// @notice The solver reveals nodes of its element tree (leaves are keccak256 of 8-float words), or of the
     ///         element's sum tree (each node a float32 in the low 32 bits; the chain adds them up).

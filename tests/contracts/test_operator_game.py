@@ -36,12 +36,8 @@ def game(project, owner):
     return owner.deploy(project.OperatorGame, owner, MOVE_TIMEOUT)
 
 
-PRE = keccak(b"the agreed pre-state")
-
-
 def party(trace, **kwargs) -> og.Party:
-    """A party whose post-state hash follows from its trace, so that a different trace claims a different state."""
-    return og.Party(trace, PRE, keccak(trace.chain()[-1]), **kwargs)
+    return og.Party(trace, **kwargs)
 
 
 def liar_sum_tree(trace, leaf, element):
@@ -56,19 +52,20 @@ def liar_sum_tree(trace, leaf, element):
     return pairwise_tree(leaves)
 
 
-def flip(target: str, element: int):
+def flip(target: str, element: int, bit: int = 31):
+    """A party that gets one 32-bit word of operator `target`'s output wrong, and goes on from there."""
     def tamper(name, tensor):
         if name != target:
             return tensor
-        tensor = tensor.clone()
-        tensor.view(torch.int32).view(-1)[element] ^= 1 << 12
-        return tensor
+        flat = tensor.clone().reshape(-1)
+        flat.view(torch.int32)[element] ^= 1 << bit
+        return flat.reshape(tensor.shape)
     return tamper
 
 
 def open_game(game, owner, solver_party, solver, challenger) -> int:
     receipt = game.open(solver, challenger, solver_party.program_tree.root, solver_party.op_count,
-                        solver_party.depth, PRE, solver_party.leaves[-1], sender=owner)
+                        solver_party.depth, solver_party.pre_hash, solver_party.post_hash, sender=owner)
     return receipt.events[0].gameId
 
 
@@ -92,6 +89,9 @@ def play(game, game_id, sides: dict, withhold: int | None = None) -> og.Played:
     ("forward.1.matmul", 3),
     ("update.model.net.2.weight.sqrt", 9),   # the optimizer's update
     ("forward.1.bias", 130),                 # a broadcast operand (the bias per column)
+    ("update.model.net.0.weight.step.corrected", 77),  # divided by a one-element tensor (the bias correction)
+    ("update.model.net.4.bias.correction1", 0),        # 1 - beta1^t: the constant first
+    ("cursor.next", 0),                      # the step counter, an int64 plus one
 ])
 def test_a_solver_that_gets_one_operator_wrong_loses_with_no_referee(game, owner, solver, challenger, trainer,
                                                                     honest, target, element):
@@ -101,7 +101,7 @@ def test_a_solver_that_gets_one_operator_wrong_loses_with_no_referee(game, owner
     assert played.outcome == og.CHALLENGER_WON
     assert honest.operators[played.leaf - 1].name == target
     assert played.moves[-1][0] == "prove"  # decided by the operation executed on chain, not by a clock
-    if "matmul" in target or "weight" in target:  # the product's sum tree: every reveal accepted, then one product
+    if target in ("backward.1.weight", "forward.1.matmul"):  # the product's sum tree: every reveal accepted, then one product
         assert [name for name, _ in played.moves].count("reveal") >= 4
     assert max(gas for _, gas in played.moves) <= MAX_MOVE_GAS, played.moves
 
@@ -116,6 +116,37 @@ def test_a_challenger_that_lies_about_an_operator_loses_to_the_honest_solver(gam
     assert played.moves[-1][0] == "prove"  # the honest product, executed on chain, matches torch's bit for bit
 
 
+@pytest.mark.parametrize("liar", ["solver", "challenger"])
+def test_a_load_is_decided_by_the_agreed_pre_state(game, owner, solver, challenger, trainer, honest, liar, chain):
+    """Loading other weights than the pre-state's: the liar is the one whose load is not the pre-state's entry."""
+    wrong = party(trace_step(trainer, tamper=flip("model.net.2.weight", 3)))
+    sides = {"solver": (solver, wrong if liar == "solver" else party(honest)),
+             "challenger": (challenger, party(honest) if liar == "solver" else wrong)}
+    game_id = open_game(game, owner, sides["solver"][1], solver, challenger)
+    if liar == "solver":  # its pre-state hash is the agreed one, its load is not: it cannot prove the load
+        assert play(game, game_id, sides, withhold=og.OPERATOR_REVEAL).outcome is None
+        chain.pending_timestamp += MOVE_TIMEOUT + 1
+        game.timeout(game_id, sender=challenger)
+        assert game.game(game_id).outcome == og.CHALLENGER_WON
+    else:
+        played = play(game, game_id, sides)
+        assert played.outcome == og.SOLVER_WON and played.moves[-1][0] == "proveLoad"
+
+
+def test_a_post_state_that_is_not_the_traced_outputs_loses(game, owner, solver, challenger, honest):
+    """A solver whose every operator is right but whose claimed post-state holds other bytes for one entry."""
+    truth = party(honest)
+    k = honest.entries.index("model.net.0.bias")
+    forged = list(truth.post_tree.levels[0][:len(honest.entries)])
+    forged[k] = keccak(b"other weights")
+    cheat = party(honest, post_leaves=forged)
+    game_id = open_game(game, owner, cheat, solver, challenger)
+    played = play(game, game_id, {"solver": (solver, cheat), "challenger": (challenger, truth)})
+    assert played.outcome == og.CHALLENGER_WON
+    assert played.moves[-1][0] == "proveEntry" and played.leaf == truth.op_count - 1
+    assert max(gas for _, gas in played.moves) <= MAX_MOVE_GAS, played.moves
+
+
 def test_an_operator_the_chain_does_not_execute_goes_to_the_referee(game, owner, solver, challenger, trainer, honest):
     cheat = party(trace_step(trainer, tamper=flip("loss.exp", 2)))
     game_id = open_game(game, owner, cheat, solver, challenger)
@@ -126,7 +157,7 @@ def test_an_operator_the_chain_does_not_execute_goes_to_the_referee(game, owner,
 
 def test_a_solver_that_withholds_its_trace_loses_by_the_clock(game, owner, solver, challenger, trainer, honest,
                                                               chain):
-    cheat = party(trace_step(trainer, tamper=flip("forward.0.matmul", 0)))
+    cheat = party(trace_step(trainer, tamper=flip("backward.0.weight", 5)), sum_tree=liar_sum_tree)
     game_id = open_game(game, owner, cheat, solver, challenger)
     sides = {"solver": (solver, cheat), "challenger": (challenger, party(honest))}
     assert play(game, game_id, sides, withhold=og.WORD_REVEAL).outcome is None
@@ -142,13 +173,13 @@ def test_moves_that_do_not_follow_the_commitments_are_refused(game, owner, solve
     honest_side = party(honest)
     game_id = open_game(game, owner, honest_side, solver, challenger)
     with ape.reverts(game.NotOpener):
-        game.open(solver, challenger, bytes(32), 136, 8, PRE, PRE, sender=stranger)
+        game.open(solver, challenger, bytes(32), 136, 8, bytes(32), bytes(32), sender=stranger)
     with ape.reverts(game.NotYourTurn):
         game.commitTrace(game_id, *honest_side.move(game.game(game_id), "solver").args, sender=challenger)
     game.commitTrace(game_id, *honest_side.move(game.game(game_id), "solver").args, sender=solver)
     with ape.reverts(game.NoDisagreement):  # a challenger that agrees with the solver's post-state
         game.commitTrace(game_id, *honest_side.move(game.game(game_id), "challenger").args, sender=challenger)
-    liar = party(trace_step(trainer, tamper=flip("forward.0.relu", 0)))
+    liar = party(trace_step(trainer, tamper=flip("update.model.net.0.bias.param", 0)))
     game.commitTrace(game_id, *liar.move(game.game(game_id), "challenger").args, sender=challenger)
     nodes = honest_side.trace_tree.reveal(0, 0)
     with ape.reverts(game.BadReveal):  # not the nodes under its committed root

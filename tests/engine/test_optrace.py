@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from pinpoint.spec import example_mlp_spec, parse_spec
+from pinpoint.step_game import KINDS
+from worker.engine.operator_game import Party
 from worker.engine.optrace import (
     JUDGED_ON_CHAIN,
     descend,
@@ -86,3 +88,27 @@ def test_a_liar_inside_a_sum_is_walked_down_to_one_product_or_one_addition():
         lied_node[up] = (lied_node[up - 1][0::2] + lied_node[up - 1][1::2]).astype(np.float32)
     level, index, moves = descend(tree, lied_node)
     assert (level, index) == (3, 5)  # an addition of two children both accept
+
+
+@pytest.mark.parametrize("optimizer", [None, SGD])
+def test_the_trace_opens_the_state_hashes_the_trainer_commits(optimizer):
+    """The operator game's leaf 0 and last leaf are the trainer's own state hashes before and after the step: the
+    trace loads every entry of the pre-state, and every entry of the post-state is one of its operators' outputs
+    (the program's layout), so the game's state entries are provable on chain."""
+    trainer = trainer_after(2, optimizer)
+    before = trainer.snapshot().state_hash
+    party = Party(trace_step(trainer))
+    trainer.train_step()
+    assert (party.pre_hash, party.post_hash) == (before, trainer.snapshot().state_hash)
+    assert Party(trace_step(trainer)).pre_hash == party.post_hash  # the next step starts where this one ended
+    loads = [d for d in party.program if d.kind == KINDS["load"]]
+    assert len(loads) == len(party.trace.entries)  # every entry loaded; only the batch is the referee's
+    assert set(party.layout) <= set(range(1, party.op_count - 1))
+
+
+def test_the_program_is_the_same_at_every_step():
+    """A job's program root does not depend on the step (the bias corrections come from state, not constants)."""
+    trainer = trainer_after(1)
+    first = Party(trace_step(trainer)).program_tree.root
+    trainer.train_until(3)
+    assert Party(trace_step(trainer)).program_tree.root == first

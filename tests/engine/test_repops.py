@@ -86,7 +86,7 @@ def test_optimizers_update_as_torchs_and_keep_its_state_names(name):
         mine.step()
         torchs.step()
     assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
-    assert mine.state_dict()["state"][0].keys() == torchs.state_dict()["state"][0].keys()
+    assert torchs.state_dict()["state"][0].keys() <= mine.state_dict()["state"][0].keys()  # and beta powers
 
 
 @pytest.mark.parametrize("optimizer", [None, {"name": "sgd", "lr": 0.05, "momentum": 0.9}])

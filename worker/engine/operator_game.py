@@ -1,9 +1,11 @@
 """One party's moves in the on-chain operator game (contracts/OperatorGame.sol) over a traced step (optrace.py).
 
 The game's trace has leaf 0 the agreed pre-state hash, leaves 1..n the element roots of the step's n operators and
-leaf n+1 the post-state hash; its program has each operator's descriptor (pinpoint/step_game.py) at the same leaf.
-`Party.move(state, ...)` answers whatever the game asks of this party: the solver reveals what it committed to, the
-challenger picks the first revealed node that differs from its own computation.
+leaf n+1 the post-state hash (both tree hashes of the state's entries, worker/engine/state.py); its program has each
+operator's descriptor (pinpoint/step_game.py) at the same leaf, then the layout: for each entry of the state, the leaf
+whose output is its value after the step. The program is the same at every step of a job. `Party.move(state, ...)`
+answers whatever the game asks of this party: the solver reveals what it committed to and proves what it claims,
+the challenger picks the first revealed node that differs from its own computation.
 
     move = party.move(game_state, role="solver", leaf=leaf, revealed=last_reveal)
     getattr(contract, move.function)(game_id, *move.args, sender=account)
@@ -15,20 +17,23 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
+from eth_utils import keccak
 
 from pinpoint.step_game import KINDS, Descriptor, MerkleTree, depth_for, float_node, operand_indices, reveal
 from pinpoint.tensor_merkle import element_proof, element_tree, words
 from worker.engine.optrace import StepTrace, _element_leaves, flat_values, pairwise_tree
+from worker.engine.state import entry_header
 
 # IOperatorGame.Phase
 (NONE, SOLVER_COMMIT, CHALLENGER_COMMIT, TRACE_REVEAL, TRACE_PICK, OPERATOR_REVEAL, ELEMENT_REVEAL, ELEMENT_PICK,
- WORD_REVEAL, WORD_PICK, SUM_REVEAL, SUM_PICK, PROVE, PROVE_SECOND, RESOLVED) = range(15)
+ WORD_REVEAL, WORD_PICK, SUM_REVEAL, SUM_PICK, PROVE, PROVE_SECOND, ENTRY_PROVE, RESOLVED) = range(16)
 SOLVER_PHASES = {SOLVER_COMMIT, TRACE_REVEAL, OPERATOR_REVEAL, ELEMENT_REVEAL, WORD_REVEAL, SUM_REVEAL, PROVE,
-                 PROVE_SECOND}
+                 PROVE_SECOND, ENTRY_PROVE}
 # IOperatorGame.Outcome
 SOLVER_WON, CHALLENGER_WON, UNJUDGED = 1, 2, 3
 
-_LAYOUT = {"same": 0, "row": 1, "col": 2, "N": 0, "T": 1, "0": 0, "1": 1}
+_LAYOUT = {"same": 0, "row": 1, "col": 2, "all": 3, "N": 0, "T": 1, "0": 0, "1": 1}
 
 
 @dataclass(frozen=True)
@@ -37,15 +42,26 @@ class Move:
     args: tuple
 
 
-def program(trace: StepTrace) -> list[Descriptor]:
-    """The step's program: a descriptor per leaf (the pre- and post-state are Unjudged leaves)."""
+def program(trace: StepTrace) -> tuple[list[Descriptor], list[int]]:
+    """The step's program: a descriptor per leaf (the pre-state, the operators, the post-state) and its layout, the
+    leaf whose output is each state entry's value after the step (program leaves past the descriptors)."""
     leaf_of = {operator.name: j + 1 for j, operator in enumerate(trace.operators)}
+    entry_of = {name: k for k, name in enumerate(trace.entries)}
+    entries = len(trace.entries)
     out = [Descriptor()]
     for operator in trace.operators:
-        shape = tuple(operator.output.shape)
-        rows, cols = shape if len(shape) == 2 else (1, int(operator.output.numel()))
+        shape, words = tuple(operator.output.shape), flat_values(operator.output).size
+        rows, cols = shape if len(shape) == 2 and operator.output.dtype == torch.float32 else (1, words)
         inputs = [leaf_of[name] for name in operator.inputs] + [0, 0]
-        kind, layout = KINDS.get(operator.kind, 0), [_LAYOUT[x] for x in operator.layout] + [0, 0]
+        layout = [_LAYOUT[x] for x in operator.layout] + [0, 0]
+        if operator.kind == "load":
+            loaded = operator.name in entry_of  # the batch is loaded from the dataset: the referee's
+            out.append(Descriptor(KINDS["load"], input_a=entry_of[operator.name], inner=entries) if loaded
+                       else Descriptor())
+            continue
+        kind = KINDS.get(operator.kind, KINDS["sub"] if operator.kind == "rsub" else 0)
+        if operator.kind == "rsub":
+            layout[1] = 1  # the constant is the first operand
         inner = 0
         if operator.kind == "matmul":
             a = trace.values[operator.inputs[0]]
@@ -55,7 +71,8 @@ def program(trace: StepTrace) -> list[Descriptor]:
         scalar = 0 if operator.constant is None else int(np.float32(operator.constant).view(np.uint32))
         out.append(Descriptor(kind, layout[0], layout[1], operator.constant is not None, scalar, inputs[0], inputs[1],
                               rows, cols, inner))
-    return out + [Descriptor()]
+    out.append(Descriptor(KINDS["state"], inner=entries))
+    return out, [leaf_of[trace.post[name]] for name in trace.entries]
 
 
 def honest_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarray]:
@@ -65,27 +82,43 @@ def honest_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarra
 
 
 class Party:
-    """A solver's or challenger's side of the game over its `trace` of the step from `pre_hash` to `post_hash`.
+    """A solver's or challenger's side of the game over its `trace` of one step. The pre- and post-state hashes
+    follow from the trace (its loads and the outputs the layout names; worker/engine/state.py's tree hash), unless
+    `post_leaves` (tests: a solver that lies about the post-state only) replaces the post-state's entry leaves.
     `sum_tree(trace, leaf, element)` is what it reveals inside a sum (tests: a liar's; default the true tree)."""
 
-    def __init__(self, trace: StepTrace, pre_hash: bytes, post_hash: bytes,
+    def __init__(self, trace: StepTrace, post_leaves: list[bytes] | None = None,
                  sum_tree: Callable[[StepTrace, int, int], list[np.ndarray]] = honest_sum_tree) -> None:
         self.trace, self.sum_tree = trace, sum_tree
-        self.program = program(trace)
-        self.leaves = [pre_hash] + [operator.root for operator in trace.operators] + [post_hash]
-        self.depth = depth_for(len(self.leaves))
-        self.program_tree = MerkleTree([d.leaf() for d in self.program], self.depth)
+        self.program, self.layout = program(trace)
+        roots = [operator.root for operator in trace.operators]
+        self.headers = [entry_header(name, trace.values[name]) for name in trace.entries]
+        self.pre_tree = MerkleTree([keccak(h + trace.pre_roots[name]) for h, name in zip(self.headers, trace.entries)])
+        self.post_tree = MerkleTree(post_leaves or [keccak(h + roots[self.layout[k] - 1])
+                                                    for k, h in enumerate(self.headers)])
+        self.leaves = [self.pre_tree.root] + roots + [self.post_tree.root]
+        self.depth = depth_for(len(self.leaves) + len(self.layout))
+        self.program_tree = MerkleTree([d.leaf() for d in self.program] + [_word(j) for j in self.layout], self.depth)
         self.trace_tree = MerkleTree(self.leaves, self.depth)
-        self._element_trees: dict[int, list[list[bytes]]] = {}
+        self._element_trees: dict[int, list[list[bytes]]] = {len(self.leaves) - 1: self.post_tree.levels}
 
     @property
     def op_count(self) -> int:
         return len(self.leaves)
 
+    @property
+    def pre_hash(self) -> bytes:
+        return self.leaves[0]
+
+    @property
+    def post_hash(self) -> bytes:
+        return self.leaves[-1]
+
     def values(self, leaf: int) -> np.ndarray:
         return flat_values(self.trace.operators[leaf - 1].output)
 
     def element_tree(self, leaf: int) -> list[list[bytes]]:
+        """Leaf's element tree, bottom up (the post-state's leaf: the tree of its entries)."""
         if leaf not in self._element_trees:
             self._element_trees[leaf] = element_tree(self.values(leaf))
         return self._element_trees[leaf]
@@ -105,8 +138,17 @@ class Party:
         if phase == TRACE_PICK:
             return Move("pickTrace", (revealed, self.trace_tree.reveal(depth, index)))
         if phase == OPERATOR_REVEAL:
-            tree = self.element_tree(index)
-            return Move("revealOperator", (self.program[index].as_tuple(), self.program_tree.path(index), tree[-1][0]))
+            descriptor, path = self.program[index].as_tuple(), self.program_tree.path(index)
+            if self.program[index].kind == KINDS["load"]:
+                k = self.program[index].input_a
+                return Move("proveLoad", (descriptor, path, self.headers[k], self.pre_tree.path(k)))
+            return Move("revealOperator", (descriptor, path, self.element_tree(index)[-1][0]))
+        if phase == ENTRY_PROVE:
+            source = self.layout[index]
+            name = self.trace.entries[index]
+            return Move("proveEntry", ((source, self.program_tree.path(self.op_count + index), self.headers[index],
+                                        self.trace.pre_roots[name], self.pre_tree.path(index), self.leaves[source],
+                                        self.trace_tree.path(source)),))
         if phase == ELEMENT_REVEAL:
             return Move("reveal", (reveal(self.element_tree(leaf), depth, index),))
         if phase == ELEMENT_PICK:
@@ -140,6 +182,10 @@ class Party:
             word, path = element_proof(values, at)
             out.append((self.leaves[input_leaf], self.trace_tree.path(input_leaf), values.size, word, path))
         return out
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
 
 
 def _first_difference(theirs: list[bytes], mine: list[bytes]) -> int:

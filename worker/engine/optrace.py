@@ -1,10 +1,12 @@
 """One reproducible training step as its canonical list of operators, and the bisection inside it (issue 14).
 
-A step of an MLP job under the reproducible profile (worker/engine/repops.py) is a fixed list of operators: loads of
-the pre-state and the batch, the forward pass, the loss, the backward pass and the optimizer's update of every
-parameter. Each is a pure function of earlier outputs; `trace_step` runs them one by one with the same arithmetic
-as `Trainer.train_step` (a test compares the bits) and commits each output by its element root
-(pinpoint/tensor_merkle.py), chained so that agreeing on operator j means agreeing on every one before it.
+A step of an MLP job under the reproducible profile (worker/engine/repops.py) is a fixed list of operators, the same
+at every step of a job: a load of every entry of the pre-state and of the batch, the forward pass, the loss, the
+backward pass, the optimizer's update of every parameter and its state, and the step counter. Each is a pure
+function of earlier outputs; `trace_step` runs them one by one with the same arithmetic as `Trainer.train_step` (a
+test compares the bits) and commits each output by its element root (pinpoint/tensor_merkle.py). Every entry of
+the post-state is one operator's output (`StepTrace.post`), so the tree-hashed state (worker/engine/state.py) before
+and after the step opens entry by entry onto the trace. The on-chain game over it: worker/engine/operator_game.py.
 
 Two parties who disagree about a step's result then narrow it to one float32 operation (`pinpoint_operation`):
 1. bisect the chain: the first operator whose output they dispute, every earlier one, so all its inputs, agreed;
@@ -12,7 +14,7 @@ Two parties who disagree about a step's result then narrow it to one float32 ope
 3. for a sum or a matrix product, descend that element's pairwise tree: a node whose two children both accept but
    whose value they do not (one addition), or a leaf (one multiplication of two input elements);
 4. that one operation on agreed inputs is what a judge executes: on chain (contracts/lib/Float32.sol) for add, sub,
-   mul, div, sqrt, relu and its gradient; the referee for the rest (exp, log, max, gather, one-hot, loads).
+   mul, div, sqrt, relu and its gradient; the referee for the rest (exp, log, max, gather, one-hot, the batch).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from eth_utils import keccak
 
 from pinpoint.spec import AdamWSpec, MLPSpec
 from pinpoint.tensor_merkle import element_root
+from pinpoint.tensors import STATE_TREE_ENTRY
 from worker.engine.repops import exp, f32, log, matmul, sqrt, tree_sum
 
-JUDGED_ON_CHAIN = {"add", "sub", "mul", "div", "sqrt", "relu", "relu_grad"}
+JUDGED_ON_CHAIN = {"add", "sub", "rsub", "mul", "div", "sqrt", "relu", "relu_grad"}
 """Scalar operations contracts/lib/Float32.sol executes bit for bit; the others go to the referee."""
 
 
-_SCALAR = {"mul": torch.mul, "add": torch.add, "div": torch.div}
+_SCALAR = {"mul": torch.mul, "add": torch.add, "div": torch.div, "rsub": lambda t, c: c - t}
 
 
 @dataclass
@@ -70,9 +73,13 @@ class StepTrace:
         self.operators: list[Operator] = []
         self.values: dict[str, torch.Tensor] = {}
         self.tamper = tamper  # tests: (name, output) -> the output a dishonest solver claims instead
+        self.entries: list[str] = []  # the state's entries in name order, each loaded by the operator of its name
+        self.post: dict[str, str] = {}  # entry -> the operator whose output is its value after the step
+        self.pre_roots: dict[str, bytes] = {}  # entry -> the element root of its value before the step
 
     def load(self, name: str, value: torch.Tensor) -> str:
-        return self._add(Operator(name, "load", (), value.detach().clone()))
+        value = value.detach().clone()
+        return self._add(Operator(name, "load", (), value if self.tamper is None else self.tamper(name, value)))
 
     def apply(self, name: str, kind: str, inputs: tuple[str, ...], fn, constant: float | None = None,
               layout: tuple[str, ...] = ()) -> str:
@@ -88,7 +95,7 @@ class StepTrace:
         return self.apply(name, "matmul", (a, b), product, layout=tuple(layout))
 
     def scalar(self, name: str, kind: str, x: str, constant: float) -> str:
-        """x * c, x + c or x / c elementwise, for a constant c of the spec (a float32 value)."""
+        """x * c, x + c, x / c or c - x ("rsub") elementwise, for a constant c of the spec (a float32 value)."""
         return self.apply(name, kind, (x,), lambda t: _SCALAR[kind](t, constant), constant)
 
     def sum(self, name: str, x: str, axis: int) -> str:
@@ -110,10 +117,10 @@ class StepTrace:
 
 
 def flat_values(tensor: torch.Tensor) -> np.ndarray:
-    """The float32 elements an operator's output is committed by, row-major (integer labels: their bits)."""
-    if tensor.is_floating_point():
-        return tensor.detach().to(torch.float32).numpy().reshape(-1)
-    return tensor.detach().numpy().astype(np.int64).view(np.float32).reshape(-1)
+    """The float32 words an operator's output is committed by: its bytes, row-major, zero-padded to whole words (a
+    float32 tensor's elements; an int64 label or counter, two words each), as the state hash reads an entry."""
+    raw = tensor.detach().contiguous().numpy().tobytes()
+    return np.frombuffer(raw + bytes(-len(raw) % 4), "<f4")
 
 
 def trace_step(trainer, tamper=None) -> StepTrace:
@@ -123,11 +130,17 @@ def trace_step(trainer, tamper=None) -> StepTrace:
     if not isinstance(spec.model, MLPSpec) or spec.profile.ops != "reproducible":
         raise ValueError("trace_step traces MLP jobs on the reproducible profile")
     trace = StepTrace(tamper)
-    trainer._ensure_start()
+    state = trainer.state_tensors()  # the pre-state as its hash reads it
+    if STATE_TREE_ENTRY not in state:
+        raise ValueError("the trainer's state is not tree-hashed (not the reproducible profile)")
+    for name in sorted(state):  # every entry, so that the post-state is made of the trace's outputs only
+        trace.pre_roots[name] = element_root(flat_values(state[name]))
+        trace.entries.append(trace.load(name, state[name]))
+        trace.post[name] = name  # unchanged by the step unless an operator below computes it
     x, y = trainer.batch(trainer.step)
     layers = [module for module in trainer.model.net if isinstance(module, torch.nn.Linear)]
     names = {id(p): n for n, p in trainer.model.named_parameters()}
-    params = [trace.load(f"model.{names[id(p)]}", p) for m in layers for p in (m.weight, m.bias)]
+    params = [f"model.{names[id(p)]}" for m in layers for p in (m.weight, m.bias)]
     a = trace.load("batch.x", x)
     labels = trace.load("batch.y", y)
     activations = [a]
@@ -161,50 +174,51 @@ def trace_step(trainer, tamper=None) -> StepTrace:
             g = trace.apply(f"backward.{i}.relu", "relu_grad", (da, activations[i]),
                             lambda d, a: torch.where(a <= 0, 0.0, d))
     _trace_update(trace, trainer, params, grads)
+    trace.post["cursor.step"] = trace.apply("cursor.next", "increment", ("cursor.step",), lambda c: c + 1)
     return trace
 
 
 def _trace_update(trace: StepTrace, trainer, params: list[str], grads: dict[str, str]) -> None:
-    """The optimizer's update of every parameter, element by element as repops.AdamW / repops.SGD compute it."""
-    opt, states = trainer.spec.optimizer, trainer.optimizer.state
-    tensors = [p for group in trainer.optimizer.param_groups for p in group["params"]]
-    for index, (param, tensor) in enumerate(zip(params, tensors, strict=True)):
-        state, g, at = states.get(tensor, {}), grads[param], f"update.{param}"
+    """The optimizer's update of every parameter and its state, element by element as repops.AdamW / repops.SGD
+    compute it; each new value becomes its entry's value after the step (`trace.post`)."""
+    opt = trainer.spec.optimizer
+    for index, param in enumerate(params):
+        g, at, o = grads[param], f"update.{param}", f"optim.{index}"
         if isinstance(opt, AdamWSpec):
-            t = int(state["step"].item()) + 1 if "step" in state else 1
-            m = trace.load(f"optim.{index}.exp_avg", state.get("exp_avg", torch.zeros_like(tensor)))
-            v = trace.load(f"optim.{index}.exp_avg_sq", state.get("exp_avg_sq", torch.zeros_like(tensor)))
-            c = f32(1 - opt.lr * opt.weight_decay)
-            decayed = trace.scalar(f"{at}.decay", "mul", param, c)
-            delta = trace.apply(f"{at}.m.delta", "sub", (g, m), lambda g, m: g - m)
-            c = f32(1 - opt.betas[0])
-            delta = trace.scalar(f"{at}.m.scaled", "mul", delta, c)
-            m = trace.apply(f"{at}.m", "add", (m, delta), lambda m, d: m + d)
-            c = f32(opt.betas[1])
-            kept = trace.scalar(f"{at}.v.kept", "mul", v, c)
+            step = trace.scalar(f"{at}.step", "add", f"{o}.step", 1.0)
+            power1 = trace.scalar(f"{at}.beta1_power", "mul", f"{o}.beta1_power", f32(opt.betas[0]))
+            power2 = trace.scalar(f"{at}.beta2_power", "mul", f"{o}.beta2_power", f32(opt.betas[1]))
+            correction1 = trace.scalar(f"{at}.correction1", "rsub", power1, 1.0)
+            correction2 = trace.apply(f"{at}.correction2", "sqrt",
+                                      (trace.scalar(f"{at}.correction2.square", "rsub", power2, 1.0),), sqrt)
+            decayed = trace.scalar(f"{at}.decay", "mul", param, f32(1 - opt.lr * opt.weight_decay))
+            delta = trace.apply(f"{at}.m.delta", "sub", (g, f"{o}.exp_avg"), lambda g, m: g - m)
+            delta = trace.scalar(f"{at}.m.scaled", "mul", delta, f32(1 - opt.betas[0]))
+            m = trace.apply(f"{at}.m", "add", (f"{o}.exp_avg", delta), lambda m, d: m + d)
+            kept = trace.scalar(f"{at}.v.kept", "mul", f"{o}.exp_avg_sq", f32(opt.betas[1]))
             square = trace.apply(f"{at}.v.square", "mul", (g, g), lambda a, b: a * b)
-            c = f32(1 - opt.betas[1])
-            square = trace.scalar(f"{at}.v.scaled", "mul", square, c)
+            square = trace.scalar(f"{at}.v.scaled", "mul", square, f32(1 - opt.betas[1]))
             v = trace.apply(f"{at}.v", "add", (kept, square), lambda a, b: a + b)
             root = trace.apply(f"{at}.sqrt", "sqrt", (v,), sqrt)
-            c = f32(math.sqrt(1 - opt.betas[1] ** t))
-            root = trace.scalar(f"{at}.sqrt.corrected", "div", root, c)
-            c = f32(opt.eps)
-            denom = trace.scalar(f"{at}.denom", "add", root, c)
+            root = trace.apply(f"{at}.sqrt.corrected", "div", (root, correction2), lambda r, c: r / c,
+                               layout=("same", "all"))
+            denom = trace.scalar(f"{at}.denom", "add", root, f32(opt.eps))
             ratio = trace.apply(f"{at}.ratio", "div", (m, denom), lambda m, d: m / d)
-            c = f32(opt.lr / (1 - opt.betas[0] ** t))
-            ratio = trace.scalar(f"{at}.step", "mul", ratio, c)
-            trace.apply(f"{at}.param", "sub", (decayed, ratio), lambda p, r: p - r)
+            ratio = trace.scalar(f"{at}.step.lr", "mul", ratio, f32(opt.lr))
+            ratio = trace.apply(f"{at}.step.corrected", "div", (ratio, correction1), lambda r, c: r / c,
+                                layout=("same", "all"))
+            new = trace.apply(f"{at}.param", "sub", (decayed, ratio), lambda p, r: p - r)
+            trace.post.update({f"{o}.step": step, f"{o}.beta1_power": power1, f"{o}.beta2_power": power2,
+                               f"{o}.exp_avg": m, f"{o}.exp_avg_sq": v})
         else:
             direction = g
-            if opt.momentum and "momentum_buffer" in state:
-                b = trace.load(f"optim.{index}.momentum_buffer", state["momentum_buffer"])
-                c = f32(opt.momentum)
-                b = trace.scalar(f"{at}.buffer.kept", "mul", b, c)
-                direction = trace.apply(f"{at}.buffer", "add", (b, g), lambda b, g: b + g)
-            c = f32(opt.lr)
-            direction = trace.scalar(f"{at}.step", "mul", direction, c)
-            trace.apply(f"{at}.param", "sub", (param, direction), lambda p, d: p - d)
+            if opt.momentum:
+                kept = trace.scalar(f"{at}.buffer.kept", "mul", f"{o}.momentum_buffer", f32(opt.momentum))
+                direction = trace.apply(f"{at}.buffer", "add", (kept, g), lambda b, g: b + g)
+                trace.post[f"{o}.momentum_buffer"] = direction
+            step = trace.scalar(f"{at}.step", "mul", direction, f32(opt.lr))
+            new = trace.apply(f"{at}.param", "sub", (param, step), lambda p, d: p - d)
+        trace.post[param] = new
 
 
 # ---------------------------------------------------------------- the bisection
@@ -298,7 +312,7 @@ def pinpoint_operation(ours: StepTrace, theirs: StepTrace, their_tree=None) -> O
         return Operation(mine.name, "add", children, (float(tree[level][node]), float(claimed[level][node])), moves)
     columns = mine.output.shape[-1] if mine.output.dim() == 2 else 1
     row, col = divmod(index, columns)
-    at_index = {"same": index, "row": row, "col": col}
+    at_index = {"same": index, "row": row, "col": col, "all": 0}
     operands = tuple(float(ours.values[name].detach().numpy().reshape(-1)[at_index[where]])
                      for name, where in zip(mine.inputs, mine.layout, strict=True))
     if mine.constant is not None:
@@ -311,7 +325,8 @@ def judge(operation: Operation) -> float:
     IEEE-754, round to nearest even, like Float32.sol)."""
     x = [np.float32(v) for v in operation.operands]
     with np.errstate(all="ignore"):  # x / 0, sqrt(-1): IEEE results, not errors
-        results = {"add": lambda: x[0] + x[1], "sub": lambda: x[0] - x[1], "mul": lambda: x[0] * x[1],
+        results = {"add": lambda: x[0] + x[1], "sub": lambda: x[0] - x[1], "rsub": lambda: x[1] - x[0],
+                   "mul": lambda: x[0] * x[1],
                    "div": lambda: x[0] / x[1], "sqrt": lambda: np.sqrt(x[0]),
                    "relu": lambda: x[0] if np.isnan(x[0]) or not x[0] < 0 else np.float32(0),
                    "relu_grad": lambda: x[0] if np.isnan(x[1]) or x[1] > 0 else np.float32(0)}

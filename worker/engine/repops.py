@@ -135,17 +135,26 @@ def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 class AdamW(torch.optim.Optimizer):
-    """AdamW with the profile's documented update of each element (constants rounded to float32 first):
+    """AdamW with the profile's documented update of each element (constants rounded to float32 first), the bias
+    corrections from running powers beta^t kept in the state, so that one step is the same operators at any t:
 
+        step = step + 1;  beta1_power = beta1_power * beta1;  beta2_power = beta2_power * beta2
         p = p * (1 - lr * wd)
         m = m + (g - m) * (1 - beta1)
         v = v * beta2 + (g * g) * (1 - beta2)
-        p = p - (m / (sqrt(v) / sqrt(1 - beta2^t) + eps)) * (lr / (1 - beta1^t))
+        p = p - ((m / (sqrt(v) / sqrt(1 - beta2_power) + eps)) * lr) / (1 - beta1_power)
+
+    The state exists from step 0 (zeros, step 0, powers 1): every state of a job has the same entries.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float, betas: tuple[float, float], eps: float,
                  weight_decay: float):
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay})
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
+                                 "exp_avg_sq": torch.zeros_like(p), "beta1_power": torch.tensor(1.0),
+                                 "beta2_power": torch.tensor(1.0)}
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -155,26 +164,27 @@ class AdamW(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                if not state:
-                    state["step"] = torch.tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
-                t = int(state["step"].item())
+                state["beta1_power"].mul_(f32(beta1))
+                state["beta2_power"].mul_(f32(beta2))
                 g, m, v = p.grad, state["exp_avg"], state["exp_avg_sq"]
                 p.mul_(f32(1 - lr * decay))
                 m.add_((g - m) * f32(1 - beta1))
                 v.mul_(f32(beta2)).add_((g * g) * f32(1 - beta2))
-                denom = sqrt(v) / f32(math.sqrt(1 - beta2**t)) + f32(eps)
-                p.sub_((m / denom) * f32(lr / (1 - beta1**t)))
+                denom = sqrt(v) / sqrt(1 - state["beta2_power"]) + f32(eps)
+                p.sub_(((m / denom) * f32(lr)) / (1 - state["beta1_power"]))
 
 
 class SGD(torch.optim.Optimizer):
-    """SGD with optional momentum, each element as: b = g at the first step, then b = b * momentum + g; p = p - lr * b
-    (without momentum b = g)."""
+    """SGD with optional momentum, each element as: b = b * momentum + g, from b = 0 (kept in the state from step 0,
+    so that every state of a job has the same entries); p = p - lr * b (without momentum b = g)."""
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float):
         super().__init__(params, {"lr": lr, "momentum": momentum})
+        if momentum:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self.state[p] = {"momentum_buffer": torch.zeros_like(p)}
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -185,10 +195,5 @@ class SGD(torch.optim.Optimizer):
                     continue
                 direction = p.grad
                 if momentum:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = p.grad.clone()
-                    else:
-                        state["momentum_buffer"].mul_(f32(momentum)).add_(p.grad)
-                    direction = state["momentum_buffer"]
+                    direction = self.state[p]["momentum_buffer"].mul_(f32(momentum)).add_(p.grad)
                 p.sub_(direction * f32(lr))

@@ -31,6 +31,11 @@ the spec"). The same layout also hashes things that are not training states, wit
 (dataset contents; inference weights, inputs and outputs, whose leaves bind the spec hash by prefixing
 it: pinpoint/inference.py).
 
+A state with the entry `spec.state_tree` (STATE_TREE_ENTRY: the reproducible profile's) is hashed otherwise: the
+positional Merkle root (pinpoint/step_game.py) over one leaf per entry in the same name order, keccak256(the entry's
+header above || the element root of its bytes read as float32 words, pinpoint/tensor_merkle.py). One entry, or one
+element of one entry, can then be proven against the state hash on chain (contracts/OperatorGame.sol).
+
     from worker.engine.state import state_hash
     digest = state_hash({"model.weight": w, "cursor.step": torch.tensor(3)})  # 32 bytes
 """
@@ -44,8 +49,8 @@ from functools import lru_cache
 
 import torch
 
+from pinpoint.tensors import STATE_TREE_ENTRY, entry_leaf, spec_hash_bytes, state_tree_root
 from pinpoint.tensors import entry_header as encode_entry_header
-from pinpoint.tensors import spec_hash_bytes
 
 _NO_NUMPY = {torch.bfloat16: torch.int16, torch.float8_e4m3fn: torch.uint8, torch.float8_e5m2: torch.uint8}
 """Dtypes numpy lacks, hashed through a same-size integer view of the same bytes."""
@@ -109,6 +114,9 @@ def state_hash(tensors: dict[str, torch.Tensor]) -> bytes:
     """sha256 (32 bytes) of the canonical encoding described in this module's docstring."""
     if sys.byteorder != "little":
         raise RuntimeError("state_hash needs a little-endian host (the canonical layout is little-endian)")
+    if STATE_TREE_ENTRY in tensors:  # the reproducible profile's: a Merkle tree of the entries
+        return state_tree_root([entry_leaf(_header(name, t.dtype, t.shape), tensor_bytes(t))
+                                for name, t in sorted(tensors.items())])
     h = hashlib.sha256()
     update = h.update
     for name in sorted(tensors):  # hashable_view and entry_header inlined: ~2 us per entry in all

@@ -31,7 +31,7 @@ from pinpoint.spec import (
     SGDSpec,
     SpecError,
 )
-from pinpoint.tensors import SafetensorsError, read_safetensors
+from pinpoint.tensors import STATE_TREE_ENTRY, SafetensorsError, read_safetensors
 from worker.engine import repops
 from worker.engine.artifacts import artifact_bytes
 from worker.engine.checkpoint import (
@@ -329,6 +329,8 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors["cursor.step"] = torch.tensor(self.step, dtype=torch.int64)
         tensors[SPEC_ENTRY] = spec_entry(self.spec_hash)  # binds the state hash to the spec
+        if self.reproducible:  # hashed as a tree of entries, which the operator game opens on chain
+            tensors[STATE_TREE_ENTRY] = torch.ones(1, dtype=torch.uint8)
         return tensors
 
     def snapshot(self) -> Checkpoint:
