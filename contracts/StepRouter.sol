@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {OperatorGame} from "./OperatorGame.sol";
+import {IDisputeGame} from "./interfaces/IDisputeGame.sol";
+import {IMarket} from "./interfaces/IMarket.sol";
+import {IOperatorGame} from "./interfaces/IOperatorGame.sol";
+import {IStepRouter} from "./interfaces/IStepRouter.sol";
+import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
+
+/// @title StepRouter
+/// @notice Sends a disputed step to an operator game when its job has a program, else to the court (IStepRouter).
+contract StepRouter is IStepRouter {
+    /// @inheritdoc IStepRouter
+    IDisputeGame public game;
+
+    /// @inheritdoc IStepRouter
+    IStepVerifier public immutable court;
+
+    /// @inheritdoc IStepRouter
+    IOperatorGame public immutable operators;
+
+    address private immutable _deployer;
+
+    mapping(uint256 jobId => Program) private _programs;
+
+    mapping(uint256 gameId => Adjudication) private _adjudications;
+
+    /// @param court_ The fallback step verifier (its game must be set to this router).
+    /// @param moveTimeout Seconds each move of an operator game may take.
+    constructor(IStepVerifier court_, uint64 moveTimeout) {
+        if (address(court_) == address(0)) revert ZeroAddress();
+        court = court_;
+        operators = new OperatorGame(address(this), moveTimeout);
+        _deployer = msg.sender;
+    }
+
+    /// @inheritdoc IStepRouter
+    function setGame(IDisputeGame game_) external {
+        if (msg.sender != _deployer) revert NotAllowed(msg.sender);
+        if (address(game) != address(0)) revert GameAlreadySet();
+        if (address(game_) == address(0)) revert ZeroAddress();
+        game = game_;
+        emit GameSet(address(game_));
+    }
+
+    /// @inheritdoc IStepRouter
+    function setProgram(uint256 jobId, bytes32 root, uint32 opCount, uint8 depth) external {
+        IMarket.Job memory job = game.market().getJob(jobId);
+        // INVARIANT: the program is part of the job's terms: fixed by its submitter before anyone bids on it.
+        if (msg.sender != job.submitter || job.state != IMarket.JobState.Bidding || job.solver != address(0)) {
+            revert ProgramLocked(jobId);
+        }
+        if (_programs[jobId].root != bytes32(0)) revert ProgramLocked(jobId);
+        // INVARIANT: a program the operator game would refuse to open cannot be registered.
+        if (root == bytes32(0) || depth > operators.MAX_TRACE_DEPTH() || opCount < 3 || opCount > uint256(1) << depth) {
+            revert BadProgram();
+        }
+        _programs[jobId] = Program(root, opCount, depth);
+        emit ProgramSet(jobId, root, opCount, depth);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function requestStep(
+        uint256 disputeId,
+        uint256 jobId,
+        uint64 step,
+        bytes32 preStateHash,
+        bytes32 preStateArtifact,
+        address solver,
+        address challenger
+    ) external returns (uint256 requestId) {
+        if (msg.sender != address(game)) revert NotAllowed(msg.sender);
+        Program memory program = _programs[jobId];
+        if (program.root == bytes32(0) || step == game.GENESIS_STEP()) {
+            return court.requestStep(disputeId, jobId, step, preStateHash, preStateArtifact, solver, challenger);
+        }
+        bytes32 postStateHash = game.getDispute(disputeId).hiHash;
+        requestId = operators.open(
+            solver, challenger, program.root, program.opCount, program.depth, preStateHash, postStateHash
+        );
+        _adjudications[requestId] = Adjudication(
+            disputeId, jobId, step, preStateHash, preStateArtifact, postStateHash, solver, challenger, false
+        );
+        emit OperatorGameOpened(disputeId, requestId);
+    }
+
+    /// @inheritdoc IStepVerifier
+    function requestAvailability(
+        uint256 disputeId,
+        uint256 jobId,
+        uint64 step,
+        bytes32 stateHash,
+        bytes32 artifact,
+        address solver,
+        address challenger
+    ) external returns (uint256 requestId) {
+        if (msg.sender != address(game)) revert NotAllowed(msg.sender);
+        return court.requestAvailability(disputeId, jobId, step, stateHash, artifact, solver, challenger);
+    }
+
+    /// @inheritdoc IStepRouter
+    function settle(uint256 gameId) external {
+        Adjudication storage a = _adjudications[gameId];
+        // INVARIANT: an operator game's outcome reaches the dispute game once, and only once it exists.
+        if (a.solver == address(0) || a.settled) revert NotSettleable(gameId);
+        IOperatorGame.Outcome outcome = operators.game(gameId).outcome;
+        if (outcome == IOperatorGame.Outcome.None) revert NotSettleable(gameId);
+        a.settled = true;
+        emit Settled(a.disputeId, gameId, outcome);
+        if (outcome == IOperatorGame.Outcome.Unjudged) {
+            court.requestStep(a.disputeId, a.jobId, a.step, a.preStateHash, a.preStateArtifact, a.solver, a.challenger);
+        } else {
+            // The dispute game's rule: the solver wins iff the answer is its claimed post-state.
+            game.stepVerified(a.disputeId, outcome == IOperatorGame.Outcome.SolverWon ? a.postStateHash : bytes32(0));
+        }
+    }
+
+    /// @inheritdoc IStepRouter
+    function stepVerified(uint256 disputeId, bytes32 postStateHash) external {
+        if (msg.sender != address(court)) revert NotAllowed(msg.sender);
+        game.stepVerified(disputeId, postStateHash);
+    }
+
+    /// @inheritdoc IStepRouter
+    function stepUnresolved(uint256 disputeId) external {
+        if (msg.sender != address(court)) revert NotAllowed(msg.sender);
+        game.stepUnresolved(disputeId);
+    }
+
+    /// @inheritdoc IStepRouter
+    function programOf(uint256 jobId) external view returns (Program memory) {
+        return _programs[jobId];
+    }
+
+    /// @inheritdoc IStepRouter
+    function adjudication(uint256 gameId) external view returns (Adjudication memory) {
+        return _adjudications[gameId];
+    }
+}
