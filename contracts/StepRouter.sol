@@ -22,7 +22,7 @@ contract StepRouter is IStepRouter {
 
     address private immutable _deployer;
 
-    mapping(uint256 jobId => Program) private _programs;
+    mapping(address submitter => mapping(bytes32 specHash => Program)) private _programs;
 
     mapping(uint256 gameId => Adjudication) private _adjudications;
 
@@ -45,19 +45,17 @@ contract StepRouter is IStepRouter {
     }
 
     /// @inheritdoc IStepRouter
-    function setProgram(uint256 jobId, bytes32 root, uint32 opCount, uint8 depth) external {
-        IMarket.Job memory job = game.market().getJob(jobId);
-        // INVARIANT: the program is part of the job's terms: fixed by its submitter before anyone bids on it.
-        if (msg.sender != job.submitter || job.state != IMarket.JobState.Bidding || job.solver != address(0)) {
-            revert ProgramLocked(jobId);
-        }
-        if (_programs[jobId].root != bytes32(0)) revert ProgramLocked(jobId);
+    function setProgram(bytes32 specHash, bytes32 root, uint32 opCount, uint8 depth) external {
+        Program storage program = _programs[msg.sender][specHash];
+        // INVARIANT: a program never changes, and applies only to jobs posted after it: no job's terms change.
+        if (program.root != bytes32(0)) revert ProgramLocked(specHash);
         // INVARIANT: a program the operator game would refuse to open cannot be registered.
         if (root == bytes32(0) || depth > operators.MAX_TRACE_DEPTH() || opCount < 3 || opCount > uint256(1) << depth) {
             revert BadProgram();
         }
-        _programs[jobId] = Program(root, opCount, depth);
-        emit ProgramSet(jobId, root, opCount, depth);
+        uint256 firstJob = game.market().jobCount() + 1;
+        _programs[msg.sender][specHash] = Program(root, opCount, depth, firstJob);
+        emit ProgramSet(msg.sender, specHash, root, opCount, depth, firstJob);
     }
 
     /// @inheritdoc IStepVerifier
@@ -71,7 +69,7 @@ contract StepRouter is IStepRouter {
         address challenger
     ) external returns (uint256 requestId) {
         if (msg.sender != address(game)) revert NotAllowed(msg.sender);
-        Program memory program = _programs[jobId];
+        Program memory program = programOf(jobId);
         if (program.root == bytes32(0) || step == game.GENESIS_STEP()) {
             return court.requestStep(disputeId, jobId, step, preStateHash, preStateArtifact, solver, challenger);
         }
@@ -129,8 +127,15 @@ contract StepRouter is IStepRouter {
     }
 
     /// @inheritdoc IStepRouter
-    function programOf(uint256 jobId) external view returns (Program memory) {
-        return _programs[jobId];
+    function programOf(uint256 jobId) public view returns (Program memory program) {
+        IMarket.Job memory job = game.market().getJob(jobId);
+        program = _programs[job.submitter][job.specHash];
+        if (jobId < program.firstJob) delete program; // registered after the job was posted: not its terms
+    }
+
+    /// @inheritdoc IStepRouter
+    function registered(address submitter, bytes32 specHash) external view returns (Program memory) {
+        return _programs[submitter][specHash];
     }
 
     /// @inheritdoc IStepRouter

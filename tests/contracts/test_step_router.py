@@ -54,12 +54,9 @@ def steps():
     return honest, cheat, truth
 
 
-def post_with_program(stack, jobs, submitter, program: og.Party | None) -> int:
-    job_id = jobs.post(checkpointCount=COUNT, checkpointInterval=INTERVAL)
-    if program is not None:
-        stack["router"].setProgram(job_id, program.program_tree.root, program.op_count, program.depth,
-                                   sender=submitter)
-    return job_id
+def post_with_program(stack, jobs, submitter, program: og.Party, spec_hash: bytes) -> int:
+    stack["router"].setProgram(spec_hash, program.program_tree.root, program.op_count, program.depth, sender=submitter)
+    return jobs.post(checkpointCount=COUNT, checkpointInterval=INTERVAL, specHash=spec_hash)
 
 
 def award_and_submit(stack, jobs, solver, job_id: int, claimed: list[bytes]):
@@ -107,7 +104,7 @@ def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, a
     jobs = JobFactory(stack["market"], submitter, chain)
     stack["staking"].deposit(sender=solver, value=4 * 10**18)
     claimed = truth[:CHEAT_STEP + 1] + [cheat.post_hash] + [keccak(b"whatever follows")]
-    job_id = post_with_program(stack, jobs, submitter, honest[0])
+    job_id = post_with_program(stack, jobs, submitter, honest[0], keccak(b"spec one"))
     tree = award_and_submit(stack, jobs, solver, job_id, claimed)
     dispute_id = dispute_to_the_step(stack, job_id, tree, claimed, truth, solver, challenger)
     d = stack["game"].getDispute(dispute_id)
@@ -127,24 +124,25 @@ def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, a
         stack["router"].settle(game_id, sender=challenger)
 
 
-def test_programs_are_the_submitters_before_any_bid_and_only_they_leave_the_court(stack, chain, accounts, steps,
-                                                                                  solver, stranger):
+def test_a_program_is_a_submitters_term_for_the_jobs_it_posts_after(stack, chain, accounts, steps, stranger):
     honest, _, _ = steps
     submitter = accounts[1]
     jobs = JobFactory(stack["market"], submitter, chain)
-    job_id = jobs.post()
-    router = stack["router"]
+    router, spec_hash = stack["router"], keccak(b"spec three")
     root, count, depth = honest[0].program_tree.root, honest[0].op_count, honest[0].depth
-    with ape.reverts(router.ProgramLocked):
-        router.setProgram(job_id, root, count, depth, sender=stranger)
+    before = jobs.post(specHash=spec_hash)
     with ape.reverts(router.BadProgram):
-        router.setProgram(job_id, root, count, 4, sender=submitter)  # more operators than 2^4 leaves
-    stack["staking"].deposit(sender=solver, value=4 * 10**18)
-    stack["market"].bid(job_id, 10**17, sender=solver)
-    with ape.reverts(router.ProgramLocked):  # a bid was made on the terms without it
-        router.setProgram(job_id, root, count, depth, sender=submitter)
+        router.setProgram(spec_hash, root, count, 4, sender=submitter)  # more operators than 2^4 leaves
+    router.setProgram(spec_hash, root, count, depth, sender=submitter)
+    with ape.reverts(router.ProgramLocked):  # never changed
+        router.setProgram(spec_hash, keccak(b"another"), count, depth, sender=submitter)
+    after = jobs.post(specHash=spec_hash)
+    assert router.programOf(before).root == bytes(32)  # posted before: its terms had no program
+    assert router.programOf(after).root == root
+    others = JobFactory(stack["market"], stranger, chain).post(specHash=spec_hash)
+    assert router.programOf(others).root == bytes(32)  # another submitter's job of the same spec
     with ape.reverts(router.NotAllowed):
-        router.requestStep(1, job_id, 0, bytes(32), bytes(32), solver, stranger, sender=stranger)
+        router.requestStep(1, after, 0, bytes(32), bytes(32), submitter, stranger, sender=stranger)
     with ape.reverts(router.NotAllowed):
         router.stepVerified(1, bytes(32), sender=stranger)
 
@@ -159,7 +157,7 @@ def test_an_operator_the_chain_does_not_execute_goes_on_to_the_court(stack, chai
     submitter = accounts[1]
     jobs = JobFactory(stack["market"], submitter, chain)
     stack["staking"].deposit(sender=solver, value=4 * 10**18)
-    job_id = post_with_program(stack, jobs, submitter, honest)
+    job_id = post_with_program(stack, jobs, submitter, honest, keccak(b"spec two"))
     tree = award_and_submit(stack, jobs, solver, job_id, claimed)
     dispute_id = dispute_to_the_step(stack, job_id, tree, claimed, truth, solver, challenger)
     game_id = stack["game"].getDispute(dispute_id).requestId
