@@ -138,6 +138,15 @@ def _error_selectors(abi: list[dict]) -> dict[bytes, str]:
     }
 
 
+def _plain(value):
+    """An event argument as JSON holds it: bytes as 0x-hex, arrays and tuples as lists."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 class Chain:
     """One connection to the chain, optionally with a signing key."""
 
@@ -152,16 +161,19 @@ class Chain:
         self.market = self.contracts["Market"]
         self.game = self.contracts.get("DisputeGame")
         self.court = self.contracts.get("RefereeCourt")
+        self.router = self.contracts.get("StepRouter")
+        self.operators = self.contracts.get("OperatorGame")
         self.audit = self.contracts.get("Audit")
         self.swarm = self.contracts.get("Swarm")
         self._errors: dict[bytes, str] = {}
-        self._events: dict[bytes, tuple[str, dict]] = {}
+        # By emitter and topic: two contracts may declare one signature with other indexed arguments.
+        self._events: dict[tuple[str, bytes], tuple[str, dict]] = {}
         for name, contract in self.contracts.items():
             self._errors.update(_error_selectors(contract.abi))
             for item in contract.abi:
                 if item["type"] == "event":
                     signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
-                    self._events[keccak(text=signature)] = (name, item)
+                    self._events[(contract.address.lower(), keccak(text=signature))] = (name, item)
         self.account = None
         if private_key:
             self.account = Account.from_key(private_key)
@@ -296,11 +308,11 @@ class Chain:
         )
         decoded = []
         for log in logs:
-            contract, abi = self._events.get(bytes(log["topics"][0]), (None, None))
+            contract, abi = self._events.get((log["address"].lower(), bytes(log["topics"][0])), (None, None))
             if abi is None:
                 continue
             data = get_event_data(self.w3.codec, abi, log)
-            args = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in data["args"].items()}
+            args = {k: _plain(v) for k, v in data["args"].items()}
             decoded.append(
                 DecodedEvent(contract, data["event"], args, log["blockNumber"], log["logIndex"],
                              Web3.to_hex(log["transactionHash"]))

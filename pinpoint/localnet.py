@@ -78,11 +78,11 @@ def worker_roles(solvers: int = 1, verifiers: int = 1, referees: int = 1) -> lis
     return roles
 
 
-LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=20, reveal_window=15, clock=60, verifier_delay=1,
-                    answer_window=15, exit_delay=300)
+LOCAL_DEPLOY = dict(unbonding_delay=60, commit_window=20, reveal_window=15, clock=60, move_timeout=60,
+                    verifier_delay=1, answer_window=15, exit_delay=300)
 """Windows for one machine: a verifier replays a sample of a small job within seconds (20 s leave room for a
 loaded machine: a verifier that misses the commit window leaves honest work unpaid), a silent party loses a
-dispute in a minute, a verifier registered a second ago can be drawn, a referee panel commits and reveals
+dispute (or a move of an operator game) in a minute, a verifier registered a second ago can be drawn, a referee panel commits and reveals
 within 15 s each. `ape run deploy` defaults to hours."""
 LOCAL_REVIEW_SECONDS = LOCAL_DEPLOY["commit_window"] + LOCAL_DEPLOY["reveal_window"]
 """The shortest review (challenge) window the market accepts under LOCAL_DEPLOY: the audit's two windows."""

@@ -1,7 +1,10 @@
-"""Deploy Staking, Market, RefereeCourt, DisputeGame, Audit and Swarm, wire them, and write the deployment file.
+"""Deploy Staking, Market, RefereeCourt, StepRouter (with its OperatorGame), DisputeGame, Audit and Swarm, wire
+them, and write the deployment file.
 
 Wiring, once, with no owner left afterwards: the market is the staking contract's one market (the only one
-that locks or slashes stake); the game is the market's dispute game and the court's game; the audit is the
+that locks or slashes stake); the game is the market's dispute game; its step verifier is the router, which opens
+operator games (its own OperatorGame) for jobs with a registered program and asks the court, whose game it is, for
+the rest; the audit is the
 market's audit (its windows bound every job's challenge window, and its verifiers' approval decides payment).
 The swarm (K replicas in rounds, each round's share a job reserved on the market) is deployed last, over the wired
 market, its staking and its audit; it has no owner and nothing to wire.
@@ -19,7 +22,7 @@ receipts only then); `--block-time N` leaves the node mining a block every N sec
 
 The deployment file (PINPOINT_DEPLOYMENT_FILE, default $PINPOINT_HOME/deployment.json; see pinpoint/settings.py) is the only thing the
 coordinator and workers read: {"chain_id", "block", "contracts": {"Staking": {"address", "abi"}, "Market": ..., "RefereeCourt": ...,
-"DisputeGame": ..., "Audit": ..., "Swarm": ...}}; "block" is the block of the first deployment (where an indexer
+"StepRouter": ..., "OperatorGame": ..., "DisputeGame": ..., "Audit": ..., "Swarm": ...}}; "block" is the block of the first deployment (where an indexer
 starts).
 """
 
@@ -75,6 +78,9 @@ def deployer(cli_ctx, network, account):
               help="Ether a challenger posts to open a dispute (goes to the winner).")
 @click.option("--clock", type=int, default=24 * 3600, show_default=True,
               help="Seconds on each party's chess clock in a dispute.")
+@click.option("--move-timeout", type=click.IntRange(min=1, max=30 * 24 * 3600), default=3600, show_default=True,
+              help="Seconds each move of an operator game may take (a disputed step of a job with a program, "
+                   "decided on chain without referees); the party that misses it loses.")
 @click.option("--referee-bond", type=ETHER, default="0.1", show_default=True,
               help="Least ether a referee stakes (lost if it is silent, hidden or wrong on a panel).")
 @click.option("--answer-window", type=int, default=3600, show_default=True,
@@ -107,7 +113,7 @@ def deployer(cli_ctx, network, account):
                    "Deadlines are block timestamps: a chain that mines only when sent a transaction never "
                    "reaches them, and jobs stay in bidding.")
 def cli(cli_ctx, network, account, local_windows, block_time, **terms):
-    """Deploy Staking, Market, RefereeCourt, DisputeGame, Audit and Swarm and write the deployment file."""
+    """Deploy Staking, Market, RefereeCourt, StepRouter, DisputeGame, Audit and Swarm and write the deployment file."""
     if local_windows:
         source = click.get_current_context().get_parameter_source
         terms |= {name: value for name, value in LOCAL_DEPLOY.items() if source(name) != ParameterSource.COMMANDLINE}
@@ -115,20 +121,24 @@ def cli(cli_ctx, network, account, local_windows, block_time, **terms):
         deploy(cli_ctx, network, account, **terms)
 
 
-def deploy(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, referee_bond, answer_window,
-           audit_bond, commit_window, reveal_window, verifier_stake, verifier_delay, committee_size,
+def deploy(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, move_timeout, referee_bond,
+           answer_window, audit_bond, commit_window, reveal_window, verifier_stake, verifier_delay, committee_size,
            exit_delay, panel_size):
     account = deployer(cli_ctx, network, account)
     staking = account.deploy(project.Staking, unbonding_delay)
     market = account.deploy(project.Market, staking)
     court = account.deploy(project.RefereeCourt, referee_bond, answer_window, exit_delay, panel_size)
-    game = account.deploy(project.DisputeGame, market, court, challenge_bond, clock)
+    # The game's step verifier: operator games for jobs with a program, the court for the rest.
+    router = account.deploy(project.StepRouter, court, move_timeout)
+    game = account.deploy(project.DisputeGame, market, router, challenge_bond, clock)
     audit = account.deploy(project.Audit, market, audit_bond, commit_window, reveal_window,
                            verifier_stake, verifier_delay, committee_size)
     staking.setMarket(market, sender=account)
     market.setDisputeGame(game, sender=account)
     market.setAudit(audit, sender=account)
-    court.setGame(game, sender=account)
+    court.setGame(router, sender=account)
+    router.setGame(game, sender=account)
+    operators = project.OperatorGame.at(router.operators())
     swarm = account.deploy(project.Swarm, market, staking, audit)  # checks it is given the market's own
     deploy_block = staking.creation_metadata.block
 
@@ -140,6 +150,8 @@ def deploy(cli_ctx, network, account, unbonding_delay, challenge_bond, clock, re
             "Market": {"address": market.address, "abi": _abi(market)},
             "RefereeCourt": {"address": court.address, "abi": _abi(court)},
             "DisputeGame": {"address": game.address, "abi": _abi(game)},
+            "StepRouter": {"address": router.address, "abi": _abi(router)},
+            "OperatorGame": {"address": operators.address, "abi": _abi(operators)},
             "Audit": {"address": audit.address, "abi": _abi(audit)},
             "Swarm": {"address": swarm.address, "abi": _abi(swarm)},
         },

@@ -5,7 +5,9 @@ A fault dispute narrows the steps between an agreed state (step `lo`) and the so
 disagrees. Both compute their answers the same way, by replaying from the disputed interval's start
 checkpoint (its bytes from the artifact store, checked against the committed leaf); they differ only in
 the trainer they replay with: the challenger's is honest, the solver's is whatever it really ran. At one
-step apart the solver serves its state at `lo`, and a referee re-executes that single step.
+step apart the solver serves its state at `lo`, and a referee re-executes that single step; or, for a job whose
+submitter registered its program (the reproducible profile), both play the operator game the router opens over
+that step (worker/engine/operator_game.py): no referee, one float32 operation executed on chain.
 
 A genesis dispute questions the initial state (leaf 0): nobody moves; the referees recompute it from the spec.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 from pinpoint.chain import Chain, ChainError, DisputeKind, Phase
 from pinpoint.client import CoordinatorClient, CoordinatorError
@@ -32,7 +35,9 @@ from pinpoint.spec import InferenceSpec, JobSpec
 from pinpoint.units import format_eth
 from worker.availability import holds
 from worker.cheats import Conduct
+from worker.engine import operator_game as og
 from worker.engine.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from worker.engine.optrace import trace_step
 from worker.genesis import genesis_state_hash
 from worker.inference import weights_artifact
 from worker.solver import TrainerFactory, kept_checkpoint
@@ -98,6 +103,7 @@ class DisputePlayer:
         self.seen = 0
         self.open: set[int] = set()
         self.appealed: set[str] = set()  # "requestId:round" proposals already weighed for an appeal
+        self.parties: dict[int, og.Party | None] = {}  # dispute -> our side of its operator game
 
     def tick(self) -> None:
         count = self.chain.game.functions.disputeCount().call()
@@ -128,7 +134,8 @@ class DisputePlayer:
         me = self.chain.address.lower()
         solver_turn = dispute["phase"] in (Phase.REVEAL, Phase.SERVE)
         if dispute["phase"] == Phase.ADJUDICATING:
-            self.maybe_appeal(dispute_id, dispute)  # the referees' turn; a proposed verdict may be appealed
+            if not self.play_operator_game(dispute_id, dispute):
+                self.maybe_appeal(dispute_id, dispute)  # the referees' turn; a proposed verdict may be appealed
             return
         my_turn = (dispute["solver"].lower() == me) == solver_turn
         if not my_turn:
@@ -164,6 +171,70 @@ class DisputePlayer:
             artifact = self.client.upload_artifact(save_checkpoint(state))
             self.chain.transact("DisputeGame", "serveState", dispute_id, bytes.fromhex(artifact[2:]))
             log.info("dispute %s: served the state at step %s as %s", dispute_id, dispute["lo"], artifact)
+
+    def play_operator_game(self, dispute_id: int, dispute: dict) -> bool:
+        """Our move in the operator game deciding the dispute's step, if the router opened one (a job with a
+        program); False if the court decides it. Either party settles the game once it has ended and claims a
+        missed deadline; our side is our own trace of the step (the challenger's honest, the solver's the one it
+        ran, backing the post-state it claimed)."""
+        game_id = dispute["requestId"]
+        if self.chain.router is None or not game_id:
+            return False
+        adjudication = self.chain.struct("StepRouter", "adjudication", game_id)
+        if adjudication["disputeId"] != dispute_id or int(adjudication["solver"], 16) == 0:
+            return False  # a court request
+        if adjudication["settled"]:
+            return True  # Unjudged, gone on to the court (whose requests it made, not the dispute's id)
+        game = self.chain.struct("OperatorGame", "game", game_id)
+        if game["phase"] == og.RESOLVED:
+            try:
+                self.chain.transact("StepRouter", "settle", game_id)
+            except ChainError as exc:
+                if exc.reason != "NotSettleable":
+                    raise
+                return True  # the other side settled it first
+            log.info("dispute %s: settled operator game %s (%s)", dispute_id, game_id,
+                     {og.SOLVER_WON: "the solver won", og.CHALLENGER_WON: "the challenger won"}.get(
+                         game["outcome"], "not decided on chain: the court decides"))
+            return True
+        role = "solver" if dispute["solver"].lower() == self.chain.address.lower() else "challenger"
+        if (game["phase"] in og.SOLVER_PHASES) != (role == "solver"):
+            if self.chain.now() > game["deadline"]:
+                self.chain.transact("OperatorGame", "timeout", game_id)
+                log.info("dispute %s: the other side missed its move in operator game %s", dispute_id, game_id)
+            return True
+        if role == "solver" and not self.conduct.serves:
+            return True  # a withholding cheat (tests): let the deadline pass
+        party = self.operator_party(dispute_id, dispute, role)
+        if party is None:
+            return True  # nothing we can show for our claim: the deadline decides
+        events = self.chain.operators.events
+        start = self.chain.deployment.get("block", 0)
+        revealed = events.Revealed().get_logs(from_block=start, argument_filters={"gameId": game_id})
+        disputed = events.OperatorDisputed().get_logs(from_block=start, argument_filters={"gameId": game_id})
+        move = party.move(SimpleNamespace(**game), role, leaf=disputed[-1]["args"]["leaf"] if disputed else None,
+                          revealed=[bytes(n) for n in revealed[-1]["args"]["nodes"]] if revealed else None)
+        if move is not None:
+            self.chain.transact("OperatorGame", move.function, game_id, *move.args)
+            log.info("dispute %s: %s in operator game %s", dispute_id, move.function, game_id)
+        return True
+
+    def operator_party(self, dispute_id: int, dispute: dict, role: str) -> og.Party | None:
+        """Our side of the dispute's step (built once): the trace of the step from the agreed state at `lo`,
+        with, for the solver, the post-state it claimed. None if it does not lead from the agreed state to
+        what we claim (a party that cannot back its claim only waits for the deadline)."""
+        if dispute_id not in self.parties:
+            spec = self.client.spec(self.chain.job(dispute["jobId"])["specHash"])
+            trainer = self.trainer(spec)
+            trainer.restore(self.state_at(dispute, spec, dispute["lo"]))
+            claimed = self.state_at(dispute, spec, dispute["lo"] + 1).tensors if role == "solver" else None
+            party = og.Party(trace_step(trainer), post_leaves=claimed and og.entry_leaves(claimed))
+            if party.pre_hash != as_bytes(dispute["loHash"]) or (role == "solver" and party.post_hash != as_bytes(dispute["hiHash"])):
+                log.warning("dispute %s: our trace of step %s does not lead from the agreed state to our claim",
+                            dispute_id, dispute["lo"])
+                party = None
+            self.parties[dispute_id] = party
+        return self.parties[dispute_id]
 
     def maybe_appeal(self, dispute_id: int, dispute: dict) -> None:
         """Appeals the court's proposed verdict to a larger panel when it goes against what we know."""

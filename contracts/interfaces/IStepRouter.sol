@@ -50,7 +50,7 @@ interface IStepRouter is IStepVerifier {
     /// @notice The operator game has not ended, or was already settled.
     error NotSettleable(uint256 gameId);
 
-    event GameSet(address game);
+    event GameSet(address indexed game);
     event ProgramSet(address indexed submitter, bytes32 indexed specHash, bytes32 root, uint32 opCount, uint8 depth,
         uint256 firstJob);
     /// @notice A step of dispute `disputeId` goes to operator game `gameId`.

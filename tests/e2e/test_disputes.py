@@ -8,10 +8,12 @@ import pytest
 from pinpoint.chain import Chain, JobState
 from pinpoint.client import CoordinatorClient
 from pinpoint.economics import job_economics
-from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, free_port
+from pinpoint.localnet import ANVIL_KEYS, LOCAL_REVIEW_SECONDS, LocalStack, Role, free_port
 from pinpoint.spec import example_mlp_spec
 from tests.e2e.waiting import wait_for
 from worker.cheats import CHEATS, INFERENCE_CHEATS, START_CHEATS, WITHHOLDING_CHEATS
+from worker.engine import operator_game as og
+from worker.engine.operator_game import spec_program
 
 ETHER = 10**18
 MAX_PRICE, STAKE = ETHER // 20, ETHER // 2
@@ -109,3 +111,31 @@ def test_honestSolver_challengedFalsely_keepsItsStake_andEarnsTheBond(tmp_path):
         bond = audit.auditBond().call()
         reward = job_economics(MAX_PRICE, spec.checkpoint_count, spec.checkpoint_count).verifier_reward
         assert settled == {liar: (0, bond), honest: (2, bond + reward + bond)}  # Forfeited; Paid the pot
+
+
+def test_reproducibleJob_cheatingSolver_isSlashedOnChain_withNoRefereeAtAll(tmp_path):
+    """A job on the reproducible profile whose submitter registered its program: no referee is running or
+    registered, and the cheater is still slashed. The bisection pinpoints the step, the router opens an operator
+    game over it, the two daemons play it (worker/disputes.py) and the chain decides it."""
+    spec = example_mlp_spec(profile={"ops": "reproducible"})
+    step = 13
+    roles = [Role("solver", "solver", ANVIL_KEYS[2], options=("--cheat", f"perturb_once@{step}")),
+             Role("verifier", "verifier", ANVIL_KEYS[3])]
+    with LocalStack(tmp_path, chain_port=free_port(), api_port=free_port(), poll_seconds=0.3) as stack:
+        stack.start_all(progress=lambda _: None, roles=roles)
+        submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
+        api = CoordinatorClient(stack.api_url)
+        accepted = api.submit_spec(spec)
+        submitter.transact("StepRouter", "setProgram", accepted["spec_hash"], *spec_program(spec))
+        job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
+                                    max_price=MAX_PRICE, samples=spec.checkpoint_count, required_stake=STAKE,
+                                    bidding_seconds=4, execution_seconds=600, challenge_seconds=LOCAL_REVIEW_SECONDS)
+        ended = (JobState.FINALIZED, JobState.SLASHED)
+        job = wait_for(lambda: (j := submitter.job(job_id))["state"] in ended and j, "the job to end", 400)
+        assert job["state"] == JobState.SLASHED
+        view = wait_for(lambda: (v := api.job(job_id))["state"] == "slashed" and v, "the index")
+        [dispute] = view["disputes"]
+        assert (dispute["solver_won"], dispute["lo"], dispute["hi"]) == (False, step, step + 1)
+        assert submitter.court.functions.requestCount().call() == 0  # no referee was asked, none could have been
+        game = submitter.struct("OperatorGame", "game", submitter.dispute(dispute["id"])["requestId"])
+        assert game["outcome"] == og.CHALLENGER_WON

@@ -21,7 +21,7 @@ import torch
 from eth_utils import keccak
 
 from pinpoint.step_game import KINDS, Descriptor, MerkleTree, depth_for, float_node, operand_indices, reveal
-from pinpoint.tensor_merkle import element_proof, element_tree, words
+from pinpoint.tensor_merkle import element_proof, element_root, element_tree, words
 from worker.engine.optrace import StepTrace, _element_leaves, flat_values, pairwise_tree
 from worker.engine.state import entry_header
 
@@ -224,3 +224,22 @@ def play(read_state: Callable[[], object], send: Callable[[str, Move], tuple[int
         revealed = nodes if nodes is not None else revealed
         leaf = disputed if disputed is not None else leaf
     raise RuntimeError(f"the game did not end within {max_moves} moves")
+
+
+def entry_leaves(tensors: dict[str, torch.Tensor]) -> list[bytes]:
+    """A tree-hashed state's entry leaves in name order (worker/engine/state.py): its post-state as a party claims
+    it, whatever trace it can show for it."""
+    return [keccak(entry_header(name, t) + element_root(flat_values(t))) for name, t in sorted(tensors.items())]
+
+
+def spec_program(spec) -> tuple[bytes, int, int] | None:
+    """(root, operator count, depth) of the program every step of `spec` runs (the same at every step), or None
+    for a spec the operator game does not cover (not an MLP job on the reproducible profile)."""
+    from pinpoint.spec import JobSpec, MLPSpec
+    from worker.engine.optrace import trace_step
+    from worker.engine.training import Trainer
+
+    if not isinstance(spec, JobSpec) or not isinstance(spec.model, MLPSpec) or spec.profile.ops != "reproducible":
+        return None
+    party = Party(trace_step(Trainer(spec)))
+    return party.program_tree.root, party.op_count, party.depth
