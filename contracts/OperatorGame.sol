@@ -347,10 +347,12 @@ contract OperatorGame is IOperatorGame {
     }
 
     /// @dev The first eight bytes of a word as a little-endian int64 (two's complement, so +1 wraps as int64 does).
-    function _int64(bytes32 word) private pure returns (uint64 value) {
+    function _int64(bytes32 word) private pure returns (uint64) {
+        uint256 value;
         for (uint256 i; i < 8; ++i) {
-            value |= uint64(uint8(word[i])) << (8 * i);
+            value |= uint256(uint8(word[i])) << (8 * i);
         }
+        return uint64(value);
     }
 
     function _broadcast(uint8 layout, uint256 e, uint256 row, uint256 col) private pure returns (uint256) {

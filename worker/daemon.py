@@ -19,13 +19,13 @@ from pinpoint.spec import AnySpec, InferenceSpec, JobSpec, named_inputs
 from pinpoint.units import format_eth
 from worker.engine.artifacts import ArtifactHashMismatch, Fetch, artifact_bytes
 from worker.engine.inference import InferenceInputError
-from worker.engine.operator_game import spec_program
 from worker.engine.training import (
     InitialWeightsInvalid,
     ProfileMismatch,
     Trainer,
     check_profile,
 )
+from worker.disputes import program_is_specs
 from worker.inference import Download, honest_engine
 from worker.keeper import OPEN_STATES, due_exit
 from worker.metrics import metrics
@@ -97,7 +97,7 @@ class SolverDaemon:
         self.seen = 0  # highest job id looked at
         self.watching: set[int] = set()  # jobs we bid on or won, until they end
         self.declined: dict[int, str] = {}  # open auctions we did not bid on, and why: looked at again
-        self.programs: dict[str, tuple[bytes, int, int] | None] = {}  # spec hash -> its program (operator game)
+        self.program_checked: dict[int, bool] = {}  # job -> whether its registered program is its spec's
         self.specs: dict[str, AnySpec] = {}  # by hash: a declined auction is looked at every tick
         self.round_starts: dict[str, str | None] = {}  # swarm shares' specs: why their start cannot be built
         self.swarms_seen = 0  # highest swarm id looked at
@@ -190,21 +190,10 @@ class SolverDaemon:
     def program_reason(self, job_id: int, spec: AnySpec) -> str | None:
         """Why the job's registered program (StepRouter) is not its spec's: its disputed steps would be played over
         operators we do not compute, and an honest solver could lose them. None: no program (the court decides
-        its disputes), or the spec's own. Derived once per spec (one traced step)."""
-        if self.chain.router is None:
-            return None
-        program = self.chain.struct("StepRouter", "programOf", job_id)
-        if int(program["root"], 16) == 0:
-            return None
-        key = spec.spec_hash()
-        if key not in self.programs:
-            self.programs[key] = spec_program(spec)
-        expected = self.programs[key]
-        if expected is None:
-            return "a program is registered for it, but its spec has none (not an MLP job on the reproducible profile)"
-        if (bytes.fromhex(program["root"][2:]), program["opCount"], program["depth"]) != expected:
-            return "its registered program is not its spec's"
-        return None
+        its disputes), or the spec's own (checked once per job: one traced step)."""
+        if job_id not in self.program_checked:
+            self.program_checked[job_id] = program_is_specs(self.chain, job_id, spec)
+        return None if self.program_checked[job_id] else "its registered program is not its spec's"
 
     def round_start_reason(self, spec: AnySpec) -> str | None:
         """Why a swarm share's start cannot be built (its named checkpoints or updates are not this model's), or

@@ -87,6 +87,17 @@ def demand_checkpoint(chain: Chain, job_id: int, index: int) -> int:
     return dispute_id
 
 
+def program_is_specs(chain: Chain, job_id: int, spec) -> bool:
+    """Whether the job's disputed steps would be played over its spec's own program: none is registered (the court
+    decides them), or the one the spec gives (one traced step, worker/engine/operator_game.py)."""
+    if chain.router is None:
+        return True
+    program = chain.struct("StepRouter", "programOf", job_id)
+    if int(program["root"], 16) == 0:
+        return True
+    return (bytes.fromhex(program["root"][2:]), program["opCount"], program["depth"]) == og.spec_program(spec)
+
+
 class DisputePlayer:
     """Makes this key's moves in every open dispute it is a party to."""
 

@@ -40,7 +40,7 @@ from pinpoint.merkle import CHECKPOINT_LEAF_TYPES, StandardMerkleTree, checkpoin
 from pinpoint.sampling import audit_commitment
 from pinpoint.spec import AnySpec, InferenceSpec, JobSpec
 from worker.availability import holds
-from worker.disputes import challenge_genesis, demand_checkpoint, open_challenge, proof_bytes
+from worker.disputes import challenge_genesis, demand_checkpoint, open_challenge, program_is_specs, proof_bytes
 from worker.engine.checkpoint import load_checkpoint
 from worker.engine.inference import InferenceInputError
 from worker.engine.artifacts import ArtifactHashMismatch, ArtifactUnavailable
@@ -333,6 +333,11 @@ class VerifierRun:
         if not isinstance(spec, InferenceSpec) and self.fetch(spec, interval, reported[interval]["artifact"],
                                                               hashes[interval]) is None:
             raise Unavailable(interval, "the disputed interval's start cannot be fetched")
+        if not program_is_specs(self.chain, self.job_id, spec):
+            # Its step would be played over a program its spec does not run: we could lose an honest dispute. Not
+            # approving is enough: unapproved work is not paid.
+            log.warning("job %s: its registered program is not its spec's: not challenging", self.job_id)
+            return
         try:
             open_challenge(self.chain, self.job_id, interval, hashes, spec.checkpoint_interval, our_hash)
         except ChainError as exc:  # e.g. another challenger was first, or the window closed

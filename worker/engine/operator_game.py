@@ -241,5 +241,11 @@ def spec_program(spec) -> tuple[bytes, int, int] | None:
 
     if not isinstance(spec, JobSpec) or not isinstance(spec.model, MLPSpec) or spec.profile.ops != "reproducible":
         return None
-    party = Party(trace_step(Trainer(spec)))
-    return party.program_tree.root, party.op_count, party.depth
+    key = spec.spec_hash()
+    if key not in _PROGRAMS:
+        party = Party(trace_step(Trainer(spec)))
+        _PROGRAMS[key] = (party.program_tree.root, party.op_count, party.depth)
+    return _PROGRAMS[key]
+
+
+_PROGRAMS: dict[str, tuple[bytes, int, int]] = {}  # spec hash -> its program: one traced step each
