@@ -132,8 +132,10 @@ contract OperatorGame is IOperatorGame {
         bytes32 operatorHash = keccak256(abi.encode(operator));
         uint32 leaf = g.index;
         if (_root(operatorHash, leaf, programPath, g.traceDepth) != g.program) revert WrongOperator();
+        // A load is decided by `proveLoad` alone: a solver cannot send its own wrong load to the court.
+        if (operator.kind == Kind.Load) revert WrongOperator();
         emit OperatorDisputed(gameId, leaf, operator.kind);
-        if (!_judged(operator, leaf) || operator.kind == Kind.Load) return _resolve(g, gameId, Outcome.Unjudged);
+        if (!_judged(operator, leaf)) return _resolve(g, gameId, Outcome.Unjudged);
         g.operatorHash = operatorHash;
         g.kind = operator.kind;
         g.inner = operator.inner;

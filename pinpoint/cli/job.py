@@ -39,6 +39,7 @@ from pinpoint.inference import checked_outputs
 from pinpoint.settings import get_settings
 from pinpoint.spec import (
     InferenceSpec,
+    JobSpec,
     example_cnn_spec,
     example_gpt_spec,
     example_inference_spec,
@@ -62,6 +63,7 @@ def submit(args, settings) -> int:
     if challenge < minimum:
         raise ChainError(f"--challenge {challenge} s is shorter than this market's minimum of {minimum} s (the "
                          "audit's commit and reveal windows, which every review must hold)")
+    program = register_program(chain, spec, accepted["spec_hash"])
     job_id = chain.post_job(
         accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval, max_price=args.max_price,
         samples=args.samples, required_stake=args.stake, bidding_seconds=args.bidding,
@@ -70,7 +72,8 @@ def submit(args, settings) -> int:
     reward = job_economics(args.max_price, spec.checkpoint_count, args.samples).verifier_reward
     if args.json:
         print(json.dumps({"job_id": job_id, "spec_hash": accepted["spec_hash"], "escrow_wei": str(args.max_price),
-                          "verifier_reward_wei": str(reward), "total_wei": str(args.max_price + reward)}))
+                          "verifier_reward_wei": str(reward), "total_wei": str(args.max_price + reward),
+                          "program": program and "0x" + program.hex()}))
     else:
         print(f"job {job_id} posted: spec {accepted['spec_hash']}.\n"
               f"  it costs you {format_eth(args.max_price + reward)} plus gas: {format_eth(args.max_price)} escrowed "
@@ -79,7 +82,32 @@ def submit(args, settings) -> int:
               f"  bidding closes in {duration(args.bidding)}; the winner then has up to {duration(args.execution)} to "
               f"train; after its result, a review of {duration(challenge)} before anyone can finalize it.\n"
               f"  follow it live: pinpoint job watch {job_id}")
+        if program:
+            print(f"  its program 0x{program.hex()} is registered: a disputed step is decided on chain, no referee")
     return 0
+
+
+def register_program(chain: Chain, spec, spec_hash: str) -> bytes | None:
+    """For an MLP job on the reproducible profile: register its spec's program for this key's jobs (once per spec),
+    so that a disputed step is decided by an operator game on chain with no referee (docs/PROTOCOL.md, "Operator
+    game"). Returns the program's root; None for other specs (the referee court decides their disputes)."""
+    if chain.router is None or not isinstance(spec, JobSpec) or spec.profile.ops != "reproducible":
+        return None
+    try:
+        from worker.engine.operator_game import spec_program  # torch: only where the engine is installed
+    except ImportError:
+        print("  (the engine is not installed here: no program registered; the referee court decides disputes)",
+              file=sys.stderr)
+        return None
+    program = spec_program(spec)
+    if program is None:
+        return None
+    registered = chain.struct("StepRouter", "registered", chain.address, spec_hash)
+    if int(registered["root"], 16) == 0:
+        chain.transact("StepRouter", "setProgram", spec_hash, *program)
+    elif bytes.fromhex(registered["root"][2:]) != program[0]:
+        raise UserError(f"this key registered another program for spec {spec_hash}: solvers refuse such a job")
+    return program[0]
 
 
 def status(args, settings) -> int:

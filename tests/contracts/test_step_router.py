@@ -10,7 +10,7 @@ from dispute_helpers import ADJUDICATING, CHALLENGE_BOND, CLOCK, EXIT_DELAY, PAN
 from dispute_helpers import ANSWER_WINDOW, Challenger, Solver, open_challenges
 from eth_utils import keccak
 from market_helpers import UNBONDING_DELAY, JobFactory, deploy_market
-from test_operator_game import flip, liar_sum_tree
+from test_operator_game import flip, liar_sum_tree, play
 
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import example_mlp_spec
@@ -87,17 +87,6 @@ def dispute_to_the_step(stack, job_id, tree, claimed, truth, solver, challenger)
     return dispute_id
 
 
-def play_operator_game(operators, game_id, sides):
-    def send(role, move):
-        account = sides[role][0]
-        receipt = getattr(operators, move.function)(game_id, *move.args, sender=account)
-        events = {event.event_name: event for event in receipt.events}
-        revealed, disputed = events.get("Revealed"), events.get("OperatorDisputed")
-        return receipt.gas_used, revealed and [bytes(n) for n in revealed.nodes], disputed and disputed.leaf
-
-    return og.play(lambda: operators.game(game_id), send, {role: side for role, (_, side) in sides.items()})
-
-
 def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, accounts, steps, solver, challenger):
     honest, cheat, truth = steps
     submitter = accounts[1]
@@ -113,7 +102,7 @@ def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, a
     game_id = d.requestId
     with ape.reverts(stack["router"].NotSettleable):  # not before the operator game ends
         stack["router"].settle(game_id, sender=challenger)
-    played = play_operator_game(stack["operators"], game_id,
+    played = play(stack["operators"], game_id,
                                 {"solver": (solver, cheat), "challenger": (challenger, honest[CHEAT_STEP])})
     assert played.outcome == og.CHALLENGER_WON and played.moves[-1][0] == "prove"
     with ape.reverts(stack["router"].NotSettleable):
@@ -161,7 +150,7 @@ def test_an_operator_the_chain_does_not_execute_goes_on_to_the_court(stack, chai
     tree = award_and_submit(stack, jobs, solver, job_id, claimed)
     dispute_id = dispute_to_the_step(stack, job_id, tree, claimed, truth, solver, challenger)
     game_id = stack["game"].getDispute(dispute_id).requestId
-    played = play_operator_game(stack["operators"], game_id, {"solver": (solver, cheat), "challenger": (challenger, honest)})
+    played = play(stack["operators"], game_id, {"solver": (solver, cheat), "challenger": (challenger, honest)})
     assert played.outcome == og.UNJUDGED
     requests = stack["court"].requestCount()
     stack["router"].settle(game_id, sender=challenger)

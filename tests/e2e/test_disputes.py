@@ -1,7 +1,11 @@
 """Disputes end to end on the real stack: every cheating strategy is pinpointed to its step and slashed,
 and an honest solver challenged falsely keeps its stake and earns the challenger's bond."""
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -114,9 +118,9 @@ def test_honestSolver_challengedFalsely_keepsItsStake_andEarnsTheBond(tmp_path):
 
 
 def test_reproducibleJob_cheatingSolver_isSlashedOnChain_withNoRefereeAtAll(tmp_path):
-    """A job on the reproducible profile whose submitter registered its program: no referee is running or
-    registered, and the cheater is still slashed. The bisection pinpoints the step, the router opens an operator
-    game over it, the two daemons play it (worker/disputes.py) and the chain decides it."""
+    """A job on the reproducible profile, submitted with `pinpoint job submit`, which registers its program: no
+    referee is running or registered, and the cheater is still slashed. The bisection pinpoints the step, the
+    router opens an operator game over it, the two daemons play it (worker/disputes.py) and the chain decides."""
     spec = example_mlp_spec(profile={"ops": "reproducible"})
     step = 13
     roles = [Role("solver", "solver", ANVIL_KEYS[2], options=("--cheat", f"perturb_once@{step}")),
@@ -125,11 +129,16 @@ def test_reproducibleJob_cheatingSolver_isSlashedOnChain_withNoRefereeAtAll(tmp_
         stack.start_all(progress=lambda _: None, roles=roles)
         submitter = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[1])
         api = CoordinatorClient(stack.api_url)
-        accepted = api.submit_spec(spec)
-        submitter.transact("StepRouter", "setProgram", accepted["spec_hash"], *spec_program(spec))
-        job_id = submitter.post_job(accepted["spec_hash"], spec.checkpoint_count, spec.checkpoint_interval,
-                                    max_price=MAX_PRICE, samples=spec.checkpoint_count, required_stake=STAKE,
-                                    bidding_seconds=4, execution_seconds=600, challenge_seconds=LOCAL_REVIEW_SECONDS)
+        env = dict(stack.env, PINPOINT_PRIVATE_KEY=ANVIL_KEYS[1])
+        (tmp_path / "job.json").write_text(spec.model_dump_json())
+        done = subprocess.run([Path(sys.executable).parent / "pinpoint", "job", "submit", tmp_path / "job.json",
+                               "--max-price", "0.05", "--stake", "0.5", "--bidding", "4", "--execution", "600",
+                               "--challenge", str(LOCAL_REVIEW_SECONDS), "--json"],
+                              check=False, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        posted = json.loads(done.stdout)
+        job_id = posted["job_id"]
+        assert posted["program"] == "0x" + spec_program(spec)[0].hex()
         ended = (JobState.FINALIZED, JobState.SLASHED)
         job = wait_for(lambda: (j := submitter.job(job_id))["state"] in ended and j, "the job to end", 400)
         assert job["state"] == JobState.SLASHED

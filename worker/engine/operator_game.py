@@ -22,7 +22,7 @@ from eth_utils import keccak
 
 from pinpoint.step_game import KINDS, Descriptor, MerkleTree, depth_for, float_node, operand_indices, reveal
 from pinpoint.tensor_merkle import element_proof, element_root, element_tree, words
-from worker.engine.optrace import StepTrace, _element_leaves, flat_values, pairwise_tree
+from worker.engine.optrace import StepTrace, element_leaves, flat_values, pairwise_tree
 from worker.engine.state import entry_header
 
 # IOperatorGame.Phase
@@ -50,8 +50,8 @@ def program(trace: StepTrace) -> tuple[list[Descriptor], list[int]]:
     entries = len(trace.entries)
     out = [Descriptor()]
     for operator in trace.operators:
-        shape, words = tuple(operator.output.shape), flat_values(operator.output).size
-        rows, cols = shape if len(shape) == 2 and operator.output.dtype == torch.float32 else (1, words)
+        shape, count = tuple(operator.output.shape), flat_values(operator.output).size
+        rows, cols = shape if len(shape) == 2 and operator.output.dtype == torch.float32 else (1, count)
         inputs = [leaf_of[name] for name in operator.inputs] + [0, 0]
         layout = [_LAYOUT[x] for x in operator.layout] + [0, 0]
         if operator.kind == "load":
@@ -77,7 +77,7 @@ def program(trace: StepTrace) -> tuple[list[Descriptor], list[int]]:
 
 def honest_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarray]:
     """The pairwise tree (bottom up) of one output element of a product or a sum, as repops computes it."""
-    left, right = _element_leaves(trace, trace.operators[leaf - 1], element)
+    left, right = element_leaves(trace, trace.operators[leaf - 1], element)
     return pairwise_tree((left * right).astype(np.float32))
 
 

@@ -268,7 +268,7 @@ def _same(a: np.float32, b: np.float32) -> bool:
     return np.float32(a).view(np.uint32) == np.float32(b).view(np.uint32) or (np.isnan(a) and np.isnan(b))
 
 
-def _element_leaves(trace: StepTrace, operator: Operator, index: int) -> tuple[np.ndarray, np.ndarray]:
+def element_leaves(trace: StepTrace, operator: Operator, index: int) -> tuple[np.ndarray, np.ndarray]:
     """The two operand vectors whose products are the leaves of one output element of a matrix product (a sum's
     leaves are its entries times 1)."""
     inputs = [trace.values[name].detach().numpy() for name in operator.inputs]
@@ -296,7 +296,7 @@ def pinpoint_operation(ours: StepTrace, theirs: StepTrace, their_tree=None) -> O
     index = next(i for i in range(a.size) if not _same(a[i], b[i]))
     moves += 1  # the challenger names the element
     if mine.kind in ("matmul", "sum"):
-        left, right = _element_leaves(ours, mine, index)
+        left, right = element_leaves(ours, mine, index)
         tree = pairwise_tree((left * right).astype(np.float32))
         if their_tree is None:
             claimed = [level.copy() for level in tree]
