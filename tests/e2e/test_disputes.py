@@ -132,7 +132,8 @@ def test_reproducibleJob_cheatingSolver_isSlashedOnChain_withNoRefereeAtAll(tmp_
         env = dict(stack.env, PINPOINT_PRIVATE_KEY=ANVIL_KEYS[1])
         (tmp_path / "job.json").write_text(spec.model_dump_json())
         done = subprocess.run([Path(sys.executable).parent / "pinpoint", "job", "submit", tmp_path / "job.json",
-                               "--max-price", "0.05", "--stake", "0.5", "--bidding", "4", "--execution", "600",
+                               "--max-price", "0.05", "--stake", "0.5", "--samples", str(spec.checkpoint_count),
+                               "--bidding", "4", "--execution", "600",
                                "--challenge", str(LOCAL_REVIEW_SECONDS), "--json"],
                               check=False, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
