@@ -290,6 +290,7 @@ contract OperatorGame is IOperatorGame {
     ///      rows x cols) and, in a product or a sum, its leaf `index`; whether it reads a second tensor.
     function _indices(Game storage g, Operator calldata op) private view returns (uint256 ia, uint256 ib, bool two) {
         uint256 e = g.element;
+        // slither-disable-next-line divide-before-multiply (a row-major index split into row and column, exact)
         (uint256 row, uint256 col) = (e / op.cols, e % op.cols);
         uint256 k = g.index;
         if (op.kind == Kind.MatMul) {
@@ -350,6 +351,7 @@ contract OperatorGame is IOperatorGame {
 
     /// @dev The first eight bytes of a word as a little-endian int64 (two's complement, so +1 wraps as int64 does).
     function _int64(bytes32 word) private pure returns (uint64) {
+        // slither-disable-next-line uninitialized-local (bytes are or-ed into zero)
         uint256 value;
         for (uint256 i; i < 8; ++i) {
             value |= uint256(uint8(word[i])) << (8 * i);

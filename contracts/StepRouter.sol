@@ -107,6 +107,7 @@ contract StepRouter is IStepRouter {
         a.settled = true;
         emit Settled(a.disputeId, gameId, outcome);
         if (outcome == IOperatorGame.Outcome.Unjudged) {
+            // slither-disable-next-line unused-return (the court answers by disputeId; its request id is in its event)
             court.requestStep(a.disputeId, a.jobId, a.step, a.preStateHash, a.preStateArtifact, a.solver, a.challenger);
         } else {
             // The dispute game's rule: the solver wins iff the answer is its claimed post-state.
