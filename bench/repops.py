@@ -146,7 +146,7 @@ def measure_operator_game() -> dict:
                     tensor.view(torch.int32).view(-1)[tensor.abs().argmax()] ^= 1 << 31  # a sign that matters
                 return tensor
 
-            sides = {"solver": og.Party(trace_step(trainer, tamper=tampered), sum_tree=_liar_sum_tree),
+            sides = {"solver": og.Party(trace_step(trainer, tamper=tampered), sum_tree=og.lying_sum_tree),
                      "challenger": og.Party(trace_step(trainer))}
             cheat = sides["solver"]
             receipt = w3.eth.wait_for_transaction_receipt(game.functions.open(
@@ -173,22 +173,6 @@ def measure_operator_game() -> dict:
                            "moves_gas": played.moves})
             print({k: v for k, v in points[-1].items() if k != "moves_gas"}, flush=True)
     return {"target": GAME_TARGET, "points": points}
-
-
-def _liar_sum_tree(trace, leaf, element):
-    """A cheat backs its wrong element with a sum tree that adds up to it: the claim first, zeros after."""
-    import numpy as np
-
-    from worker.engine import operator_game as og
-    from worker.engine.optrace import pairwise_tree
-
-    tree = og.honest_sum_tree(trace, leaf, element)
-    claimed = og.flat_values(trace.operators[leaf - 1].output)[element]
-    if tree[-1][0].view(np.uint32) == claimed.view(np.uint32):
-        return tree
-    leaves = np.zeros(len(tree[0]), np.float32)
-    leaves[0] = claimed
-    return pairwise_tree(leaves)
 
 
 def markdown(result: dict) -> list[str]:

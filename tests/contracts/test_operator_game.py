@@ -5,14 +5,13 @@ executed on chain; a lying challenger loses to an honest solver; withholding los
 under the gas the issue allows."""
 
 import ape
-import numpy as np
 import pytest
 import torch
 from eth_utils import keccak
 
 from pinpoint.spec import example_mlp_spec
 from worker.engine import operator_game as og
-from worker.engine.optrace import pairwise_tree, trace_step
+from worker.engine.optrace import trace_step
 from worker.engine.training import Trainer
 
 MOVE_TIMEOUT = 600
@@ -39,18 +38,6 @@ def operators(project, owner):
 
 def party(trace, **kwargs) -> og.Party:
     return og.Party(trace, **kwargs)
-
-
-def liar_sum_tree(trace, leaf, element):
-    """A party that claims an element its true sum tree does not add up to backs it with a tree that does: the
-    claim in the first leaf, zeros elsewhere (the chain accepts every reveal; a product refutes it)."""
-    tree = og.honest_sum_tree(trace, leaf, element)
-    claimed = og.flat_values(trace.operators[leaf - 1].output)[element]
-    if tree[-1][0].view(np.uint32) == claimed.view(np.uint32):
-        return tree
-    leaves = np.zeros(len(tree[0]), np.float32)
-    leaves[0] = claimed
-    return pairwise_tree(leaves)
 
 
 def flip(target: str, element: int, bit: int = 31):
@@ -96,7 +83,7 @@ def play(operators, game_id, sides: dict, withhold: int | None = None) -> og.Pla
 ])
 def test_a_solver_that_gets_one_operator_wrong_loses_with_no_referee(operators, owner, solver, challenger, trainer,
                                                                     honest, target, element):
-    cheat = party(trace_step(trainer, tamper=flip(target, element)), sum_tree=liar_sum_tree)
+    cheat = party(trace_step(trainer, tamper=flip(target, element)), sum_tree=og.lying_sum_tree)
     game_id = open_game(operators, owner, cheat, solver, challenger)
     played = play(operators, game_id, {"solver": (solver, cheat), "challenger": (challenger, party(honest))})
     assert played.outcome == og.CHALLENGER_WON
@@ -110,7 +97,7 @@ def test_a_solver_that_gets_one_operator_wrong_loses_with_no_referee(operators, 
 def test_a_challenger_that_lies_about_an_operator_loses_to_the_honest_solver(operators, owner, solver, challenger,
                                                                              trainer, honest):
     honest_side = party(honest)
-    liar = party(trace_step(trainer, tamper=flip("backward.0.weight", 33)), sum_tree=liar_sum_tree)
+    liar = party(trace_step(trainer, tamper=flip("backward.0.weight", 33)), sum_tree=og.lying_sum_tree)
     game_id = open_game(operators, owner, honest_side, solver, challenger)
     played = play(operators, game_id, {"solver": (solver, honest_side), "challenger": (challenger, liar)})
     assert played.outcome == og.SOLVER_WON
@@ -162,7 +149,7 @@ def test_an_operator_the_chain_does_not_execute_goes_to_the_referee(operators, o
 
 def test_a_solver_that_withholds_its_trace_loses_by_the_clock(operators, owner, solver, challenger, trainer, honest,
                                                               chain):
-    cheat = party(trace_step(trainer, tamper=flip("backward.0.weight", 5)), sum_tree=liar_sum_tree)
+    cheat = party(trace_step(trainer, tamper=flip("backward.0.weight", 5)), sum_tree=og.lying_sum_tree)
     game_id = open_game(operators, owner, cheat, solver, challenger)
     sides = {"solver": (solver, cheat), "challenger": (challenger, party(honest))}
     assert play(operators, game_id, sides, withhold=og.WORD_REVEAL).outcome is None

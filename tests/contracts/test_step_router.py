@@ -6,11 +6,22 @@ chain does not execute, still go to the court."""
 
 import ape
 import pytest
-from dispute_helpers import ADJUDICATING, CHALLENGE_BOND, CLOCK, EXIT_DELAY, PANEL_SIZE, REFEREE_BOND, SLASHED
-from dispute_helpers import ANSWER_WINDOW, Challenger, Solver, open_challenges
+from dispute_helpers import (
+    ADJUDICATING,
+    ANSWER_WINDOW,
+    CHALLENGE_BOND,
+    CLOCK,
+    EXIT_DELAY,
+    PANEL_SIZE,
+    REFEREE_BOND,
+    SLASHED,
+    Challenger,
+    Solver,
+    open_challenges,
+)
 from eth_utils import keccak
 from market_helpers import UNBONDING_DELAY, JobFactory, deploy_market
-from test_operator_game import flip, liar_sum_tree, play
+from test_operator_game import flip, play
 
 from pinpoint.merkle import checkpoint_tree
 from pinpoint.spec import example_mlp_spec
@@ -48,7 +59,7 @@ def steps():
     for step in range(COUNT * INTERVAL):
         honest.append(og.Party(trace_step(trainer)))
         if step == CHEAT_STEP:
-            cheat = og.Party(trace_step(trainer, tamper=flip(TARGET, 700)), sum_tree=liar_sum_tree)
+            cheat = og.Party(trace_step(trainer, tamper=flip(TARGET, 700)), sum_tree=og.lying_sum_tree)
         trainer.train_step()
     truth = [party.pre_hash for party in honest] + [honest[-1].post_hash]
     return honest, cheat, truth

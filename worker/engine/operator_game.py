@@ -13,14 +13,22 @@ the challenger picks the first revealed node that differs from its own computati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from eth_utils import keccak
 
-from pinpoint.step_game import KINDS, Descriptor, MerkleTree, depth_for, float_node, operand_indices, reveal
+from pinpoint.step_game import (
+    KINDS,
+    Descriptor,
+    MerkleTree,
+    depth_for,
+    float_node,
+    operand_indices,
+    reveal,
+)
 from pinpoint.tensor_merkle import element_proof, element_root, element_tree, words
 from worker.engine.optrace import StepTrace, element_leaves, flat_values, pairwise_tree
 from worker.engine.state import entry_header
@@ -79,6 +87,19 @@ def honest_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarra
     """The pairwise tree (bottom up) of one output element of a product or a sum, as repops computes it."""
     left, right = element_leaves(trace, trace.operators[leaf - 1], element)
     return pairwise_tree((left * right).astype(np.float32))
+
+
+def lying_sum_tree(trace: StepTrace, leaf: int, element: int) -> list[np.ndarray]:
+    """A cheat's sum tree (tests and benchmarks): where its claimed element is not what its true tree adds up to,
+    a tree that does, the claim in the first leaf and zeros elsewhere. The chain accepts every reveal of it; the
+    challenger walks it down to a product that refutes it."""
+    tree = honest_sum_tree(trace, leaf, element)
+    claimed = flat_values(trace.operators[leaf - 1].output)[element]
+    if tree[-1][0].view(np.uint32) == claimed.view(np.uint32):
+        return tree
+    leaves = np.zeros(len(tree[0]), np.float32)
+    leaves[0] = claimed
+    return pairwise_tree(leaves)
 
 
 class Party:
