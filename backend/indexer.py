@@ -271,7 +271,7 @@ class Indexer:
         dispute = session.get(Dispute, a["disputeId"]) if "disputeId" in a else None
         if dispute is None:
             return int(a["jobId"]) if "jobId" in a else None
-        if event.name == "MidpointRevealed":
+        if event.name == "Revealed":
             dispute.phase = "respond"
         elif event.name == "Responded":
             dispute.lo, dispute.hi, dispute.rounds = a["lo"], a["hi"], dispute.rounds + 1

@@ -13,22 +13,27 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from eth_utils import keccak
 
+from bench.repops import cheating_sides, operator_move_sender
+from pinpoint import bisection
 from pinpoint.chain import Chain, Phase
 from pinpoint.localnet import ANVIL_KEYS, LocalStack, free_port
 from pinpoint.merkle import checkpoint_tree
+from worker.engine import operator_game as og
 from worker.referee import answer_alone
 
 ETHER = 10**18
 
 
 class Trajectory:
-    """State hashes along a run, computed lazily; `deviation` is the first step a cheater gets wrong."""
+    """State hashes along a run, computed lazily; `deviation` is the first step a cheater gets wrong; `fixed`
+    pins the hashes at some steps (a real traced step's pre- and post-state), the chain going on from them."""
 
-    def __init__(self, seed: bytes, deviation: int | None = None):
-        self.seed, self.deviation, self.cache = seed, deviation, {0: keccak(seed)}
+    def __init__(self, seed: bytes, deviation: int | None = None, fixed: dict[int, bytes] | None = None):
+        self.seed, self.deviation, self.cache = seed, deviation, {0: keccak(seed), **(fixed or {})}
 
     def __call__(self, step: int) -> bytes:
         if step not in self.cache:
@@ -40,7 +45,12 @@ class Trajectory:
         return self.cache[step]
 
 
-def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
+def play(stack: LocalStack, interval: int, rng: random.Random, sides: dict | None = None) -> dict:
+    """One whole dispute over a checkpoint interval of `interval` steps, a cheating solver against an honest
+    challenger. Without `sides` the court's referee answers the pinpointed step; with `sides` (both parties of
+    an operator game over one real traced step, bench/repops.py) the job's submitter registered that step's
+    program, the trajectories pass through its real pre- and post-states at the cheated step, and the router's
+    operator game decides it on chain, with no referee."""
     submitter, solver, challenger, referee = (Chain(stack.rpc_url, stack.deployment_file, k) for k in ANVIL_KEYS[1:5])
     w3 = submitter.w3
 
@@ -48,9 +58,18 @@ def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
         w3.provider.make_request("evm_increaseTime", [seconds])
         w3.provider.make_request("evm_mine", [])
 
-    truth = Trajectory(b"bench")
-    cheat = Trajectory(b"bench", deviation=rng.randrange(interval))
-    job_id = submitter.post_job("0x" + keccak(b"spec").hex(), 1, interval, max_price=ETHER // 10,
+    deviation = rng.randrange(interval)
+    spec_hash = "0x" + keccak(b"spec" if sides is None else b"reproducible spec").hex()
+    if sides is None:
+        truth, cheat = Trajectory(b"bench"), Trajectory(b"bench", deviation=deviation)
+    else:
+        program = sides["solver"]
+        submitter.transact("StepRouter", "setProgram", spec_hash, program.program_tree.root, program.op_count,
+                           program.depth)
+        pre = {deviation: program.pre_hash}
+        truth = Trajectory(b"bench", fixed={**pre, deviation + 1: sides["challenger"].post_hash})
+        cheat = Trajectory(b"bench", fixed={**pre, deviation + 1: program.post_hash})
+    job_id = submitter.post_job(spec_hash, 1, interval, max_price=ETHER // 10,
                                 required_stake=ETHER // 2, bidding_seconds=60, execution_seconds=600,
                                 challenge_seconds=3600)
     solver.transact("Market", "bid", job_id, ETHER // 20)
@@ -65,8 +84,10 @@ def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
 
     gas: dict[str, list[int]] = {}
 
-    def send(party: Chain, contract: str, function: str, *args, value: int = 0) -> None:
-        gas.setdefault(f"{contract}.{function}", []).append(party.transact(contract, function, *args, value=value)["gasUsed"])
+    def send(party: Chain, contract: str, function: str, *args, value: int = 0) -> dict:
+        receipt = party.transact(contract, function, *args, value=value)
+        gas.setdefault(f"{contract}.{function}", []).append(receipt["gasUsed"])
+        return receipt
 
     start = time.perf_counter()
     proofs = [[bytes.fromhex(p[2:]) for p in tree.get_proof(i)] for i in (0, 1)]
@@ -76,27 +97,42 @@ def play(stack: LocalStack, interval: int, rng: random.Random) -> dict:
     dispute_id = challenger.game.functions.disputeCount().call()
     rounds = 0
     while (dispute := challenger.dispute(dispute_id))["phase"] in (Phase.REVEAL, Phase.RESPOND):
-        mid = challenger.game.functions.midpoint(dispute_id).call()
+        steps = bisection.points(dispute["lo"], dispute["hi"])
+        revealed = [cheat(step) for step in steps]
         if dispute["phase"] == Phase.REVEAL:
-            send(solver, "DisputeGame", "reveal", dispute_id, cheat(mid))
+            send(solver, "DisputeGame", "reveal", dispute_id, revealed)
         else:
-            send(challenger, "DisputeGame", "respond", dispute_id, truth(mid) == cheat(mid))
+            segment = bisection.pick_segment([truth(step) for step in steps], revealed)
+            send(challenger, "DisputeGame", "respond", dispute_id, revealed, segment)
             rounds += 1
     send(solver, "DisputeGame", "serveState", dispute_id, keccak(b"artifact"))
-    request_id = referee.court.functions.requestCount().call()
-    for _ in range(2):  # the draw uses the hash of the block after the request, so it must exist first
-        w3.provider.make_request("evm_mine", [])
     lo = challenger.dispute(dispute_id)["lo"]
-    for step, used in answer_alone(referee, request_id, truth(lo + 1), advance).items():  # a panel of one
-        gas.setdefault(f"RefereeCourt.{step}", []).append(used)
+    if sides is None:
+        request_id = referee.court.functions.requestCount().call()
+        for _ in range(2):  # the draw uses the hash of the block after the request, so it must exist first
+            w3.provider.make_request("evm_mine", [])
+        for step, used in answer_alone(referee, request_id, truth(lo + 1), advance).items():  # a panel of one
+            gas.setdefault(f"RefereeCourt.{step}", []).append(used)
+    else:
+        game_id = challenger.dispute(dispute_id)["requestId"]
+        moves = operator_move_sender(w3, challenger.operators, game_id,
+                                     {"solver": solver.address, "challenger": challenger.address})
+        played = og.play(lambda: SimpleNamespace(**challenger.struct("OperatorGame", "game", game_id)), moves, sides)
+        for function, used in played.moves:
+            gas.setdefault(f"OperatorGame.{function}", []).append(used)
+        send(challenger, "StepRouter", "settle", game_id)
     seconds = time.perf_counter() - start
     outcome = challenger.dispute(dispute_id)
     assert outcome["phase"] == Phase.RESOLVED and not outcome["solverWon"], "the honest challenger must win"
-    return {"gas": gas, "rounds": rounds, "seconds": seconds, "deviation": cheat.deviation, "lo": lo}
+    return {"gas": gas, "rounds": rounds, "seconds": seconds, "deviation": deviation, "lo": lo}
 
 
-def measure_disputes(exponents=(4, 10, 16)) -> dict:
+def measure_disputes(exponents=(4, 10, 16), without_referee=(4, 16)) -> dict:
+    """Whole disputes over intervals of 2^k steps: judged by a referee (`games`), and, for a job whose program
+    is registered, by the operator game on chain with no referee (`games_without_referee`, over one real step
+    of the example MLP)."""
     rng = random.Random(7)
+    sides = cheating_sides(None)
     with LocalStack(Path(tempfile.mkdtemp(prefix="pinpoint-bench-")), chain_port=free_port(), api_port=free_port()) as stack:
         stack.start_chain()
         stack.deploy()
@@ -104,21 +140,33 @@ def measure_disputes(exponents=(4, 10, 16)) -> dict:
         solver.transact("Staking", "deposit", value=10 * ETHER)
         referee.transact("RefereeCourt", "register", value=referee.court.functions.minBond().call())
         games = {2**k: play(stack, 2**k, rng) for k in exponents}
+        unrefereed = {2**k: play(stack, 2**k, rng, sides) for k in without_referee}
     per_move: dict[str, list[int]] = {}
-    for game in games.values():
+    for game in (*games.values(), *unrefereed.values()):
         for move, values in game["gas"].items():
-            per_move.setdefault(move, []).extend(values)
+            if not move.startswith("OperatorGame."):  # bench/repops.py measures the operator game's moves
+                per_move.setdefault(move, []).extend(values)
     return {
         "gas_per_move": {move: round(statistics.mean(values)) for move, values in per_move.items()},
-        "games": [
-            {
-                "interval_steps": steps,
-                "rounds": game["rounds"],
-                "total_gas": sum(sum(v) for v in game["gas"].values()),
-                "wall_seconds": round(game["seconds"], 3),
-                "cheated_at_step": game["deviation"],
-                "pinpointed_step": game["lo"],
-            }
-            for steps, game in games.items()
-        ],
+        "games": [summary(steps, game) for steps, game in games.items()],
+        "games_without_referee": [summary(steps, game) for steps, game in unrefereed.items()],
+    }
+
+
+def summary(steps: int, game: dict) -> dict:
+    """A played game's figures; `parts` splits its gas: the challenge, the step bisection's rounds, serving the
+    state (which opens the operator game, when there is one), and the adjudication (the court's or the operator
+    game's moves, and the router's settle)."""
+    gas = {move: sum(values) for move, values in game["gas"].items()}
+    rounds = gas.get("DisputeGame.reveal", 0) + gas.get("DisputeGame.respond", 0)
+    serve = gas["DisputeGame.serveState"]
+    return {
+        "interval_steps": steps,
+        "rounds": game["rounds"],
+        "total_gas": sum(gas.values()),
+        "parts": {"challenge": gas["DisputeGame.challenge"], "rounds": rounds, "serve": serve,
+                  "adjudication": sum(gas.values()) - gas["DisputeGame.challenge"] - rounds - serve},
+        "wall_seconds": round(game["seconds"], 3),
+        "cheated_at_step": game["deviation"],
+        "pinpointed_step": game["lo"],
     }

@@ -110,6 +110,41 @@ GAME_TARGET = "backward.1.weight"  # the middle layer's weight gradient: the lar
 GAME_SIZES = {"example (16-64-64-4, batch 32)": None, "256 wide, batch 256": (64, 256, 256)}
 
 
+def cheating_sides(size: tuple[int, int, int] | None) -> dict:
+    """Both sides of the operator game over step 1 of a reproducible MLP: a solver that flips the sign of the
+    largest element of GAME_TARGET (and backs it with a consistent sum tree), and an honest challenger."""
+    from worker.engine import operator_game as og
+    from worker.engine.optrace import trace_step
+
+    trainer = Trainer(spec_of(size, "reproducible"))
+    trainer.train_until(1)
+
+    def tampered(name, tensor):
+        if name == GAME_TARGET:
+            tensor = tensor.clone()
+            tensor.view(torch.int32).view(-1)[tensor.abs().argmax()] ^= 1 << 31  # a sign that matters
+        return tensor
+
+    return {"solver": og.Party(trace_step(trainer, tamper=tampered), sum_tree=og.lying_sum_tree),
+            "challenger": og.Party(trace_step(trainer))}
+
+
+def operator_move_sender(w3, game, game_id: int, senders: dict):
+    """og.play's `send` over a deployed OperatorGame: sends a side's move, returns its gas, revealed nodes and
+    disputed leaf (from the receipt's events)."""
+    from web3.logs import DISCARD
+
+    def send(role, move):
+        tx = getattr(game.functions, move.function)(game_id, *move.args).transact({"from": senders[role]})
+        receipt = w3.eth.wait_for_transaction_receipt(tx)
+        revealed = game.events.Revealed().process_receipt(receipt, errors=DISCARD)
+        disputed = game.events.OperatorDisputed().process_receipt(receipt, errors=DISCARD)
+        return (receipt["gasUsed"], [bytes(n) for n in revealed[0]["args"]["nodes"]] if revealed else None,
+                disputed[0]["args"]["leaf"] if disputed else None)
+
+    return send
+
+
 def measure_operator_game() -> dict:
     """Whole operator games (contracts/OperatorGame.sol) on a real Anvil: a solver that gets one element of the
     step's largest product wrong against an honest challenger, played to the on-chain verdict; gas per move and in
@@ -120,11 +155,9 @@ def measure_operator_game() -> dict:
     from types import SimpleNamespace
 
     from web3 import Web3
-    from web3.logs import DISCARD
 
     from pinpoint.localnet import LocalStack, free_port
     from worker.engine import operator_game as og
-    from worker.engine.optrace import trace_step
 
     kind = json.loads(Path(".build/__local__.json").read_text())["contractTypes"]["OperatorGame"]
     points = []
@@ -137,32 +170,14 @@ def measure_operator_game() -> dict:
         game = w3.eth.contract(address=address["contractAddress"], abi=kind["abi"])
         fields = [c["name"] for c in next(f for f in kind["abi"] if f.get("name") == "game")["outputs"][0]["components"]]
         for label, size in GAME_SIZES.items():
-            trainer = Trainer(spec_of(size, "reproducible"))
-            trainer.train_until(1)
-
-            def tampered(name, tensor):
-                if name == GAME_TARGET:
-                    tensor = tensor.clone()
-                    tensor.view(torch.int32).view(-1)[tensor.abs().argmax()] ^= 1 << 31  # a sign that matters
-                return tensor
-
-            sides = {"solver": og.Party(trace_step(trainer, tamper=tampered), sum_tree=og.lying_sum_tree),
-                     "challenger": og.Party(trace_step(trainer))}
+            sides = cheating_sides(size)
             cheat = sides["solver"]
             receipt = w3.eth.wait_for_transaction_receipt(game.functions.open(
                 solver, challenger, cheat.program_tree.root, cheat.op_count, cheat.depth, cheat.pre_hash, cheat.post_hash,
             ).transact({"from": opener}))
             game_id = game.events.GameOpened().process_receipt(receipt)[0]["args"]["gameId"]
 
-            def send(role, move):
-                sender = solver if role == "solver" else challenger
-                tx = getattr(game.functions, move.function)(game_id, *move.args).transact({"from": sender})
-                receipt = w3.eth.wait_for_transaction_receipt(tx)
-                revealed = game.events.Revealed().process_receipt(receipt, errors=DISCARD)
-                disputed = game.events.OperatorDisputed().process_receipt(receipt, errors=DISCARD)
-                return (receipt["gasUsed"], [bytes(n) for n in revealed[0]["args"]["nodes"]] if revealed else None,
-                        disputed[0]["args"]["leaf"] if disputed else None)
-
+            send = operator_move_sender(w3, game, game_id, {"solver": solver, "challenger": challenger})
             played = og.play(lambda: SimpleNamespace(**dict(zip(fields, game.functions.game(game_id).call()))),
                              send, sides)
             if played.outcome != og.CHALLENGER_WON:

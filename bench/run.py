@@ -62,8 +62,13 @@ HERE = Path(__file__).parent
 ETHER = 10**18
 
 
+HONEST_CHECKPOINTS = 16
+
+
 def measure_gas() -> dict[str, int]:
-    """Gas used by each market and audit transaction along the honest path and the two exits."""
+    """Gas used by each market and audit transaction along the honest path of a job of HONEST_CHECKPOINTS
+    checkpoints (its total too: post, bid, award, the progress roots, submit, seal, the audit's fund, commit,
+    reveal and settle, finalize, both claims) and the two exits."""
     with LocalStack(Path(tempfile.mkdtemp(prefix="pinpoint-bench-")), chain_port=free_port(), api_port=free_port()) as stack:
         stack.start_chain()
         stack.deploy()
@@ -85,7 +90,8 @@ def measure_gas() -> dict[str, int]:
         result = {"Staking.deposit": gas(solver.transact("Staking", "deposit", value=3 * ETHER)),
                   "Audit.register (verifier stake)": gas(verifier.transact("Audit", "register", value=ETHER))}
         advance(2)  # the verifier's stake counts for results submitted from now on
-        receipt = submitter.transact("Market", "postJob", spec_hash, 8, 8, 2, terms["required_stake"], 60, 600, 60,
+        count = HONEST_CHECKPOINTS
+        receipt = submitter.transact("Market", "postJob", spec_hash, count, 8, 2, terms["required_stake"], 60, 600, 60,
                                      value=terms["max_price"])
         result["Market.postJob"] = gas(receipt)
         job_id = submitter.market.events.JobPosted().process_receipt(receipt)[0]["args"]["jobId"]
@@ -93,15 +99,16 @@ def measure_gas() -> dict[str, int]:
         result["Market.bid (lowering own bid)"] = gas(solver.transact("Market", "bid", job_id, ETHER // 25))
         advance(61)
         result["Market.closeBidding (award)"] = gas(solver.transact("Market", "closeBidding", job_id))
-        hashes = [os.urandom(32) for _ in range(9)]
+        hashes = [os.urandom(32) for _ in range(count + 1)]
+        # As a solver does (worker/solver.py): a root per checkpoint but the last, which the final root commits.
         progress = [gas(solver.transact("Market", "postProgress", job_id, i, checkpoint_tree(job_id, hashes[: i + 1], 8).root))
-                    for i in range(1, 9)]
+                    for i in range(1, count)]
         result["Market.postProgress (progress root)"] = round(statistics.mean(progress))
         tree = checkpoint_tree(job_id, hashes, 8)
         result["Market.submitResult"] = gas(solver.transact("Market", "submitResult", job_id, tree.root))
         advance(1)
         advance(1)
-        result["Market.sealSample (2 of 8)"] = gas(verifier.transact("Market", "sealSample", job_id))
+        result[f"Market.sealSample (2 of {count})"] = gas(verifier.transact("Market", "sealSample", job_id))
         result["Audit.fund"] = gas(submitter.transact("Audit", "fund", job_id, value=ETHER // 100))
         sample = verifier.market.functions.sampledIntervals(job_id).call()
         ends, salt = [hashes[i + 1] for i in sample], os.urandom(32)
@@ -114,9 +121,14 @@ def measure_gas() -> dict[str, int]:
         advance(61)
         result["Market.finalize"] = gas(solver.transact("Market", "finalize", job_id))
         result["Market.claim"] = gas(solver.transact("Market", "claim"))
+        result["Market.claim (submitter's refund)"] = gas(submitter.transact("Market", "claim"))
         advance(verifier.audit.functions.revealWindow().call() + 1)
         result["Audit.settle (1 verifier)"] = gas(submitter.transact("Audit", "settle", job_id))
         result["Audit.claim"] = gas(verifier.transact("Audit", "claim"))
+        honest = [name for name in result if name.split(".")[0] in ("Market", "Audit") and "register" not in name
+                  and "lowering" not in name]
+        result[f"Honest path of a {count}-checkpoint job (total)"] = (
+            sum(result[name] for name in honest if "postProgress" not in name) + sum(progress))
 
         referee = Chain(stack.rpc_url, stack.deployment_file, ANVIL_KEYS[4])
         result.update(availability_path(submitter, solver, verifier, referee, spec_hash, terms, advance))
@@ -308,20 +320,30 @@ def write_markdown(results: dict, path: Path) -> None:
         "| --- | ---: |",
     ]
     lines += [f"| {name} | {gas:,} |" for name, gas in results["gas"].items()]
+    lines += ["", f"The honest path's total is every transaction of one job from its post to the last claim, with "
+              f"{HONEST_CHECKPOINTS - 1} progress roots (the last checkpoint's root is the final root); the goal of "
+              f"issue 14 is 400k + 30k a root = {400_000 + 30_000 * HONEST_CHECKPOINTS:,}."]
     lines += [
         "",
         "## Disputes",
         "",
         "Complete disputes on Anvil with synthetic state hashes (the bisection does not care what a state is):",
-        "a cheating solver, an honest challenger, a referee answering the last step.",
+        "a cheating solver, an honest challenger, 16 segments a round (pinpoint/bisection.py). `referee`: the",
+        "court's referee answers the pinpointed step. `operator game`: the job's submitter registered its program",
+        "(the reproducible profile), the trajectories pass through one real traced step of the example MLP at the",
+        "cheated step, and the router's operator game decides it on chain with no referee registered. Gas",
+        "includes each transaction's 21k; serve includes opening the operator game (about 270k).",
         "",
-        "| interval (steps) | rounds | total gas | wall time (s) | cheated at step | pinpointed step |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| adjudicated by | interval (steps) | rounds | total gas | challenge | rounds' gas | serve | adjudication "
+        "| wall time (s) | cheated at step | pinpointed step |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {g['interval_steps']:,} | {g['rounds']} | {g['total_gas']:,} | {g['wall_seconds']:.2f} | "
-        f"{g['cheated_at_step']} | {g['pinpointed_step']} |"
-        for g in results["disputes"]["games"]
+        f"| {who} | {g['interval_steps']:,} | {g['rounds']} | {g['total_gas']:,} | {g['parts']['challenge']:,} | "
+        f"{g['parts']['rounds']:,} | {g['parts']['serve']:,} | {g['parts']['adjudication']:,} | "
+        f"{g['wall_seconds']:.2f} | {g['cheated_at_step']} | {g['pinpointed_step']} |"
+        for who, key in (("referee", "games"), ("operator game", "games_without_referee"))
+        for g in results["disputes"][key]
     ]
     lines += ["", "| dispute move | mean gas |", "| --- | ---: |"]
     lines += [f"| {move} | {gas:,} |" for move, gas in results["disputes"]["gas_per_move"].items()]

@@ -7,7 +7,7 @@ import {IMarket} from "./interfaces/IMarket.sol";
 import {IStepVerifier} from "./interfaces/IStepVerifier.sol";
 
 /// @title DisputeGame
-/// @notice Bisection over the steps between two checkpoints, then one step adjudicated by the step
+/// @notice ARITY-way bisection over the steps between two checkpoints, then one step adjudicated by the step
 ///         verifier; chess clocks so that no dispute can stall; the loser's bond goes to the winner.
 ///         Every state has an exit: the parties' clocks (`claimTimeout`), the verifier's answer
 ///         (`stepVerified`), or its no-verdict exit (`stepUnresolved`, no winner, bond back).
@@ -39,6 +39,9 @@ contract DisputeGame is IDisputeGame, Credits {
 
     /// @inheritdoc IDisputeGame
     uint64 public constant GENESIS_STEP = type(uint64).max;
+
+    /// @inheritdoc IDisputeGame
+    uint64 public constant ARITY = 16;
 
     /// @inheritdoc IDisputeGame
     mapping(uint256 jobId => uint256 disputeId) public decisiveDispute;
@@ -80,8 +83,6 @@ contract DisputeGame is IDisputeGame, Credits {
         bytes32[] calldata solverProof,
         bytes32 challengerHash
     ) external payable returns (uint256 disputeId) {
-        // INVARIANT: bonds match exactly, so the ledger always equals the balance.
-        if (msg.value != challengeBond) revert WrongBond(msg.value, challengeBond);
         disputeId = ++disputeCount;
         Dispute storage d = _disputes[disputeId];
         // The only external call is the immutable market's openDispute (ours, wired at construction; it calls
@@ -104,37 +105,37 @@ contract DisputeGame is IDisputeGame, Credits {
         // The external calls are to the immutable market (openDispute, as in `challenge`) and the immutable step
         // verifier (the court: it records the request and calls nothing back), both ours, wired at construction.
         // slither-disable-next-line reentrancy-no-eth
-        IMarket.Job memory job = _openChallenge(jobId, challengeBond);
+        (address solver,,) = _openChallenge(jobId, challengeBond);
         // INVARIANT: the disputed hash is the solver's own leaf 0, and there is a disagreement.
         if (!market.verifyCheckpoint(jobId, 0, 0, solverHash, solverProof)) revert BadGenesisProof();
         if (challengerHash == solverHash) revert NoDisagreement();
         disputeId = ++disputeCount;
         Dispute storage d = _disputes[disputeId];
         d.kind = Kind.Genesis;
-        d.jobId = jobId;
-        d.solver = job.solver;
+        d.jobId = uint64(jobId); // the job exists (the market opened its dispute), so its id is at most jobCount
+        d.solver = solver;
         d.hiHash = solverHash;
         d.challengerHash = challengerHash;
         // Nobody moves: the step verifier recomputes the state from the spec, which both parties hold.
         _start(disputeId, d, Phase.Adjudicating);
         uint256 requestId =
-            stepVerifier.requestStep(disputeId, jobId, GENESIS_STEP, bytes32(0), bytes32(0), job.solver, msg.sender);
+            stepVerifier.requestStep(disputeId, jobId, GENESIS_STEP, bytes32(0), bytes32(0), solver, msg.sender);
         d.requestId = requestId;
         emit GenesisChallenged(disputeId, jobId, msg.sender, solverHash, challengerHash, requestId);
     }
 
     /// @inheritdoc IDisputeGame
     function challengeAvailability(uint256 jobId, uint64 index) external payable returns (uint256 disputeId) {
-        IMarket.Job memory job = _openChallenge(jobId, availabilityBond);
+        (address solver, uint64 checkpointCount, uint64 checkpointInterval) = _openChallenge(jobId, availabilityBond);
         // INVARIANT: only a checkpoint the job commits to can be demanded.
-        if (index > job.checkpointCount) revert CheckpointOutOfRange(index, job.checkpointCount);
+        if (index > checkpointCount) revert CheckpointOutOfRange(index, checkpointCount);
         disputeId = ++disputeCount;
         Dispute storage d = _disputes[disputeId];
         d.kind = Kind.Availability;
-        d.jobId = jobId;
-        d.solver = job.solver;
-        d.index = index;
-        d.lo = index * job.checkpointInterval;
+        d.jobId = uint64(jobId); // the job exists (the market opened its dispute), so its id is at most jobCount
+        d.solver = solver;
+        d.index = uint32(index); // at most checkpointCount <= MAX_CHECKPOINT_COUNT = 2^20
+        d.lo = index * checkpointInterval;
         d.hi = d.lo;
         _start(disputeId, d, Phase.Serve);
         emit AvailabilityChallenged(disputeId, jobId, msg.sender, index);
@@ -160,29 +161,32 @@ contract DisputeGame is IDisputeGame, Credits {
     }
 
     /// @inheritdoc IDisputeGame
-    function reveal(uint256 disputeId, bytes32 midHash) external {
+    function reveal(uint256 disputeId, bytes32[] calldata hashes) external {
         Dispute storage d = _move(disputeId, Phase.Reveal);
-        uint64 mid = (d.lo + d.hi) / 2;
-        d.midHash = midHash;
+        uint256 count = _segments(d);
+        // INVARIANT: one hash per point, so the challenger's pick is over exactly the round's segments.
+        if (hashes.length != count - 1) revert WrongPointCount(hashes.length, count - 1);
+        // Only their hash is stored (one slot, overwritten each round): the event carries the hashes.
+        d.revealed = keccak256(abi.encodePacked(hashes));
         d.phase = Phase.Respond;
-        emit MidpointRevealed(disputeId, mid, midHash);
+        emit Revealed(disputeId, d.lo, d.hi, hashes);
     }
 
     /// @inheritdoc IDisputeGame
-    function respond(uint256 disputeId, bool agree) external {
+    function respond(uint256 disputeId, bytes32[] calldata hashes, uint256 segment) external {
         Dispute storage d = _move(disputeId, Phase.Respond);
-        uint64 mid = (d.lo + d.hi) / 2;
+        // INVARIANT: the new ends are the solver's own revealed hashes (or the old, agreed and disputed ends).
+        if (keccak256(abi.encodePacked(hashes)) != d.revealed) revert NotRevealed();
+        uint256 count = hashes.length + 1;
+        if (segment >= count) revert SegmentOutOfRange(segment, count);
         // Keep the invariant: agreed at lo, disputed at hi.
-        if (agree) {
-            d.lo = mid;
-            d.loHash = d.midHash;
-        } else {
-            d.hi = mid;
-            d.hiHash = d.midHash;
-        }
-        d.midHash = bytes32(0);
+        (uint64 lo, uint64 span) = (d.lo, d.hi - d.lo);
+        if (segment > 0) d.loHash = hashes[segment - 1];
+        if (segment < count - 1) d.hiHash = hashes[segment];
+        d.lo = _point(lo, span, segment, count);
+        d.hi = _point(lo, span, segment + 1, count);
         d.phase = d.hi - d.lo == 1 ? Phase.Serve : Phase.Reveal;
-        emit Responded(disputeId, agree, d.lo, d.hi);
+        emit Responded(disputeId, segment, d.lo, d.hi);
     }
 
     /// @inheritdoc IDisputeGame
@@ -254,11 +258,12 @@ contract DisputeGame is IDisputeGame, Credits {
                 && state != IMarket.JobState.Slashed
         ) revert JobNotSettled(state);
         d.bondHeld = false;
-        totalBonds -= d.bond;
+        uint256 bond = bondOf(disputeId);
+        totalBonds -= bond;
         // Approved by a drawn verifier: the data was out during the audit, so the demand was frivolous.
         address to = state == IMarket.JobState.Finalized ? d.solver : d.challenger;
-        _credit(to, d.bond);
-        emit BondReleased(disputeId, to, d.bond);
+        _credit(to, bond);
+        emit BondReleased(disputeId, to, bond);
     }
 
     /// @inheritdoc IDisputeGame
@@ -277,9 +282,19 @@ contract DisputeGame is IDisputeGame, Credits {
     }
 
     /// @inheritdoc IDisputeGame
-    function midpoint(uint256 disputeId) external view returns (uint64) {
+    function points(uint256 disputeId) external view returns (uint64[] memory steps) {
         Dispute storage d = _disputes[disputeId];
-        return (d.lo + d.hi) / 2;
+        if (d.hi <= d.lo) return steps;
+        uint256 count = _segments(d);
+        steps = new uint64[](count - 1);
+        for (uint256 j = 1; j < count; ++j) {
+            steps[j - 1] = _point(d.lo, d.hi - d.lo, j, count);
+        }
+    }
+
+    /// @inheritdoc IDisputeGame
+    function bondOf(uint256 disputeId) public view returns (uint256) {
+        return _disputes[disputeId].kind == Kind.Availability ? availabilityBond : challengeBond;
     }
 
     /// @inheritdoc IDisputeGame
@@ -296,7 +311,19 @@ contract DisputeGame is IDisputeGame, Credits {
 
     /// @inheritdoc IDisputeGame
     function maxRounds(uint64 steps) public pure returns (uint64 rounds) {
-        while ((uint256(1) << rounds) < steps) ++rounds;
+        for (uint256 reach = 1; reach < steps; reach *= ARITY) ++rounds;
+    }
+
+    /// @dev How many segments this round cuts [lo, hi] into: ARITY, or one per step when fewer are left.
+    function _segments(Dispute storage d) internal view returns (uint256) {
+        uint64 span = d.hi - d.lo;
+        return span < ARITY ? span : ARITY;
+    }
+
+    /// @dev Point `j` of `count` cutting `span` steps from `lo` (j = 0: lo, j = count: lo + span); strictly
+    ///      increasing in j because count <= span.
+    function _point(uint64 lo, uint64 span, uint256 j, uint256 count) internal pure returns (uint64) {
+        return lo + uint64(uint256(span) * j / count);
     }
 
     /// @dev Opens the job's dispute in the market and fills `d` with the interval between checkpoints
@@ -310,36 +337,34 @@ contract DisputeGame is IDisputeGame, Credits {
         bytes32 solverHash,
         bytes32[] calldata solverProof
     ) internal {
-        IMarket.Job memory job = market.getJob(jobId);
-        // INVARIANT: a solver cannot dispute (and so delay) its own result.
-        if (msg.sender == job.solver) revert SolverCannotChallenge();
-        // INVARIANT: only a Submitted job inside its challenge window is disputed, one dispute at a time.
-        market.openDispute(jobId);
+        (address solver, uint64 checkpointCount, uint64 checkpointInterval) = _openChallenge(jobId, challengeBond);
         // INVARIANT: the disputed checkpoint index + 1 exists.
-        if (index >= job.checkpointCount) revert IndexOutOfRange(index, job.checkpointCount);
-        uint64 lo = index * job.checkpointInterval;
-        uint64 hi = lo + job.checkpointInterval;
+        if (index >= checkpointCount) revert IndexOutOfRange(index, checkpointCount);
+        uint64 lo = index * checkpointInterval;
+        uint64 hi = lo + checkpointInterval;
         // INVARIANT: both ends of the interval are the solver's own commitments.
         if (!market.verifyCheckpoint(jobId, index, lo, agreedHash, agreedProof)) revert BadAgreedProof();
         if (!market.verifyCheckpoint(jobId, index + 1, hi, solverHash, solverProof)) revert BadDisputedProof();
-        d.jobId = jobId;
-        d.solver = job.solver;
-        d.index = index;
+        d.jobId = uint64(jobId); // the job exists (the market opened its dispute), so its id is at most jobCount
+        d.solver = solver;
+        d.index = uint32(index); // below checkpointCount <= MAX_CHECKPOINT_COUNT = 2^20
         d.lo = lo;
         d.hi = hi;
         d.loHash = agreedHash;
         d.hiHash = solverHash;
     }
 
-    /// @dev Takes exactly `bond` and opens a dispute of `jobId` in the market, for anyone but its solver; the job.
-    function _openChallenge(uint256 jobId, uint256 bond) internal returns (IMarket.Job memory job) {
+    /// @dev Takes exactly `bond` and opens a dispute of `jobId` in the market (only a Submitted or Disputed job
+    ///      inside its challenge window), for anyone but its solver; the job's solver and checkpoints.
+    function _openChallenge(uint256 jobId, uint256 bond)
+        internal
+        returns (address solver, uint64 checkpointCount, uint64 checkpointInterval)
+    {
         // INVARIANT: bonds match exactly, so the ledger always equals the balance.
         if (msg.value != bond) revert WrongBond(msg.value, bond);
-        job = market.getJob(jobId);
+        (solver, checkpointCount, checkpointInterval) = market.openDispute(jobId);
         // INVARIANT: a solver cannot dispute (and so delay) its own result.
-        if (msg.sender == job.solver) revert SolverCannotChallenge();
-        // INVARIANT: the same window as a fault challenge.
-        market.openDispute(jobId);
+        if (msg.sender == solver) revert SolverCannotChallenge();
     }
 
     /// @dev Starts the clocks of a new dispute opened by msg.sender and takes its bond.
@@ -349,7 +374,6 @@ contract DisputeGame is IDisputeGame, Credits {
         d.challengerClock = clockDuration;
         d.turnStart = uint64(block.timestamp);
         d.phase = phase;
-        d.bond = msg.value;
         _disputesOf[d.jobId].push(disputeId);
         totalBonds += msg.value;
     }
@@ -398,8 +422,9 @@ contract DisputeGame is IDisputeGame, Credits {
             d.bondHeld = true;
             _heldBonds[d.jobId].push(disputeId);
         } else {
-            totalBonds -= d.bond;
-            _credit(solverWins ? d.solver : d.challenger, d.bond);
+            uint256 bond = bondOf(disputeId);
+            totalBonds -= bond;
+            _credit(solverWins ? d.solver : d.challenger, bond);
         }
         market.resolveDispute(d.jobId, solverWins, d.challenger);
         emit DisputeResolved(disputeId, d.jobId, solverWins);
@@ -409,8 +434,9 @@ contract DisputeGame is IDisputeGame, Credits {
     function _abandon(uint256 disputeId, Dispute storage d) internal {
         d.phase = Phase.Resolved;
         d.abandoned = true;
-        totalBonds -= d.bond;
-        _credit(d.challenger, d.bond);
+        uint256 bond = bondOf(disputeId);
+        totalBonds -= bond;
+        _credit(d.challenger, bond);
         emit DisputeAbandoned(disputeId, d.jobId);
     }
 

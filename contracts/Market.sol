@@ -395,7 +395,11 @@ contract Market is IMarket, Ownable, Credits {
     }
 
     /// @inheritdoc IMarket
-    function openDispute(uint256 jobId) external onlyDisputeGame {
+    function openDispute(uint256 jobId)
+        external
+        onlyDisputeGame
+        returns (address solver, uint64 checkpointCount, uint64 checkpointInterval)
+    {
         Job storage job = _jobs[jobId];
         if (job.state == JobState.None) revert UnknownJob(jobId);
         // INVARIANT: several disputes may be open at once, so no challenger (nor a chain of them) can keep
@@ -413,6 +417,7 @@ contract Market is IMarket, Ownable, Credits {
         ++job.openDisputes;
         job.state = JobState.Disputed;
         emit JobDisputed(jobId);
+        return (job.solver, job.checkpointCount, job.checkpointInterval);
     }
 
     /// @inheritdoc IMarket
@@ -437,6 +442,12 @@ contract Market is IMarket, Ownable, Credits {
     /// @inheritdoc IMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         return _jobs[jobId];
+    }
+
+    /// @inheritdoc IMarket
+    function specOf(uint256 jobId) external view returns (address submitter, bytes32 specHash) {
+        Job storage job = _jobs[jobId];
+        return (job.submitter, job.specHash);
     }
 
     /// @inheritdoc IMarket

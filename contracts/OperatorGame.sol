@@ -268,6 +268,11 @@ contract OperatorGame is IOperatorGame {
         return _game(gameId);
     }
 
+    /// @inheritdoc IOperatorGame
+    function outcomeOf(uint256 gameId) external view returns (Outcome) {
+        return _games[gameId].outcome;
+    }
+
     // ------------------------------------------------------------------------------------------------ moves
 
     /// @dev After the word pick: the disputed element's value, then its sum tree (a product or a sum) or the proof.

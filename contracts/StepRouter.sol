@@ -77,9 +77,8 @@ contract StepRouter is IStepRouter {
         requestId = operators.open(
             solver, challenger, program.root, program.opCount, program.depth, preStateHash, postStateHash
         );
-        _adjudications[requestId] = Adjudication(
-            disputeId, jobId, step, preStateHash, preStateArtifact, postStateHash, solver, challenger, false
-        );
+        // One slot: settling reads the rest from the dispute, which stays Adjudicating until then.
+        _adjudications[requestId] = Adjudication(uint64(disputeId), false);
         emit OperatorGameOpened(disputeId, requestId);
     }
 
@@ -101,18 +100,20 @@ contract StepRouter is IStepRouter {
     function settle(uint256 gameId) external {
         Adjudication storage a = _adjudications[gameId];
         // INVARIANT: an operator game's outcome reaches the dispute game once, and only once it exists.
-        if (a.solver == address(0) || a.settled) revert NotSettleable(gameId);
-        IOperatorGame.Outcome outcome = operators.game(gameId).outcome;
+        if (a.disputeId == 0 || a.settled) revert NotSettleable(gameId);
+        IOperatorGame.Outcome outcome = operators.outcomeOf(gameId);
         if (outcome == IOperatorGame.Outcome.None) revert NotSettleable(gameId);
         a.settled = true;
         emit Settled(a.disputeId, gameId, outcome);
-        if (outcome == IOperatorGame.Outcome.Unjudged) {
-            // slither-disable-next-line unused-return (the court answers by disputeId; its request id is in its event)
-            court.requestStep(a.disputeId, a.jobId, a.step, a.preStateHash, a.preStateArtifact, a.solver, a.challenger);
-        } else {
-            // The dispute game's rule: the solver wins iff the answer is its claimed post-state.
-            game.stepVerified(a.disputeId, outcome == IOperatorGame.Outcome.SolverWon ? a.postStateHash : bytes32(0));
+        if (outcome == IOperatorGame.Outcome.ChallengerWon) {
+            // The dispute game's rule: the solver wins iff the answer is its claimed post-state; zero never is.
+            return game.stepVerified(a.disputeId, bytes32(0));
         }
+        IDisputeGame.Dispute memory d = game.getDispute(a.disputeId);
+        if (outcome == IOperatorGame.Outcome.SolverWon) return game.stepVerified(a.disputeId, d.hiHash);
+        // Unjudged: the court decides the step.
+        // slither-disable-next-line unused-return (the court answers by disputeId; its request id is in its event)
+        court.requestStep(a.disputeId, d.jobId, d.lo, d.loHash, d.preStateArtifact, d.solver, d.challenger);
     }
 
     /// @inheritdoc IStepRouter
@@ -129,8 +130,8 @@ contract StepRouter is IStepRouter {
 
     /// @inheritdoc IStepRouter
     function programOf(uint256 jobId) public view returns (Program memory program) {
-        IMarket.Job memory job = game.market().getJob(jobId);
-        program = _programs[job.submitter][job.specHash];
+        (address submitter, bytes32 specHash) = game.market().specOf(jobId);
+        program = _programs[submitter][specHash];
         if (jobId < program.firstJob) delete program; // registered after the job was posted: not its terms
     }
 

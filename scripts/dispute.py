@@ -5,8 +5,8 @@
                                                       #  "solver_hash", "solver_proof", "challenger_hash"}
     ape run dispute demand JOB_ID INDEX               # demand checkpoint INDEX: the solver must serve it
     ape run dispute show DISPUTE_ID
-    ape run dispute reveal DISPUTE_ID HASH            # the solver: its state hash at the midpoint
-    ape run dispute respond DISPUTE_ID agree|disagree # the challenger
+    ape run dispute reveal DISPUTE_ID HASH...         # the solver: its state hashes at the round's points
+    ape run dispute respond DISPUTE_ID SEGMENT        # the challenger: the first segment whose end it disputes
     ape run dispute serve DISPUTE_ID ARTIFACT         # the solver: sha256 of its pre-state's safetensors bytes
     ape run dispute timeout DISPUTE_ID                # anyone, once the party to move ran out of clock
     ape run dispute claim                             # your credit (bonds won)
@@ -96,6 +96,13 @@ def load(game, dispute_id: int):
     if d.phase == NONE:
         raise click.ClickException(f"there is no dispute {dispute_id} (disputes 1..{game.disputeCount()})")
     return d
+
+
+def revealed(game, dispute_id: int) -> list[bytes]:
+    """The state hashes the solver revealed in the dispute's latest round (none before its first reveal)."""
+    logs = list(game.Revealed.range(deployment()["block"], chain.blocks.head.number + 1,
+                                    search_topics={"disputeId": dispute_id}))
+    return [bytes(h) for h in logs[-1].hashes] if logs else []
 
 
 def check_move(game, dispute_id: int, phase: int, sender) -> None:
@@ -189,7 +196,8 @@ def show(cli_ctx, network, dispute_id, as_json):
         "solver": str(d.solver), "challenger": str(d.challenger), "lo": d.lo, "lo_hash": hx(d.loHash), "hi": d.hi,
         "hi_hash": hx(d.hiHash), "round": len(responses) + (d.phase in (REVEAL, RESPOND)),
         "max_rounds": game.maxRounds(interval), "solver_clock": solver_left, "challenger_clock": challenger_left,
-        "midpoint": game.midpoint(dispute_id) if d.phase == RESPOND else None,
+        "points": list(game.points(dispute_id)) if d.phase in (REVEAL, RESPOND) else None,
+        "revealed": [hx(h) for h in revealed(game, dispute_id)] if d.phase == RESPOND else None,
         "turn": {"party": now[0], "address": str(now[1]), "move": MOVES[d.phase][1],
                  "seconds_left": max(seconds_left(d), 0)} if now else None,
     }
@@ -204,8 +212,12 @@ def show(cli_ctx, network, dispute_id, as_json):
     click.echo(f"challenger:   {d.challenger}")
     click.echo(f"steps:        lo {d.lo} (agreed {hx(d.loHash)}), hi {d.hi} (solver claims {hx(d.hiHash)})")
     click.echo(f"round:        {facts['round']} of at most {facts['max_rounds']}")
+    if d.phase == REVEAL:
+        click.echo(f"points:       steps {' '.join(map(str, facts['points']))}: the solver reveals their hashes")
     if d.phase == RESPOND:
-        click.echo(f"midpoint:     step {facts['midpoint']}: solver revealed {hx(d.midHash)}")
+        click.echo("revealed:     (segment j runs from the point before step to step; the last ends at hi)")
+        for j, (step, state_hash) in enumerate(zip(facts["points"], facts["revealed"], strict=True)):
+            click.echo(f"  segment {j:2d} ends at step {step}: {state_hash}")
     click.echo(f"clocks:       solver {solver_left} s, challenger {challenger_left} s")
     if now:
         click.echo(f"turn:         the {now[0]} ({now[1]}) to {MOVES[d.phase][1]}, {max(seconds_left(d), 0)} s left")
@@ -229,10 +241,10 @@ def send_move(cli_ctx, account, dispute_id: int, phase: int, move: str, *args) -
 @network_option()
 @account_option(prompt=False)
 @click.argument("dispute_id", type=int)
-@click.argument("state_hash", callback=lambda _c, _p, v: bytes32(v))
-def reveal(cli_ctx, network, account, dispute_id, state_hash):
-    """The solver reveals its state hash at the midpoint (see `show`)."""
-    send_move(cli_ctx, account, dispute_id, REVEAL, "reveal", state_hash)
+@click.argument("state_hashes", nargs=-1, required=True, callback=lambda _c, _p, v: [bytes32(h) for h in v])
+def reveal(cli_ctx, network, account, dispute_id, state_hashes):
+    """The solver reveals its state hashes at the round's points, in order (see `show`)."""
+    send_move(cli_ctx, account, dispute_id, REVEAL, "reveal", state_hashes)
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -240,10 +252,11 @@ def reveal(cli_ctx, network, account, dispute_id, state_hash):
 @network_option()
 @account_option(prompt=False)
 @click.argument("dispute_id", type=int)
-@click.argument("answer", type=click.Choice(["agree", "disagree"]))
-def respond(cli_ctx, network, account, dispute_id, answer):
-    """The challenger agrees or disagrees with the revealed midpoint."""
-    send_move(cli_ctx, account, dispute_id, RESPOND, "respond", answer == "agree")
+@click.argument("segment", type=click.IntRange(min=0))
+def respond(cli_ctx, network, account, dispute_id, segment):
+    """The challenger picks the segment it disputes: it agrees with the state at its start and not at its end
+    (honestly, the first one whose end it disagrees with; `show` lists them)."""
+    send_move(cli_ctx, account, dispute_id, RESPOND, "respond", revealed(game_contract(), dispute_id), segment)
 
 
 @cli.command(cls=ConnectedProviderCommand)

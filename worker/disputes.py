@@ -1,8 +1,8 @@
 """Playing the dispute game: the challenger (a verifier) and the solver answer by themselves.
 
 A fault dispute narrows the steps between an agreed state (step `lo`) and the solver's disputed claim
-(step `hi`) by halving: the solver reveals its state hash at the midpoint, the challenger agrees or
-disagrees. Both compute their answers the same way, by replaying from the disputed interval's start
+(step `hi`) sixteen ways a round (pinpoint/bisection.py): the solver reveals its state hashes at the points that
+cut [lo, hi], the challenger picks the first segment whose end it disagrees with. Both compute their answers the same way, by replaying from the disputed interval's start
 checkpoint (its bytes from the artifact store, checked against the committed leaf); they differ only in
 the trainer they replay with: the challenger's is honest, the solver's is whatever it really ran. At one
 step apart the solver serves its state at `lo`, and a referee re-executes that single step; or, for a job whose
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+from pinpoint import bisection
 from pinpoint.chain import Chain, ChainError, DisputeKind, Phase
 from pinpoint.client import CoordinatorClient, CoordinatorError
 from pinpoint.merkle import checkpoint_tree
@@ -162,16 +163,18 @@ class DisputePlayer:
         if dispute["kind"] == DisputeKind.AVAILABILITY:
             self.answer_demand(dispute_id, dispute, spec)
         elif dispute["phase"] == Phase.REVEAL:
-            mid = self.chain.game.functions.midpoint(dispute_id).call()
-            state = self.state_at(dispute, spec, mid)
-            self.chain.transact("DisputeGame", "reveal", dispute_id, state.state_hash)
-            log.info("dispute %s: revealed step %s", dispute_id, mid)
+            steps = bisection.points(dispute["lo"], dispute["hi"])
+            hashes = [state.state_hash for state in self.states_at(dispute, spec, steps)]
+            self.chain.transact("DisputeGame", "reveal", dispute_id, hashes)
+            log.info("dispute %s: revealed steps %s..%s", dispute_id, steps[0], steps[-1])
         elif dispute["phase"] == Phase.RESPOND:
-            mid = self.chain.game.functions.midpoint(dispute_id).call()
-            ours = self.state_at(dispute, spec, mid).state_hash
-            agree = not self.lie and "0x" + ours.hex() == dispute["midHash"]
-            self.chain.transact("DisputeGame", "respond", dispute_id, agree)
-            log.info("dispute %s: %s with step %s", dispute_id, "agreed" if agree else "disagreed", mid)
+            steps = bisection.points(dispute["lo"], dispute["hi"])
+            revealed = self.revealed(dispute_id)
+            ours = [state.state_hash for state in self.states_at(dispute, spec, steps)]
+            segment = 0 if self.lie else bisection.pick_segment(ours, revealed)
+            self.chain.transact("DisputeGame", "respond", dispute_id, revealed, segment)
+            lo, hi = bisection.narrow(dispute["lo"], dispute["hi"], segment)
+            log.info("dispute %s: disputed steps %s..%s", dispute_id, lo, hi)
         elif dispute["phase"] == Phase.SERVE and isinstance(spec, InferenceSpec):
             # Inputs are independent: the only pre-state a referee needs is the model, already in the store.
             artifact = weights_artifact(spec)
@@ -192,7 +195,7 @@ class DisputePlayer:
         if self.chain.router is None or not game_id:
             return False
         adjudication = self.chain.struct("StepRouter", "adjudication", game_id)
-        if adjudication["disputeId"] != dispute_id or int(adjudication["solver"], 16) == 0:
+        if adjudication["disputeId"] != dispute_id:
             return False  # a court request
         if adjudication["settled"]:
             return True  # Unjudged, gone on to the court (whose requests it made, not the dispute's id)
@@ -237,8 +240,9 @@ class DisputePlayer:
         if dispute_id not in self.parties:
             spec = self.client.spec(self.chain.job(dispute["jobId"])["specHash"])
             trainer = self.trainer(spec)
-            trainer.restore(self.state_at(dispute, spec, dispute["lo"]))
-            claimed = self.state_at(dispute, spec, dispute["lo"] + 1).tensors if role == "solver" else None
+            pre, post = self.states_at(dispute, spec, [dispute["lo"], dispute["lo"] + 1])
+            trainer.restore(pre)
+            claimed = post.tensors if role == "solver" else None
             party = og.Party(trace_step(trainer), post_leaves=claimed and og.entry_leaves(claimed))
             if party.pre_hash != as_bytes(dispute["loHash"]) or (role == "solver" and party.post_hash != as_bytes(dispute["hiHash"])):
                 log.warning("dispute %s: our trace of step %s does not lead from the agreed state to our claim",
@@ -328,16 +332,30 @@ class DisputePlayer:
         except CoordinatorError:
             return False
 
+    def revealed(self, dispute_id: int) -> list[bytes]:
+        """The state hashes the solver revealed in the dispute's current round (its latest Revealed event)."""
+        logs = self.chain.game.events.Revealed().get_logs(from_block=self.chain.deployment.get("block", 0),
+                                                          argument_filters={"disputeId": dispute_id})
+        return [bytes(h) for h in logs[-1]["args"]["hashes"]]
+
     def state_at(self, dispute: dict, spec: JobSpec, step: int) -> Checkpoint:
         """Our state at `step`, replayed from the disputed interval's start checkpoint."""
+        return self.states_at(dispute, spec, [step])[0]
+
+    def states_at(self, dispute: dict, spec: JobSpec, steps: list[int]) -> list[Checkpoint]:
+        """Our states at `steps` (ascending), in one replay from the disputed interval's start checkpoint."""
         index = dispute["lo"] // spec.checkpoint_interval
         start = checkpoint_from_store(self.chain, self.client, dispute["jobId"], index, spec)
-        if step == start.step:
-            return start
         trainer = self.trainer(spec)
         trainer.restore(start)
-        trainer.train_until(step)
-        return trainer.snapshot()
+        states = []
+        for step in steps:
+            if step == start.step:
+                states.append(start)
+                continue
+            trainer.train_until(step)
+            states.append(trainer.snapshot())
+        return states
 
 
 def checkpoint_from_store(chain: Chain, client: CoordinatorClient, job_id: int, index: int, spec: JobSpec) -> Checkpoint:

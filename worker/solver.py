@@ -117,7 +117,7 @@ class SolverRun:
                 # The chain is the authority: commit our root anyway and answer demands from our own copy.
                 log.error("ALARM %s; committing our own root and keeping our copy to answer any demand", exc)
         self.state_hashes.append(ckpt.state_hash)
-        if ckpt.index > 0:
+        if 0 < ckpt.index < spec.checkpoint_count:  # the last checkpoint's root is the final root: submitResult
             root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
             self.chain.transact("Market", "postProgress", self.job_id, ckpt.index, root)
             metrics().checkpoints_committed.inc()

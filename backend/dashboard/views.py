@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from backend.api.schemas import BidPublic, DisputePublic, JobPublic, JobSummary
 from backend.disclosure import indexed_time, withheld_checkpoints
 from backend.models import Bid, ChainEvent, Checkpoint, Job, Spec, Verdict
+from pinpoint import bisection
 from pinpoint.chain import Chain
 from pinpoint.merkle import checkpoint_leaf_hash
 
@@ -48,8 +49,8 @@ class BisectionRound(BaseModel):
     round: int = Field(description="0: the interval the dispute opened on; n: after the challenger's n-th answer")
     lo: int = Field(description="step of the state both sides agree on")
     hi: int = Field(description="step of the solver's disputed claim")
-    midpoint: int | None = Field(None, description="the step whose state the solver revealed in this round")
-    agree: bool | None = Field(None, description="whether the challenger agreed with the solver's state there")
+    points: list[int] = Field([], description="the steps whose states the solver revealed in the round that led here")
+    segment: int | None = Field(None, description="the segment between them the challenger disputed (0: the first)")
     block_number: int
 
 
@@ -197,10 +198,10 @@ def job_view(session: Session, job: Job, reads: ChainReads) -> JobView:
 
 
 def bisection_rounds(events: list[ChainEvent]) -> dict[int, list[BisectionRound]]:
-    """Each fault dispute's interval as it narrowed: opened on [lo, hi], then after every answer of the
-    challenger to the solver's revealed midpoint (DisputeGame's Responded carries the new lo and hi)."""
+    """Each fault dispute's interval as it narrowed: opened on [lo, hi], then after every pick of the challenger
+    among the segments between the solver's revealed points (DisputeGame's Responded carries the new lo and hi)."""
     rounds: dict[int, list[BisectionRound]] = {}
-    midpoints: dict[int, int] = {}
+    revealed: dict[int, list[int]] = {}
     for event in events:
         args = event.args
         if event.contract != "DisputeGame" or "disputeId" not in args:
@@ -209,11 +210,11 @@ def bisection_rounds(events: list[ChainEvent]) -> dict[int, list[BisectionRound]
         if event.name == "DisputeOpened":
             rounds[dispute] = [BisectionRound(round=0, lo=int(args["lo"]), hi=int(args["hi"]),
                                               block_number=event.block_number)]
-        elif event.name == "MidpointRevealed":
-            midpoints[dispute] = int(args["step"])
+        elif event.name == "Revealed":
+            revealed[dispute] = bisection.points(int(args["lo"]), int(args["hi"]))
         elif event.name == "Responded" and dispute in rounds:
             rounds[dispute].append(BisectionRound(round=len(rounds[dispute]), lo=int(args["lo"]), hi=int(args["hi"]),
-                                                  midpoint=midpoints.pop(dispute, None), agree=bool(args["agree"]),
+                                                  points=revealed.pop(dispute, []), segment=int(args["segment"]),
                                                   block_number=event.block_number))
     return rounds
 

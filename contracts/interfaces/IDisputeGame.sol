@@ -8,13 +8,15 @@ import {IStepVerifier} from "./IStepVerifier.sol";
 /// @title IDisputeGame
 /// @notice Proves a wrong checkpoint without replaying the job. The challenger names checkpoint `index`,
 ///         which it agrees with, and checkpoint `index + 1`, which it disputes (both proven against the
-///         solver's final root); the parties bisect the steps in between (the solver reveals the state hash
-///         at the midpoint, the challenger agrees or disagrees) until one step is left; the solver serves
+///         solver's final root); the parties narrow the steps in between, ARITY ways a round (the solver
+///         reveals its state hashes at the points that cut [lo, hi] into up to ARITY segments, the challenger
+///         picks a segment whose start it agrees with and whose end it disputes) until one step is left; the
+///         solver serves
 ///         its state before that step and the step verifier computes the true state after it. The solver
 ///         wins iff that equals its claim. Each party has a chess clock; running out loses.
 /// @dev Bisection invariant: the parties agree on `loHash` at step `lo` and disagree on step `hi`, where
-///      the solver claims `hiHash`. Each round halves hi - lo, so a game takes at most ceil(log2(interval))
-///      rounds. The challenger's bond goes to the winner: back to an honest challenger (which is also paid
+///      the solver claims `hiHash`. Each round divides hi - lo by up to ARITY, so a game takes at most
+///      ceil(log_ARITY(interval)) rounds of two transactions (`maxRounds`). The challenger's bond goes to the winner: back to an honest challenger (which is also paid
 ///      half the slashed stake by the market), or to the solver it wrongly challenged.
 ///      An availability dispute (`challengeAvailability`) demands one checkpoint: the solver must answer
 ///      within its clock with the checkpoint's state hash, proven against its final root, and the id of
@@ -44,39 +46,38 @@ interface IDisputeGame is ICredits {
         Genesis
     }
 
-    /// @notice One dispute. lo/hi are step numbers; the clocks are the seconds each party has left as of
-    ///         `turnStart` (the clock of the party whose turn it is runs from there).
+    /// @notice One dispute, packed so that a challenge writes six slots. lo/hi are step numbers; the clocks
+    ///         are the seconds each party has left as of `turnStart` (the clock of the party whose turn it is
+    ///         runs from there). Its bond is `bondOf(disputeId)`.
     struct Dispute {
-        uint256 jobId;
         address solver;
-        address challenger;
         uint64 lo;
+        Phase phase;
+        Kind kind;
+        bool solverWon;
+        /// @dev Resolved with no winner: the step verifier could not adjudicate (`stepUnresolved`);
+        ///      solverWon is false but the solver was not slashed.
+        bool abandoned;
+        address challenger;
         uint64 hi;
+        /// @dev Fault: the agreed checkpoint (interval `index` is disputed); Availability: the demanded one.
+        uint32 index;
+        uint64 jobId;
+        uint64 solverClock;
+        uint64 challengerClock;
+        uint64 turnStart;
         /// @dev The state hash both parties agree on at step `lo`.
         bytes32 loHash;
         /// @dev The solver's claimed state hash at step `hi`.
         bytes32 hiHash;
-        /// @dev The state hash the solver revealed at the midpoint (Respond phase).
-        bytes32 midHash;
-        uint64 solverClock;
-        uint64 challengerClock;
-        uint64 turnStart;
-        Phase phase;
-        bool solverWon;
+        /// @dev keccak256 of the state hashes the solver revealed at `points(disputeId)` (Respond phase).
+        bytes32 revealed;
+        /// @dev Fault: the challenger's state hash at checkpoint index + 1.
+        bytes32 challengerHash;
         /// @dev sha256 of the safetensors bytes of the solver's state at step `lo` (Serve phase).
         bytes32 preStateArtifact;
         /// @dev The step verifier's request id (Adjudicating phase).
         uint256 requestId;
-        /// @dev Resolved with no winner: the step verifier could not adjudicate (`stepUnresolved`);
-        ///      solverWon is false but the solver was not slashed.
-        bool abandoned;
-        Kind kind;
-        /// @dev Fault: the agreed checkpoint (interval `index` is disputed); Availability: the demanded one.
-        uint64 index;
-        /// @dev Fault: the challenger's state hash at checkpoint index + 1.
-        bytes32 challengerHash;
-        /// @dev What the challenger posted: challengeBond, or availabilityBond for an availability dispute.
-        uint256 bond;
         /// @dev An answered availability demand: the bond waits for the job's outcome (`releaseBond`).
         bool bondHeld;
     }
@@ -99,6 +100,12 @@ interface IDisputeGame is ICredits {
     error BadDisputedProof();
     /// @notice The challenger's hash equals the solver's: there is nothing to dispute.
     error NoDisagreement();
+    /// @notice A reveal must hold one state hash per point of `points(disputeId)`.
+    error WrongPointCount(uint256 given, uint256 expected);
+    /// @notice The hashes a response names are not the ones the solver revealed.
+    error NotRevealed();
+    /// @notice The picked segment does not exist: segment < count.
+    error SegmentOutOfRange(uint256 segment, uint256 count);
     /// @notice No dispute has this id.
     error UnknownDispute(uint256 disputeId);
     /// @notice The clock is longer than MAX_CLOCK.
@@ -140,8 +147,10 @@ interface IDisputeGame is ICredits {
         uint64 hi,
         bytes32 challengerHash
     );
-    event MidpointRevealed(uint256 indexed disputeId, uint64 step, bytes32 stateHash);
-    event Responded(uint256 indexed disputeId, bool agree, uint64 lo, uint64 hi);
+    /// @notice The solver's state hashes at `points(disputeId)` of the round over [lo, hi].
+    event Revealed(uint256 indexed disputeId, uint64 lo, uint64 hi, bytes32[] hashes);
+    /// @notice The challenger picked `segment`: the dispute is now over [lo, hi].
+    event Responded(uint256 indexed disputeId, uint256 segment, uint64 lo, uint64 hi);
     event StateServed(uint256 indexed disputeId, uint64 step, bytes32 preStateArtifact, uint256 requestId);
     event DisputeResolved(uint256 indexed disputeId, uint256 indexed jobId, bool solverWon);
     /// @notice Checkpoint `index` of the job is demanded: the solver must answer within its clock.
@@ -218,12 +227,15 @@ interface IDisputeGame is ICredits {
     /// @notice The availability disputes of `jobId` whose bonds were ever held (released ones included).
     function heldBonds(uint256 jobId) external view returns (uint256[] memory);
 
-    /// @notice The solver reveals its state hash at `midpoint(disputeId)`. Phase Reveal, within its clock.
-    function reveal(uint256 disputeId, bytes32 midHash) external;
+    /// @notice The solver reveals its state hashes at `points(disputeId)`, in order (only their keccak256 is
+    ///         stored; the event carries them). Phase Reveal, within its clock.
+    function reveal(uint256 disputeId, bytes32[] calldata hashes) external;
 
-    /// @notice The challenger agrees (lo = mid) or disagrees (hi = mid) with the revealed midpoint.
+    /// @notice The challenger picks segment `segment` of the round: with p_0 = lo, p_1..p_{n-1} = points and
+    ///         p_n = hi, it agrees with the state at p_segment and disputes the one at p_{segment+1}, which
+    ///         become the new lo and hi. `hashes` are the solver's revealed ones (checked against their hash).
     ///         Phase Respond, within its clock. One step left -> Serve, else -> Reveal.
-    function respond(uint256 disputeId, bool agree) external;
+    function respond(uint256 disputeId, bytes32[] calldata hashes, uint256 segment) external;
 
     /// @notice The solver names the artifact holding its state at step `lo` (uploaded to the artifact
     ///         store) and the step goes to the step verifier. Phase Serve, within its clock.
@@ -280,14 +292,22 @@ interface IDisputeGame is ICredits {
     ///         and so the job it holds, can last.
     function MAX_CLOCK() external view returns (uint64);
 
-    /// @notice The step the solver reveals next: (lo + hi) / 2.
-    function midpoint(uint256 disputeId) external view returns (uint64);
+    /// @notice The steps whose state hashes the solver reveals next: lo + (hi - lo) * j / n for j = 1..n-1,
+    ///         where n = min(ARITY, hi - lo) segments.
+    function points(uint256 disputeId) external view returns (uint64[] memory);
+
+    /// @notice The most segments a round cuts [lo, hi] into (16).
+    function ARITY() external view returns (uint64);
+
+    /// @notice What the dispute's challenger posted: challengeBond, or availabilityBond for an availability
+    ///         dispute.
+    function bondOf(uint256 disputeId) external view returns (uint256);
 
     /// @notice Seconds each party has left now, counting the running turn.
     function clocks(uint256 disputeId) external view returns (uint64 solverLeft, uint64 challengerLeft);
 
     function totalBonds() external view returns (uint256);
 
-    /// @notice Most bisection rounds a dispute over `steps` steps can take: ceil(log2(steps)).
+    /// @notice Most rounds a dispute over `steps` steps can take: ceil(log_ARITY(steps)).
     function maxRounds(uint64 steps) external pure returns (uint64);
 }

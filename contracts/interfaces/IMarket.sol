@@ -335,7 +335,12 @@ interface IMarket is ICredits {
 
     /// @notice The game opens one more dispute of a Submitted or Disputed job, after its audit commit
     ///         window and inside its challenge window: -> Disputed, `openDisputes` + 1. Dispute game only.
-    function openDispute(uint256 jobId) external;
+    /// @return solver The job's solver.
+    /// @return checkpointCount The job's checkpoint count.
+    /// @return checkpointInterval Steps between its checkpoints (what the game needs, without `getJob`'s copy).
+    function openDispute(uint256 jobId)
+        external
+        returns (address solver, uint64 checkpointCount, uint64 checkpointInterval);
 
     /// @notice Ends one dispute over a Disputed job. Dispute game only.
     ///         Solver won: `openDisputes` - 1, and back to Submitted when none is left open (the challenge
@@ -357,6 +362,9 @@ interface IMarket is ICredits {
 
     /// @notice The job with id `jobId` (all zero, state None, if there is none).
     function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice Who posted job `jobId` and its spec hash (zeros if there is none): two slots, not `getJob`'s copy.
+    function specOf(uint256 jobId) external view returns (address submitter, bytes32 specHash);
 
     /// @notice The state of job `jobId` alone (None if there is none): cheaper than `getJob`.
     function jobState(uint256 jobId) external view returns (JobState);

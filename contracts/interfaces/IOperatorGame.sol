@@ -249,4 +249,7 @@ interface IOperatorGame {
     function timeout(uint256 gameId) external;
 
     function game(uint256 gameId) external view returns (Game memory);
+
+    /// @notice How game `gameId` ended (None while it runs): one slot, not `game`'s copy.
+    function outcomeOf(uint256 gameId) external view returns (Outcome);
 }

@@ -27,14 +27,8 @@ interface IStepRouter is IStepVerifier {
 
     /// @notice What an operator game was opened for, so that an Unjudged one can go to the court.
     struct Adjudication {
-        uint256 disputeId;
-        uint256 jobId;
-        uint64 step;
-        bytes32 preStateHash;
-        bytes32 preStateArtifact;
-        bytes32 postStateHash;
-        address solver;
-        address challenger;
+        /// @dev The dispute whose step the game decides (its ends, parties and served state are read from it).
+        uint64 disputeId;
         bool settled;
     }
 

@@ -129,8 +129,9 @@ def test_faultDispute_rows(project):
     apply("DisputeGame", "DisputeOpened", disputeId=6, jobId=JOB, challenger=CHALLENGER, lo=INTERVAL,
           hi=2 * INTERVAL, challengerHash="0x" + "ee" * 32)
     assert dispute(6) == (JOB, "fault", CHALLENGER, INTERVAL, 2 * INTERVAL, 0, "reveal", None)
-    apply("DisputeGame", "MidpointRevealed", disputeId=6, step=12, stateHash="0x" + "33" * 32)
-    apply("DisputeGame", "Responded", disputeId=6, agree=True, lo=12, hi=16)
-    assert dispute(6)[3:7] == (12, 16, 1, "reveal")
+    apply("DisputeGame", "Revealed", disputeId=6, lo=INTERVAL, hi=2 * INTERVAL, hashes=["0x" + "33" * 32] * 7)
+    assert dispute(6)[6] == "respond"
+    apply("DisputeGame", "Responded", disputeId=6, segment=4, lo=12, hi=13)
+    assert dispute(6)[3:7] == (12, 13, 1, "serve")
     apply("DisputeGame", "DisputeAbandoned", disputeId=6, jobId=JOB)
     assert dispute(6)[1] == "fault" and dispute(6)[6] == "abandoned"

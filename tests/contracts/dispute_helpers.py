@@ -2,10 +2,13 @@
 
 The toy "training": state_{s+1} = keccak(abi.encode(state_s, s)); a state is its own hash. An artifact is
 the "safetensors bytes" of a state, stored by its id in an in-memory artifact store.
+
+The bisection is ARITY-way: a round's solver reveals its hashes at `points(lo, hi)`, and an honest challenger
+picks the first segment whose end it disputes (`honest_segment`); `play_round` plays one such round.
 """
 
-import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from eth_abi import encode
@@ -27,6 +30,7 @@ CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 P_NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
 # IDisputeGame.Kind values.
 FAULT, AVAILABILITY, GENESIS = range(3)
+ARITY = 16  # DisputeGame.ARITY: the most segments a round cuts [lo, hi] into
 GENESIS_STEP = 2**64 - 1  # DisputeGame.GENESIS_STEP: "the initial state, from the spec"
 GENESIS_KEY = b"genesis"  # where a store holds the true initial state, which the toy spec alone would give
 # IMarket.JobState values added for disputes.
@@ -51,7 +55,52 @@ def artifact_id(state: bytes) -> bytes:
 
 
 def max_rounds(steps: int) -> int:
-    return math.ceil(math.log2(steps)) if steps > 1 else 0
+    """ceil(log_ARITY(steps)), in integers (0 for one step or none)."""
+    rounds, reach = 0, 1
+    while reach < steps:
+        rounds, reach = rounds + 1, reach * ARITY
+    return rounds
+
+
+def points(lo: int, hi: int) -> list[int]:
+    """The steps a round over [lo, hi] reveals (DisputeGame.points): lo + (hi - lo) * j // n for j = 1..n-1,
+    n = min(ARITY, hi - lo) segments."""
+    n = min(ARITY, hi - lo)
+    return [lo + (hi - lo) * j // n for j in range(1, n)] if n > 0 else []
+
+
+def _at(states) -> Callable[[int], bytes]:
+    """A state lookup from a list (or mapping) of states by step, or a function of the step."""
+    return states if callable(states) else states.__getitem__
+
+
+def honest_segment(steps: Sequence[int], hashes: Sequence[bytes], truth) -> int:
+    """The segment an honest challenger picks: the first whose end (a revealed point) is not the truth, or the
+    last (whose end is the disputed hi) when every point is."""
+    truth = _at(truth)
+    return next((j for j, (step, h) in enumerate(zip(steps, hashes, strict=True)) if bytes(h) != truth(step)),
+                len(hashes))
+
+
+def play_round(game, dispute_id: int, claimed, truth, solver, challenger) -> int:
+    """One bisection round: the solver reveals `claimed` (states by step, or a function of the step) at the
+    dispute's points, the honest challenger (knowing `truth`) responds with the first disagreeing segment.
+    Returns that segment."""
+    steps = list(game.points(dispute_id))
+    hashes = [_at(claimed)(step) for step in steps]
+    game.reveal(dispute_id, hashes, sender=solver)
+    segment = honest_segment(steps, hashes, truth)
+    game.respond(dispute_id, hashes, segment, sender=challenger)
+    return segment
+
+
+def bisect(game, dispute_id: int, claimed, truth, solver, challenger) -> int:
+    """`play_round` until one step is left (phase Serve); returns the number of rounds."""
+    rounds = 0
+    while game.getDispute(dispute_id).phase == REVEAL:
+        play_round(game, dispute_id, claimed, truth, solver, challenger)
+        rounds += 1
+    return rounds
 
 
 @dataclass
@@ -129,6 +178,10 @@ class Solver:
             return self.states[step]
         return self.rng.choice([self.states[step], self.truth[step], self.rng.randbytes(32)])
 
+    def reveal_all(self, steps: Sequence[int]) -> list[bytes]:
+        """Its hashes at a round's points."""
+        return [self.reveal(step) for step in steps]
+
     def serve(self, step: int) -> bytes:
         if self.rng is not None and self.rng.random() < 0.3:
             return self.rng.randbytes(32)
@@ -152,6 +205,12 @@ class Challenger:
         if self.mode == "random":
             return self.rng.random() < 0.5
         return self.mode == "agree"
+
+    def pick(self, steps: Sequence[int], hashes: Sequence[bytes]) -> int:
+        """The segment it disputes: the first whose end it does not agree with (the last if it agrees with
+        every point). Honest, that is `honest_segment`."""
+        return next((j for j, (step, h) in enumerate(zip(steps, hashes, strict=True))
+                     if not self.agrees(step, bytes(h))), len(hashes))
 
 
 def referee_answer(store: dict, request) -> bytes:
@@ -210,14 +269,15 @@ def finalize(chain, court, request_id, keeper):
 
 def play(chain, game, court, dispute_id, solver: Solver, challenger: Challenger, referees, keeper) -> int:
     """Plays the dispute to the end with these actors; returns the number of bisection rounds."""
-    rounds = 0
+    rounds, revealed = 0, []
     while True:
         d = game.getDispute(dispute_id)
         if d.phase == REVEAL:
-            game.reveal(dispute_id, solver.reveal(game.midpoint(dispute_id)), sender=solver.account)
+            revealed = solver.reveal_all(game.points(dispute_id))
+            game.reveal(dispute_id, revealed, sender=solver.account)
         elif d.phase == RESPOND:
-            mid = game.midpoint(dispute_id)
-            game.respond(dispute_id, challenger.agrees(mid, bytes(d.midHash)), sender=challenger.account)
+            segment = challenger.pick(game.points(dispute_id), revealed)
+            game.respond(dispute_id, revealed, segment, sender=challenger.account)
             rounds += 1
         elif d.phase == SERVE:
             game.serveState(dispute_id, solver.serve(d.lo), sender=solver.account)

@@ -44,6 +44,8 @@ from dispute_helpers import (
     SLASHED,
     artifact_id,
     commitment,
+    honest_segment,
+    points,
     referee_answer,
     trajectory,
 )
@@ -130,6 +132,7 @@ class DisputeSequence:
         self.jobs = {}  # job id -> Job (open jobs re-read after every step)
         self.claims = {}  # job id -> (truth, claimed, tree) for results submitted with a real checkpoint tree
         self.disputes = {}  # dispute id -> Dispute (unresolved ones re-read after every step)
+        self.revealed = {}  # dispute id -> the hashes its solver revealed last
         self.requests = {}  # request id -> Request (open ones re-read after every step)
         self.answers = {}  # (request id, round, referee address) -> (answer, salt) committed, until revealed
         self.store = {}  # the artifact store: artifact id -> state
@@ -382,19 +385,28 @@ class DisputeSequence:
         return dispute_id, self.disputes.get(dispute_id)
 
     def do_reveal(self, who):
+        """The solver's hashes at the round's points: mostly its claimed states, else made up."""
         dispute_id, d = self.dispute(REVEAL)
-        mid = (d.lo + d.hi) // 2 if d else 0
+        steps = points(d.lo, d.hi) if d else []
         claimed = self.claims.get(d.jobId, (None, None))[1] if d else None
-        midhash = claimed[mid] if claimed and self.rng.random() < 0.8 else self.rng.randbytes(32)
-        self.game.reveal(dispute_id, midhash, sender=self.usually(d.solver if d else ZERO_ADDRESS))
+        if claimed and self.rng.random() < 0.8:
+            hashes = [claimed[step] for step in steps]
+        else:
+            hashes = [self.rng.randbytes(32) for _ in steps]
+        self.game.reveal(dispute_id, hashes, sender=self.usually(d.solver if d else ZERO_ADDRESS))
+        self.revealed[dispute_id] = hashes
 
     def do_respond(self, who):
+        """The challenger's pick: mostly the first segment whose end is not the truth, else any segment."""
         dispute_id, d = self.dispute(RESPOND)
         truth = self.claims.get(d.jobId, (None,))[0] if d else None
-        mid = (d.lo + d.hi) // 2 if d else 0
+        hashes = self.revealed.get(dispute_id, [])
         honest = truth is not None and self.rng.random() < 0.8
-        agree = bytes(d.midHash) == truth[mid] if honest else self.rng.random() < 0.5
-        self.game.respond(dispute_id, agree, sender=self.usually(d.challenger if d else ZERO_ADDRESS))
+        if honest and d.phase == RESPOND:  # (a dispute picked at random may be past this round: reverts below)
+            segment = honest_segment(points(d.lo, d.hi), hashes, truth)
+        else:
+            segment = self.rng.randrange(len(hashes) + 1)
+        self.game.respond(dispute_id, hashes, segment, sender=self.usually(d.challenger if d else ZERO_ADDRESS))
 
     def do_demand(self, who):
         """Demands a checkpoint of a challengeable result (sometimes past the last one, or with a wrong bond)."""
@@ -612,10 +624,11 @@ class DisputeSequence:
 
         unresolved = {i: d for i, d in self.disputes.items() if d.phase != RESOLVED}
         held = {i: d for i, d in self.disputes.items() if d.bondHeld}
-        assert totals[game][1] == sum(d.bond for d in (*unresolved.values(), *held.values())), \
+        bonds = {i: read(game, "bondOf", i) for i in self.disputes}
+        assert totals[game][1] == sum(bonds[i] for i in (*unresolved, *held)), \
             "bonds != those of unresolved disputes and held demands"
-        for d in self.disputes.values():
-            assert d.bond == (AVAILABILITY_BOND if d.kind == AVAILABILITY else CHALLENGE_BOND)
+        for i, d in self.disputes.items():
+            assert bonds[i] == (AVAILABILITY_BOND if d.kind == AVAILABILITY else CHALLENGE_BOND)
         for d in held.values():  # only a demand the solver answered holds its bond, and only until the job ends
             assert d.kind == AVAILABILITY and d.solverWon and d.phase == RESOLVED
         for job_id, job in self.jobs.items():  # the market counts the open disputes of a job under review

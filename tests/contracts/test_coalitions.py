@@ -31,6 +31,7 @@ from dispute_helpers import (
     SLASHED,
     artifact_id,
     commitment,
+    honest_segment,
     referee_answer,
     submit_proven,
     trajectory,
@@ -105,6 +106,7 @@ class Match:
             deviate_at = rng.randint(1, COUNT * INTERVAL)
             self.claimed = trajectory(self.truth[0], COUNT * INTERVAL, deviate_at=deviate_at, wrong=rng.randbytes(32))
         self.store = {}  # the artifact store: what was served, by id
+        self.revealed = {}  # dispute id -> the hashes the solver revealed in its latest round
         self.requests = set()
 
     def parties(self):
@@ -204,10 +206,13 @@ class Match:
         refuses to serve stay silent)."""
         d = self.game.getDispute(dispute_id)
         if d.phase == REVEAL:
-            self.game.reveal(dispute_id, self.claimed[self.game.midpoint(dispute_id)], sender=self.solver)
+            hashes = [self.claimed[step] for step in self.game.points(dispute_id)]
+            self.game.reveal(dispute_id, hashes, sender=self.solver)
+            self.revealed[dispute_id] = hashes
         elif d.phase == RESPOND and d.challenger == self.watchdog.address:
-            mid = self.game.midpoint(dispute_id)
-            self.game.respond(dispute_id, bytes(d.midHash) == self.truth[mid], sender=self.watchdog)
+            hashes = self.revealed[dispute_id]
+            segment = honest_segment(self.game.points(dispute_id), hashes, self.truth)
+            self.game.respond(dispute_id, hashes, segment, sender=self.watchdog)
         elif d.phase == SERVE and self.solver_mode != "refuse to serve":
             if d.kind == AVAILABILITY:  # a demand: the solver answers with its checkpoint and uploads it
                 state, proof = self.proven.checkpoint(d.index)

@@ -110,7 +110,8 @@ def test_challengeAvailability_opensServeDispute_andDisputesJob(game, market, jo
     dispute_id = tx.return_value
     d = game.getDispute(dispute_id)
     assert (d.kind, d.index, d.jobId, d.solver, d.challenger) == (AVAILABILITY, INDEX, job.job_id, solver, challenger)
-    assert (d.lo, d.hi, d.phase, d.bond) == (INDEX * INTERVAL, INDEX * INTERVAL, SERVE, AVAILABILITY_BOND)
+    assert (d.lo, d.hi, d.phase) == (INDEX * INTERVAL, INDEX * INTERVAL, SERVE)
+    assert game.bondOf(dispute_id) == AVAILABILITY_BOND
     assert (d.solverClock, d.challengerClock, d.turnStart) == (CLOCK, CLOCK, tx.timestamp)
     assert game.clocks(dispute_id) == (CLOCK, CLOCK)
     sealed = market.getJob(job.job_id)

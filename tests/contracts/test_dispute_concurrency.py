@@ -19,6 +19,7 @@ from dispute_helpers import (
     Challenger,
     Solver,
     assert_ledgers,
+    bisect,
     commitment,
     play,
     referee_answer,
@@ -40,14 +41,6 @@ def cheat(jobs, market, game, staked, solver):
 def stall(game, job, ally) -> int:
     """The ally's frivolous dispute over interval 0 (which is right), opened first."""
     return game.challenge(*job.challenge_args(0, FRIVOLOUS), sender=ally, value=CHALLENGE_BOND).return_value
-
-
-def bisect_to_serve(game, dispute_id, solver, challenger, truth):
-    """Plays the bisection honestly on the challenger's side until one step is left; the solver serves."""
-    while game.getDispute(dispute_id).hi - game.getDispute(dispute_id).lo > 1:
-        mid = game.midpoint(dispute_id)
-        game.reveal(dispute_id, CLAIMED[mid], sender=solver)
-        game.respond(dispute_id, CLAIMED[mid] == truth[mid], sender=challenger)
 
 
 def test_allyOpensFirst_honestChallengerStillGetsIn_andTheCheaterIsSlashed(
@@ -84,7 +77,7 @@ def test_lateVerdictForAMootDispute_isIgnored(chain, jobs, market, game, court, 
     stalled = stall(game, cheat, ally)
     honest = game.challenge(*cheat.challenge_args(1, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND).return_value
     # The ally's dispute reaches the court, whose panel answers; the verdict is not decided yet.
-    bisect_to_serve(game, stalled, solver, ally, TRUTH)
+    bisect(game, stalled, CLAIMED, TRUTH, solver, ally)  # the ally picks honestly: to step 7 -> 8
     store = {}
     game.serveState(stalled, Solver(solver, CLAIMED, store).serve(game.getDispute(stalled).lo), sender=solver)
     assert game.getDispute(stalled).phase == ADJUDICATING
@@ -125,8 +118,8 @@ def test_resultIsFinalOnlyAfterEveryOpenDispute_andFrivolousChallengersPayTheSol
     deadline = market.getJob(job.job_id).challengeDeadline
     first = game.challenge(*job.challenge_args(0, FRIVOLOUS), sender=challenger, value=CHALLENGE_BOND).return_value
     second = game.challenge(*job.challenge_args(2, FRIVOLOUS), sender=stranger, value=CHALLENGE_BOND).return_value
-    for dispute_id in (first, second):
-        game.reveal(dispute_id, TRUTH[game.midpoint(dispute_id)], sender=solver)  # then the challengers go silent
+    for dispute_id in (first, second):  # then the challengers go silent
+        game.reveal(dispute_id, [TRUTH[step] for step in game.points(dispute_id)], sender=solver)
     jobs.after(deadline)
     with ape.reverts(market.WrongJobState, expected=SUBMITTED, actual=DISPUTED):
         market.finalize(job.job_id, sender=owner)
@@ -167,7 +160,7 @@ def test_stallerContract_manyDisputesAndChainedRechallenges_keepNobodyOut(
     args = job.challenge_args(0, FRIVOLOUS)
     first, second = staller.challengeMany(game, 2, *args, sender=stranger, value=2 * CHALLENGE_BOND).return_value
     for dispute_id in (first, second):  # the solver answers; the staller never does
-        game.reveal(dispute_id, CLAIMED[game.midpoint(dispute_id)], sender=solver)
+        game.reveal(dispute_id, [CLAIMED[step] for step in game.points(dispute_id)], sender=solver)
     jobs.after(game.getDispute(first).turnStart + CLOCK)
     third = staller.timeoutAndRechallenge(game, first, *args, sender=stranger, value=CHALLENGE_BOND).return_value
     honest = game.challenge(*job.challenge_args(1, TRUTH[16]), sender=challenger, value=CHALLENGE_BOND).return_value

@@ -3,7 +3,8 @@ and what a win or a loss does to stakes, bonds, credits and the job.
 
 Invariants of every game, whichever side is dishonest:
 - the honest side always wins;
-- a game takes at most ceil(log2(interval)) bisection rounds;
+- a game takes at most ceil(log16(interval)) bisection rounds (16-way: the solver reveals up to 15 points a
+  round, the challenger picks the first segment whose end it disputes);
 - a slashed solver's stake is split between the submitter (with the whole escrow) and the challenger, and the
   challenger gets its bond back; an honest solver gets the challenger's bond and its challenge window back;
 - every contract's balance equals its ledger.
@@ -25,6 +26,7 @@ from dispute_helpers import (
     adjudicate,
     artifact_id,
     assert_ledgers,
+    bisect,
     max_rounds,
     play,
     submit_open,
@@ -66,7 +68,7 @@ def test_fuzzedGame_honestSideAlwaysWins(
 ):
     rng = random.Random(seed)
     scenario = SCENARIOS[seed % len(SCENARIOS)]
-    interval = rng.randint(8, 64)
+    interval = rng.randint(8, 300)  # one to three 16-way rounds
     truth = trajectory(rng.randbytes(32), COUNT * interval)
     store = {}
     if "cheater" in scenario:
@@ -127,10 +129,7 @@ def test_silentSolver_losesAndIsSlashed(chain, market, game, court, staking, che
 def test_solverSilentAtServe_loses(chain, market, game, court, staking, cheat, cheat_dispute, solver, challenger,
                                    submitter, stranger):
     job, truth = cheat
-    for _ in range(3):
-        mid = game.midpoint(cheat_dispute)
-        game.reveal(cheat_dispute, job.claimed[mid], sender=solver)
-        game.respond(cheat_dispute, job.claimed[mid] == truth[mid], sender=challenger)
+    assert bisect(game, cheat_dispute, job.claimed, truth, solver, challenger) == 1  # 8 steps: one round
     d = game.getDispute(cheat_dispute)
     assert (d.lo, d.hi) == (12, 13)
     chain.pending_timestamp = d.turnStart + d.solverClock + 1
@@ -146,7 +145,7 @@ def test_silentChallenger_losesBond_andTheDeadlineNeverMoved(chain, jobs, market
     opened = game.challenge(*job.challenge_args(2, b"\x07" * 32), sender=challenger, value=CHALLENGE_BOND)
     dispute_id = opened.return_value
     deadline = market.getJob(job.job_id).challengeDeadline
-    game.reveal(dispute_id, truth[20], sender=solver)
+    game.reveal(dispute_id, [truth[step] for step in game.points(dispute_id)], sender=solver)
     chain.pending_timestamp = game.getDispute(dispute_id).turnStart + CLOCK + 1
     tx = game.claimTimeout(dispute_id, sender=stranger)
     assert_settled(market, game, court, staking, job.job_id, dispute_id, solver, challenger, submitter, True)
@@ -166,10 +165,8 @@ def test_silentReferee_isSlashedToTheParties_gameEnds(chain, market, game, court
                                                     seated, solver, challenger, submitter, stranger):
     job, truth = cheat
     store = {}
-    for _ in range(3):
-        mid = game.midpoint(cheat_dispute)
-        game.reveal(cheat_dispute, job.claimed[mid], sender=solver)
-        game.respond(cheat_dispute, job.claimed[mid] == truth[mid], sender=challenger)
+    bisect(game, cheat_dispute, job.claimed, truth, solver, challenger)
+    assert (game.getDispute(cheat_dispute).lo, game.getDispute(cheat_dispute).hi) == (12, 13)
     store[artifact_id(truth[12])] = truth[12]
     game.serveState(cheat_dispute, artifact_id(truth[12]), sender=solver)
     request_id = game.getDispute(cheat_dispute).requestId

@@ -52,7 +52,8 @@ def test_challengeGenesis_asksTheStepVerifierForTheInitialState(game, court, mar
     dispute_id = tx.return_value
     d = game.getDispute(dispute_id)
     assert (d.kind, d.jobId, d.solver, d.challenger, d.phase) == (GENESIS, backdoored.job_id, solver, challenger, ADJUDICATING)
-    assert (d.hiHash, d.challengerHash, d.bond, d.requestId) == (BACKDOORED, TRUE_INITIAL, CHALLENGE_BOND, 1)
+    assert (d.hiHash, d.challengerHash, game.bondOf(dispute_id), d.requestId) == (BACKDOORED, TRUE_INITIAL,
+                                                                                 CHALLENGE_BOND, 1)
     request = court.getRequest(1)
     assert (request.disputeId, request.jobId, request.step) == (dispute_id, backdoored.job_id, GENESIS_STEP)
     assert (request.preStateHash, request.preStateArtifact) == (ZERO32, ZERO32)

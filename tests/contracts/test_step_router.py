@@ -15,8 +15,8 @@ from dispute_helpers import (
     PANEL_SIZE,
     REFEREE_BOND,
     SLASHED,
-    Challenger,
     Solver,
+    bisect,
     open_challenges,
 )
 from eth_utils import keccak
@@ -86,15 +86,10 @@ def dispute_to_the_step(stack, job_id, tree, claimed, truth, solver, challenger)
     game = stack["game"]
     args = [job_id, 1, claimed[INTERVAL], tree.get_proof(1), claimed[2 * INTERVAL], tree.get_proof(2), truth[2 * INTERVAL]]
     dispute_id = game.challenge(*args, sender=challenger, value=CHALLENGE_BOND).return_value
-    solver_side, challenger_side = Solver(solver, claimed, {}), Challenger(challenger, truth)
-    while (d := game.getDispute(dispute_id)).phase != ADJUDICATING:
-        if d.phase == 1:
-            game.reveal(dispute_id, solver_side.reveal(game.midpoint(dispute_id)), sender=solver)
-        elif d.phase == 2:
-            mid = game.midpoint(dispute_id)
-            game.respond(dispute_id, challenger_side.agrees(mid, bytes(d.midHash)), sender=challenger)
-        else:
-            game.serveState(dispute_id, solver_side.serve(d.lo), sender=solver)
+    bisect(game, dispute_id, claimed, truth, solver, challenger)
+    d = game.getDispute(dispute_id)
+    game.serveState(dispute_id, Solver(solver, claimed, {}).serve(d.lo), sender=solver)
+    assert game.getDispute(dispute_id).phase == ADJUDICATING
     return dispute_id
 
 
@@ -111,6 +106,8 @@ def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, a
     assert (d.lo, d.hi) == (CHEAT_STEP, CHEAT_STEP + 1)
     assert stack["court"].requestCount() == 0  # nothing went to the court
     game_id = d.requestId
+    a = stack["router"].adjudication(game_id)  # one slot: the rest is read from the dispute when it settles
+    assert (a.disputeId, a.settled) == (dispute_id, False)
     with ape.reverts(stack["router"].NotSettleable):  # not before the operator game ends
         stack["router"].settle(game_id, sender=challenger)
     played = play(stack["operators"], game_id,
@@ -119,6 +116,7 @@ def test_a_cheating_solver_is_slashed_with_no_referee_registered(stack, chain, a
     with ape.reverts(stack["router"].NotSettleable):
         stack["router"].settle(game_id + 1, sender=challenger)
     stack["router"].settle(game_id, sender=accounts[4])  # anyone
+    assert stack["router"].adjudication(game_id).settled
     assert stack["market"].getJob(job_id).state == SLASHED
     with ape.reverts(stack["router"].NotSettleable):  # once
         stack["router"].settle(game_id, sender=challenger)
@@ -168,3 +166,6 @@ def test_an_operator_the_chain_does_not_execute_goes_on_to_the_court(stack, chai
     assert stack["court"].requestCount() == requests + 1
     request = stack["court"].getRequest(requests + 1)
     assert (request.disputeId, request.step, bytes(request.preStateHash)) == (dispute_id, CHEAT_STEP, honest.pre_hash)
+    d = stack["game"].getDispute(dispute_id)  # the court gets the dispute's step, served state and parties
+    assert (request.jobId, request.preStateArtifact) == (job_id, d.preStateArtifact)
+    assert (request.solver, request.challenger) == (solver, challenger)

@@ -131,9 +131,9 @@ def test_jobPage_showsHostileTextAsText_andDrawsEachBisectionRound(dashboard):
                                             created_at="2026-12-01T00:00:00Z")],
                     disputes=[])
     rounds = [BisectionRound(round=0, lo=32, hi=64, block_number=10),
-              BisectionRound(round=1, lo=48, hi=64, midpoint=48, agree=True, block_number=11),
-              BisectionRound(round=2, lo=48, hi=56, midpoint=56, agree=False, block_number=12)]
-    dispute = DisputeView(**DisputePublic(id=1, kind="fault", challenger="0x" + "44" * 20, lo=48, hi=56, rounds=2,
+              BisectionRound(round=1, lo=48, hi=50, points=list(range(34, 64, 2)), segment=8, block_number=11),
+              BisectionRound(round=2, lo=48, hi=49, points=[49], segment=0, block_number=12)]
+    dispute = DisputeView(**DisputePublic(id=1, kind="fault", challenger="0x" + "44" * 20, lo=48, hi=49, rounds=2,
                                           phase="reveal", solver_won=None).model_dump(), bisection=rounds)
     view = JobView(job=job, spec={"kind": "train", "model": {"name": hostile}}, sampled_intervals=[1], commit_deadline=None,
                    history=[], disputes=[dispute], audits=[], chain_time=None)
@@ -146,7 +146,8 @@ def test_jobPage_showsHostileTextAsText_andDrawsEachBisectionRound(dashboard):
     assert dashboard.locator("#pwned").count() == 0 and dashboard.evaluate("window.pwned") is None
     bars = dashboard.locator(".dispute rect.round")
     assert [(int(bars.nth(i).get_attribute("data-lo")), int(bars.nth(i).get_attribute("data-hi"))) for i in range(bars.count())] \
-        == [(32, 64), (48, 64), (48, 56)]
+        == [(32, 64), (48, 50), (48, 49)]
     widths = [float(bars.nth(i).get_attribute("width")) for i in range(3)]
     assert widths[0] > widths[1] > widths[2]
+    assert dashboard.locator(".dispute line.point").count() == 15 + 1  # each round's revealed points
     assert dashboard.locator(".loss-point").count() == 1

@@ -14,17 +14,17 @@ def event(block: int, contract: str, name: str, **args) -> ChainEvent:
                       args=stored, job_id=1)
 
 
-def test_bisection_isEachRoundsInterval_withTheMidpointAndTheChallengersAnswer():
+def test_bisection_isEachRoundsInterval_withThePointsRevealedAndTheSegmentDisputed():
     events = [event(10, "DisputeGame", "DisputeOpened", disputeId=4, jobId=1, challenger=VERIFIER, lo=32, hi=64),
               event(11, "DisputeGame", "DisputeOpened", disputeId=5, jobId=1, challenger=OTHER, lo=0, hi=1),
-              event(12, "DisputeGame", "MidpointRevealed", disputeId=4, step=48, stateHash="0x" + "11" * 32),
-              event(13, "DisputeGame", "Responded", disputeId=4, agree=True, lo=48, hi=64),
-              event(14, "DisputeGame", "MidpointRevealed", disputeId=4, step=56, stateHash="0x" + "22" * 32),
-              event(15, "DisputeGame", "Responded", disputeId=4, agree=False, lo=48, hi=56),
+              event(12, "DisputeGame", "Revealed", disputeId=4, lo=32, hi=64, hashes=["0x" + "11" * 32] * 15),
+              event(13, "DisputeGame", "Responded", disputeId=4, segment=8, lo=48, hi=50),
+              event(14, "DisputeGame", "Revealed", disputeId=4, lo=48, hi=50, hashes=["0x" + "22" * 32]),
+              event(15, "DisputeGame", "Responded", disputeId=4, segment=0, lo=48, hi=49),
               event(16, "Market", "JobDisputed", jobId=1)]
     rounds = bisection_rounds(events)
-    assert [(r.round, r.lo, r.hi, r.midpoint, r.agree) for r in rounds[4]] == [
-        (0, 32, 64, None, None), (1, 48, 64, 48, True), (2, 48, 56, 56, False)]
+    assert [(r.round, r.lo, r.hi, r.segment) for r in rounds[4]] == [(0, 32, 64, None), (1, 48, 50, 8), (2, 48, 49, 0)]
+    assert [r.points for r in rounds[4]] == [[], list(range(34, 64, 2)), [49]]  # 16 segments of 2 steps, then 2 of 1
     assert [(r.lo, r.hi) for r in rounds[5]] == [(0, 1)]  # one step wide from the start: no round
 
 

@@ -157,7 +157,7 @@ def test_disputeScript_open_show_refusedMove(chain_stack, tmp_path):
     assert (facts["phase"], facts["lo"], facts["hi"], facts["hi_hash"]) == ("Reveal", 0, 4, hashes[1])
     assert facts["turn"]["party"] == "solver" and facts["challenger_clock"] == clock
 
-    refused = ape_run(chain_stack, "dispute", "respond", str(dispute_id), "agree", account=f"TEST::{CHALLENGER}")
+    refused = ape_run(chain_stack, "dispute", "respond", str(dispute_id), "0", account=f"TEST::{CHALLENGER}")
     assert refused.returncode != 0
     text = output(refused)
     assert f"cannot respond now: it is the solver's turn ({solver.address}) to reveal" in text, text

@@ -79,6 +79,8 @@ contract ProtocolHandler {
     uint256 public drains;
     /// @notice Set when an exit that must always work (a claim of a standing credit) reverted.
     string public brokenExit;
+    /// @notice Set when a move that must revert (a response naming hashes the solver did not reveal) went through.
+    string public brokenRule;
 
     constructor() {
         time = 1_700_000_000;
@@ -103,7 +105,7 @@ contract ProtocolHandler {
         _actors(verifiers, 0x5200, 4, "verifier");
         _actors(referees, 0x5300, 4, "referee");
         _actors(challengers, 0x5400, 2, "challenger");
-        _actions = ["warp", "deposit", "requestWithdrawal", "withdraw", "postJob", "bid", "closeBidding", "postProgress", "submitResult", "sealSample", "finalize", "reportMissedDeadline", "registerVerifier", "requestVerifierExit", "withdrawVerifierStake", "fundAudit", "auditCommit", "auditReveal", "auditSettle", "challenge", "challengeAvailability", "answerAvailability", "revealMidpoint", "respond", "serveState", "claimTimeout", "closeMoot", "releaseBond", "registerReferee", "requestRefereeExit", "withdrawReferee", "draw", "commitAnswer", "revealAnswer", "decide", "appeal", "slashReferee", "claim", "postSwarm", "swarmBid", "closeSwarmBidding", "postReplica", "vacate", "completeSwarm", "noteIdle", "endSwarm"];
+        _actions = ["warp", "deposit", "requestWithdrawal", "withdraw", "postJob", "bid", "closeBidding", "postProgress", "submitResult", "sealSample", "finalize", "reportMissedDeadline", "registerVerifier", "requestVerifierExit", "withdrawVerifierStake", "fundAudit", "auditCommit", "auditReveal", "auditSettle", "challenge", "challengeAvailability", "answerAvailability", "reveal", "respond", "serveState", "claimTimeout", "closeMoot", "releaseBond", "registerReferee", "requestRefereeExit", "withdrawReferee", "draw", "commitAnswer", "revealAnswer", "decide", "appeal", "slashReferee", "claim", "postSwarm", "swarmBid", "closeSwarmBidding", "postReplica", "vacate", "completeSwarm", "noteIdle", "endSwarm"];
         // Three verifiers and three referees are seated from the start (the fuzzer exits and adds more).
         for (uint256 i; i < 3; ++i) {
             vm.prank(verifiers[i]);
@@ -450,22 +452,47 @@ contract ProtocolHandler {
         } catch {}
     }
 
-    function revealMidpoint(uint256 disputeSeed) external step {
+    /// @notice The solver reveals its claimed state hashes at the round's points (a cheating solver's claim
+    ///         differs from the true state from its cheat step on).
+    function reveal(uint256 disputeSeed) external step {
         (uint256 disputeId, IDisputeGame.Dispute memory d) = _dispute(disputeSeed);
         if (d.phase != IDisputeGame.Phase.Reveal) return;
-        bytes32 mid = _solverState(d.jobId, (d.lo + d.hi) / 2);
+        bytes32[] memory hashes = _claims(d.jobId, game.points(disputeId));
         vm.prank(d.solver);
-        try game.reveal(disputeId, mid) {
-            ++hits["revealMidpoint"];
+        try game.reveal(disputeId, hashes) {
+            ++hits["reveal"];
         } catch {}
     }
 
-    function respond(uint256 disputeSeed, bool agreeSeed) external step {
+    /// @notice The challenger picks a segment of the revealed round. An honest one picks the first segment whose
+    ///         end it disagrees with (the last segment ends at hi, which it disputes); a frivolous one a random
+    ///         segment, and 1 in 8 times names hashes the solver did not reveal or a segment that does not
+    ///         exist: that must revert (`brokenRule` otherwise).
+    function respond(uint256 disputeSeed, uint256 segmentSeed) external step {
         (uint256 disputeId, IDisputeGame.Dispute memory d) = _dispute(disputeSeed);
         if (d.phase != IDisputeGame.Phase.Respond) return;
-        bool agree = honestChallenger[disputeId] ? d.midHash == _trueState(d.jobId, (d.lo + d.hi) / 2) : agreeSeed;
+        uint64[] memory points = game.points(disputeId);
+        // What the solver revealed this round (the handler's solver always reveals `_claims`).
+        bytes32[] memory hashes = _claims(d.jobId, points);
+        uint256 count = points.length + 1;
+        uint256 segment;
+        bool invalid;
+        if (honestChallenger[disputeId]) {
+            while (segment < count - 1 && hashes[segment] == _trueState(d.jobId, points[segment])) ++segment;
+        } else {
+            segment = segmentSeed % count;
+            uint256 wrong = (segmentSeed >> 8) % 16;
+            if (wrong == 0) {
+                hashes[(segmentSeed >> 16) % hashes.length] ^= bytes32(uint256(1)); // not what was revealed
+                invalid = true;
+            } else if (wrong == 1) {
+                segment = count + (segmentSeed >> 16) % 4; // out of range
+                invalid = true;
+            }
+        }
         vm.prank(d.challenger);
-        try game.respond(disputeId, agree) {
+        try game.respond(disputeId, hashes, segment) {
+            if (invalid) brokenRule = "respond accepted unrevealed hashes or a missing segment";
             ++hits["respond"];
         } catch {}
     }
@@ -886,9 +913,9 @@ contract ProtocolHandler {
             _advance(CLOCK + 1, 1);
             this.claimTimeout(seed);
         } else if (phase == IDisputeGame.Phase.Reveal) {
-            this.revealMidpoint(seed);
+            this.reveal(seed);
         } else if (phase == IDisputeGame.Phase.Respond) {
-            this.respond(seed, (choice >> 8) % 2 == 0);
+            this.respond(seed, choice >> 8);
         } else if (d.kind == IDisputeGame.Kind.Fault) {
             this.serveState(seed);
         } else {
@@ -1202,6 +1229,14 @@ contract ProtocolHandler {
 
     function _solverState(uint256 jobId, uint256 at) internal view returns (bytes32) {
         return at < cheatStep[jobId] ? _trueState(jobId, at) : keccak256(abi.encode("wrong", jobId, at));
+    }
+
+    /// @dev The solver's claimed state hashes at `points` (what it reveals in a round).
+    function _claims(uint256 jobId, uint64[] memory points) internal view returns (bytes32[] memory hashes) {
+        hashes = new bytes32[](points.length);
+        for (uint256 i; i < points.length; ++i) {
+            hashes[i] = _solverState(jobId, points[i]);
+        }
     }
 
     /// @dev The solver's checkpoint leaves, index 0 .. checkpointCount.

@@ -81,6 +81,7 @@ contract ProtocolInvariants {
     /// @notice Solvency and the ledgers' sums, checked after every call.
     function invariant_solvency() public view {
         require(bytes(handler.brokenExit()).length == 0, handler.brokenExit());
+        require(bytes(handler.brokenRule()).length == 0, handler.brokenRule());
         require(address(handler.swarm()).balance == 0, "swarm: holds ETH"); // it forwards all it is paid
         _checkStaking();
         _checkMarket();
@@ -181,7 +182,7 @@ contract ProtocolInvariants {
         uint256 bonds;
         for (uint256 disputeId = 1; disputeId <= disputes; ++disputeId) {
             IDisputeGame.Dispute memory d = game.getDispute(disputeId);
-            if (d.phase != IDisputeGame.Phase.Resolved || d.bondHeld) bonds += d.bond;
+            if (d.phase != IDisputeGame.Phase.Resolved || d.bondHeld) bonds += game.bondOf(disputeId);
         }
         require(game.totalBonds() == bonds, "game: totalBonds != open disputes' bonds");
         require(address(game).balance == game.totalBonds() + game.totalCredits(), "game: balance != ledgers");

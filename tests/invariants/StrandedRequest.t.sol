@@ -73,10 +73,12 @@ contract StrandedRequest {
         uint256 disputeId = game.challenge{value: bond}(
             jobId, 0, keccak256("s0"), p0, keccak256("s2"), p1, keccak256("other")
         );
+        bytes32[] memory revealed = new bytes32[](1); // points: step 1 of [0, 2]
+        revealed[0] = keccak256("s1");
         vm.prank(solver);
-        game.reveal(disputeId, keccak256("s1"));
+        game.reveal(disputeId, revealed);
         vm.prank(challenger);
-        game.respond(disputeId, true);
+        game.respond(disputeId, revealed, 1); // agrees at step 1, disputes step 2
         vm.prank(solver);
         game.serveState(disputeId, keccak256("bytes"));
         uint256 requestId = game.getDispute(disputeId).requestId;

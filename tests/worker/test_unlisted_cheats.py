@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 
+from pinpoint import bisection
 from pinpoint.spec import example_mlp_spec
 from worker.engine.training import Trainer
 
@@ -42,24 +43,23 @@ def state_hash_at(make, start, step):
 @pytest.mark.parametrize("seed", range(4))
 def test_bisection_pinpointsAnUnlistedTampering(seed):
     rng = random.Random(seed)
-    spec = example_mlp_spec(steps=32, checkpoint_interval=16)
-    tamper_step = rng.randrange(16, 32)
+    spec = example_mlp_spec(steps=64, checkpoint_interval=32)
+    tamper_step = rng.randrange(32, 64)
     honest = lambda: Trainer(spec)  # noqa: E731
     cheater = lambda: TamperingTrainer(spec, tamper_step, random.Random(seed))  # noqa: E731
     start = Trainer(spec)
-    start.train_until(16)
+    start.train_until(32)
     agreed = start.snapshot()  # checkpoint 1, which both accept
 
-    lo, hi, rounds = 16, 32, 0
+    lo, hi, rounds = 32, 64, 0
     assert state_hash_at(cheater, agreed, hi) != state_hash_at(honest, agreed, hi)  # the verifier disagrees
     while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if state_hash_at(cheater, agreed, mid) == state_hash_at(honest, agreed, mid):
-            lo = mid  # the challenger agrees with the solver's midpoint
-        else:
-            hi = mid
+        steps = bisection.points(lo, hi)
+        revealed = [state_hash_at(cheater, agreed, step) for step in steps]
+        segment = bisection.pick_segment([state_hash_at(honest, agreed, step) for step in steps], revealed)
+        lo, hi = bisection.narrow(lo, hi, segment)
         rounds += 1
-    assert (lo, hi) == (tamper_step, tamper_step + 1) and rounds == 4
+    assert (lo, hi) == (tamper_step, tamper_step + 1) and rounds == 2  # 16 segments of 2 steps, then 2 of 1
     # The referee runs one honest step from the agreed state at lo; it contradicts the cheater's claim at hi.
     served = TamperingTrainer(spec, tamper_step, random.Random(seed))
     served.restore(agreed)

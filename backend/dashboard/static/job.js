@@ -181,7 +181,7 @@ function bisection(dispute) {
     s("text", { x: 4, y: i * row + 17, class: "tick" }, `round ${r.round}`),
     s("rect", { x: x(r.lo), y: i * row + 4, width: Math.max(2, x(r.hi) - x(r.lo)), height: row - 10, class: "round",
       "data-lo": r.lo, "data-hi": r.hi }, s("title", {}, `steps ${r.lo}..${r.hi}`)),
-    r.midpoint !== null ? s("line", { x1: x(r.midpoint), x2: x(r.midpoint), y1: i * row + 2, y2: i * row + row - 4, class: "midpoint" }) : null,
+    r.points.map((p) => s("line", { x1: x(p), x2: x(p), y1: i * row + 2, y2: i * row + row - 4, class: "point" })),
   ]),
   s("text", { x: left, y: rounds.length * row + 14, class: "tick" }, `step ${lo0}`),
   s("text", { x: width - right, y: rounds.length * row + 14, class: "tick end" }, `step ${hi0}`));
@@ -200,10 +200,11 @@ function disputes(view) {
       return h("div", { class: "dispute", "data-dispute": d.id }, head, who, h("p", {}, "the initial state was questioned: the referees recompute it from the spec"));
     }
     const rows = d.bisection.map((r) => h("tr", { class: "round-row" }, h("td", {}, `${r.round}`), h("td", {}, `${r.lo}`), h("td", {}, `${r.hi}`),
-      h("td", {}, r.midpoint === null ? "-" : `${r.midpoint}`), h("td", {}, r.agree === null ? "-" : r.agree ? "agreed" : "disagreed")));
+      h("td", {}, r.points.length ? `${r.points.length} (${r.points[0]}..${r.points[r.points.length - 1]})` : "-"),
+      h("td", {}, r.segment === null ? "-" : `segment ${r.segment}`)));
     return h("div", { class: "dispute", "data-dispute": d.id }, head, who,
       d.bisection.length ? bisection(d) : null,
-      table(["round", "lo (agreed)", "hi (disputed)", "midpoint revealed", "challenger"], rows),
+      table(["round", "lo (agreed)", "hi (disputed)", "points revealed", "challenger disputed"], rows),
       h("p", {}, `now ${d.lo}..${d.hi}: ${d.hi - d.lo === 1 ? "one step, for the referees" : "bisecting"}`));
   }));
 }
