@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
 
-.PHONY: bench-load bench-repops bench-scale bench-swarm setup demo demo-dispute demo-swarm demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-shared test-solo test-nightly test-gpu chromium screenshots bench bench-finetune compile clean
+.PHONY: bench-gas bench-load bench-repops bench-scale bench-swarm setup demo demo-dispute demo-swarm demo-false-challenge demo-withhold demo-inference test test-contracts test-invariants fuzz-nightly slither test-python test-shared test-solo test-nightly test-gpu chromium screenshots bench bench-finetune compile clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -117,6 +117,11 @@ test-gpu: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Gas alone (also part of `make bench`, a few minutes): every market transaction, the honest path's total, and whole
+# disputes with a referee and with the operator game; merged into bench/results.json and BENCHMARKS.md.
+bench-gas: setup
+	$(BIN)/python -m bench.run --only-gas
 
 # The reproducible profile's cost against the native ops alone (also part of `make bench`, ~2 minutes).
 bench-repops: setup

@@ -226,16 +226,8 @@ def markdown(result: dict) -> list[str]:
                   "| model | operators | moves | open gas | largest move gas | whole game gas |", "|---|---|---|---|---|---|"]
         lines += [f"| {p['model']} | {p['operators']} | {p['moves']} | {p['open_gas']:,} | {p['max_move_gas']:,} | "
                   f"{p['total_gas']:,} |" for p in played["points"]]
-        lines += ["", ("**Gap (issue 14, item 4).** Every move of the operator game is under 80k. A whole dispute is the "
-                       "step bisection's moves (section Disputes: `challenge`, then `reveal` and `respond` per round, "
-                       "two transactions of 50-60k each, 16 rounds over 2^16 steps, then `serveState`, which now also "
-                       "opens the game) plus the game's: about 3.5M over 2^16 steps against the goal of 2M. What is "
-                       "left is the bisection's own shape: one n-ary, single-transaction move per level (4 levels of "
-                       "16 instead of 16 of 2), a `challenge` that does not read the whole job cold, and an `open` "
-                       "that reads the dispute instead of copying it. The honest path of a 16-checkpoint job (post, bid, "
-                       "award, 16 progress roots at 43k, submit, seal, the audit's fund, commit, reveal and settle, "
-                       "finalize, claims: section Gas) is still about 1.9M against the goal of 400k + 30k a root; it "
-                       "was not cut in this work."), ""]
+        lines += ["", ("A whole dispute, the step bisection and this game together, is measured on its own in "
+                       "section Disputes (`make bench-gas`)."), ""]
     return lines
 
 

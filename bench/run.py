@@ -312,7 +312,9 @@ def write_markdown(results: dict, path: Path) -> None:
         "# Benchmarks",
         "",
         f"Written by `make bench` on {results['machine']['platform']} ({results['machine']['cpus']} CPUs), "
-        f"torch {results['machine']['torch']}, {results['machine']['date']}. Machine-readable: `bench/results.json`.",
+        f"torch {results['machine']['torch']}, {results['machine']['date']}. Machine-readable: `bench/results.json`."
+        + (f" Gas and disputes re-measured {results['machine']['gas_date']} (`make bench-gas`)."
+           if "gas_date" in results["machine"] else ""),
         "",
         "## Gas per market transaction (Anvil, Solidity 0.8.28)",
         "",
@@ -347,6 +349,7 @@ def write_markdown(results: dict, path: Path) -> None:
     ]
     lines += ["", "| dispute move | mean gas |", "| --- | ---: |"]
     lines += [f"| {move} | {gas:,} |" for move, gas in results["disputes"]["gas_per_move"].items()]
+    lines += ["", *gas_gap(results)]
     lines += [
         "",
         "## Commitment overhead",
@@ -404,6 +407,37 @@ def write_markdown(results: dict, path: Path) -> None:
     path.write_text(keep_other_sections("\n".join(lines) + "\n", path))
 
 
+def gas_gap(results: dict) -> list[str]:
+    """Where the gas goals of issue 14 stand, from the figures measured above."""
+    unrefereed = results["disputes"].get("games_without_referee") or []
+    widest = max(unrefereed, key=lambda g: g["interval_steps"], default=None)
+    honest = next((v for k, v in results["gas"].items() if k.startswith("Honest path")), None)
+    if widest is None or honest is None:
+        return []
+    moves = results["disputes"]["gas_per_move"]
+    parts = widest["parts"]
+    return [
+        f"**Gap (issue 14, item 4).** A bisection round is two transactions of about "
+        f"{moves['DisputeGame.reveal'] // 1000}k (`reveal`, 15 hashes) and {moves['DisputeGame.respond'] // 1000}k "
+        f"(`respond`), each under the 80k goal, and a round cuts the interval 16 ways, so a whole dispute over "
+        f"{widest['interval_steps']:,} steps with no referee costs {widest['total_gas']:,} "
+        f"(challenge {parts['challenge']:,}, {widest['rounds']} rounds {parts['rounds']:,}, serve and open "
+        f"{parts['serve']:,}, the operator game and settlement {parts['adjudication']:,}) against the goal of "
+        f"2,000,000. Most of what is left is the operator game (bench/repops.py, section Reproducible profile): "
+        f"three descents of 16-ary trees at two transactions a level, and an `open` that copies the parties, the "
+        f"program and both state hashes into eleven fresh slots. A challenge writes six slots (the disputed "
+        f"interval, its two hashes, the challenger's hash, which pays the audit's matching reveal) and the job's "
+        f"list of disputes, which closing moot disputes needs. The honest path of a {HONEST_CHECKPOINTS}-checkpoint "
+        f"job costs {honest:,} against the goal of {400_000 + 30_000 * HONEST_CHECKPOINTS:,} (400k + 30k a root): "
+        f"every transaction pays 21k before it does anything, a progress root costs "
+        f"{results['gas']['Market.postProgress (progress root)']:,} (it checks the solver, its deadline and its "
+        f"count, and rewrites two slots), and posting the job and its audit's commit, reveal and settlement write "
+        f"state that must outlive them. The audit now reads seven slots of the job instead of all twenty, and the "
+        f"last checkpoint's root is no longer posted twice.",
+        "",
+    ]
+
+
 def sections(text: str) -> dict[str, str]:
     """A markdown text's `## ` sections by heading (the text before the first one under "")."""
     out, heading = {"": []}, ""
@@ -446,8 +480,22 @@ def replace_section(path: Path, generated: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="alternating repetitions per variant")
+    parser.add_argument("--only-gas", action="store_true",
+                        help="re-measure only the gas of transactions and disputes (`make bench-gas`, a few minutes), "
+                             "keeping every other figure of bench/results.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.only_gas:
+        results = json.loads((HERE / "results.json").read_text())
+        print("measuring gas on Anvil ...", flush=True)
+        results["gas"] = measure_gas()
+        print("playing disputes on Anvil ...", flush=True)
+        results["disputes"] = measure_disputes()
+        results["machine"]["gas_date"] = time.strftime("%Y-%m-%d")
+        (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_markdown(results, HERE.parent / "BENCHMARKS.md")
+        print(json.dumps({k: results[k] for k in ("gas", "disputes")}, indent=2))
+        return
     print("measuring gas on Anvil ...", flush=True)
     gas = measure_gas()
     print("playing disputes on Anvil ...", flush=True)

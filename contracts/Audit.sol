@@ -139,8 +139,7 @@ contract Audit is IAudit, Credits {
 
     /// @inheritdoc IAudit
     function isDrawn(uint256 jobId, address verifier) public view returns (bool) {
-        IMarket.Job memory job = market.getJob(jobId);
-        return _isDrawn(job, verifier);
+        return _isDrawn(market.reviewOf(jobId), verifier);
     }
 
     /// @inheritdoc IAudit
@@ -149,7 +148,7 @@ contract Audit is IAudit, Credits {
         // INVARIANT: a pot that was paid out stays closed, so nothing is left behind in it.
         if (settled[jobId]) revert FundingClosed();
         // INVARIANT: only a posted job has a submitter to refund an unused pot to.
-        if (market.getJob(jobId).state == IMarket.JobState.None) revert NotUnderReview(IMarket.JobState.None);
+        if (market.jobState(jobId) == IMarket.JobState.None) revert NotUnderReview(IMarket.JobState.None);
         _funded[jobId] += msg.value;
         totalHeld += msg.value;
         emit AuditFunded(jobId, msg.sender, msg.value);
@@ -157,7 +156,7 @@ contract Audit is IAudit, Credits {
 
     /// @inheritdoc IAudit
     function commit(uint256 jobId, bytes32 commitment) external payable {
-        IMarket.Job memory job = market.getJob(jobId);
+        IMarket.Review memory job = market.reviewOf(jobId);
         // INVARIANT: audits are of results under review, drawn from a sealed sample.
         if (job.state != IMarket.JobState.Submitted && job.state != IMarket.JobState.Disputed) {
             revert NotUnderReview(job.state);
@@ -182,7 +181,7 @@ contract Audit is IAudit, Credits {
 
     /// @inheritdoc IAudit
     function reveal(uint256 jobId, bytes32 salt, bytes32[] calldata hashes, bytes32[][] calldata proofs) external {
-        IMarket.Job memory job = market.getJob(jobId);
+        IMarket.Review memory job = market.reviewOf(jobId);
         if (job.sampleSealedAt == 0) revert SampleNotSealed();
         uint64 commitEnd = job.sampleSealedAt + commitWindow;
         // INVARIANT: nobody reveals while others can still commit (they would copy the hashes).
@@ -210,7 +209,7 @@ contract Audit is IAudit, Credits {
     /// @inheritdoc IAudit
     function settle(uint256 jobId) external {
         if (settled[jobId]) revert AlreadySettled();
-        IMarket.Job memory job = market.getJob(jobId);
+        IMarket.Review memory job = market.reviewOf(jobId);
         // INVARIANT: audits are judged only once the job's outcome is final. A job that ended Cancelled or
         // Failed was never submitted, so it has no audits: its funded pot goes back to the submitter.
         IMarket.JobState state = job.state;
@@ -270,13 +269,13 @@ contract Audit is IAudit, Credits {
 
     /// @inheritdoc IAudit
     function commitDeadline(uint256 jobId) external view returns (uint64) {
-        uint64 sealedAt = market.getJob(jobId).sampleSealedAt;
+        uint64 sealedAt = market.reviewOf(jobId).sampleSealedAt;
         return sealedAt == 0 ? 0 : sealedAt + commitWindow;
     }
 
     /// @inheritdoc IAudit
     function revealDeadline(uint256 jobId) external view returns (uint64) {
-        uint64 sealedAt = market.getJob(jobId).sampleSealedAt;
+        uint64 sealedAt = market.reviewOf(jobId).sampleSealedAt;
         return sealedAt == 0 ? 0 : sealedAt + commitWindow + revealWindow;
     }
 
@@ -330,7 +329,7 @@ contract Audit is IAudit, Credits {
 
     /// @dev Whether `verifier` is on the job's committee: stake-weighted, from the registry as it was
     ///      verifierDelay before submission, with the sealed seed. Never the solver.
-    function _isDrawn(IMarket.Job memory job, address verifier) internal view returns (bool) {
+    function _isDrawn(IMarket.Review memory job, address verifier) internal view returns (bool) {
         if (job.sampleSeed == bytes32(0) || verifier == job.solver || job.submittedAt <= verifierDelay) return false;
         uint256 asOf = job.submittedAt - verifierDelay;
         uint256 stake = stakeAt(verifier, asOf);

@@ -256,6 +256,9 @@ contract Market is IMarket, Ownable, Credits {
         // INVARIANT: a result commits to its checkpoints.
         if (finalRoot == bytes32(0)) revert EmptyRoot();
         job.finalRoot = finalRoot;
+        // The final root is the progress root over all checkpoints: the solver does not post it twice.
+        job.checkpointsDone = job.checkpointCount;
+        job.progressRoot = finalRoot;
         job.submittedAt = uint64(block.timestamp);
         // The sample is seeded by a block that does not exist yet, so the root cannot be fitted to it.
         job.sampleBlock = uint64(block.number) + SAMPLE_DELAY_BLOCKS;
@@ -442,6 +445,15 @@ contract Market is IMarket, Ownable, Credits {
     /// @inheritdoc IMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         return _jobs[jobId];
+    }
+
+    /// @inheritdoc IMarket
+    function reviewOf(uint256 jobId) external view returns (Review memory) {
+        Job storage job = _jobs[jobId];
+        return Review(
+            job.state, job.submitter, job.solver, job.checkpointInterval, job.sampleSealedAt, job.submittedAt,
+            job.sampleSeed
+        );
     }
 
     /// @inheritdoc IMarket

@@ -72,6 +72,17 @@ interface IMarket is ICredits {
         uint64 submittedAt;
     }
 
+    /// @notice The fields of a job its audit reads (`reviewOf`).
+    struct Review {
+        JobState state;
+        address submitter;
+        address solver;
+        uint64 checkpointInterval;
+        uint64 sampleSealedAt;
+        uint64 submittedAt;
+        bytes32 sampleSeed;
+    }
+
     /// @notice The zero address was given where a contract address is required.
     error ZeroAddress();
     /// @notice The job spec hash is zero.
@@ -265,8 +276,10 @@ interface IMarket is ICredits {
     /// @notice The solver commits to the Merkle root over its first `checkpointsDone` checkpoints.
     function postProgress(uint256 jobId, uint64 checkpointsDone, bytes32 progressRoot) external;
 
-    /// @notice The solver commits to the Merkle root over all checkpoints. The hash of the next block will
-    ///         seed the sample (`sampleBlock`); the review window opens when it is sealed.
+    /// @notice The solver commits to the Merkle root over all checkpoints, which is also its last progress root
+    ///         (`checkpointsDone` = checkpointCount, `progressRoot` = finalRoot: the last checkpoint needs no
+    ///         `postProgress` of its own). The hash of the next block will seed the sample (`sampleBlock`); the
+    ///         review window opens when it is sealed.
     function submitResult(uint256 jobId, bytes32 finalRoot) external;
 
     /// @notice Fixes the job's sample seed from the hash of `sampleBlock`, a block that did not exist when
@@ -362,6 +375,10 @@ interface IMarket is ICredits {
 
     /// @notice The job with id `jobId` (all zero, state None, if there is none).
     function getJob(uint256 jobId) external view returns (Job memory);
+
+    /// @notice What the audit reads of job `jobId` (all zero, state None, if there is none): seven slots, not
+    ///         `getJob`'s twenty.
+    function reviewOf(uint256 jobId) external view returns (Review memory);
 
     /// @notice Who posted job `jobId` and its spec hash (zeros if there is none): two slots, not `getJob`'s copy.
     function specOf(uint256 jobId) external view returns (address submitter, bytes32 specHash);

@@ -15,6 +15,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from market_helpers import COMMIT_WINDOW, REQUIRED_STAKE, ZERO32
 
+from pinpoint.bisection import ARITY, max_rounds, points  # noqa: F401 (the parties' mirror of the game's rounds)
 from pinpoint.merkle import checkpoint_tree
 
 CHALLENGE_BOND = 10**17
@@ -30,7 +31,6 @@ CHALLENGER_REWARD = REQUIRED_STAKE // 2  # CHALLENGER_REWARD_BPS = 5_000
 P_NONE, REVEAL, RESPOND, SERVE, ADJUDICATING, RESOLVED = range(6)
 # IDisputeGame.Kind values.
 FAULT, AVAILABILITY, GENESIS = range(3)
-ARITY = 16  # DisputeGame.ARITY: the most segments a round cuts [lo, hi] into
 GENESIS_STEP = 2**64 - 1  # DisputeGame.GENESIS_STEP: "the initial state, from the spec"
 GENESIS_KEY = b"genesis"  # where a store holds the true initial state, which the toy spec alone would give
 # IMarket.JobState values added for disputes.
@@ -52,21 +52,6 @@ def trajectory(initial: bytes, steps: int, deviate_at: int | None = None, wrong:
 
 def artifact_id(state: bytes) -> bytes:
     return keccak(b"safetensors:" + state)
-
-
-def max_rounds(steps: int) -> int:
-    """ceil(log_ARITY(steps)), in integers (0 for one step or none)."""
-    rounds, reach = 0, 1
-    while reach < steps:
-        rounds, reach = rounds + 1, reach * ARITY
-    return rounds
-
-
-def points(lo: int, hi: int) -> list[int]:
-    """The steps a round over [lo, hi] reveals (DisputeGame.points): lo + (hi - lo) * j // n for j = 1..n-1,
-    n = min(ARITY, hi - lo) segments."""
-    n = min(ARITY, hi - lo)
-    return [lo + (hi - lo) * j // n for j in range(1, n)] if n > 0 else []
 
 
 def _at(states) -> Callable[[int], bytes]:
