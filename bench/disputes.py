@@ -59,7 +59,7 @@ def play(stack: LocalStack, interval: int, rng: random.Random, sides: dict | Non
         w3.provider.make_request("evm_mine", [])
 
     deviation = rng.randrange(interval)
-    spec_hash = "0x" + keccak(b"spec" if sides is None else b"reproducible spec").hex()
+    spec_hash = "0x" + keccak(b"spec" if sides is None else b"reproducible spec %d" % interval).hex()  # one program each
     if sides is None:
         truth, cheat = Trajectory(b"bench"), Trajectory(b"bench", deviation=deviation)
     else:

@@ -307,7 +307,9 @@ def inference_verifier_cost(count: int, repeats: int) -> dict:
     }
 
 
-def write_markdown(results: dict, path: Path) -> None:
+def write_markdown(results: dict, path: Path, only: tuple[str, ...] = ()) -> None:
+    """BENCHMARKS.md from `results`: every section `make bench` writes, or with `only` (headings' starts) just
+    those sections and the heading line, leaving the rest of the file as it is."""
     lines = [
         "# Benchmarks",
         "",
@@ -404,7 +406,15 @@ def write_markdown(results: dict, path: Path) -> None:
               "", f"Decision: {hashing['decision']}", ""]
     if "load" in results:
         lines += load_markdown(results["load"])
-    path.write_text(keep_other_sections("\n".join(lines) + "\n", path))
+    generated = "\n".join(lines) + "\n"
+    if not only:
+        path.write_text(keep_other_sections(generated, path))
+        return
+    mine = sections(generated)
+    text = path.read_text()
+    text = mine[""] + text[len(sections(text)[""]):]  # the heading line says what was measured when
+    path.write_text(text)
+    replace_section(path, "".join(body for heading, body in mine.items() if heading.startswith(only)))
 
 
 def gas_gap(results: dict) -> list[str]:
@@ -493,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
         results["disputes"] = measure_disputes()
         results["machine"]["gas_date"] = time.strftime("%Y-%m-%d")
         (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_markdown(results, HERE.parent / "BENCHMARKS.md")
+        write_markdown(results, HERE.parent / "BENCHMARKS.md", only=("## Gas per market", "## Disputes"))
         print(json.dumps({k: results[k] for k in ("gas", "disputes")}, indent=2))
         return
     print("measuring gas on Anvil ...", flush=True)

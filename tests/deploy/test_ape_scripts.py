@@ -173,7 +173,7 @@ def test_disputeScript_demand_show(chain_stack):
     dispute_id = challenger.game.functions.disputesOf(job_id).call()[-1]
     dispute = challenger.dispute(dispute_id)
     assert (dispute["kind"].name, dispute["index"], dispute["phase"].name) == ("AVAILABILITY", 2, "SERVE")
-    assert dispute["bond"] == challenger.game.functions.availabilityBond().call()
+    assert challenger.game.functions.bondOf(dispute_id).call() == challenger.game.functions.availabilityBond().call()
     shown = ape_run(chain_stack, "dispute", "show", str(dispute_id), account=None)
     assert "kind: availability of checkpoint 2" in " ".join(shown.stdout.split()), shown.stdout
     beyond = ape_run(chain_stack, "dispute", "demand", str(job_id), "99", account=f"TEST::{CHALLENGER}")

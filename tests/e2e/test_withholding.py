@@ -95,7 +95,8 @@ def assert_slashed_for_withholding(run: Run, job: dict) -> None:
     assert decisive["kind"] == DisputeKind.AVAILABILITY and decisive["challenger"] == verifier
     assert run.credits(submitter) == {"Market": MAX_PRICE + STAKE // 2, "DisputeGame": 0, "Audit": run.reward,
                                       "RefereeCourt": 0}
-    assert run.credits(verifier) == {"Market": STAKE // 2, "DisputeGame": decisive["bond"], "Audit": 0,
+    demand_bond = run.chain.game.functions.availabilityBond().call()
+    assert run.credits(verifier) == {"Market": STAKE // 2, "DisputeGame": demand_bond, "Audit": 0,
                                      "RefereeCourt": 0}
     staking = run.chain.staking.functions
     assert staking.lockedStake(solver).call() == 0
@@ -128,7 +129,7 @@ def test_stateWithheldInADispute_losesOnTheClock_andIsSlashed(tmp_path):
         assert run.credits(submitter) == {"Market": MAX_PRICE + STAKE // 2, "DisputeGame": 0, "Audit": 0,
                                           "RefereeCourt": 0}
         bond = run.chain.audit.functions.auditBond().call()
-        assert run.credits(verifier) == {"Market": STAKE // 2, "DisputeGame": decisive["bond"],
+        assert run.credits(verifier) == {"Market": STAKE // 2, "DisputeGame": run.chain.game.functions.challengeBond().call(),
                                          "Audit": bond + run.reward, "RefereeCourt": 0}
         assert run.chain.staking.functions.lockedStake(solver).call() == 0
         run.claim_all()
@@ -147,7 +148,8 @@ def test_junkBytes_answeredOnDemand_isNeverApproved_andNotPaid(tmp_path):
         assert demands and all(d["challenger"] == verifier and d["solverWon"] for d in demands)  # all answered
         assert run.chain.audit.functions.agreements(run.job_id).call() == 0
         assert run.credits(submitter) == {"Market": MAX_PRICE, "DisputeGame": 0, "Audit": run.reward, "RefereeCourt": 0}
-        assert run.credits(verifier)["DisputeGame"] == sum(d["bond"] for d in demands)  # every bond back
+        bond = run.chain.game.functions.availabilityBond().call()
+        assert run.credits(verifier)["DisputeGame"] == bond * len(demands)  # every bond back
         staking = run.chain.staking.functions
         assert staking.lockedStake(solver).call() == 0 and staking.freeStake(solver).call() >= STAKE  # not slashed
         assert run.chain.market.functions.credits(solver).call() == 0  # not paid
