@@ -318,7 +318,7 @@ interface IMarket is ICredits {
     /// @notice The most checkpoints a job may commit to (2^20: proofs of at most 21 hashes).
     function MAX_CHECKPOINT_COUNT() external view returns (uint64);
 
-    /// @notice The most steps between two checkpoints (2^20: a dispute bisects in at most 20 rounds).
+    /// @notice The most steps between two checkpoints (2^20: a dispute narrows them in at most 5 rounds of 16 segments).
     function MAX_CHECKPOINT_INTERVAL() external view returns (uint64);
 
     /// @notice The most intervals a job may sample (128: an audit reveal, with its proofs, and the
