@@ -116,6 +116,7 @@ class DisputePlayer:
         self.open: set[int] = set()
         self.appealed: set[str] = set()  # "requestId:round" proposals already weighed for an appeal
         self.parties: dict[int, og.Party | None] = {}  # dispute -> our side of its operator game
+        self.forwarded: dict[int, int] = {}  # dispute -> the court request its Unjudged operator game went to
 
     def tick(self) -> None:
         count = self.chain.game.functions.disputeCount().call()
@@ -147,7 +148,8 @@ class DisputePlayer:
         solver_turn = dispute["phase"] in (Phase.REVEAL, Phase.SERVE)
         if dispute["phase"] == Phase.ADJUDICATING:
             if not self.play_operator_game(dispute_id, dispute):
-                self.maybe_appeal(dispute_id, dispute)  # the referees' turn; a proposed verdict may be appealed
+                # The referees' turn; a proposed verdict may be appealed.
+                self.maybe_appeal(dispute_id, dispute, dispute["requestId"])
             return
         my_turn = (dispute["solver"].lower() == me) == solver_turn
         if not my_turn:
@@ -198,7 +200,12 @@ class DisputePlayer:
         if adjudication["disputeId"] != dispute_id:
             return False  # a court request
         if adjudication["settled"]:
-            return True  # Unjudged, gone on to the court (whose requests it made, not the dispute's id)
+            # Still adjudicating once settled: Unjudged, so the router asked the court, whose verdict is appealed
+            # like any other (its request is the court's, not the game's id the dispute holds).
+            forwarded = self.forwarded_request(dispute_id)
+            if forwarded is not None:
+                self.maybe_appeal(dispute_id, dispute, forwarded)
+            return True
         game = self.chain.struct("OperatorGame", "game", game_id)
         if game["phase"] == og.RESOLVED:
             try:
@@ -251,9 +258,20 @@ class DisputePlayer:
             self.parties[dispute_id] = party
         return self.parties[dispute_id]
 
-    def maybe_appeal(self, dispute_id: int, dispute: dict) -> None:
-        """Appeals the court's proposed verdict to a larger panel when it goes against what we know."""
-        request_id = dispute["requestId"]
+    def forwarded_request(self, dispute_id: int) -> int | None:
+        """The court's request for a dispute whose operator game the router forwarded to it (Unjudged), found
+        once by the dispute's id in the court's StepRequested events."""
+        if dispute_id not in self.forwarded:
+            logs = self.chain.court.events.StepRequested().get_logs(
+                from_block=self.chain.deployment.get("block", 0), argument_filters={"disputeId": dispute_id})
+            if not logs:
+                return None
+            self.forwarded[dispute_id] = logs[-1]["args"]["requestId"]
+        return self.forwarded[dispute_id]
+
+    def maybe_appeal(self, dispute_id: int, dispute: dict, request_id: int) -> None:
+        """Appeals the court's proposed verdict on request `request_id` to a larger panel when it goes against
+        what we know."""
         if not request_id:
             return
         court = self.chain.court.functions

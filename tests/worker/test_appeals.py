@@ -55,32 +55,32 @@ def player(chain, ours=None, lie=False):
 def test_solver_appealsAnotherAnswerThanItsClaim_oncePerProposal():
     chain = StubChain(proposed=TRUTH)
     p = player(chain)
-    p.maybe_appeal(9, dispute(ME))
-    p.maybe_appeal(9, dispute(ME))
+    p.maybe_appeal(9, dispute(ME), 4)
+    p.maybe_appeal(9, dispute(ME), 4)
     assert chain.sent == [("appeal", (4,), BOND)]
     chain.request |= {"round": 2, "appeals": 1}  # the appeal round proposes the same: weighed anew
-    p.maybe_appeal(9, dispute(ME))
+    p.maybe_appeal(9, dispute(ME), 4)
     assert len(chain.sent) == 2
 
 
 def test_solver_keepsItsClaimedVerdict():
     chain = StubChain(proposed=CLAIM)
-    player(chain).maybe_appeal(9, dispute(ME))
+    player(chain).maybe_appeal(9, dispute(ME), 4)
     assert chain.sent == []
 
 
 def test_challenger_appealsTheClaim_onlyWhenItsReplayDisagrees():
     chain = StubChain(proposed=CLAIM)
-    player(chain, ours=CLAIM).maybe_appeal(9, dispute(OTHER))  # its replay agrees: the verdict is right
+    player(chain, ours=CLAIM).maybe_appeal(9, dispute(OTHER), 4)  # its replay agrees: the verdict is right
     assert chain.sent == []
     chain = StubChain(proposed=CLAIM)
-    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER))
+    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER), 4)
     assert chain.sent == [("appeal", (4,), BOND)]
     chain = StubChain(proposed=TRUTH)
-    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER))  # the verdict goes its way
+    player(chain, ours=TRUTH).maybe_appeal(9, dispute(OTHER), 4)  # the verdict goes its way
     assert chain.sent == []
     chain = StubChain(proposed=CLAIM)
-    player(chain, lie=True).maybe_appeal(9, dispute(OTHER))  # a challenger of everything knows nothing
+    player(chain, lie=True).maybe_appeal(9, dispute(OTHER), 4)  # a challenger of everything knows nothing
     assert chain.sent == []
 
 
@@ -88,5 +88,43 @@ def test_noAppeal_afterTheWindow_withoutAppealsLeft_orWithoutTheBond():
     for chain in (StubChain(proposed=TRUTH, now=1011), StubChain(proposed=TRUTH, appeals=2),
                   StubChain(proposed=TRUTH, round=5), StubChain(proposed=TRUTH, balance=BOND),
                   StubChain(proposed=TRUTH, appealDeadline=0), StubChain(proposed=TRUTH, done=True)):
-        player(chain).maybe_appeal(9, dispute(ME))
+        player(chain).maybe_appeal(9, dispute(ME), 4)
         assert chain.sent == []
+
+
+class ForwardingChain(StubChain):
+    """A dispute whose operator game (id 4, as the dispute holds it) ended Unjudged: the router settled it and
+    forwarded the step to the court as request `forwarded` (None: the court's event is not seen yet)."""
+
+    def __init__(self, forwarded, **kwargs):
+        super().__init__(**kwargs)
+        self.router, self.deployment, self.scans = object(), {"block": 0}, 0
+        logs = [] if forwarded is None else [{"args": {"requestId": forwarded}}]
+
+        def step_requested():
+            def get_logs(from_block, argument_filters):
+                assert argument_filters == {"disputeId": 9}
+                self.scans += 1
+                return logs
+            return SimpleNamespace(get_logs=get_logs)
+        self.court.events = SimpleNamespace(StepRequested=step_requested)
+
+    def struct(self, contract, function, request_id):
+        if function == "adjudication":
+            return {"disputeId": 9, "settled": True}
+        assert request_id == 12, "the court's request, not the operator game's id"
+        return dict(self.request)
+
+
+def test_unjudgedOperatorGame_theForwardedCourtRequestIsAppealed_foundOnce():
+    chain = ForwardingChain(forwarded=12, proposed=TRUTH)
+    p = player(chain)
+    assert p.play_operator_game(9, dispute(ME)) and chain.sent == [("appeal", (12,), BOND)]
+    chain.request |= {"round": 2, "appeals": 1}
+    p.play_operator_game(9, dispute(ME))
+    assert [args for _, args, _ in chain.sent] == [(12,), (12,)] and chain.scans == 1
+
+
+def test_unjudgedOperatorGame_beforeTheCourtsEventIsSeen_appealsNothing():
+    chain = ForwardingChain(forwarded=None, proposed=TRUTH)
+    assert player(chain).play_operator_game(9, dispute(ME)) and chain.sent == []
