@@ -117,6 +117,7 @@ class DisputePlayer:
         self.appealed: set[str] = set()  # "requestId:round" proposals already weighed for an appeal
         self.parties: dict[int, og.Party | None] = {}  # dispute -> our side of its operator game
         self.forwarded: dict[int, int] = {}  # dispute -> the court request its Unjudged operator game went to
+        self.opening_block: dict[int, int] = {}  # fault dispute -> the block it opened in
 
     def tick(self) -> None:
         count = self.chain.game.functions.disputeCount().call()
@@ -230,7 +231,7 @@ class DisputePlayer:
         if party is None:
             return True  # nothing we can show for our claim: the deadline decides
         events = self.chain.operators.events
-        start = self.chain.deployment.get("block", 0)
+        start = self.opened_at(dispute_id)
         revealed = events.Revealed().get_logs(from_block=start, argument_filters={"gameId": game_id})
         disputed = events.OperatorDisputed().get_logs(from_block=start, argument_filters={"gameId": game_id})
         move = party.move(SimpleNamespace(**game), role, leaf=disputed[-1]["args"]["leaf"] if disputed else None,
@@ -263,7 +264,7 @@ class DisputePlayer:
         once by the dispute's id in the court's StepRequested events."""
         if dispute_id not in self.forwarded:
             logs = self.chain.court.events.StepRequested().get_logs(
-                from_block=self.chain.deployment.get("block", 0), argument_filters={"disputeId": dispute_id})
+                from_block=self.opened_at(dispute_id), argument_filters={"disputeId": dispute_id})
             if not logs:
                 return None
             self.forwarded[dispute_id] = logs[-1]["args"]["requestId"]
@@ -350,9 +351,19 @@ class DisputePlayer:
         except CoordinatorError:
             return False
 
+    def opened_at(self, dispute_id: int) -> int:
+        """The block a fault dispute opened in (found once): none of its events, nor its operator game's or its
+        court request's, is older, so scans start there rather than at the deployment."""
+        if dispute_id not in self.opening_block:
+            start = self.chain.deployment.get("block", 0)
+            logs = self.chain.game.events.DisputeOpened().get_logs(from_block=start,
+                                                                   argument_filters={"disputeId": dispute_id})
+            self.opening_block[dispute_id] = logs[0]["blockNumber"] if logs else start
+        return self.opening_block[dispute_id]
+
     def revealed(self, dispute_id: int) -> list[bytes]:
         """The state hashes the solver revealed in the dispute's current round (its latest Revealed event)."""
-        logs = self.chain.game.events.Revealed().get_logs(from_block=self.chain.deployment.get("block", 0),
+        logs = self.chain.game.events.Revealed().get_logs(from_block=self.opened_at(dispute_id),
                                                           argument_filters={"disputeId": dispute_id})
         return [bytes(h) for h in logs[-1]["args"]["hashes"]]
 

@@ -92,6 +92,9 @@ def test_noAppeal_afterTheWindow_withoutAppealsLeft_orWithoutTheBond():
         assert chain.sent == []
 
 
+OPENED_IN = 5  # the block the dispute opened in
+
+
 class ForwardingChain(StubChain):
     """A dispute whose operator game (id 4, as the dispute holds it) ended Unjudged: the router settled it and
     forwarded the step to the court as request `forwarded` (None: the court's event is not seen yet)."""
@@ -103,11 +106,14 @@ class ForwardingChain(StubChain):
 
         def step_requested():
             def get_logs(from_block, argument_filters):
-                assert argument_filters == {"disputeId": 9}
+                assert (from_block, argument_filters) == (OPENED_IN, {"disputeId": 9})  # no older than the dispute
                 self.scans += 1
                 return logs
             return SimpleNamespace(get_logs=get_logs)
         self.court.events = SimpleNamespace(StepRequested=step_requested)
+        opened = [{"blockNumber": OPENED_IN}]
+        self.game = SimpleNamespace(events=SimpleNamespace(DisputeOpened=lambda: SimpleNamespace(
+            get_logs=lambda from_block, argument_filters: opened)))
 
     def struct(self, contract, function, request_id):
         if function == "adjudication":
