@@ -299,18 +299,29 @@ contract Market is IMarket, Ownable, Credits {
         uint256 n = job.checkpointCount;
         uint256 s = job.sampleCount;
         sample = new uint64[](s);
+        // What is taken sits in an open-addressed set of at least 2s slots (value + 1; 0: empty), so a draw checks
+        // it in O(1) expected, and the sample costs O(s) rather than O(s^2) (it is re-drawn by every audit reveal
+        // and settlement).
+        uint256 size = 2;
+        while (size < 2 * s) size <<= 1;
+        uint256[] memory taken = new uint256[](size);
         // Floyd: for j = n-s .. n-1 draw t in [0, j]; take t, or j if t was taken. Uniform s-subsets.
         for (uint256 i; i < s; ++i) {
             uint256 j = n - s + i;
             uint256 t = uint256(keccak256(abi.encode(seed, i))) % (j + 1);
-            for (uint256 k; k < i; ++k) {
-                if (sample[k] == t) {
-                    t = j;
-                    break;
-                }
-            }
+            uint256 at = _slotIn(taken, t);
+            if (taken[at] != 0) (t, at) = (j, _slotIn(taken, j)); // j exceeds every earlier pick: never taken
+            taken[at] = t + 1;
             sample[i] = uint64(t);
         }
+    }
+
+    /// @dev The slot of `value` in the open-addressed set `taken` (a power of two long, never full), or the empty
+    ///      slot where it goes: Fibonacci hashing (value < 2^20, so the product never wraps), linear probing.
+    function _slotIn(uint256[] memory taken, uint256 value) private pure returns (uint256 at) {
+        uint256 mask = taken.length - 1;
+        at = (value * 0x9E3779B97F4A7C15 >> 32) & mask;
+        while (taken[at] != 0 && taken[at] != value + 1) at = (at + 1) & mask;
     }
 
     /// @inheritdoc IMarket

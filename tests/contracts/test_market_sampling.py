@@ -292,7 +292,8 @@ def test_sampledIntervals_beforeSealing_reverts(market, jobs, staked, solver):
 # --- sampledIntervals -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n, s", [(1, 1), (4, 1), (4, 2), (4, 4), (10, 10), (16, 5), (64, 1), (100, 7), (33, 32)])
+@pytest.mark.parametrize("n, s", [(1, 1), (4, 1), (4, 2), (4, 4), (10, 10), (16, 5), (64, 1), (100, 7), (33, 32),
+                                  (128, 128), (129, 128), (1000, 128), (5000, 128)])
 def test_sampledIntervals_matchesPython_distinctAndInRange(chain, market, jobs, staked, solver, stranger, n, s):
     job_id = job_with(jobs, market, solver, n, s)
     seal(chain, market, job_id, stranger)
