@@ -219,6 +219,8 @@ class Indexer:
         elif event.name == "ResultSubmitted":
             # The review window opens only when the sample is sealed (SampleSealed carries its deadline).
             job.state, job.final_root = "submitted", a["finalRoot"]
+            # The final root is also the last progress root (Market.submitResult): every checkpoint is done.
+            job.checkpoints_done, job.progress_root = job.checkpoint_count, a["finalRoot"]
         elif event.name == "SampleSealed":
             job.challenge_deadline = a["challengeDeadline"]
             # What disclosure needs, as of the seal's block: the sample, and until when commits may land.

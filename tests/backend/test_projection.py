@@ -74,6 +74,8 @@ def test_reviewWindow_opensAtTheSeal_andStaysDisputedWhileAnyDisputeIsOpen(proje
     chain, apply, job, _ = project
     apply("Market", "ResultSubmitted", jobId=JOB, finalRoot=ROOT, sampleBlock=55)
     assert (job().state, job().final_root, job().challenge_deadline) == ("submitted", ROOT, None)
+    # The final root is the last progress root (Market.submitResult): all 4 checkpoints done, none posted before.
+    assert (job().checkpoints_done, job().progress_root) == (4, ROOT)
     apply("Market", "SampleRearmed", jobId=JOB, sampleBlock=400)  # nobody sealed in time: still no window
     assert job().challenge_deadline is None
     apply("Market", "SampleSealed", jobId=JOB, seed="0x" + "5e" * 32, sampleBlock=400, challengeDeadline=3000)
