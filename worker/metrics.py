@@ -33,7 +33,7 @@ def metrics() -> SimpleNamespace:
         upload_seconds=Histogram("pinpoint_worker_checkpoint_upload_seconds", "Time to publish one checkpoint (upload "
                                  "it, or declare it served from this host).", buckets=UPLOAD_BUCKETS),
         checkpoints_committed=Counter("pinpoint_worker_checkpoints_committed_total",
-                                      "Checkpoint roots this host committed on chain (postProgress)."),
+                                      "Checkpoint roots this host committed on chain (postProgress, and the last one by submitResult)."),
         jobs_executed=Counter("pinpoint_worker_jobs_executed_total", "Jobs this host ran to a submitted final root.",
                               ["kind"]),
         bids=Counter("pinpoint_worker_bids_total", "Bids this host placed on chain."),

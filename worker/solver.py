@@ -90,6 +90,7 @@ class SolverRun:
                             on_step=metrics().step_seconds.observe)
         final_root = checkpoint_root(self.job_id, self.state_hashes, spec.checkpoint_interval, self.leaf_cache)
         self.chain.transact("Market", "submitResult", self.job_id, final_root)
+        metrics().checkpoints_committed.inc()  # the last checkpoint's root is the final root
         metrics().jobs_executed.labels(kind="training").inc()
         log.info("job %s: submitted final root %s", self.job_id, final_root,
                  extra={"event": "result_submitted", "job_id": self.job_id, "final_root": final_root})
