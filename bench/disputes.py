@@ -84,10 +84,8 @@ def play(stack: LocalStack, interval: int, rng: random.Random, sides: dict | Non
 
     gas: dict[str, list[int]] = {}
 
-    def send(party: Chain, contract: str, function: str, *args, value: int = 0) -> dict:
-        receipt = party.transact(contract, function, *args, value=value)
-        gas.setdefault(f"{contract}.{function}", []).append(receipt["gasUsed"])
-        return receipt
+    def send(party: Chain, contract: str, function: str, *args, value: int = 0) -> None:
+        gas.setdefault(f"{contract}.{function}", []).append(party.transact(contract, function, *args, value=value)["gasUsed"])
 
     start = time.perf_counter()
     proofs = [[bytes.fromhex(p[2:]) for p in tree.get_proof(i)] for i in (0, 1)]

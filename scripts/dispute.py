@@ -215,7 +215,7 @@ def show(cli_ctx, network, dispute_id, as_json):
     if d.phase == REVEAL:
         click.echo(f"points:       steps {' '.join(map(str, facts['points']))}: the solver reveals their hashes")
     if d.phase == RESPOND:
-        click.echo("revealed:     (segment j runs from the point before step to step; the last ends at hi)")
+        click.echo("revealed:     the solver's hash at each point, where segment j ends (the last segment ends at hi)")
         for j, (step, state_hash) in enumerate(zip(facts["points"], facts["revealed"], strict=True)):
             click.echo(f"  segment {j:2d} ends at step {step}: {state_hash}")
     click.echo(f"clocks:       solver {solver_left} s, challenger {challenger_left} s")

@@ -1,11 +1,12 @@
 """Playing the dispute game: the challenger (a verifier) and the solver answer by themselves.
 
 A fault dispute narrows the steps between an agreed state (step `lo`) and the solver's disputed claim
-(step `hi`) sixteen ways a round (pinpoint/bisection.py): the solver reveals its state hashes at the points that
-cut [lo, hi], the challenger picks the first segment whose end it disagrees with. Both compute their answers the same way, by replaying from the disputed interval's start
-checkpoint (its bytes from the artifact store, checked against the committed leaf); they differ only in
-the trainer they replay with: the challenger's is honest, the solver's is whatever it really ran. At one
-step apart the solver serves its state at `lo`, and a referee re-executes that single step; or, for a job whose
+(step `hi`) sixteen ways a round (pinpoint/bisection.py): the solver reveals its state hashes at the points
+that cut [lo, hi], the challenger picks the first segment whose end it disagrees with. Both compute their
+answers the same way, by replaying from the disputed interval's start checkpoint (its bytes from the artifact
+store, checked against the committed leaf); they differ only in the trainer they replay with: the challenger's
+is honest, the solver's is whatever it really ran. At one step apart the solver serves its state at `lo`, and a
+referee re-executes that single step; or, for a job whose
 submitter registered its program (the reproducible profile), both play the operator game the router opens over
 that step (worker/engine/operator_game.py): no referee, one float32 operation executed on chain.
 
