@@ -427,23 +427,25 @@ def gas_gap(results: dict) -> list[str]:
     moves = results["disputes"]["gas_per_move"]
     parts = widest["parts"]
     return [
-        f"**Gap (issue 14, item 4).** A bisection round is two transactions of about "
+        "**Gap (issue 14, item 4).** A bisection round is two transactions of about "
         f"{moves['DisputeGame.reveal'] // 1000}k (`reveal`, 15 hashes) and {moves['DisputeGame.respond'] // 1000}k "
-        f"(`respond`), each under the 80k goal, and a round cuts the interval 16 ways, so a whole dispute over "
+        "(`respond`), each under the 80k goal, and a round cuts the interval 16 ways, so a whole dispute over "
         f"{widest['interval_steps']:,} steps with no referee costs {widest['total_gas']:,} "
         f"(challenge {parts['challenge']:,}, {widest['rounds']} rounds {parts['rounds']:,}, serve and open "
         f"{parts['serve']:,}, the operator game and settlement {parts['adjudication']:,}) against the goal of "
-        f"2,000,000. Most of what is left is the operator game (bench/repops.py, section Reproducible profile): "
-        f"three descents of 16-ary trees at two transactions a level, and an `open` that copies the parties, the "
-        f"program and both state hashes into eleven fresh slots. A challenge writes six slots (the disputed "
-        f"interval, its two hashes, the challenger's hash, which pays the audit's matching reveal) and the job's "
+        "2,000,000. Most of what is left is the operator game (bench/repops.py, section Reproducible profile): "
+        "three descents of 16-ary trees at two transactions a level, and an `open` that copies the parties, the "
+        "program and both state hashes into eleven fresh slots (reading them from the dispute instead would cost "
+        "each of the game's twenty-odd moves an external call and cold reads, more than the one copy). "
+        "A challenge writes six slots (the disputed "
+        "interval, its two hashes, the challenger's hash, which pays the audit's matching reveal) and the job's "
         f"list of disputes, which closing moot disputes needs. The honest path of a {HONEST_CHECKPOINTS}-checkpoint "
         f"job costs {honest:,} against the goal of {400_000 + 30_000 * HONEST_CHECKPOINTS:,} (400k + 30k a root): "
-        f"every transaction pays 21k before it does anything, a progress root costs "
+        "every transaction pays 21k before it does anything, a progress root costs "
         f"{results['gas']['Market.postProgress (progress root)']:,} (it checks the solver, its deadline and its "
-        f"count, and rewrites two slots), and posting the job and its audit's commit, reveal and settlement write "
-        f"state that must outlive them. The audit now reads seven slots of the job instead of all twenty, and the "
-        f"last checkpoint's root is no longer posted twice.",
+        "count, and rewrites two slots), and posting the job and its audit's commit, reveal and settlement write "
+        "state that must outlive them. The audit now reads seven slots of the job instead of all twenty, and the "
+        "last checkpoint's root is no longer posted twice.",
         "",
     ]
 
