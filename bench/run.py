@@ -338,8 +338,8 @@ def write_markdown(results: dict, path: Path, only: tuple[str, ...] = ()) -> Non
         "cheated step, and the router's operator game decides it on chain with no referee registered. Gas",
         "includes each transaction's 21k; serve includes opening the operator game (about 270k).",
         "",
-        "| adjudicated by | interval (steps) | rounds | total gas | challenge | rounds' gas | serve | adjudication "
-        "| wall time (s) | cheated at step | pinpointed step |",
+        ("| adjudicated by | interval (steps) | rounds | total gas | challenge | rounds' gas | serve | adjudication "
+         "| wall time (s) | cheated at step | pinpointed step |"),
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
