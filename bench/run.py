@@ -427,7 +427,7 @@ def gas_gap(results: dict) -> list[str]:
     moves = results["disputes"]["gas_per_move"]
     parts = widest["parts"]
     return [
-        "**Gap (issue 14, item 4).** A bisection round is two transactions of about "
+        ("**Gap (issue 14, item 4).** A bisection round is two transactions of about "
         f"{moves['DisputeGame.reveal'] // 1000}k (`reveal`, 15 hashes) and {moves['DisputeGame.respond'] // 1000}k "
         "(`respond`), each under the 80k goal, and a round cuts the interval 16 ways, so a whole dispute over "
         f"{widest['interval_steps']:,} steps with no referee costs {widest['total_gas']:,} "
@@ -445,7 +445,7 @@ def gas_gap(results: dict) -> list[str]:
         f"{results['gas']['Market.postProgress (progress root)']:,} (it checks the solver, its deadline and its "
         "count, and rewrites two slots), and posting the job and its audit's commit, reveal and settlement write "
         "state that must outlive them. The audit now reads seven slots of the job instead of all twenty, and the "
-        "last checkpoint's root is no longer posted twice.",
+        "last checkpoint's root is no longer posted twice."),
         "",
     ]
 
