@@ -2,9 +2,11 @@
 `bench/results.json` (machine-readable) and `BENCHMARKS.md` (a summary for people).
 
     python -m bench.run [--repeats 5]
+    python -m bench.run --only-gas            # `make bench-gas`: the two gas items below alone
 
-- gas of every market transaction, on a real Anvil chain with the deployed contracts;
-- gas per dispute move, and total gas, rounds and wall time of complete disputes (bench/disputes.py);
+- gas of every market transaction, and the honest path's total, on a real Anvil chain with the deployed contracts;
+- gas per dispute move, and total gas, rounds and wall time of complete disputes, judged by a referee and by the
+  on-chain operator game (bench/disputes.py);
 - the time overhead of commitments (checkpoint snapshot + state hash + safetensors + Merkle root) over
   the same training without them, alternating the two variants and taking medians;
 - the verifier's cost at the default sample rate, for training and for inference, with the detection
